@@ -1,0 +1,41 @@
+"""Nox sessions: `nox` runs lint, typecheck and tests (what CI runs); `nox -s bench` is opt-in."""
+
+from __future__ import annotations
+
+import nox
+
+nox.needs_version = ">=2024.4.15"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_external_run = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+DEV = PYPROJECT["project"]["optional-dependencies"]["dev"]
+
+
+def _dev_requirement(name: str) -> str:
+    """The dev extra's pin for one tool, so versions live only in pyproject.toml."""
+    return str(next(req for req in DEV if req.split(">")[0].split("=")[0].strip() == name))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole tree."""
+    session.install(_dev_requirement("ruff"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on src/, tasks.py and this noxfile."""
+    session.install("-e", ".[dev]")
+    session.run("mypy")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """pytest against a real throwaway Postgres (extra arguments go to pytest)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", *session.posargs)

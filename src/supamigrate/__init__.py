@@ -1,0 +1,1 @@
+"""supamigrate: apply SQL migrations to Supabase Postgres, safely."""

@@ -1,0 +1,209 @@
+"""Configuration: one value per key, first found wins, and we remember where it came from.
+
+Order: task flags; the environment; `.env.secrets`; `.env`; `[tool.supamigrate]` in
+pyproject.toml; built-in defaults (the database URL defaults to the local one that both
+`supabase start` and `invoke db.start` serve).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from supamigrate.dburl import DbTarget, parse_db_url
+from supamigrate.errors import ConfigError
+from supamigrate.masking import register_secret
+
+if sys.version_info >= (3, 11):  # noqa: UP036 - tomli kept for older interpreters
+    import tomllib
+else:  # pragma: no cover - tomli only where tomllib is missing
+    import tomli as tomllib
+
+LOCAL_DB_URL = "postgresql://postgres:postgres@127.0.0.1:54322/postgres"
+METHODS = ("supabase", "psycopg2", "psql", "manual")
+# Passed through to the Supabase CLI untouched (it reads them itself).
+SUPABASE_PASSTHROUGH = ("SUPABASE_DB_PASSWORD", "SUPABASE_PROJECT_ID", "SUPABASE_ACCESS_TOKEN")
+
+DEFAULTS: dict[str, Any] = {
+    "db_url": LOCAL_DB_URL,
+    "migrations_dir": "migrations",
+    "supabase_dir": "supabase",
+    "version_base": "20251201000000",
+    "lock_timeout": "5s",
+    "statement_timeout": "",
+    "connect_timeout": 10,
+    "methods": list(METHODS),
+}
+# Environment (and .env) names per key, first listed wins within one layer.
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "db_url": ("DATABASE_URL", "SUPABASE_DB_URL"),
+    **{key: (f"SUPAMIGRATE_{key.upper()}",) for key in DEFAULTS if key != "db_url"},
+}
+_DURATION = re.compile(r"^\d+\s*(us|ms|s|min|h|d)?$")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved settings. `sources` maps each key to where its value came from."""
+
+    root: Path
+    target: DbTarget
+    migrations_dir: Path
+    supabase_dir: Path
+    version_base: str
+    lock_timeout: str
+    statement_timeout: str
+    connect_timeout: int
+    methods: tuple[str, ...]
+    supabase_env: Mapping[str, str] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def supabase_migrations_dir(self) -> Path:
+        return self.supabase_dir / "migrations"
+
+
+def load_config(
+    root: Path,
+    *,
+    flags: Mapping[str, object | None] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Resolve every key through the layers; raise ConfigError (exit 2) on a bad value."""
+    env = dict(os.environ if environ is None else environ)
+    layers = _env_layers(root, env)
+    pyproject = _read_pyproject(root / "pyproject.toml")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, default in DEFAULTS.items():
+        values[key], sources[key] = _resolve(key, default, flags or {}, layers, pyproject)
+    passthrough = {
+        name: value
+        for name in SUPABASE_PASSTHROUGH
+        if (value := _first_in_layers((name,), layers)[0]) is not None
+    }
+    register_secret(passthrough.get("SUPABASE_DB_PASSWORD"))
+    register_secret(passthrough.get("SUPABASE_ACCESS_TOKEN"))
+    target = parse_db_url(
+        str(values["db_url"]),
+        source=sources["db_url"],
+        password=passthrough.get("SUPABASE_DB_PASSWORD"),
+    )
+    return Config(
+        root=root,
+        target=target,
+        migrations_dir=root / str(values["migrations_dir"]),
+        supabase_dir=root / str(values["supabase_dir"]),
+        version_base=_check_version_base(str(values["version_base"])),
+        lock_timeout=_check_duration("lock_timeout", str(values["lock_timeout"])),
+        statement_timeout=_check_duration("statement_timeout", str(values["statement_timeout"])),
+        connect_timeout=_check_int("connect_timeout", values["connect_timeout"]),
+        methods=_check_methods(values["methods"]),
+        supabase_env=passthrough,
+        sources=sources,
+    )
+
+
+def _env_layers(root: Path, env: Mapping[str, str]) -> list[tuple[str, Mapping[str, str | None]]]:
+    from dotenv import dotenv_values  # only paid for when config is actually loaded
+
+    layers: list[tuple[str, Mapping[str, str | None]]] = [("environment", env)]
+    for name in (".env.secrets", ".env"):
+        path = root / name
+        if path.is_file():
+            layers.append((name, dotenv_values(path)))
+    return layers
+
+
+def _resolve(
+    key: str,
+    default: Any,
+    flags: Mapping[str, object | None],
+    layers: list[tuple[str, Mapping[str, str | None]]],
+    pyproject: Mapping[str, Any],
+) -> tuple[Any, str]:
+    if flags.get(key) is not None:
+        return flags[key], f"--{key.replace('_', '-')}"
+    value, source = _first_in_layers(ENV_NAMES[key], layers)
+    if value is not None:
+        return value, source
+    if key in pyproject:
+        return pyproject[key], "pyproject.toml [tool.supamigrate]"
+    return default, "default"
+
+
+def _first_in_layers(
+    names: tuple[str, ...], layers: list[tuple[str, Mapping[str, str | None]]]
+) -> tuple[str | None, str]:
+    for layer_name, layer in layers:
+        for name in names:
+            value = layer.get(name)
+            if value:  # an empty variable counts as unset, as in libpq
+                return value, f"{name} ({layer_name})"
+    return None, ""
+
+
+def _read_pyproject(path: Path) -> Mapping[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}): fix the file and retry.") from None
+    section: Mapping[str, Any] = data.get("tool", {}).get("supamigrate", {})
+    unknown = sorted(set(section) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(
+            f"Unknown key(s) {', '.join(unknown)} in [tool.supamigrate] of {path}: "
+            f"valid keys are {', '.join(DEFAULTS)}."
+        )
+    return section
+
+
+def _check_version_base(value: str) -> str:
+    try:
+        datetime.strptime(value, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise ConfigError(
+            f"version_base {value!r} is not a 14-digit UTC timestamp YYYYMMDDHHMMSS "
+            "(for example 20251201000000)."
+        ) from None
+    if len(value) != 14:
+        raise ConfigError(f"version_base {value!r} must have exactly 14 digits (YYYYMMDDHHMMSS).")
+    return value
+
+
+def _check_duration(key: str, value: str) -> str:
+    if value and not _DURATION.match(value.strip()):
+        raise ConfigError(
+            f"{key} {value!r} is not a Postgres duration: use for example 5s, 500ms or 2min "
+            "(0 or empty disables it)."
+        )
+    return value.strip()
+
+
+def _check_int(key: str, value: object) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = -1
+    if number <= 0:
+        raise ConfigError(f"{key} must be a positive whole number of seconds, got {value!r}.")
+    return number
+
+
+def _check_methods(value: object) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+    methods = tuple(str(item).strip() for item in items if str(item).strip())
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise ConfigError(
+            f"methods {list(methods)!r} is not valid: choose from {', '.join(METHODS)}."
+        )
+    return methods

@@ -1,0 +1,70 @@
+"""Connections: one place that opens them and turns driver errors into actionable messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from supamigrate.dburl import DbTarget
+from supamigrate.errors import DatabaseUnavailable
+from supamigrate.masking import mask
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection
+
+_HINTS = (
+    (
+        "password authentication failed",
+        "check the password in DATABASE_URL or SUPABASE_DB_PASSWORD",
+    ),
+    ("does not exist", "check the database and user names in the URL"),
+    ("Connection refused", "is the server running? For the local database run `invoke db.start`"),
+    ("could not translate host name", "check the host name in the URL"),
+    (
+        "timeout expired",
+        "the host did not answer within connect_timeout; check host, port, network",
+    ),
+    ("no pg_hba.conf entry", "the server refuses this client; check sslmode and allowed networks"),
+)
+
+
+def connect(
+    target: DbTarget, *, connect_timeout: int = 10, application: str = "supamigrate"
+) -> connection:
+    """Open a psycopg2 connection, or raise DatabaseUnavailable with a masked one-line reason."""
+    import psycopg2
+
+    kwargs: dict[str, Any] = target.connect_kwargs(connect_timeout)
+    kwargs.setdefault("application_name", application)
+    try:
+        conn: connection = psycopg2.connect(**kwargs)
+    except psycopg2.OperationalError as exc:
+        raise DatabaseUnavailable(describe_connect_error(target, str(exc))) from None
+    return conn
+
+
+@contextmanager
+def session(
+    target: DbTarget, *, autocommit: bool = False, connect_timeout: int = 10
+) -> Iterator[connection]:
+    """A connection that commits on success, rolls back on error, and is always closed."""
+    conn = connect(target, connect_timeout=connect_timeout)
+    conn.autocommit = autocommit
+    try:
+        yield conn
+        if not autocommit:
+            conn.commit()
+    finally:
+        conn.close()  # closing without commit rolls back
+
+
+def describe_connect_error(target: DbTarget, message: str) -> str:
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    reason = lines[-1] if lines else "unknown error"
+    for line in lines:
+        if "FATAL" in line or "failed" in line or "could not" in line:
+            reason = line
+            break
+    hint = next((h for needle, h in _HINTS if needle in message), "check the URL and the server")
+    return mask(f"Cannot connect to {target.masked_url}: {reason} ({hint}).")

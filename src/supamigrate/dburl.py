@@ -1,0 +1,171 @@
+"""A database target parsed from a Postgres URL: validated, masked, and described.
+
+We never hand the URL itself to libpq or to a child process: psycopg2 gets keyword arguments
+and psql/the Supabase CLI get PG* environment variables, so the password never reaches argv
+and unencoded special characters in it cannot confuse libpq's URI parser.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from supamigrate.errors import ConfigError
+from supamigrate.masking import mask, register_secret
+
+EXPECTED = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+_SCHEMES = {"postgres", "postgresql"}
+_DIRECT_HOST = re.compile(r"^db\.(?P<ref>[a-z0-9]{20})\.supabase\.(?:co|com|net)$")
+_POOLER_HOST = re.compile(r"\.pooler\.supabase\.com$")
+_POOLER_USER = re.compile(r"^[^.]+\.(?P<ref>[a-z0-9]{20})$")
+# Query parameters libpq understands that we pass through as PG* environment variables.
+_LIBPQ_ENV = {
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "application_name": "PGAPPNAME",
+    "options": "PGOPTIONS",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+}
+
+
+@dataclass(frozen=True)
+class DbTarget:
+    """Where to connect. `password` is never printed: use `masked_url`/`describe`."""
+
+    host: str
+    port: int
+    user: str
+    database: str
+    password: str | None = field(default=None, repr=False)
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def masked_url(self) -> str:
+        return self.url(with_password=False, placeholder=True)
+
+    def url(self, *, with_password: bool = True, placeholder: bool = False) -> str:
+        """The URL; without the password unless asked (for the Supabase CLI's --db-url)."""
+        userinfo = quote(self.user, safe="")
+        if self.password and with_password:
+            userinfo += ":" + quote(self.password, safe="")
+        elif self.password and placeholder:
+            userinfo += ":***"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in self.params)
+        tail = f"?{query}" if query else ""
+        return f"postgresql://{userinfo}@{host}:{self.port}/{quote(self.database, safe='')}{tail}"
+
+    def with_database(self, database: str) -> DbTarget:
+        return DbTarget(self.host, self.port, self.user, database, self.password, self.params)
+
+    def with_user(self, user: str, password: str | None) -> DbTarget:
+        return DbTarget(self.host, self.port, user, self.database, password, self.params)
+
+    def connect_kwargs(self, connect_timeout: int = 10) -> dict[str, str | int]:
+        """Keyword arguments for psycopg2.connect."""
+        kwargs: dict[str, str | int] = dict(self.params)
+        kwargs.update(host=self.host, port=self.port, user=self.user, dbname=self.database)
+        kwargs.setdefault("connect_timeout", connect_timeout)
+        if self.password is not None:
+            kwargs["password"] = self.password
+        return kwargs
+
+    def libpq_env(self, connect_timeout: int = 10) -> dict[str, str]:
+        """PG* variables for psql and the Supabase CLI: the password travels here, not in argv."""
+        env = {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGDATABASE": self.database,
+            "PGCONNECT_TIMEOUT": str(connect_timeout),
+        }
+        for key, value in self.params:
+            if key in _LIBPQ_ENV:
+                env[_LIBPQ_ENV[key]] = value
+        if self.password is not None:
+            env["PGPASSWORD"] = self.password
+        return env
+
+    @property
+    def project_ref(self) -> str | None:
+        """The Supabase project ref, when the host or the pooler user name reveals it."""
+        direct = _DIRECT_HOST.match(self.host)
+        if direct:
+            return direct.group("ref")
+        pooled = _POOLER_USER.match(self.user)
+        if pooled and self.is_supabase_pooler:
+            return pooled.group("ref")
+        return None
+
+    @property
+    def is_supabase_pooler(self) -> bool:
+        return bool(_POOLER_HOST.search(self.host))
+
+    @property
+    def connection_kind(self) -> str:
+        """direct, transaction pooler (Supavisor :6543) or session pooler (:5432)."""
+        if not self.is_supabase_pooler:
+            return "direct"
+        return "transaction pooler" if self.port == 6543 else "session pooler"
+
+    def describe(self) -> str:
+        """One line for the target banner: host, port, database, user, ref, connection kind."""
+        parts = [f"{self.host}:{self.port}", f"database {self.database}", f"user {self.user}"]
+        if self.project_ref:
+            parts.append(f"project {self.project_ref}")
+        parts.append(self.connection_kind)
+        return mask(", ".join(parts))
+
+
+def parse_db_url(
+    url: str, *, source: str = "database URL", password: str | None = None
+) -> DbTarget:
+    """Parse and validate a Postgres URL; a bad one is a one-line ConfigError (exit 2).
+
+    `password` fills in a URL without one (for example SUPABASE_DB_PASSWORD).
+    """
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port or 5432
+        user = unquote(parts.username or "")
+        url_password = parts.password
+    except ValueError:  # its text can quote part of the password: never echo it
+        raise _bad_url(text, source, "the host or port cannot be read") from None
+    if parts.scheme not in _SCHEMES:
+        raise _bad_url(text, source, "it must start with postgresql://")
+    if not parts.hostname:
+        raise _bad_url(text, source, "it has no host")
+    if not user:
+        raise _bad_url(text, source, "it has no user")
+    database = unquote(parts.path.lstrip("/")) or "postgres"
+    if "/" in database:
+        raise _bad_url(text, source, "the database name contains '/'; percent-encode the password")
+    params = tuple(parse_qsl(parts.query, keep_blank_values=True))
+    query_password = dict(params).get("password")
+    params = tuple((k, v) for k, v in params if k != "password")
+    resolved = unquote(url_password) if url_password is not None else query_password or password
+    register_secret(resolved)
+    return DbTarget(parts.hostname, port, user, database, resolved, params)
+
+
+def _bad_url(url: str, source: str, why: str) -> ConfigError:
+    shown = _redacted(url) if url else "(empty)"
+    return ConfigError(
+        f"{source} is not a valid Postgres URL ({why}): expected {EXPECTED}, got {shown}. "
+        "Percent-encode special characters in the password (@ as %40, / as %2F, # as %23)."
+    )
+
+
+def _redacted(url: str) -> str:
+    """A malformed URL with everything before its last '@' hidden: we cannot trust our parse."""
+    if "://" not in url:  # perhaps a bare password pasted into the wrong variable
+        return "a value that is not a URL (not shown)"
+    if "@" not in url:
+        return mask(url)
+    scheme = url.split("://", 1)[0] + "://" if "://" in url else ""
+    return mask(f"{scheme}***@{url.rsplit('@', 1)[1]}")

@@ -1,0 +1,51 @@
+"""The one masking function: every printed or logged URL, DSN, command line and error uses it.
+
+Passwords become `***` whether they sit in a URL's userinfo (even unencoded `@` and `:`), in a
+query string (`?password=...`), in a libpq keyword DSN (`password=...`), or anywhere else as a
+literal value we know is secret (registered by the config when it resolves a password).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, unquote
+
+MASK = "***"
+
+# scheme://user:PASSWORD@host... The password runs to the last '@' before whitespace, so
+# unencoded '@' and ':' inside it are covered; a URL without a password is left alone.
+_URL_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)(?P<pw>[^\s]*)@")
+# password=... in query strings and keyword DSNs, quoted or not.
+_KEYWORD = re.compile(
+    r"(?P<head>\b(?:password|passwd|pgpassword|supabase_db_password)\s*=\s*)"
+    r"(?P<pw>'(?:[^'\\]|\\.)*'|\"[^\"]*\"|[^\s&'\"]+)",
+    re.IGNORECASE,
+)
+
+_secrets: set[str] = set()
+# Published defaults (the local database's password is `postgres`, as with `supabase start`):
+# masked inside URLs and DSNs like any password, but not as a bare word, or every role and
+# database name called postgres would turn into ***.
+_WELL_KNOWN = {"postgres"}
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so `mask` hides it wherever it shows up, raw or URL-encoded."""
+    if value and len(value) >= 3 and value not in _WELL_KNOWN:
+        _secrets.update({value, quote(value, safe=""), unquote(value)})
+
+
+def mask(text: object) -> str:
+    """Return `text` as a string with every password replaced by `***`."""
+    out = str(text)
+    out = _URL_USERINFO.sub(_mask_userinfo, out)
+    out = _KEYWORD.sub(lambda m: m.group("head") + MASK, out)
+    for secret in sorted(_secrets, key=len, reverse=True):
+        out = out.replace(secret, MASK)
+    return out
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    if match.group("pw") == MASK:
+        return match.group(0)
+    return f"{match.group('head')}{MASK}@"

@@ -1,0 +1,2 @@
+-- Seed data for local development (`supabase db reset` runs it). Intentionally empty:
+-- the tenant migrations backfill existing users themselves.

@@ -1,0 +1,105 @@
+"""The test harness: one real throwaway Postgres per test session, a fresh database per test.
+
+The server is started with the same code as `invoke db.start` (supamigrate.localdb), in a temp
+directory on a free port, unless TEST_DATABASE_URL names a server to use instead (a superuser
+URL: the tests create and drop databases there). Each test gets a database cloned from a
+template that already holds the Supabase shim.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from supamigrate import localdb
+from supamigrate.db import session
+from supamigrate.dburl import DbTarget, parse_db_url
+from supamigrate.shim import install_shim
+
+TEMPLATE = "supamigrate_template"
+_counter = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Harness:
+    admin: DbTarget  # superuser: creates and drops databases
+    user: DbTarget  # the Supabase-like `postgres` role that applies migrations
+    server: localdb.LocalServer | None  # None when TEST_DATABASE_URL is used
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Harness]:
+    """A running server for the whole session, with a shim-holding template database."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        admin = parse_db_url(url, source="TEST_DATABASE_URL")
+        yield _with_template(Harness(admin, admin, None))
+        return
+    root = Path(tempfile.mkdtemp(prefix="supamigrate-test-"))
+    server = localdb.LocalServer(root, port=free_port())
+    try:
+        localdb.start(server, fast=True)
+        yield _with_template(Harness(server.admin_target(), server.user_target(), server))
+    finally:
+        localdb.stop(server)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _with_template(test_server: Harness) -> Harness:
+    with session(test_server.admin, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"drop database if exists {TEMPLATE} with (force)")
+        cur.execute(f"create database {TEMPLATE} owner {test_server.user.user}")
+    install_shim(test_server.admin.with_database(TEMPLATE))
+    return test_server
+
+
+@pytest.fixture
+def make_db(pg_server: Harness) -> Iterator[Callable[[], DbTarget]]:
+    """A factory of fresh databases (cloned from the template), dropped after the test."""
+    created: list[str] = []
+
+    def make() -> DbTarget:
+        name = f"t_{os.getpid()}_{next(_counter)}"
+        with session(pg_server.admin, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(f"create database {name} template {TEMPLATE} owner {pg_server.user.user}")
+        created.append(name)
+        return pg_server.user.with_database(name)
+
+    yield make
+    with session(pg_server.admin, autocommit=True) as conn, conn.cursor() as cur:
+        for name in created:
+            cur.execute(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture
+def db(make_db: Callable[[], DbTarget]) -> DbTarget:
+    """A fresh database with the shim, as the Supabase-like `postgres` role."""
+    return make_db()
+
+
+@pytest.fixture
+def conn(db: DbTarget) -> Iterator[Any]:
+    """An autocommit connection to `db` as `postgres`: each statement is committed at once."""
+    with session(db, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
+def cur(conn: Any) -> Iterator[Any]:
+    with conn.cursor() as cursor:
+        yield cursor
