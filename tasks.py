@@ -46,6 +46,144 @@ def _local_server() -> Any:
     return LocalServer(ROOT / ".supamigrate" / "local")
 
 
+CONFIG_HELP = {
+    "db_url": "Target database URL (default: DATABASE_URL, SUPABASE_DB_URL, .env files, local).",
+    "json": "Print one JSON document instead of human output.",
+}
+MIGRATE_HELP = {
+    **CONFIG_HELP,
+    "dry": "Show the plan and a SQL preview; execute nothing, create nothing.",
+    "rehearse": "Run pending migrations in one transaction, then roll it all back.",
+    "migration": "Re-run one migration even if applied: its number (001), version or name.",
+    "skip_confirm": "Do not ask before applying (also implied by CI=true).",
+    "continue_on_error": "After a failed migration, go on with the next one.",
+    "allow_drift": "Go on even though an applied migration's file was edited since.",
+    "include_all": "Also apply pending migrations older than the newest applied one.",
+    "lock_timeout": "Per-migration lock_timeout, e.g. 5s (0 disables). Default 5s.",
+    "statement_timeout": "Per-migration statement_timeout, e.g. 15min. Default none.",
+    "method": "How to apply: auto or psycopg2.",
+}
+
+
+def _config(**flags: Any) -> Any:
+    import sys
+
+    from supamigrate.config import load_config
+
+    config = load_config(ROOT, flags=flags)
+    if flags.get("db_url") and config.target.password:
+        print(
+            "warning: a password in --db-url is visible to other users in the process list; "
+            "put the URL in DATABASE_URL or .env.secrets instead.",
+            file=sys.stderr,
+        )
+    return config
+
+
+def _executor(config: Any, method: str, out: Any) -> Any:
+    from supamigrate.errors import UsageError
+    from supamigrate.executors.psycopg2 import Psycopg2Executor
+
+    if method not in ("auto", "psycopg2"):
+        raise UsageError(f"--method {method!r} is not available: use auto or psycopg2.")
+    out.say(f"Target: {config.target.describe()} (from {config.sources['db_url']})")
+    out.say(f"Method: psycopg2 ({'forced by --method' if method != 'auto' else 'auto'})")
+    out.fact("target", config.target.masked_url)
+    out.fact("method", "psycopg2")
+    return Psycopg2Executor(
+        config.target,
+        lock_timeout=config.lock_timeout,
+        statement_timeout=config.statement_timeout,
+        connect_timeout=config.connect_timeout,
+    )
+
+
+def _run(as_json: bool, body: Callable[[Any], int]) -> None:
+    """Run `body(reporter)`, always emit the JSON document, exit with body's code."""
+    from supamigrate.output import Reporter
+
+    out = Reporter(as_json=as_json)
+    try:
+        code = body(out)
+    finally:
+        out.finish()
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"check": "Change nothing; exit 1 listing every stale, missing or renamed mirror."})
+@friendly
+def mirror(c: Context, check: bool = False) -> None:
+    """Mirror migrations/NNN_name.sql into supabase/migrations/<version>_name.sql."""
+    from supamigrate import runner
+
+    _run(False, lambda out: runner.mirror(_config(), out, check=check))
+
+
+@task(help={**CONFIG_HELP, "method": MIGRATE_HELP["method"]})
+@friendly
+def status(c: Context, db_url: str | None = None, json: bool = False, method: str = "auto") -> None:
+    """List every migration: applied, pending, drifted, or missing locally."""
+    from supamigrate import runner
+
+    def body(out: Any) -> int:
+        config = _config(db_url=db_url)
+        executor = _executor(config, method, out)
+        try:
+            runner.status(config, out, executor)
+        finally:
+            executor.close()
+        return 0
+
+    _run(json, body)
+
+
+@task(help=MIGRATE_HELP)
+@friendly
+def migrate(
+    c: Context,
+    dry: bool = False,
+    rehearse: bool = False,
+    migration: str | None = None,
+    skip_confirm: bool = False,
+    continue_on_error: bool = False,
+    allow_drift: bool = False,
+    include_all: bool = False,
+    lock_timeout: str | None = None,
+    statement_timeout: str | None = None,
+    db_url: str | None = None,
+    method: str = "auto",
+    json: bool = False,
+) -> None:
+    """Mirror, then apply pending migrations, each in its own transaction, with a history row."""
+    from supamigrate import runner
+
+    options = runner.MigrateOptions(
+        dry=dry,
+        rehearse=rehearse,
+        migration=migration,
+        skip_confirm=skip_confirm,
+        continue_on_error=continue_on_error,
+        allow_drift=allow_drift,
+        include_all=include_all,
+    )
+
+    def body(out: Any) -> int:
+        flags = {
+            "db_url": db_url,
+            "lock_timeout": lock_timeout,
+            "statement_timeout": statement_timeout,
+        }
+        config = _config(**flags)
+        executor = _executor(config, method, out)
+        try:
+            return runner.migrate(config, options, out, executor)
+        finally:
+            executor.close()
+
+    _run(json, body)
+
+
 # --- the local database -------------------------------------------------------------------
 
 
@@ -101,5 +239,5 @@ def db_url(c: Context, show_password: bool = False) -> None:
 
 db = Collection("db", db_start, db_stop, db_status, db_reset, db_url)
 
-ns = Collection()
+ns = Collection(migrate, status, mirror)
 ns.add_collection(db)

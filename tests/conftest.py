@@ -103,3 +103,11 @@ def conn(db: DbTarget) -> Iterator[Any]:
 def cur(conn: Any) -> Iterator[Any]:
     with conn.cursor() as cursor:
         yield cursor
+
+
+@pytest.fixture
+def project(tmp_path: Path, db: DbTarget) -> Any:
+    """A temp project (migrations/, supabase/, tasks.py) whose DATABASE_URL is `db`."""
+    from project import Project
+
+    return Project.create(tmp_path / "app", db)

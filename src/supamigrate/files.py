@@ -1,0 +1,180 @@
+"""Migration files on disk: the sources people write, their versions, and the CLI mirror.
+
+`migrations/NNN_name.sql` mirrors to `supabase/migrations/<version>_name.sql` (same bytes),
+where <version> is the configured base timestamp plus NNN seconds: deterministic, strictly
+increasing, and stable forever. Files made directly in supabase/migrations are first-class.
+Nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from pathlib import Path
+
+from supamigrate.errors import ConfigError, UsageError
+
+SOURCE_NAME = re.compile(r"^(?P<number>\d+)_(?P<name>[a-z0-9_]+)\.sql$")
+# The Supabase CLI's own pattern (pkg/migration/file.go); other files are skipped with a warning.
+CLI_NAME = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.sql$")
+_VERSION_FORMAT = "%Y%m%d%H%M%S"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    number: int
+    name: str
+    path: Path
+    content: bytes
+
+    @property
+    def label(self) -> str:
+        return self.path.stem
+
+
+@dataclass(frozen=True)
+class MigrationFile:
+    """A file in supabase/migrations: what gets applied, in version order."""
+
+    version: str
+    name: str
+    path: Path
+    sql: str
+    label: str  # what people call it: NNN_name for mirrored sources, else the file stem
+
+
+def version_for(number: int, base: str) -> str:
+    start = datetime.strptime(base, _VERSION_FORMAT)
+    return (start + timedelta(seconds=number)).strftime(_VERSION_FORMAT)
+
+
+def read_utf8(path: Path, content: bytes | None = None) -> str:
+    data = path.read_bytes() if content is None else content
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path} is not valid UTF-8 (byte {exc.start}): re-save it as UTF-8 and retry."
+        ) from None
+
+
+def discover_sources(directory: Path) -> list[SourceFile]:
+    """Every NNN_name.sql in `directory`, sorted; bad names, duplicates, non-UTF-8 are errors."""
+    if not directory.is_dir():
+        raise ConfigError(
+            f"Migrations directory {directory} does not exist: create it, or set "
+            "migrations_dir in [tool.supamigrate]."
+        )
+    sources: dict[int, SourceFile] = {}
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        match = SOURCE_NAME.match(path.name)
+        if not match:
+            raise UsageError(
+                f"{path}: migration file names must look like 001_create_tables.sql "
+                "(digits, underscore, lowercase letters/digits/underscores, .sql): rename it."
+            )
+        number = int(match.group("number"))
+        if number in sources:
+            raise UsageError(
+                f"{path} and {sources[number].path} share the number {number}: "
+                "renumber one of them (numbers must be unique)."
+            )
+        content = _read_bytes(path)
+        read_utf8(path, content)
+        sources[number] = SourceFile(number, match.group("name"), path, content)
+    return [sources[n] for n in sorted(sources)]
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path} cannot be read ({exc.strerror}): fix its permissions.") from None
+
+
+class MirrorState(Enum):
+    OK = "ok"
+    MISSING = "missing"
+    STALE = "stale"  # the mirror exists but its bytes differ
+    RENAMED = "renamed"  # a file with this version but another name is in the way
+
+
+@dataclass(frozen=True)
+class MirrorItem:
+    source: SourceFile
+    target: Path
+    state: MirrorState
+    obsolete: Path | None = None  # the differently named file a rename replaces
+
+    def describe(self) -> str:
+        rel = f"{self.source.path.name} -> {self.target.name}"
+        if self.state is MirrorState.RENAMED and self.obsolete is not None:
+            return f"{rel}: replaces {self.obsolete.name} (same version, other name)"
+        return f"{rel}: {self.state.value}"
+
+
+def plan_mirror(sources: list[SourceFile], mirror_dir: Path, base: str) -> list[MirrorItem]:
+    existing: dict[str, list[Path]] = {}
+    if mirror_dir.is_dir():
+        for path in sorted(mirror_dir.glob("*.sql")):
+            match = CLI_NAME.match(path.name)
+            if match:
+                existing.setdefault(match.group("version"), []).append(path)
+    items = []
+    for source in sources:
+        version = version_for(source.number, base)
+        target = mirror_dir / f"{version}_{source.name}.sql"
+        others = [p for p in existing.get(version, []) if p != target]
+        if others:
+            items.append(MirrorItem(source, target, MirrorState.RENAMED, others[0]))
+        elif not target.exists():
+            items.append(MirrorItem(source, target, MirrorState.MISSING))
+        elif target.read_bytes() != source.content:
+            items.append(MirrorItem(source, target, MirrorState.STALE))
+        else:
+            items.append(MirrorItem(source, target, MirrorState.OK))
+    return items
+
+
+def apply_mirror(items: list[MirrorItem]) -> list[MirrorItem]:
+    """Write every mirror that is not OK; return what changed."""
+    changed = [item for item in items if item.state is not MirrorState.OK]
+    for item in changed:
+        item.target.parent.mkdir(parents=True, exist_ok=True)
+        if item.obsolete is not None:
+            item.obsolete.unlink()
+        item.target.write_bytes(item.source.content)
+    return changed
+
+
+def discover_migrations(
+    mirror_dir: Path, sources: list[SourceFile], base: str
+) -> tuple[list[MigrationFile], list[str]]:
+    """Everything applicable in supabase/migrations, in version order, plus skip warnings."""
+    labels = {version_for(s.number, base): s.label for s in sources}
+    migrations: dict[str, MigrationFile] = {}
+    warnings: list[str] = []
+    if not mirror_dir.is_dir():
+        return [], warnings
+    for path in sorted(mirror_dir.iterdir()):
+        if path.suffix != ".sql" or not path.is_file():
+            continue
+        match = CLI_NAME.match(path.name)
+        if not match:
+            warnings.append(f"Skipping {path.name}: the Supabase CLI needs <timestamp>_name.sql.")
+            continue
+        version = match.group("version")
+        if version in migrations:
+            raise UsageError(
+                f"{path.name} and {migrations[version].path.name} share version {version}: "
+                "remove or renumber one of them."
+            )
+        sql = read_utf8(path, _read_bytes(path))
+        label = labels.get(version, path.stem)
+        migrations[version] = MigrationFile(version, match.group("name"), path, sql, label)
+    ordered = sorted(migrations.values(), key=lambda m: m.version)  # lexical, as the CLI
+    return ordered, warnings

@@ -1,0 +1,95 @@
+"""The Supabase CLI's own history table, supabase_migrations.schema_migrations.
+
+Created exactly as the CLI creates it (pkg/migration/history.go): the table with `version`
+only, then `statements` and `name` added if missing, so hosted projects' extra columns
+(created_by, idempotency_key, rollback) are tolerated and left alone: we only ever write
+(version, name, statements).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+SCHEMA = "supabase_migrations"
+TABLE = f"{SCHEMA}.schema_migrations"
+# Serialises every supamigrate runner on a database (any fixed 64-bit key works; this one
+# spells "supamigr" in ASCII so it is recognisable in pg_locks).
+ADVISORY_LOCK_KEY = 0x73757061_6D696772
+
+CREATE_TABLE = f"""
+CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+CREATE TABLE IF NOT EXISTS {TABLE} (version text NOT NULL PRIMARY KEY);
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS statements text[];
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS name text;
+"""
+SELECT_ROWS = f"SELECT version, coalesce(name, ''), statements FROM {TABLE} ORDER BY version"
+# SQLSTATE our re-check raises when another runner applied the version while we waited.
+ALREADY_APPLIED_STATE = "SM001"
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    version: str
+    name: str
+    statements: tuple[str, ...] | None
+
+
+def ensure_table_sql() -> str:
+    """One transaction, under the runner lock so two first runs cannot race on CREATE."""
+    return f"BEGIN;\nSELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n{CREATE_TABLE}COMMIT;"
+
+
+def recheck_sql(version: str) -> str:
+    """Abort the transaction if `version` is already recorded (inside the lock)."""
+    return (
+        "DO $supamigrate$ BEGIN IF EXISTS (SELECT 1 FROM "
+        f"{TABLE} WHERE version = {quote_literal(version)}) THEN RAISE EXCEPTION "
+        f"'supamigrate: % already applied', {quote_literal(version)} "
+        f"USING ERRCODE = '{ALREADY_APPLIED_STATE}'; END IF; END $supamigrate$;"
+    )
+
+
+def record_sql(version: str, name: str, statements: Sequence[str], *, replace: bool) -> str:
+    """INSERT the row; with `replace` (a deliberate re-run) update it instead of failing."""
+    array = "ARRAY[" + ", ".join(quote_literal(s) for s in statements) + "]::text[]"
+    sql = (
+        f"INSERT INTO {TABLE} (version, name, statements) "
+        f"VALUES ({quote_literal(version)}, {quote_literal(name)}, {array})"
+    )
+    if replace:
+        sql += (
+            " ON CONFLICT (version) DO UPDATE SET name = excluded.name, "
+            "statements = excluded.statements"
+        )
+    return sql + ";"
+
+
+def delete_sql(version: str) -> str:
+    return f"DELETE FROM {TABLE} WHERE version = {quote_literal(version)};"
+
+
+def quote_literal(value: str) -> str:
+    """A standard-conforming SQL string literal (E'' where a backslash needs it)."""
+    if "\x00" in value:
+        raise ValueError("NUL bytes cannot be stored in Postgres text")
+    body = value.replace("'", "''")
+    if "\\" in body:
+        return "E'" + body.replace("\\", "\\\\") + "'"
+    return "'" + body + "'"
+
+
+_FOLD = re.compile(r"[\s;]+")
+
+
+def normalise(text: str) -> str:
+    """Fold whitespace and semicolons, so CLI rows, our rows and Dashboard rows compare equal."""
+    return _FOLD.sub(" ", text).strip()
+
+
+def matches_file(row: HistoryRow, sql: str) -> bool:
+    """Whether the stored statements still describe the file (drift check, no parsing)."""
+    if not row.statements:
+        return True  # old CLI versions and `migration repair` store none: nothing to compare
+    return normalise("\n".join(row.statements)) == normalise(sql)

@@ -1,0 +1,151 @@
+"""Everything the user reads: human lines by default, one JSON document with --json.
+
+All text passes through `mask` on its way out.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from supamigrate.errors import UsageError
+from supamigrate.executors.base import Outcome, Result
+from supamigrate.masking import mask
+from supamigrate.plan import Plan, State
+from supamigrate.sqlsplit import split_statements
+
+PREVIEW_LINES = 3
+
+
+class Reporter:
+    """Prints as it goes (human) or gathers facts for one JSON document at the end."""
+
+    def __init__(self, *, as_json: bool = False, stream: TextIO | None = None) -> None:
+        self.as_json = as_json
+        self.stream = stream or sys.stdout
+        self.doc: dict[str, Any] = {}
+
+    def say(self, text: str = "") -> None:
+        if not self.as_json:
+            print(mask(text), file=self.stream, flush=True)
+
+    def warn(self, text: str) -> None:
+        self.doc.setdefault("warnings", []).append(mask(text))
+        if not self.as_json:
+            print(mask(f"warning: {text}"), file=sys.stderr, flush=True)
+
+    def fact(self, key: str, value: Any) -> None:
+        self.doc[key] = value
+
+    def finish(self) -> None:
+        if self.as_json:
+            print(mask(json.dumps(self.doc, indent=2, default=str)), file=self.stream, flush=True)
+
+    def ask(self, question: str, *, refuse_hint: str) -> bool:
+        """Ask y/N on a terminal; with no terminal, refuse (exit 2) instead of hanging."""
+        if not sys.stdin.isatty():
+            raise UsageError(f"No terminal to confirm on: {refuse_hint}")
+        answer = input(mask(f"{question} [y/N] ")).strip().lower()
+        return answer in {"y", "yes"}
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    """A table like `supabase migration list`, plus drift."""
+    if not plan.entries:
+        return ["  (no migrations)"]
+    width = max(len(e.label) for e in plan.entries)
+    return [f"  {e.version}  {e.label:<{width}}  {e.state.value}" for e in plan.entries]
+
+
+def plan_json(plan: Plan) -> list[dict[str, str]]:
+    return [{"version": e.version, "name": e.label, "state": e.state.value} for e in plan.entries]
+
+
+def plan_summary(plan: Plan) -> str:
+    counts = {state: len(plan.with_state(state)) for state in State}
+    parts = [f"{n} {state.value}" for state, n in counts.items() if n]
+    return ", ".join(parts) if parts else "no migrations"
+
+
+def preview_lines(sql: str) -> list[str]:
+    """--dry: statement count and the first lines of each statement."""
+    statements = split_statements(sql)
+    lines = [f"    {len(statements)} statement(s)"]
+    for statement in statements:
+        head = statement.text.splitlines()[:PREVIEW_LINES]
+        more = " ..." if len(statement.text.splitlines()) > PREVIEW_LINES else ""
+        lines.append(f"    line {statement.line}: {head[0]}" if head else "")
+        lines.extend(f"      {text}" for text in head[1:])
+        if more:
+            lines[-1] += more
+    return lines
+
+
+def progress_line(index: int, total: int, result: Result) -> str:
+    outcome = result.outcome.value
+    return f"[{index}/{total}] {result.migration.label} ... {outcome} ({result.ms:.0f} ms)"
+
+
+def result_json(result: Result) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "version": result.migration.version,
+        "name": result.migration.label,
+        "result": result.outcome.value,
+        "ms": round(result.ms, 1),
+    }
+    if result.notices:
+        doc["notices"] = list(result.notices)
+    if result.failure is not None:
+        doc["error"] = {k: v for k, v in result.failure.__dict__.items() if v not in ("", 0, ())}
+    return doc
+
+
+def failure_lines(result: Result) -> list[str]:
+    failure = result.failure
+    if failure is None:
+        return []
+    path = _shown(result.migration.path)
+    lines = [f"  error {failure.sqlstate}: {failure.message}"]
+    lines += [f"  detail: {failure.detail}"] * bool(failure.detail)
+    lines += [f"  hint: {failure.hint}"] * bool(failure.hint)
+    if failure.statement:
+        how = (
+            " (found by re-running it in a rolled-back transaction)"
+            if failure.located_by == "re-run"
+            else ""
+        )
+        lines.append(f"  at line {failure.line} of {path}{how}, in the statement:")
+        lines += [f"    {text}" for text in failure.statement.splitlines()[:8]]
+    if failure.is_lock_timeout:
+        lines.append(
+            "  A lock was not granted within lock_timeout: a long transaction holds the table. "
+            "Find it in pg_stat_activity, wait for it or end it, then re-run; or raise "
+            "--lock-timeout."
+        )
+    if result.outcome is Outcome.PARTIAL:
+        lines.append(
+            f"  PARTIAL: this file runs outside a transaction; {len(failure.ran)} statement(s) "
+            "ran and stay applied; no history row was written. Fix the file so it can be re-run."
+        )
+    elif result.outcome is Outcome.FAILED:
+        lines.append(
+            "  Rolled back: the database's schema and history are as before this migration."
+        )
+    return lines
+
+
+ROLLBACK_GUIDANCE = (
+    "Earlier migrations of this run are committed. To undo Row Level Security quickly "
+    "(keeping tables and data): `invoke rollback-rls`. Otherwise write a new migration that "
+    "reverses what you need, or fix this file and run `invoke migrate` again."
+)
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

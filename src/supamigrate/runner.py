@@ -1,0 +1,246 @@
+"""Orchestration for `mirror`, `status` and `migrate`: plan, show, act.
+
+Like yoyo's commands: get the files, open the executor, read history, make the plan, show
+it, ask, apply, report. Each step lives in its own module; this one only sequences them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from supamigrate import files as fs
+from supamigrate.config import Config
+from supamigrate.errors import CheckFailed, MigrationFailed, UsageError
+from supamigrate.executors.base import Outcome, Result
+from supamigrate.output import (
+    ROLLBACK_GUIDANCE,
+    Reporter,
+    failure_lines,
+    plan_json,
+    plan_lines,
+    plan_summary,
+    preview_lines,
+    progress_line,
+    result_json,
+)
+from supamigrate.plan import Plan, check_runnable, make_plan, select_one
+from supamigrate.sqlsplit import is_no_transaction, split_statements, transaction_control
+
+
+@dataclass(frozen=True)
+class MigrateOptions:
+    dry: bool = False
+    rehearse: bool = False
+    migration: str | None = None
+    skip_confirm: bool = False
+    continue_on_error: bool = False
+    allow_drift: bool = False
+    include_all: bool = False
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def mirror(config: Config, out: Reporter, *, check: bool) -> int:
+    """Write (or with check, only compare) supabase/migrations from migrations/."""
+    sources = fs.discover_sources(config.migrations_dir)
+    items = fs.plan_mirror(sources, config.supabase_migrations_dir, config.version_base)
+    stale = [item for item in items if item.state is not fs.MirrorState.OK]
+    out.fact("mirror", [{"file": i.describe(), "state": i.state.value} for i in items])
+    if check:
+        for item in stale:
+            out.say(f"  {item.describe()}")
+        if stale:
+            raise CheckFailed(
+                f"{len(stale)} mirror file(s) out of date in {config.supabase_migrations_dir}: "
+                "run `invoke mirror` and commit the result."
+            )
+        out.say(f"Mirror up to date: {len(items)} file(s).")
+        return 0
+    for item in fs.apply_mirror(items):
+        out.say(f"  wrote {item.describe()}")
+    out.say(f"Mirror up to date: {len(items)} file(s) in {config.supabase_migrations_dir}.")
+    return 0
+
+
+def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.MigrationFile]:
+    """The migrations to consider: supabase/migrations with the sources mirrored into it.
+
+    Without write_mirror (dry runs, status) the mirror is applied in memory only.
+    """
+    sources = fs.discover_sources(config.migrations_dir)
+    items = fs.plan_mirror(sources, config.supabase_migrations_dir, config.version_base)
+    if write_mirror:
+        for item in fs.apply_mirror(items):
+            out.say(f"Mirrored {item.describe()}")
+    found, warnings = fs.discover_migrations(
+        config.supabase_migrations_dir, sources, config.version_base
+    )
+    for warning in warnings:
+        out.warn(warning)
+    by_version = {m.version: m for m in found}
+    for item in items:  # sources are the truth for their versions, written or not
+        text = fs.read_utf8(item.source.path, item.source.content)
+        version = item.target.name.split("_", 1)[0]
+        by_version[version] = fs.MigrationFile(
+            version, item.source.name, item.source.path, text, item.source.label
+        )
+        if item.obsolete is not None:
+            by_version.pop(item.obsolete.name.split("_", 1)[0], None)
+    return [by_version[v] for v in sorted(by_version)]
+
+
+def check_files(migrations: list[fs.MigrationFile]) -> None:
+    """Refuse, before anything runs, files that manage their own transactions."""
+    for migration in migrations:
+        if is_no_transaction(migration.sql):
+            continue
+        found = transaction_control(split_statements(migration.sql))
+        if found is not None:
+            first = found.text.splitlines()[0]
+            raise UsageError(
+                f"{migration.path.name}, line {found.line}: `{first}` controls the transaction, "
+                "but supamigrate runs each file in its own transaction. Remove it, or put "
+                "`-- supamigrate:no-transaction` on the first line to run the file without one."
+            )
+
+
+# --- status and migrate ------------------------------------------------------------------------
+
+
+def status(config: Config, out: Reporter, executor: Any) -> Plan:
+    migrations = collect(config, out, write_mirror=False)
+    plan = make_plan(migrations, executor.read_history())
+    out.fact("migrations", plan_json(plan))
+    out.fact("summary", plan_summary(plan))
+    out.say(f"Migrations on {config.target.describe()}:")
+    for line in plan_lines(plan):
+        out.say(line)
+    out.say(plan_summary(plan))
+    return plan
+
+
+def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Any) -> int:
+    """Apply what is pending; return the exit code (0 ok or nothing to do, 1 a failure)."""
+    migrations = collect(config, out, write_mirror=not options.dry)
+    plan = make_plan(migrations, executor.read_history())
+    if options.migration:
+        plan = select_one(plan, options.migration)
+    out.fact("plan", plan_json(plan))
+    for line in plan_lines(plan):
+        out.say(line)
+    check_runnable(plan, allow_drift=options.allow_drift, include_all=options.include_all)
+    todo = list(plan.to_apply)
+    check_files(todo)
+    if not todo:
+        out.say(f"Nothing to apply: {plan_summary(plan)}.")
+        out.fact("summary", {"applied": 0, "pending": 0})
+        return 0
+    verb = "re-run" if plan.rerun else "apply"
+    out.say(f"Will {verb} {len(todo)} migration(s): {', '.join(m.label for m in todo)}")
+    for migration in todo:
+        if is_no_transaction(migration.sql):
+            out.say(
+                f"NOTE: {migration.label} runs OUTSIDE a transaction "
+                "(-- supamigrate:no-transaction): a failure halfway leaves the statements "
+                "before it applied."
+            )
+    if options.dry:
+        return _dry(todo, out)
+    if options.rehearse:
+        return _report_rehearsal(executor.rehearse(todo), todo, out)
+    confirmed = options.skip_confirm or _ci()
+    if not confirmed and not out.ask(f"Apply {len(todo)} migration(s)?", refuse_hint=_SKIP_HINT):
+        raise UsageError("Cancelled: nothing was applied.")
+    return _apply_all(executor, todo, plan, options, out)
+
+
+_SKIP_HINT = "pass --skip-confirm (or set CI=true) to apply without asking."
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _dry(todo: list[fs.MigrationFile], out: Reporter) -> int:
+    out.say("Dry run: nothing will be executed.")
+    preview = []
+    for migration in todo:
+        out.say(f"-- {migration.label} ({migration.version})")
+        lines = preview_lines(migration.sql)
+        for line in lines:
+            out.say(line)
+        preview.append(
+            {"name": migration.label, "statements": len(split_statements(migration.sql))}
+        )
+    out.fact("dry_run", preview)
+    return 0
+
+
+def _report_rehearsal(results: list[Result], todo: list[fs.MigrationFile], out: Reporter) -> int:
+    out.say("Rehearsal: every migration ran in one transaction that was then rolled back.")
+    for index, result in enumerate(results, 1):
+        out.say(progress_line(index, len(todo), result))
+        for line in failure_lines(result):
+            out.say(line)
+    skipped = [m for m in todo if is_no_transaction(m.sql)]
+    for migration in skipped:
+        out.say(f"  {migration.label}: not rehearsable (runs outside a transaction)")
+    out.fact("rehearsal", [result_json(r) for r in results])
+    failed = any(r.outcome is not Outcome.OK for r in results)
+    out.say(
+        "Rehearsal failed: nothing was changed."
+        if failed
+        else "Rehearsal passed: nothing was changed."
+    )
+    return 1 if failed else 0
+
+
+def _apply_all(
+    executor: Any, todo: list[fs.MigrationFile], plan: Plan, options: MigrateOptions, out: Reporter
+) -> int:
+    results: list[Result] = []
+    for index, migration in enumerate(todo, 1):
+        result = executor.apply(migration, rerun=plan.rerun)
+        results.append(result)
+        out.say(progress_line(index, len(todo), result))
+        for notice in result.notices:
+            out.say(f"  {notice}")
+        if result.outcome in (Outcome.FAILED, Outcome.PARTIAL):
+            for line in failure_lines(result):
+                out.say(line)
+            if index < len(todo) and not _continue(options, out):
+                break
+    out.fact("results", [result_json(r) for r in results])
+    return _summarise(results, len(todo), out)
+
+
+def _continue(options: MigrateOptions, out: Reporter) -> bool:
+    if options.continue_on_error:
+        out.say("Continuing with the next migration (--continue-on-error).")
+        return True
+    out.say(ROLLBACK_GUIDANCE)
+    try:
+        return out.ask("Continue with the next migration?", refuse_hint="stopping here.")
+    except UsageError:
+        return False
+
+
+def _summarise(results: list[Result], total: int, out: Reporter) -> int:
+    counts = {o: sum(r.outcome is o for r in results) for o in Outcome}
+    not_run = total - len(results)
+    total_ms = sum(r.ms for r in results)
+    parts = [f"{n} {o.value}" for o, n in counts.items() if n] + [f"{not_run} not run"] * bool(
+        not_run
+    )
+    out.say(f"Done in {total_ms:.0f} ms: {', '.join(parts)}.")
+    out.fact(
+        "summary",
+        {o.value: n for o, n in counts.items()} | {"not_run": not_run, "ms": round(total_ms, 1)},
+    )
+    bad = counts[Outcome.FAILED] + counts[Outcome.PARTIAL]
+    if bad:
+        raise MigrationFailed(f"{bad} migration(s) failed; see above.")
+    return 0

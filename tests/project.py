@@ -1,0 +1,65 @@
+"""A throwaway supamigrate project on disk, driven through the real `invoke` command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from supamigrate.dburl import DbTarget
+
+REPO = Path(__file__).resolve().parent.parent
+INVOKE = [sys.executable, "-m", "invoke"]
+
+
+@dataclass
+class Project:
+    root: Path
+    target: DbTarget
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, root: Path, target: DbTarget) -> Project:
+        (root / "migrations").mkdir(parents=True)
+        (root / "supabase" / "migrations").mkdir(parents=True)
+        shutil.copy(REPO / "tasks.py", root / "tasks.py")
+        (root / "pyproject.toml").write_text("[tool.supamigrate]\n")
+        return cls(root, target)
+
+    def write(self, filename: str, sql: str | bytes) -> Path:
+        path = self.root / "migrations" / filename
+        path.write_bytes(sql.encode() if isinstance(sql, str) else sql)
+        return path
+
+    def invoke(
+        self, *args: str, url: str | None = None, **kwargs: Any
+    ) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("CI", "DATABASE_URL")}
+        env.update({"DATABASE_URL": url or self.target.url(), **self.env})
+        return subprocess.run(
+            [*INVOKE, *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=kwargs.pop("stdin", subprocess.DEVNULL),
+            timeout=kwargs.pop("timeout", 120),
+            **kwargs,
+        )
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("CI", "DATABASE_URL")}
+        env["DATABASE_URL"] = self.target.url()
+        return subprocess.Popen(
+            [*INVOKE, *args],
+            cwd=self.root,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )

@@ -1,0 +1,132 @@
+"""Safety under concurrency, kills, lock contention; and passwords never shown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+from supamigrate.db import session
+
+SLOW = "insert into public.applied_log values ('{n}');\nselect pg_sleep(0.3);\n"
+LOG = "create table if not exists public.applied_log (name text not null);\n"
+
+
+def _query(target: Any, sql: str) -> list[tuple[Any, ...]]:
+    with session(target) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall() if cur.description else []
+
+
+def _wait_for(target: Any, sql: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _query(target, sql):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for: {sql}")
+
+
+def test_two_runners_at_once_apply_each_migration_once(project: Any) -> None:
+    """Two runners started together: each migration applied exactly once, both exit 0."""
+    project.write("001_log.sql", LOG)
+    for n in range(2, 6):
+        project.write(f"00{n}_slow.sql", SLOW.format(n=n))
+    project.invoke("mirror")
+    runners = [project.popen("migrate", "--skip-confirm") for _ in range(2)]
+    outputs = [runner.communicate(timeout=120) for runner in runners]
+    assert [runner.returncode for runner in runners] == [0, 0], outputs
+    rows = _query(
+        project.target, "select name, count(*) from public.applied_log group by 1 order by 1"
+    )
+    assert rows == [(str(n), 1) for n in range(2, 6)]
+    history = _query(project.target, "select count(*) from supabase_migrations.schema_migrations")
+    assert history == [(5,)]
+    combined = "".join(out for out, _ in outputs)
+    assert combined.count(" ... ok (") + combined.count(" ... skipped (") >= 5
+
+
+def test_sigkill_mid_migration_leaves_no_trace(project: Any) -> None:
+    """A runner killed during a slow migration: no table, no row; the next run completes it."""
+    project.write(
+        "001_cfg.sql",
+        "create table public.sleep_cfg (secs float);\ninsert into public.sleep_cfg values (60);\n",
+    )
+    project.write(
+        "002_slow.sql",
+        "create table public.slow (id int);\n"
+        "select pg_sleep((select secs from public.sleep_cfg));\n"
+        "insert into public.slow values (1);\n",
+    )
+    assert project.invoke("migrate", "--skip-confirm", "--migration", "001").returncode == 0
+    runner = project.popen("migrate", "--skip-confirm")
+    _wait_for(
+        project.target,
+        "select 1 from pg_stat_activity where query like '%pg_sleep((select secs%' and state = 'active' and pid <> pg_backend_pid()",
+    )
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait(timeout=10)
+    # The server notices the vanished client (client_connection_check_interval) and rolls back.
+    _wait_for(
+        project.target,
+        "select 1 where not exists (select 1 from pg_stat_activity where query like '%pg_sleep((select secs%' and pid <> pg_backend_pid())",
+    )
+    assert _query(project.target, "select to_regclass('public.slow')") == [(None,)]
+    assert _query(project.target, "select version from supabase_migrations.schema_migrations") == [
+        ("20251201000001",)
+    ]
+    _query(project.target, "update public.sleep_cfg set secs = 0")
+    assert project.invoke("migrate", "--skip-confirm").returncode == 0
+    assert _query(project.target, "select count(*) from public.slow") == [(1,)]
+
+
+def test_lock_timeout_is_reported_with_advice(project: Any) -> None:
+    """A migration blocked by another transaction's lock gives up after lock_timeout, saying why."""
+    project.write("001_busy.sql", "create table public.busy (id int);\n")
+    project.invoke("migrate", "--skip-confirm")
+    project.write("002_alter.sql", "alter table public.busy add column c int;\n")
+    with session(project.target) as holder, holder.cursor() as cur:
+        cur.execute("lock table public.busy in access share mode")  # held until we leave
+        started = time.monotonic()
+        result = project.invoke("migrate", "--skip-confirm", "--lock-timeout", "1s")
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert "error 55P03" in result.stdout and "lock_timeout" in result.stdout
+    assert elapsed < 15
+    assert _query(project.target, "select count(*) from supabase_migrations.schema_migrations") == [
+        (1,)
+    ]
+
+
+def test_password_never_appears_in_any_output(project: Any, pg_server: Any) -> None:
+    """With a distinctive password, no output of any task (ok, failure, json, errors) shows it."""
+    password = "Zx9-Unique@Secret:Pw"
+    role = f"masker_{project.target.database}"
+    with session(pg_server.admin, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"create role {role} login password %s", (password,))
+        cur.execute(f"grant all on database {project.target.database} to {role}")
+    with (
+        session(pg_server.admin.with_database(project.target.database), autocommit=True) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute(f"grant all on schema public to {role}")
+    url = project.target.with_user(role, password).url()
+    project.write("001_ok.sql", "create table public.masked (id int);\n")
+    project.write("002_fails.sql", f"select '{password}'::int;\n")
+    runs = [
+        project.invoke("status", url=url),
+        project.invoke("migrate", "--dry", url=url),
+        project.invoke("migrate", "--skip-confirm", url=url),
+        project.invoke("migrate", "--skip-confirm", "--json", url=url),
+        project.invoke("status", url=url.replace("@127.0.0.1", "@127.0.0.1:1")),  # malformed
+        project.invoke("status", url=url.replace(f":{project.target.port}/", ":1/")),  # refused
+        project.invoke("status", url=project.target.with_user(role, password + "x").url()),  # wrong
+    ]
+    assert runs[2].returncode == 1  # the failing migration really ran and failed
+    for run in runs:
+        text = run.stdout + run.stderr
+        for form in (password, "Zx9-Unique", "Zx9-Unique%40Secret%3APw"):
+            assert form not in text, text
+    assert all(run.returncode in (0, 1, 2) for run in runs)
+    assert runs[4].returncode == 2 and runs[5].returncode == 1 and runs[6].returncode == 1

@@ -1,0 +1,101 @@
+"""Statements are split exactly as the Supabase CLI splits them (its parser's own cases)."""
+
+from __future__ import annotations
+
+import pytest
+
+from supamigrate.sqlsplit import (
+    is_no_transaction,
+    split_raw,
+    split_statements,
+    statements_text,
+    transaction_control,
+)
+
+# Each case is the list of pieces the CLI's Split returns for their concatenation
+# (supabase/cli pkg/parser state tests): comments, quotes, dollar tags, parentheses, ATOMIC.
+CLI_CASES = [
+    ["END;", "-- comment"],
+    ["SELECT --; 1"],
+    ["- ;", "END"],
+    ["-- /* \n;", " */ END"],
+    ["SELECT /* ; */ 1;"],
+    ["SELECT /*; /*;*/ ;*/ 1"],
+    ["/ * ;", " */ END"],
+    [";", "END;", ";"],
+    ["BEGIN   ;", "  END"],
+    ["\\;;", "\\;"],
+    ["$tag$ any ; string$tag$"],
+    ['$$"Dane\'s horse"$$'],
+    ['SELECT "$";', " $$"],
+    ["SELECT ';' 1"],
+    ["SELECT ';'';' 1"],
+    ["SELECT '\\';", " 1'"],
+    ['CREATE POLICY "cats;dogs" on cats_dogs;', " END"],
+    ["CREATE POLICY \"cat's and dog's\" on cats_dogs;", " END"],
+    ['CREATE POLICY "pet""name" on pets;', " END"],
+    ['CREATE RULE notify_me AS ON UPDATE TO mytable DO (NOTIFY mytable; SELECT "1");', "SELECT 1"],
+    ["CREATE RULE notify_me AS ON UPDATE TO mytable DO (-- )\nSELECT ')';\n-- )\n)\n"],
+    [
+        "CREATE FUNCTION add(a integer, b integer) RETURNS integer\nLANGUAGE SQL\n"
+        "BEGIN ATOMIC\n\tSELECT 'add';\n\tSELECT a + b;\nEND;"
+    ],
+    ["begin atomic; select 'end'; end"],
+    ["CREATE FUNCTION test() BEGIN\nATOMIC-- END;\n-- END;\nEND\n;"],
+    ["create table public.atomic_test (id int);", "\nselect 1;"],
+    ["select is_atomic from flags;", "\nselect 1;"],
+    ["select col1atomic from t;", "\nselect 1;"],
+]
+
+
+@pytest.mark.parametrize("pieces", CLI_CASES)
+def test_raw_split_matches_the_cli(pieces: list[str]) -> None:
+    """Our tokenizer cuts where the CLI's does, piece for piece."""
+    assert split_raw("".join(pieces)) == pieces
+
+
+def test_trimmed_statements_as_stored_in_history() -> None:
+    """SplitAndTrim: trailing semicolons and whitespace go, empties drop, comments stay."""
+    sql = "-- header\ncreate table t (id int);;\n\n  insert into t values (1) ;\n-- trailing\n"
+    assert statements_text(sql) == [
+        "-- header\ncreate table t (id int)",
+        "insert into t values (1)",
+        "-- trailing",
+    ]
+
+
+def test_statement_lines_point_at_the_first_character() -> None:
+    """Each statement knows the line it starts on, for error messages."""
+    lines = [s.line for s in split_statements("select 1;\n\n\nselect\n2;\n  select 3")]
+    assert lines == [1, 4, 6]
+
+
+@pytest.mark.parametrize(
+    ("sql", "line"),
+    [
+        ("create table t (id int);\nBEGIN;\nselect 1;\nCOMMIT;", 2),
+        ("select 1;\n-- note\ncommit;", 3),
+        ("savepoint a;", 1),
+        ("select 1;\nstart transaction isolation level serializable;", 2),
+        ("select 1;\nrollback;", 2),
+    ],
+)
+def test_transaction_control_is_found_with_its_line(sql: str, line: int) -> None:
+    """BEGIN/COMMIT/ROLLBACK/SAVEPOINT at top level are found, pointing at the keyword."""
+    found = transaction_control(split_statements(sql))
+    assert found is not None and found.line == line
+
+
+def test_function_bodies_may_use_begin_and_end() -> None:
+    """BEGIN ... END inside a plpgsql body or DO block is not transaction control."""
+    sql = (
+        "create function f() returns void language plpgsql as $$ begin perform 1; end $$;\n"
+        "do $$ begin raise notice 'x'; end $$;"
+    )
+    assert transaction_control(split_statements(sql)) is None
+
+
+def test_no_transaction_marker_only_on_the_first_line() -> None:
+    """The escape hatch is the exact first-line comment, nothing else."""
+    assert is_no_transaction("-- supamigrate:no-transaction\ncreate index concurrently i on t (a);")
+    assert not is_no_transaction("select 1;\n-- supamigrate:no-transaction\n")
