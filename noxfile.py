@@ -39,3 +39,10 @@ def tests(session: nox.Session) -> None:
     """pytest against a real throwaway Postgres (extra arguments go to pytest)."""
     session.install("-e", ".[dev]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (not run by default): RLS cost of the shipped policies."""
+    session.install("-e", ".[dev]")
+    session.run("python", "benchmarks/rls_cost.py", *session.posargs)

@@ -45,16 +45,22 @@ create or replace trigger tenants_set_updated_at
 -- Helpers for policies. SECURITY DEFINER so a policy on user_tenants can ask about
 -- user_tenants without recursing into its own policy; STABLE so Postgres may evaluate them
 -- once per query; an empty search_path with qualified names so nobody can shadow a table.
+-- plpgsql rather than sql: a security definer SQL function is never inlined and is
+-- re-planned on every call, while plpgsql keeps its plan for the session (every policy
+-- check pays this call once per query).
 create or replace function public.current_user_tenant_ids()
 returns setof uuid
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select ut.tenant_id
-  from public.user_tenants ut
-  where ut.user_id = (select auth.uid())
+begin
+  return query
+    select ut.tenant_id
+    from public.user_tenants ut
+    where ut.user_id = (select auth.uid());
+end;
 $$;
 
 create or replace function public.current_user_admin_tenant_ids()

@@ -1,0 +1,122 @@
+"""RLS cost of the shipped policies: a tenant member vs service_role with an explicit filter.
+
+Starts a throwaway Postgres (same code as `invoke db.start`), loads 1,000,000 files rows over
+1,000 tenants, applies the four migrations, then times `select count(*)` and a 50-row page
+as an authenticated member of one tenant and as service_role with `where tenant_id = ...`.
+Also times a naive policy that calls a membership function per row, the baseline to beat.
+Prints a Markdown table. Run: `nox -s bench` or `python benchmarks/rls_cost.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from supamigrate import localdb  # noqa: E402
+from supamigrate.db import session  # noqa: E402
+
+REPEATS = 15
+QUERIES = {
+    "count(*)": "select count(*) from public.files {where}",
+    "50-row page": "select id, name, created_at from public.files {where} order by created_at desc limit 50",
+}
+NAIVE = """
+create or replace function public.is_member_naive(t uuid) returns boolean
+language sql stable security definer set search_path = '' as $$
+  select exists (select 1 from public.user_tenants ut where ut.tenant_id = t and ut.user_id = auth.uid())
+$$;
+drop policy if exists "files: tenant members can read" on public.files;
+create policy "files: tenant members can read" on public.files for select to authenticated
+  using (public.is_member_naive(tenant_id));
+"""
+
+
+def timed(cur: Any, sql: str, params: tuple[Any, ...] = ()) -> float:
+    started = time.perf_counter()
+    cur.execute(sql, params)
+    cur.fetchall()
+    return (time.perf_counter() - started) * 1000
+
+
+def median_as(
+    cur: Any, role: str, user: str | None, sql: str, params: tuple[Any, ...] = ()
+) -> float:
+    samples = []
+    for _ in range(REPEATS):
+        cur.execute("begin")
+        cur.execute(f"set local role {role}")
+        claims = {"sub": user, "role": role} if user else {"role": role}
+        cur.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+        samples.append(timed(cur, sql, params))
+        cur.execute("rollback")
+    return statistics.median(samples)
+
+
+def measure(cur: Any, user: str, tenant: str) -> dict[str, tuple[float, float]]:
+    out = {}
+    for label, template in QUERIES.items():
+        rls = median_as(cur, "authenticated", user, template.format(where=""))
+        explicit = median_as(
+            cur, "service_role", None, template.format(where="where tenant_id = %s"), (tenant,)
+        )
+        out[label] = (rls, explicit)
+    return out
+
+
+def main() -> None:
+    from platform_fixtures import add_rows, create_platform_tables, create_users
+    from tenancy import apply
+
+    root = Path(tempfile.mkdtemp(prefix="supamigrate-bench-"))
+    root.chmod(0o755)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = localdb.LocalServer(root / "local", port=port)
+    try:
+        localdb.start(server, fast=True)
+        target = server.user_target()
+        with session(target) as conn, conn.cursor() as cur:
+            create_platform_tables(cur, ["files"])
+            users = create_users(cur, 1000)
+            add_rows(cur, "files", users, 1000)
+        apply(target)
+        with session(target, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("vacuum analyze public.files")
+            cur.execute("vacuum analyze public.user_tenants")
+            cur.execute(
+                "select ut.user_id::text, ut.tenant_id::text from public.user_tenants ut limit 1"
+            )
+            user, tenant = cur.fetchone()
+            shipped = measure(cur, user, tenant)
+            cur.execute(NAIVE)
+            naive = measure(cur, user, tenant)
+        print(f"RLS cost, 1,000,000 files over 1,000 tenants, median of {REPEATS} (ms)\n")
+        print(
+            "| query | member via RLS | service_role + where | ratio | naive per-row policy | naive ratio |"
+        )
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for label in QUERIES:
+            rls, explicit = shipped[label]
+            naive_rls, naive_explicit = naive[label]
+            print(
+                f"| {label} | {rls:.2f} | {explicit:.2f} | {rls / explicit:.2f} | {naive_rls:.2f} | "
+                f"{naive_rls / naive_explicit:.1f} |"
+            )
+    finally:
+        localdb.stop(server)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
