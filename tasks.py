@@ -184,6 +184,66 @@ def migrate(
     _run(json, body)
 
 
+@task(
+    help={
+        **CONFIG_HELP,
+        "no_probe": "Skip the isolation probe (it writes, then rolls back).",
+        "sql": "Only print verification SQL to paste into the Supabase SQL editor.",
+    }
+)
+@friendly
+def verify(
+    c: Context,
+    db_url: str | None = None,
+    json: bool = False,
+    no_probe: bool = False,
+    sql: bool = False,
+) -> None:
+    """Check tables, RLS, counts and tenant isolation, and lint the public schema."""
+    from supamigrate import runner
+    from supamigrate.verify import VERIFY_SQL
+
+    if sql:
+        print(VERIFY_SQL)
+        return
+
+    def body(out: Any) -> int:
+        config = _config(db_url=db_url)
+        out.say(f"Target: {config.target.describe()} (from {config.sources['db_url']})")
+        return runner.verify(config, out, probe=not no_probe)
+
+    _run(json, body)
+
+
+@task(
+    name="rollback-rls",
+    help={
+        **CONFIG_HELP,
+        "dry": "Print the SQL only; change nothing.",
+        "skip_confirm": MIGRATE_HELP["skip_confirm"],
+        "table": "Roll back one table only (e.g. files).",
+    },
+)
+@friendly
+def rollback_rls(
+    c: Context,
+    dry: bool = False,
+    skip_confirm: bool = False,
+    table: str | None = None,
+    db_url: str | None = None,
+    json: bool = False,
+) -> None:
+    """Disable RLS and drop the 004 policies (tables, columns and data stay); one transaction."""
+    from supamigrate import runner
+
+    def body(out: Any) -> int:
+        config = _config(db_url=db_url)
+        out.say(f"Target: {config.target.describe()} (from {config.sources['db_url']})")
+        return runner.rollback_rls(config, out, table=table, dry=dry, skip_confirm=skip_confirm)
+
+    _run(json, body)
+
+
 # --- the local database -------------------------------------------------------------------
 
 
@@ -239,5 +299,5 @@ def db_url(c: Context, show_password: bool = False) -> None:
 
 db = Collection("db", db_start, db_stop, db_status, db_reset, db_url)
 
-ns = Collection(migrate, status, mirror)
+ns = Collection(migrate, status, mirror, verify, rollback_rls)
 ns.add_collection(db)

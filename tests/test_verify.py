@@ -1,0 +1,137 @@
+"""`invoke verify` and `invoke rollback-rls` on a migrated database with data."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import pytest
+
+from catalog import row_counts, snapshot
+from platform_fixtures import populate
+from supamigrate.db import session
+from tenancy import REPO
+
+
+@pytest.fixture
+def migrated(project: Any) -> Any:
+    """A project with the shipped migrations applied over platform tables with data."""
+    for path in (REPO / "migrations").glob("*.sql"):
+        shutil.copy(path, project.root / "migrations" / path.name)
+    with session(project.target) as conn, conn.cursor() as cur:
+        populate(cur, users=10, rows_per_user=3)
+    assert project.invoke("migrate", "--skip-confirm").returncode == 0
+    return project
+
+
+def _run(target: Any, sql: str) -> None:
+    with session(target) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+
+
+def _state(target: Any) -> list[Any]:
+    tables = [
+        "auth.users",
+        "public.tenants",
+        "public.user_tenants",
+        "public.files",
+        "public.audit_logs",
+        "public.sessions",
+    ]
+    with session(target) as conn, conn.cursor() as cur:
+        return [snapshot(cur), row_counts(cur, tables)]
+
+
+def test_verify_passes_and_the_probe_leaves_nothing(migrated: Any) -> None:
+    """A fully migrated database passes every check; the probe leaves no rows behind."""
+    before = _state(migrated.target)
+    result = migrated.invoke("verify")
+    assert result.returncode == 0, result.stdout
+    assert "PASS  isolation probe" in result.stdout and " 0 failed" in result.stdout
+    assert _state(migrated.target) == before
+
+
+BREAKERS = {
+    "dropped policy": (
+        'drop policy "files: tenant members can read" on public.files',
+        "FAIL  isolation probe",
+    ),
+    "RLS disabled": (
+        "alter table public.sessions disable row level security",
+        "FAIL  RLS public.sessions",
+    ),
+    "per-row auth.uid()": (
+        "create policy mine on public.audit_logs for select to authenticated using (user_id = auth.uid())",
+        "FAIL  lint: policy calls auth function per row",
+    ),
+    "two permissive policies": (
+        "create policy mine on public.audit_logs for select to authenticated using (user_id = (select auth.uid()))",
+        "FAIL  lint: several permissive policies for one role and action",
+    ),
+    "definer without search_path": (
+        "create function public.unsafe() returns int language sql security definer as 'select 1'",
+        "FAIL  lint: security definer function without fixed search_path",
+    ),
+    "user without tenant": (
+        "insert into auth.users (id, email) values ('00000000-0000-0000-0000-0000000000aa', 'x@example.com');"
+        "delete from public.tenants where slug = 'personal-000000000000000000000000000000aa'",
+        "FAIL  users without a tenant",
+    ),
+    "leaky policy": (
+        "create policy leak on public.files for select to authenticated using (true)",
+        "FAIL  isolation probe",
+    ),
+    "missing index": (
+        "drop index public.files_tenant_id_idx",
+        "FAIL  lint: foreign key or tenant_id without index",
+    ),
+    "table without RLS": ("create table public.notes (id int)", "FAIL  lint: table without RLS"),
+}
+
+
+@pytest.mark.parametrize("case", list(BREAKERS))
+def test_each_failure_mode_is_caught(migrated: Any, case: str) -> None:
+    """Each way of breaking tenancy makes verify fail (exit 1) with the check that caught it."""
+    sql, expected = BREAKERS[case]
+    _run(migrated.target, sql)
+    result = migrated.invoke("verify")
+    assert result.returncode == 1
+    assert expected in result.stdout, result.stdout
+
+
+def test_rollback_verify_migrate_round_trip(migrated: Any) -> None:
+    """rollback-rls turns RLS off (verify says so), twice is a no-op, migrate turns it back on."""
+    dry = migrated.invoke("rollback-rls", "--dry")
+    assert dry.returncode == 0 and "disable row level security" in dry.stdout
+    assert migrated.invoke("verify", "--no-probe").returncode == 0  # --dry changed nothing
+    first = migrated.invoke("rollback-rls", "--skip-confirm")
+    assert first.returncode == 0 and "RLS rolled back" in first.stdout
+    second = migrated.invoke("rollback-rls", "--skip-confirm")
+    assert second.returncode == 0 and "Nothing to roll back" in second.stdout
+    off = migrated.invoke("verify", "--no-probe")
+    assert off.returncode == 1 and "FAIL  RLS public.files" in off.stdout
+    with session(migrated.target) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from public.files where tenant_id is not null")
+        assert cur.fetchone() == (30,)  # data and columns stay
+    again = migrated.invoke("migrate", "--skip-confirm")
+    assert again.returncode == 0 and "004_enable_rls_policies ... ok" in again.stdout
+    assert migrated.invoke("verify").returncode == 0
+
+
+def test_rollback_one_table(migrated: Any) -> None:
+    """--table rolls back only that table's RLS and policies."""
+    assert migrated.invoke("rollback-rls", "--skip-confirm", "--table", "files").returncode == 0
+    with session(migrated.target) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select relname, relrowsecurity from pg_class where relname in ('files', 'sessions') and relnamespace = 'public'::regnamespace order by 1"
+        )
+        assert cur.fetchall() == [("files", False), ("sessions", True)]
+    bad = migrated.invoke("rollback-rls", "--skip-confirm", "--table", "nope")
+    assert bad.returncode == 2
+
+
+def test_verify_sql_is_printable() -> None:
+    """--sql prints the verification queries for the SQL editor without connecting."""
+    from supamigrate.verify import VERIFY_SQL
+
+    assert "users_without_tenant" in VERIFY_SQL and "rls_enabled" in VERIFY_SQL
