@@ -80,15 +80,19 @@ def _config(**flags: Any) -> Any:
     return config
 
 
+def _banner(config: Any, out: Any) -> None:
+    out.say(f"Target: {config.target.describe()} (from {config.sources['db_url']})")
+    out.fact("target", config.target.masked_url)
+
+
 def _executor(config: Any, method: str, out: Any) -> Any:
     from supamigrate.errors import UsageError
     from supamigrate.executors.psycopg2 import Psycopg2Executor
 
     if method not in ("auto", "psycopg2"):
         raise UsageError(f"--method {method!r} is not available: use auto or psycopg2.")
-    out.say(f"Target: {config.target.describe()} (from {config.sources['db_url']})")
+    _banner(config, out)
     out.say(f"Method: psycopg2 ({'forced by --method' if method != 'auto' else 'auto'})")
-    out.fact("target", config.target.masked_url)
     out.fact("method", "psycopg2")
     return Psycopg2Executor(
         config.target,
@@ -209,7 +213,7 @@ def verify(
 
     def body(out: Any) -> int:
         config = _config(db_url=db_url)
-        out.say(f"Target: {config.target.describe()} (from {config.sources['db_url']})")
+        _banner(config, out)
         return runner.verify(config, out, probe=not no_probe)
 
     _run(json, body)
@@ -238,7 +242,7 @@ def rollback_rls(
 
     def body(out: Any) -> int:
         config = _config(db_url=db_url)
-        out.say(f"Target: {config.target.describe()} (from {config.sources['db_url']})")
+        _banner(config, out)
         return runner.rollback_rls(config, out, table=table, dry=dry, skip_confirm=skip_confirm)
 
     _run(json, body)

@@ -62,46 +62,37 @@ def _one(cur: Any, sql: str, params: tuple[Any, ...] = ()) -> Any:
     return cur.fetchone()[0]
 
 
+def _presence(name: str, missing: list[str], found: str, fix: str) -> Check:
+    if missing:
+        return Check(name, False, f"missing: {', '.join(missing)}", fix)
+    return Check(name, True, found)
+
+
 def _structure(cur: Any, present: list[str]) -> list[Check]:
     checks = []
     for table in ("tenants", "user_tenants"):
         exists = _one(cur, "select to_regclass(%s) is not null", (f"public.{table}",))
+        missing = [] if exists else [f"public.{table}"]
         checks.append(
-            Check(
-                f"table public.{table}",
-                exists,
-                "exists" if exists else "missing",
-                "" if exists else "run `invoke migrate` (001)",
-            )
+            _presence(f"table public.{table}", missing, "exists", "run `invoke migrate` (001)")
         )
     for table in present:
         has = _one(
             cur,
-            "select count(*) = 1 from information_schema.columns where table_schema = "
-            "'public' and table_name = %s and column_name = 'tenant_id'",
+            "select count(*) = 1 from information_schema.columns where table_schema = 'public' "
+            "and table_name = %s and column_name = 'tenant_id'",
             (table,),
         )
-        checks.append(
-            Check(
-                f"column public.{table}.tenant_id",
-                has,
-                "exists" if has else "missing",
-                "" if has else "run `invoke migrate` (002)",
-            )
-        )
+        missing = [] if has else ["tenant_id"]
+        name = f"column public.{table}.tenant_id"
+        checks.append(_presence(name, missing, "exists", "run `invoke migrate` (002)"))
     cur.execute(
         "select h from unnest(%s::text[]) h where to_regprocedure('public.' || h || '()') is null",
         (list(HELPERS),),
     )
     missing = [row[0] for row in cur.fetchall()]
-    checks.append(
-        Check(
-            "helper functions",
-            not missing,
-            f"missing: {', '.join(missing)}" if missing else ", ".join(HELPERS),
-            "run `invoke migrate` (001)" if missing else "",
-        )
-    )
+    fix = "run `invoke migrate` (001)"
+    checks.append(_presence("helper functions", missing, ", ".join(HELPERS), fix))
     triggers = {
         "on_auth_user_created_tenant": "auth.users",
         "tenants_set_updated_at": "public.tenants",
@@ -114,14 +105,8 @@ def _structure(cur: Any, present: list[str]) -> list[Check]:
     )
     found = {row[0] for row in cur.fetchall()}
     lost = [f"{name} on {table}" for name, table in triggers.items() if name not in found]
-    checks.append(
-        Check(
-            "triggers",
-            not lost,
-            f"missing: {', '.join(lost)}" if lost else ", ".join(triggers),
-            "run `invoke migrate` (001, 002)" if lost else "",
-        )
-    )
+    fix = "run `invoke migrate` (001, 002)"
+    checks.append(_presence("triggers", lost, ", ".join(triggers), fix))
     return checks
 
 
