@@ -130,3 +130,21 @@ def test_password_never_appears_in_any_output(project: Any, pg_server: Any) -> N
             assert form not in text, text
     assert all(run.returncode in (0, 1, 2) for run in runs)
     assert runs[4].returncode == 2 and runs[5].returncode == 1 and runs[6].returncode == 1
+
+
+def test_user_without_create_privilege_gets_a_clear_error(project: Any, pg_server: Any) -> None:
+    """A role that cannot create the history table: one masked line, exit 1, nothing applied."""
+    role = f"reader_{project.target.database}"
+    with session(pg_server.admin, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"create role {role} login password 'reader-pw-123'")
+    project.write("001_t.sql", "create table public.t (id int);\n")
+    result = project.invoke(
+        "migrate", "--skip-confirm", url=project.target.with_user(role, "reader-pw-123").url()
+    )
+    assert result.returncode == 1
+    assert (
+        "Cannot create the history table supabase_migrations.schema_migrations (42501"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr and "reader-pw-123" not in result.stdout + result.stderr
+    assert _query(project.target, "select to_regclass('public.t')") == [(None,)]

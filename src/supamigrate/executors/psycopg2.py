@@ -82,17 +82,19 @@ class Psycopg2Executor:
             with self._conn.cursor() as cur:
                 cur.execute(SELECT_ROWS)
                 rows = cur.fetchall()
-        except psycopg2.errors.UndefinedTable:
+        except (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName):
             return []
-        except psycopg2.errors.InvalidSchemaName:
-            return []
+        except psycopg2.Error as exc:
+            raise _history_error("read", exc) from None
         self._table_ready = True
         return [HistoryRow(v, n, tuple(s) if s is not None else None) for v, n, s in rows]
 
     def _ensure_table(self) -> None:
         if not self._table_ready:
-            with self._conn.cursor() as cur:
-                cur.execute(ensure_table_sql())
+            error = self._run(ensure_table_sql())
+            if error is not None:
+                self._run("ROLLBACK;")
+                raise _history_error("create", error)
             self._table_ready = True
 
     # --- applying --------------------------------------------------------------------------
@@ -304,6 +306,17 @@ def _with_statement(
         line=line or statement.line,
         located_by=how,
         ran=base.ran,
+    )
+
+
+def _history_error(action: str, exc: Any) -> Exception:
+    from supamigrate.errors import DatabaseUnavailable
+
+    reason = _failure(exc)
+    return DatabaseUnavailable(
+        f"Cannot {action} the history table {TABLE} ({reason.sqlstate}: {reason.message}): "
+        "connect as a role that may (on Supabase, the postgres role), or ask an owner to "
+        f"create it and grant you access. Nothing was applied."
     )
 
 
