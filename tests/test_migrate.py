@@ -281,3 +281,17 @@ def test_no_transaction_failure_is_reported_as_partial(project: Any) -> None:
     )
     assert _query(project, "select to_regclass('public.half') is not null") == [(True,)]
     assert _query(project, "select count(*) from supabase_migrations.schema_migrations") == [(0,)]
+
+
+def test_rehearse_skips_no_transaction_files(project: Any) -> None:
+    """Rehearsing the shipped four passes: 003 is listed as not rehearsable, not run."""
+    from tenancy import REPO
+
+    for path in (REPO / "migrations").glob("*.sql"):
+        project.write(path.name, path.read_bytes())
+    before = _snapshot(project)
+    result = project.invoke("migrate", "--rehearse")
+    assert result.returncode == 0, result.stdout
+    assert "[3/3] 004_enable_rls_policies ... ok" in result.stdout
+    assert "003_backfill_tenant_data: not rehearsable" in result.stdout
+    assert _snapshot(project) == before

@@ -150,7 +150,8 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: An
     if options.dry:
         return _dry(todo, out)
     if options.rehearse:
-        return _report_rehearsal(executor.rehearse(todo), todo, out)
+        rehearsable = [m for m in todo if not is_no_transaction(m.sql)]
+        return _report_rehearsal(executor.rehearse(rehearsable), todo, out)
     confirmed = options.skip_confirm or _ci()
     if not confirmed and not out.ask(f"Apply {len(todo)} migration(s)?", refuse_hint=_SKIP_HINT):
         raise UsageError("Cancelled: nothing was applied.")
@@ -182,7 +183,7 @@ def _dry(todo: list[fs.MigrationFile], out: Reporter) -> int:
 def _report_rehearsal(results: list[Result], todo: list[fs.MigrationFile], out: Reporter) -> int:
     out.say("Rehearsal: every migration ran in one transaction that was then rolled back.")
     for index, result in enumerate(results, 1):
-        out.say(progress_line(index, len(todo), result))
+        out.say(progress_line(index, len(results), result))
         for line in failure_lines(result):
             out.say(line)
     skipped = [m for m in todo if is_no_transaction(m.sql)]
