@@ -61,7 +61,7 @@ MIGRATE_HELP = {
     "include_all": "Also apply pending migrations older than the newest applied one.",
     "lock_timeout": "Per-migration lock_timeout, e.g. 5s (0 disables). Default 5s.",
     "statement_timeout": "Per-migration statement_timeout, e.g. 15min. Default none.",
-    "method": "How to apply: auto or psycopg2.",
+    "method": "How to apply: auto (default), supabase, psycopg2 or manual.",
 }
 
 
@@ -85,21 +85,35 @@ def _banner(config: Any, out: Any) -> None:
     out.fact("target", config.target.masked_url)
 
 
-def _executor(config: Any, method: str, out: Any) -> Any:
-    from supamigrate.errors import UsageError
-    from supamigrate.executors.psycopg2 import Psycopg2Executor
+def _executor(config: Any, method: str, out: Any) -> tuple[Any, Any]:
+    """(executor, choice): the chosen method, said out loud with why others were skipped."""
+    from supamigrate.errors import DatabaseUnavailable
+    from supamigrate.methods import choose
 
-    if method not in ("auto", "psycopg2"):
-        raise UsageError(f"--method {method!r} is not available: use auto or psycopg2.")
+    choice = choose(method, config)
     _banner(config, out)
-    out.say(f"Method: psycopg2 ({'forced by --method' if method != 'auto' else 'auto'})")
-    out.fact("method", "psycopg2")
-    return Psycopg2Executor(
-        config.target,
-        lock_timeout=config.lock_timeout,
-        statement_timeout=config.statement_timeout,
-        connect_timeout=config.connect_timeout,
-    )
+    out.say(f"Method: {choice.describe()}")
+    out.fact("method", choice.name)
+    try:
+        from supamigrate.executors.psycopg2 import Psycopg2Executor
+
+        executor = Psycopg2Executor(
+            config.target,
+            lock_timeout=config.lock_timeout,
+            statement_timeout=config.statement_timeout,
+            connect_timeout=config.connect_timeout,
+        )
+    except (DatabaseUnavailable, ImportError):
+        if choice.name != "manual":
+            raise
+        return None, choice  # manual works without a driver or a connection
+    return executor, choice
+
+
+def _no_connection() -> Exception:
+    from supamigrate.errors import DatabaseUnavailable
+
+    return DatabaseUnavailable("status needs a database connection; none could be made.")
 
 
 def _run(as_json: bool, body: Callable[[Any], int]) -> None:
@@ -132,7 +146,9 @@ def status(c: Context, db_url: str | None = None, json: bool = False, method: st
 
     def body(out: Any) -> int:
         config = _config(db_url=db_url)
-        executor = _executor(config, method, out)
+        executor, _ = _executor(config, method, out)
+        if executor is None:
+            raise _no_connection()
         try:
             runner.status(config, out, executor)
         finally:
@@ -179,11 +195,12 @@ def migrate(
             "statement_timeout": statement_timeout,
         }
         config = _config(**flags)
-        executor = _executor(config, method, out)
+        executor, choice = _executor(config, method, out)
         try:
-            return runner.migrate(config, options, out, executor)
+            return runner.migrate(config, options, out, executor, choice)
         finally:
-            executor.close()
+            if executor is not None:
+                executor.close()
 
     _run(json, body)
 

@@ -122,10 +122,18 @@ def status(config: Config, out: Reporter, executor: Any) -> Plan:
     return plan
 
 
-def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Any) -> int:
-    """Apply what is pending; return the exit code (0 ok or nothing to do, 1 a failure)."""
+def migrate(
+    config: Config, options: MigrateOptions, out: Reporter, executor: Any, method: Any = None
+) -> int:
+    """Apply what is pending; return the exit code (0 ok or nothing to do, 1 a failure).
+
+    `executor` reads history and applies (psycopg2); None when no connection is possible
+    (manual). `method` is the methods.Choice; supabase pushes through the real CLI.
+    """
+    name = method.name if method is not None else "psycopg2"
     migrations = collect(config, out, write_mirror=not options.dry)
-    plan = make_plan(migrations, executor.read_history())
+    rows = executor.read_history() if executor is not None else []
+    plan = make_plan(migrations, rows)
     if options.migration:
         plan = select_one(plan, options.migration)
     out.fact("plan", plan_json(plan))
@@ -147,15 +155,59 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: An
                 "(-- supamigrate:no-transaction): a failure halfway leaves the statements "
                 "before it applied."
             )
+    if name == "manual":
+        from supamigrate.executors.manual import instructions
+
+        for line in instructions(todo, config.target, history_known=executor is not None):
+            out.say(line)
+        return 0
     if options.dry:
-        return _dry(todo, out)
+        _dry(todo, out)
+        if name == "supabase" and not plan.rerun:
+            _push(config, options, method, out, dry=True)
+        return 0
     if options.rehearse:
         rehearsable = [m for m in todo if not is_no_transaction(m.sql)]
         return _report_rehearsal(executor.rehearse(rehearsable), todo, out)
     confirmed = options.skip_confirm or _ci()
     if not confirmed and not out.ask(f"Apply {len(todo)} migration(s)?", refuse_hint=_SKIP_HINT):
         raise UsageError("Cancelled: nothing was applied.")
+    if name == "supabase" and plan.rerun:
+        out.say("supabase db push cannot re-run an applied migration: --migration uses psycopg2.")
+    if name == "supabase" and not plan.rerun:
+        _push(config, options, method, out, dry=False)
+        return _report_push(executor, todo, out)
     return _apply_all(executor, todo, plan, options, out)
+
+
+def _push(
+    config: Config, options: MigrateOptions, method: Any, out: Reporter, *, dry: bool
+) -> None:
+    from supamigrate.executors.supabase_cli import push
+
+    push(
+        method.cli,
+        config.target,
+        config.root,
+        dry=dry,
+        include_all=options.include_all,
+        passthrough=dict(config.supabase_env),
+        say=out.say,
+    )
+
+
+def _report_push(executor: Any, todo: list[fs.MigrationFile], out: Reporter) -> int:
+    """After `supabase db push`: what its history says now, migration by migration."""
+    applied = {row.version for row in executor.read_history()}
+    missing = [m for m in todo if m.version not in applied]
+    for index, migration in enumerate(todo, 1):
+        state = "ok" if migration.version in applied else "not applied"
+        out.say(f"[{index}/{len(todo)}] {migration.label} ... {state} (by supabase db push)")
+    out.fact("results", [{"name": m.label, "applied": m.version in applied} for m in todo])
+    if missing:
+        raise MigrationFailed(f"{len(missing)} migration(s) not applied by supabase db push.")
+    out.say(f"Done: {len(todo)} ok (supabase db push).")
+    return 0
 
 
 _SKIP_HINT = "pass --skip-confirm (or set CI=true) to apply without asking."
