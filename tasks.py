@@ -61,7 +61,7 @@ MIGRATE_HELP = {
     "include_all": "Also apply pending migrations older than the newest applied one.",
     "lock_timeout": "Per-migration lock_timeout, e.g. 5s (0 disables). Default 5s.",
     "statement_timeout": "Per-migration statement_timeout, e.g. 15min. Default none.",
-    "method": "How to apply: auto (default), supabase, psycopg2 or manual.",
+    "method": "How to apply: auto (default), supabase, psycopg2, psql or manual.",
 }
 
 
@@ -94,15 +94,19 @@ def _executor(config: Any, method: str, out: Any) -> tuple[Any, Any]:
     _banner(config, out)
     out.say(f"Method: {choice.describe()}")
     out.fact("method", choice.name)
+    settings = {
+        "lock_timeout": config.lock_timeout,
+        "statement_timeout": config.statement_timeout,
+        "connect_timeout": config.connect_timeout,
+    }
+    if choice.name == "psql":
+        from supamigrate.executors.psql import PsqlExecutor
+
+        return PsqlExecutor(config.target, **settings), choice
     try:
         from supamigrate.executors.psycopg2 import Psycopg2Executor
 
-        executor = Psycopg2Executor(
-            config.target,
-            lock_timeout=config.lock_timeout,
-            statement_timeout=config.statement_timeout,
-            connect_timeout=config.connect_timeout,
-        )
+        executor = Psycopg2Executor(config.target, **settings)
     except (DatabaseUnavailable, ImportError):
         if choice.name != "manual":
             raise

@@ -51,10 +51,11 @@ def test_auto_says_why_it_skipped_the_cli(project: Any) -> None:
     assert "not linked" in result.stdout or "CLI not found" in result.stdout
 
 
-def test_psql_method_is_refused_for_now(project: Any) -> None:
-    """A method that cannot run is a usage error naming why."""
-    result = project.invoke("migrate", "--skip-confirm", "--method", "psql")
-    assert result.returncode == 2 and "not implemented yet" in result.stderr
+def test_a_method_that_cannot_run_is_refused(project: Any) -> None:
+    """--method supabase on an unlinked project is a usage error naming why, exit 2."""
+    result = project.invoke("migrate", "--skip-confirm", "--method", "supabase")
+    assert result.returncode == 2 and "cannot run" in result.stderr
+    assert "not linked" in result.stderr or "CLI not found" in result.stderr
 
 
 @pytest.mark.skipif(not CLI.exists(), reason="Supabase CLI not installed: run `npm ci`")
@@ -120,3 +121,67 @@ def test_manual_prints_steps_that_really_work(project: Any) -> None:
     assert psql.returncode == 0, psql.stderr
     assert _versions(project.target) == ["20251201000001", "20251201000002"]
     assert "Nothing to apply: 2 applied." in project.invoke("migrate", "--skip-confirm").stdout
+
+
+BROKEN = "insert into public.log values ('x');\n\nalter table public.log\n  add column y int references public.nope(id);\n"
+
+
+def test_psql_method_applies_like_psycopg2(project: Any, make_db: Any) -> None:
+    """One psql process applies everything; history rows equal those psycopg2 writes."""
+    from tenancy import REPO as repo
+
+    for path in (repo / "migrations").glob("*.sql"):
+        project.write(path.name, path.read_bytes())
+    result = project.invoke("migrate", "--skip-confirm", "--method", "psql")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Method: psql (forced by --method)" in result.stdout
+    assert "[4/4] 004_enable_rls_policies ... ok" in result.stdout
+    assert "NOTICE:  003: public.files does not exist, skipped" in result.stdout
+    other = make_db()
+    assert (
+        project.invoke(
+            "migrate", "--skip-confirm", "--method", "psycopg2", url=other.url()
+        ).returncode
+        == 0
+    )
+    with session(project.target) as a, a.cursor() as ca, session(other) as b, b.cursor() as cb:
+        query = (
+            "select version, name, statements from supabase_migrations.schema_migrations order by 1"
+        )
+        ca.execute(query)
+        cb.execute(query)
+        assert ca.fetchall() == cb.fetchall()
+    again = project.invoke("migrate", "--skip-confirm", "--method", "psql")
+    assert "Nothing to apply: 4 applied." in again.stdout
+
+
+def test_psql_failure_stops_rolls_back_and_names_the_line(project: Any) -> None:
+    """A failing file under psql: SQLSTATE, line, rolled back, later files not run, exit 1."""
+    project.write("001_log.sql", M1)
+    project.write("002_broken.sql", BROKEN)
+    project.write("003_more.sql", M2)
+    result = project.invoke("migrate", "--skip-confirm", "--method", "psql")
+    assert result.returncode == 1
+    assert "[2/3] 002_broken ... failed" in result.stdout
+    assert 'error 42P01: relation "public.nope" does not exist' in result.stdout
+    assert "at line 3 of" in result.stdout and "Rolled back" in result.stdout
+    assert "1 ok, 1 failed, 1 not run" in result.stdout
+    assert _versions(project.target) == ["20251201000001"]
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from public.log")
+        assert cur.fetchone() == (1,)  # 002's insert was rolled back with it
+    cont = project.invoke("migrate", "--skip-confirm", "--method", "psql", "--continue-on-error")
+    assert cont.returncode == 1 and _versions(project.target) == [
+        "20251201000001",
+        "20251201000003",
+    ]
+
+
+def test_psql_gets_no_password_in_argv(project: Any) -> None:
+    """psql is started as `psql -X -f -`: the connection and password come from PG* variables."""
+    from supamigrate.executors.psql import PsqlExecutor
+
+    executor = PsqlExecutor(project.target.with_user("postgres", "Distinct-Pw-77"))
+    assert executor.env["PGPASSWORD"] == "Distinct-Pw-77"
+    script, _ = executor._script([], rerun=False)
+    assert "Distinct-Pw-77" not in script

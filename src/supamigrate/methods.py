@@ -19,7 +19,6 @@ from supamigrate.config import Config
 from supamigrate.errors import UsageError
 
 METHOD_NAMES = ("supabase", "psycopg2", "psql", "manual")
-IMPLEMENTED = ("supabase", "psycopg2", "manual")
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ def _why_not(name: str, config: Config, environ: Mapping[str, str]) -> str | Non
     if name == "psycopg2":
         return None if importlib.util.find_spec("psycopg2") else "psycopg2 cannot be imported"
     if name == "psql":
-        return "the psql method is not implemented yet"
+        return None if shutil.which("psql") else "psql is not on PATH"
     return None
 
 

@@ -254,6 +254,8 @@ def _report_rehearsal(results: list[Result], todo: list[fs.MigrationFile], out: 
 def _apply_all(
     executor: Any, todo: list[fs.MigrationFile], plan: Plan, options: MigrateOptions, out: Reporter
 ) -> int:
+    if hasattr(executor, "apply_batch"):  # psql: one process for the whole run
+        return _apply_batch(executor, todo, plan, options, out)
     results: list[Result] = []
     for index, migration in enumerate(todo, 1):
         result = executor.apply(migration, rerun=plan.rerun)
@@ -266,6 +268,30 @@ def _apply_all(
                 out.say(line)
             if index < len(todo) and not _continue(options, out):
                 break
+    out.fact("results", [result_json(r) for r in results])
+    return _summarise(results, len(todo), out)
+
+
+def _apply_batch(
+    executor: Any, todo: list[fs.MigrationFile], plan: Plan, options: MigrateOptions, out: Reporter
+) -> int:
+    results: list[Result] = []
+    remaining = list(todo)
+    while remaining:
+
+        def show(result: Result) -> None:
+            out.say(progress_line(len(results) + 1, len(todo), result))
+            for notice in result.notices:
+                out.say(f"  {notice}")
+            for line in failure_lines(result):
+                out.say(line)
+            results.append(result)
+
+        batch = executor.apply_batch(remaining, rerun=plan.rerun, on_result=show)
+        remaining = remaining[len(batch) :]
+        failed = batch and batch[-1].outcome in (Outcome.FAILED, Outcome.PARTIAL)
+        if not failed or not remaining or not _continue(options, out):
+            break
     out.fact("results", [result_json(r) for r in results])
     return _summarise(results, len(todo), out)
 
