@@ -25,7 +25,9 @@ if sys.version_info >= (3, 11):  # noqa: UP036 - tomli kept for older interprete
 else:  # pragma: no cover - tomli only where tomllib is missing
     import tomli as tomllib
 
-LOCAL_DB_URL = "postgresql://postgres:postgres@127.0.0.1:54322/postgres"
+# The published local default, the same URL `supabase start` serves (not a secret).
+LOCAL_PASSWORD = "postgres"  # noqa: S105
+LOCAL_DB_URL = f"postgresql://postgres:{LOCAL_PASSWORD}@127.0.0.1:54322/postgres"
 METHODS = ("supabase", "psycopg2", "psql", "manual")
 # Passed through to the Supabase CLI untouched (it reads them itself).
 SUPABASE_PASSTHROUGH = ("SUPABASE_DB_PASSWORD", "SUPABASE_PROJECT_ID", "SUPABASE_ACCESS_TOKEN")

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from supamigrate.config import LOCAL_PASSWORD
 from supamigrate.db import session
 from supamigrate.dburl import DbTarget
 from supamigrate.errors import ConfigError, SupamigrateError
@@ -27,7 +28,7 @@ from supamigrate.masking import mask
 LOCAL_PORT = 54322
 LOCAL_HOST = "127.0.0.1"
 SUPERUSER = "supabase_admin"
-PASSWORD = "postgres"  # noqa: S105 - the documented local default, as `supabase start` uses
+PASSWORD = LOCAL_PASSWORD  # the documented local default, as `supabase start` uses
 _BINARIES = ("initdb", "pg_ctl", "postgres")
 _INSTALL_HINT = (
     "No PostgreSQL server binaries (initdb, pg_ctl, postgres) found on PATH, via pg_config, or "
