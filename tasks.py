@@ -48,6 +48,7 @@ def _local_server() -> Any:
 
 CONFIG_HELP = {
     "db_url": "Target database URL (default: DATABASE_URL, SUPABASE_DB_URL, .env files, local).",
+    "linked": "Target the linked project (`invoke link`), password from SUPABASE_DB_PASSWORD.",
     "json": "Print one JSON document instead of human output.",
 }
 MIGRATE_HELP = {
@@ -65,12 +66,20 @@ MIGRATE_HELP = {
 }
 
 
-def _config(**flags: Any) -> Any:
+def _config(linked: bool = False, **flags: Any) -> Any:
     import sys
 
     from supamigrate.config import load_config
 
+    if linked and flags.get("db_url"):
+        from supamigrate.errors import UsageError
+
+        raise UsageError("Pass either --linked or --db-url, not both.")
     config = load_config(ROOT, flags=flags)
+    if linked:
+        from supamigrate.link import linked_config
+
+        config = linked_config(config)
     if flags.get("db_url") and config.target.password:
         print(
             "warning: a password in --db-url is visible to other users in the process list; "
@@ -94,6 +103,10 @@ def _executor(config: Any, method: str, out: Any) -> tuple[Any, Any]:
     _banner(config, out)
     out.say(f"Method: {choice.describe()}")
     out.fact("method", choice.name)
+    from supamigrate.methods import pooler_notes
+
+    for note in pooler_notes(config, choice.name):
+        out.say(note)
     settings = {
         "lock_timeout": config.lock_timeout,
         "statement_timeout": config.statement_timeout,
@@ -144,12 +157,18 @@ def mirror(c: Context, check: bool = False) -> None:
 
 @task(help={**CONFIG_HELP, "method": MIGRATE_HELP["method"]})
 @friendly
-def status(c: Context, db_url: str | None = None, json: bool = False, method: str = "auto") -> None:
+def status(
+    c: Context,
+    db_url: str | None = None,
+    linked: bool = False,
+    json: bool = False,
+    method: str = "auto",
+) -> None:
     """List every migration: applied, pending, drifted, or missing locally."""
     from supamigrate import runner
 
     def body(out: Any) -> int:
-        config = _config(db_url=db_url)
+        config = _config(linked, db_url=db_url)
         executor, _ = _executor(config, method, out)
         if executor is None:
             raise _no_connection()
@@ -176,6 +195,7 @@ def migrate(
     lock_timeout: str | None = None,
     statement_timeout: str | None = None,
     db_url: str | None = None,
+    linked: bool = False,
     method: str = "auto",
     json: bool = False,
 ) -> None:
@@ -198,7 +218,7 @@ def migrate(
             "lock_timeout": lock_timeout,
             "statement_timeout": statement_timeout,
         }
-        config = _config(**flags)
+        config = _config(linked, **flags)
         executor, choice = _executor(config, method, out)
         try:
             return runner.migrate(config, options, out, executor, choice)
@@ -220,6 +240,7 @@ def migrate(
 def verify(
     c: Context,
     db_url: str | None = None,
+    linked: bool = False,
     json: bool = False,
     no_probe: bool = False,
     sql: bool = False,
@@ -233,7 +254,7 @@ def verify(
         return
 
     def body(out: Any) -> int:
-        config = _config(db_url=db_url)
+        config = _config(linked, db_url=db_url)
         _banner(config, out)
         return runner.verify(config, out, probe=not no_probe)
 
@@ -256,17 +277,33 @@ def rollback_rls(
     skip_confirm: bool = False,
     table: str | None = None,
     db_url: str | None = None,
+    linked: bool = False,
     json: bool = False,
 ) -> None:
     """Disable RLS and drop the 004 policies (tables, columns and data stay); one transaction."""
     from supamigrate import runner
 
     def body(out: Any) -> int:
-        config = _config(db_url=db_url)
+        config = _config(linked, db_url=db_url)
         _banner(config, out)
         return runner.rollback_rls(config, out, table=table, dry=dry, skip_confirm=skip_confirm)
 
     _run(json, body)
+
+
+@task(
+    help={
+        "project_ref": "The project's ref (20 letters in the dashboard URL). Default: from "
+        "DATABASE_URL (db.<ref>.supabase.co, or pooler user postgres.<ref>).",
+    }
+)
+@friendly
+def link(c: Context, project_ref: str | None = None) -> None:
+    """Link this folder to a Supabase project with the real `supabase link` (idempotent)."""
+    from supamigrate import link as linking
+
+    config = _config()
+    linking.link(config, linking.derive_ref(config, project_ref), say=print)
 
 
 # --- the local database -------------------------------------------------------------------
@@ -324,5 +361,5 @@ def db_url(c: Context, show_password: bool = False) -> None:
 
 db = Collection("db", db_start, db_stop, db_status, db_reset, db_url)
 
-ns = Collection(migrate, status, mirror, verify, rollback_rls)
+ns = Collection(migrate, status, mirror, verify, rollback_rls, link)
 ns.add_collection(db)

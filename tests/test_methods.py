@@ -32,14 +32,16 @@ def test_push_command_keeps_the_password_out_of_argv(tmp_path: Path) -> None:
     target = parse_db_url(
         "postgresql://postgres:Secret-Pw-42@db.abcdefghijklmnopqrst.supabase.co:5432/postgres"
     )
-    command = push_command(Path("supabase"), target, tmp_path, dry=False, include_all=True)
+    command = push_command(
+        Path("supabase"), target, tmp_path, dry=False, include_all=True, linked=False
+    )
     assert not any("Secret-Pw-42" in part for part in command)
     assert (
         "--remote=postgresql://postgres@db.abcdefghijklmnopqrst.supabase.co:5432/postgres"
         in command
     )
     assert "--yes" in command and "--include-all" in command
-    assert push_env(target, {})["PGPASSWORD"] == "Secret-Pw-42"
+    assert push_env(target, {}, linked=False)["PGPASSWORD"] == "Secret-Pw-42"
 
 
 def test_auto_says_why_it_skipped_the_cli(project: Any) -> None:
@@ -178,10 +180,11 @@ def test_psql_failure_stops_rolls_back_and_names_the_line(project: Any) -> None:
 
 
 def test_psql_gets_no_password_in_argv(project: Any) -> None:
-    """psql is started as `psql -X -f -`: the connection and password come from PG* variables."""
+    """psql is started as `psql -X -f -`: the connection from PG* variables, the password from
+    a temporary pgpass file (tests/test_link.py watches the real argv during a run)."""
     from supamigrate.executors.psql import PsqlExecutor
 
     executor = PsqlExecutor(project.target.with_user("postgres", "Distinct-Pw-77"))
-    assert executor.env["PGPASSWORD"] == "Distinct-Pw-77"
+    assert "Distinct-Pw-77" not in " ".join(executor.env.values())
     script, _ = executor._script([], rerun=False)
     assert "Distinct-Pw-77" not in script

@@ -65,6 +65,7 @@ class Config:
     methods: tuple[str, ...]
     supabase_env: Mapping[str, str] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
+    linked: bool = False  # targets the linked project (`--linked`): the CLI gets bare --remote
 
     @property
     def supabase_migrations_dir(self) -> Path:

@@ -67,4 +67,10 @@ def describe_connect_error(target: DbTarget, message: str) -> str:
             reason = line
             break
     hint = next((h for needle, h in _HINTS if needle in message), "check the URL and the server")
+    ipv6_only = target.connection_kind == "direct" and target.project_ref is not None
+    if ipv6_only and "Network is unreachable" in message:
+        hint = (
+            "db.<ref>.supabase.co is IPv6-only unless you bought the IPv4 add-on; use the "
+            "session pooler URL (dashboard > Connect > Session pooler) from an IPv4-only network"
+        )
     return mask(f"Cannot connect to {target.masked_url}: {reason} ({hint}).")

@@ -67,6 +67,11 @@ def linked_ref(config: Config) -> str | None:
 def _why_not(name: str, config: Config, environ: Mapping[str, str]) -> str | None:
     """None when `name` can run here, else the reason it cannot."""
     if name == "supabase":
+        if config.target.connection_kind == "transaction pooler":
+            return (
+                "the target is the transaction pooler (port 6543), where `supabase db push` "
+                "can fail on prepared statements; use the session pooler (port 5432) for it"
+            )
         if find_cli(config.root, environ) is None:
             return "Supabase CLI not found (run `npm ci`, or set SUPABASE_CLI)"
         if linked_ref(config) is None:
@@ -95,3 +100,28 @@ def choose(requested: str, config: Config, environ: Mapping[str, str] | None = N
             return Choice(name, "auto", tuple(skipped), find_cli(config.root, env))
         skipped.append((name, why))
     return Choice("manual", "auto: nothing else can run", tuple(skipped))
+
+
+def pooler_notes(config: Config, method: str) -> list[str]:
+    """What the connection kind means for this run, said before anything runs."""
+    kind = config.target.connection_kind
+    if kind == "session pooler":
+        return [
+            "Connection: Supabase session pooler (port 5432): one server connection for the "
+            "whole run, like a direct connection; every method works through it."
+        ]
+    if kind != "transaction pooler":
+        return []
+    notes = [
+        "Connection: Supabase transaction pooler (port 6543): each transaction may land on a "
+        "different server connection. psycopg2 and psql work through it (each migration is one "
+        "transaction holding its own lock, no prepared statements, no session settings kept); "
+        "files marked -- supamigrate:no-transaction need the session pooler (port 5432)."
+    ]
+    if method == "supabase":
+        notes.append(
+            "WARNING: `supabase db push` through the transaction pooler can fail with "
+            "'prepared statement ... already exists'; use the session pooler (same host, "
+            "port 5432) or the direct connection for the CLI."
+        )
+    return notes

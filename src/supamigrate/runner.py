@@ -12,6 +12,7 @@ from typing import Any
 
 from supamigrate import files as fs
 from supamigrate.config import Config
+from supamigrate.dburl import DbTarget
 from supamigrate.errors import CheckFailed, MigrationFailed, UsageError
 from supamigrate.executors.base import Outcome, Result
 from supamigrate.output import (
@@ -92,6 +93,19 @@ def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.Mig
     return [by_version[v] for v in sorted(by_version)]
 
 
+def check_session_needs(migrations: list[fs.MigrationFile], target: DbTarget) -> None:
+    """No-transaction files take a session lock and commit in batches: not via 6543."""
+    if target.connection_kind != "transaction pooler":
+        return
+    needy = [m.path.name for m in migrations if is_no_transaction(m.sql)]
+    if needy:
+        raise UsageError(
+            f"{', '.join(needy)} run(s) outside a transaction and need one session, which the "
+            "transaction pooler (port 6543) does not keep: use the session pooler URL (same "
+            "host, port 5432) or the direct connection. Nothing was applied."
+        )
+
+
 def check_files(migrations: list[fs.MigrationFile]) -> None:
     """Refuse, before anything runs, files that manage their own transactions."""
     for migration in migrations:
@@ -142,6 +156,8 @@ def migrate(
     check_runnable(plan, allow_drift=options.allow_drift, include_all=options.include_all)
     todo = list(plan.to_apply)
     check_files(todo)
+    if name != "manual":
+        check_session_needs(todo, config.target)
     if not todo:
         out.say(f"Nothing to apply: {plan_summary(plan)}.")
         out.fact("summary", {"applied": 0, "pending": 0})
@@ -191,6 +207,7 @@ def _push(
         config.root,
         dry=dry,
         include_all=options.include_all,
+        linked=config.linked,
         passthrough=dict(config.supabase_env),
         say=out.say,
     )

@@ -30,6 +30,7 @@ from supamigrate.history import (
     record_sql,
 )
 from supamigrate.masking import mask
+from supamigrate.pgpass import temporary_pgpass
 from supamigrate.sqlsplit import is_no_transaction, split_statements
 
 _MARK = re.compile(r"^supamigrate:(?P<event>begin|ok|skipped):(?P<index>\d+)$")
@@ -57,7 +58,8 @@ class PsqlExecutor:
             )
         self.psql = found
         self.target = target
-        self.env = target.libpq_env(connect_timeout)
+        # The password goes through a temporary 0600 pgpass file per psql run (pgpass.py).
+        self.env = {k: v for k, v in target.libpq_env(connect_timeout).items() if k != "PGPASSWORD"}
         self.timeouts = (
             f"SET LOCAL lock_timeout = {quote_literal(lock_timeout or '0')};\n"
             f"SET LOCAL statement_timeout = {quote_literal(statement_timeout or '0')};\n"
@@ -87,14 +89,26 @@ class PsqlExecutor:
     ) -> list[Result]:
         """Apply in order through one psql; stop at the first failure."""
         script, spans = self._script(todo, rerun=rerun)
-        process = subprocess.Popen(
-            [self.psql, "-X", "-f", "-"],
-            env={**_base_env(), **self.env},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        with temporary_pgpass(self.target) as passfile:
+            process = subprocess.Popen(
+                [self.psql, "-X", "-f", "-"],
+                env={**_base_env(), **self.env, **passfile},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            return self._follow(process, script, spans, todo, on_result)
+
+    def _follow(
+        self,
+        process: subprocess.Popen[str],
+        script: str,
+        spans: list[int],
+        todo: list[MigrationFile],
+        on_result: Callable[[Result], None],
+    ) -> list[Result]:
+        """Feed the script, turn psql's stderr markers into results as they come."""
         assert process.stdin is not None and process.stderr is not None
         process.stdin.write(script)
         process.stdin.close()
@@ -143,13 +157,14 @@ class PsqlExecutor:
         """Nothing to close: each run is its own psql process."""
 
     def _psql(self, args: list[str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [self.psql, *args],
-            env={**_base_env(), **self.env},
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
+        with temporary_pgpass(self.target) as passfile:
+            return subprocess.run(
+                [self.psql, *args],
+                env={**_base_env(), **self.env, **passfile},
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+            )
 
     def _script(self, todo: list[MigrationFile], *, rerun: bool) -> tuple[str, list[int]]:
         """The script, and for each migration the script line where its file starts."""
