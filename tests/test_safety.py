@@ -9,9 +9,6 @@ from typing import Any
 
 from supamigrate.db import session
 
-SLOW = "insert into public.applied_log values ('{n}');\nselect pg_sleep(0.3);\n"
-LOG = "create table if not exists public.applied_log (name text not null);\n"
-
 
 def _query(target: Any, sql: str) -> list[tuple[Any, ...]]:
     with session(target) as conn, conn.cursor() as cur:
@@ -26,25 +23,6 @@ def _wait_for(target: Any, sql: str, timeout: float = 20.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for: {sql}")
-
-
-def test_two_runners_at_once_apply_each_migration_once(project: Any) -> None:
-    """Two runners started together: each migration applied exactly once, both exit 0."""
-    project.write("001_log.sql", LOG)
-    for n in range(2, 6):
-        project.write(f"00{n}_slow.sql", SLOW.format(n=n))
-    project.invoke("mirror")
-    runners = [project.popen("migrate", "--skip-confirm") for _ in range(2)]
-    outputs = [runner.communicate(timeout=120) for runner in runners]
-    assert [runner.returncode for runner in runners] == [0, 0], outputs
-    rows = _query(
-        project.target, "select name, count(*) from public.applied_log group by 1 order by 1"
-    )
-    assert rows == [(str(n), 1) for n in range(2, 6)]
-    history = _query(project.target, "select count(*) from supabase_migrations.schema_migrations")
-    assert history == [(5,)]
-    combined = "".join(out for out, _ in outputs)
-    assert combined.count(" ... ok (") + combined.count(" ... skipped (") >= 5
 
 
 def test_sigkill_mid_migration_leaves_no_trace(project: Any) -> None:

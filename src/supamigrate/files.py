@@ -69,8 +69,8 @@ def discover_sources(directory: Path) -> list[SourceFile]:
         )
     sources: dict[int, SourceFile] = {}
     for path in sorted(directory.iterdir()):
-        if path.name.startswith(".") or not path.is_file():
-            continue
+        if path.name.startswith(".") or path.is_dir():
+            continue  # anything else (a dangling link, a FIFO) is read, and fails loudly
         match = SOURCE_NAME.match(path.name)
         if not match:
             raise UsageError(
@@ -93,7 +93,9 @@ def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"{path} cannot be read ({exc.strerror}): fix its permissions.") from None
+        raise UsageError(
+            f"{path} cannot be read ({exc.strerror}): fix the file or its permissions."
+        ) from None
 
 
 class MirrorState(Enum):
@@ -161,7 +163,7 @@ def discover_migrations(
     if not mirror_dir.is_dir():
         return [], warnings
     for path in sorted(mirror_dir.iterdir()):
-        if path.suffix != ".sql" or not path.is_file():
+        if path.suffix != ".sql" or path.is_dir():
             continue
         match = CLI_NAME.match(path.name)
         if not match:

@@ -85,6 +85,8 @@ def preview_lines(sql: str) -> list[str]:
 
 def progress_line(index: int, total: int, result: Result) -> str:
     outcome = result.outcome.value
+    if result.outcome is Outcome.SKIPPED:
+        outcome += ", already applied by another runner while this one waited for the lock"
     return f"[{index}/{total}] {result.migration.label} ... {outcome} ({result.ms:.0f} ms)"
 
 

@@ -27,7 +27,12 @@ from supamigrate.output import (
     result_json,
 )
 from supamigrate.plan import Plan, check_runnable, make_plan, select_one
-from supamigrate.sqlsplit import is_no_transaction, split_statements, transaction_control
+from supamigrate.sqlsplit import (
+    has_sql,
+    is_no_transaction,
+    split_statements,
+    transaction_control,
+)
 
 
 @dataclass(frozen=True)
@@ -107,8 +112,14 @@ def check_session_needs(migrations: list[fs.MigrationFile], target: DbTarget) ->
 
 
 def check_files(migrations: list[fs.MigrationFile]) -> None:
-    """Refuse, before anything runs, files that manage their own transactions."""
+    """Refuse, before anything runs, empty files and files that manage their own transactions."""
     for migration in migrations:
+        if not has_sql(migration.sql):
+            raise UsageError(
+                f"{migration.path.name} has no SQL statements (empty or only comments): write "
+                "the migration, or delete the file. Nothing was applied; applying it would "
+                "record it, and your later edits would count as drift."
+            )
         if is_no_transaction(migration.sql):
             continue
         found = transaction_control(split_statements(migration.sql))

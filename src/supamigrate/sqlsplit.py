@@ -65,6 +65,16 @@ def is_no_transaction(sql: str) -> bool:
     return first_line == NO_TRANSACTION_MARKER
 
 
+def has_sql(sql: str) -> bool:
+    """False for a file that is empty or only comments (an unparseable one counts as SQL)."""
+    from pglast.parser import ParseError, scan
+
+    try:
+        return any(t.name not in _COMMENTS for t in scan(sql))
+    except ParseError:
+        return True
+
+
 def transaction_control(statements: list[Statement]) -> Statement | None:
     """The first statement that is BEGIN/COMMIT/ROLLBACK/SAVEPOINT/..., if any."""
     from pglast.parser import ParseError, scan

@@ -35,6 +35,7 @@ from supamigrate.sqlsplit import is_no_transaction, split_statements
 
 _MARK = re.compile(r"^supamigrate:(?P<event>begin|ok|skipped):(?P<index>\d+)$")
 _ERROR = re.compile(r"^psql:<stdin>:(?P<line>\d+): ERROR:\s+(?P<state>[0-9A-Z]{5}): (?P<msg>.*)$")
+_FATAL = re.compile(r"FATAL:\s+(?P<state>[0-9A-Z]{5}):\s+(?P<msg>.*)")
 # "psql:<stdin>:12: NOTICE:  00000: text" -> "NOTICE:  text", as the psycopg2 path shows it
 _NOTICE_PREFIX = re.compile(r"^psql:<stdin>:\d+: |(?<=NOTICE:  )00000: ")
 _SETUP = "\\set ON_ERROR_STOP on\n\\set VERBOSITY verbose\n\\set QUIET on\n\\o /dev/null\n"
@@ -135,7 +136,7 @@ class PsqlExecutor:
             on_result(result)
         code = process.wait()
         if code != 0 and 0 <= current < len(todo) and len(results) == current:
-            failure = _failure(error_lines, todo[current], spans[current])
+            failure = _failure(error_lines or notices, todo[current], spans[current])
             outcome = Outcome.FAILED
             if is_no_transaction(todo[current].sql) and failure.line > 1:
                 outcome = Outcome.PARTIAL
@@ -209,6 +210,15 @@ def _ms(started: float) -> float:
 def _failure(lines: list[str], migration: MigrationFile, first_line: int) -> Failure:
     match = next((m for m in map(_ERROR.match, lines) if m), None)
     if match is None:
+        fatal = next((m for m in map(_FATAL.search, lines) if m), None)
+        lost = fatal is not None or any("connection to server was lost" in x for x in lines)
+        if lost:
+            why = fatal.group("msg") if fatal else "server closed the connection"
+            return Failure(
+                fatal.group("state") if fatal else "08006",
+                f"connection lost mid-migration ({why}); the server rolled this migration "
+                "back. Re-run `invoke migrate` to continue.",
+            )
         return Failure("?????", " ".join(lines)[:500] or "psql stopped")
     detail = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("DETAIL:")), "")
     hint = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("HINT:")), "")

@@ -325,7 +325,7 @@ def _lost(exc: Exception) -> Exception:
 
     return DatabaseUnavailable(
         mask(
-            f"The connection was lost mid-migration ({str(exc).strip()}): the migration in "
-            "flight was rolled back by the server. Re-run `invoke migrate` to continue."
+            f"The connection was lost mid-migration ({' '.join(str(exc).split())}): the "
+            "migration in flight was rolled back by the server. Re-run `invoke migrate`."
         )
     )
