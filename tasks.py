@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,10 @@ from invoke.tasks import task
 
 ROOT = Path(__file__).resolve().parent
 F = TypeVar("F", bound=Callable[..., Any])
+# invoke turns bytecode caching off (so no tasks.pyc lands here); it would also stop our
+# package's modules, imported later inside tasks, from being cached: ~20 ms on every run.
+if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
+    sys.dont_write_bytecode = False
 
 
 def friendly(func: F) -> F:
@@ -67,8 +72,6 @@ MIGRATE_HELP = {
 
 
 def _config(linked: bool = False, **flags: Any) -> Any:
-    import sys
-
     from supamigrate.config import load_config
 
     if linked and flags.get("db_url"):

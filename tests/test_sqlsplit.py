@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supamigrate.sqlsplit import (
+    _TX_KEYWORDS,
+    _tokens,
+    _tokens_stepwise,
+    has_sql,
     is_no_transaction,
     split_raw,
     split_statements,
@@ -99,3 +105,69 @@ def test_no_transaction_marker_only_on_the_first_line() -> None:
     """The escape hatch is the exact first-line comment, nothing else."""
     assert is_no_transaction("-- supamigrate:no-transaction\ncreate index concurrently i on t (a);")
     assert not is_no_transaction("select 1;\n-- supamigrate:no-transaction\n")
+
+
+# --- the fast paths against the plain ones ------------------------------------------------
+# Text built from the pieces that drive the tokenizer's states, so every state is reached.
+_PIECES = [
+    "select 1",
+    ";",
+    " ",
+    "\n",
+    "'",
+    "''",
+    '"',
+    "$$",
+    "$tag$",
+    "$1",
+    "--",
+    "-- c\n",
+    "/*",
+    "*/",
+    "/* /* */ */",
+    "(",
+    ")",
+    "begin atomic",
+    "BEGIN ATOMIC",
+    "end",
+    "END",
+    "atomic",
+    "E'\\\\'",
+    "\\",
+    "é",
+    "ß",
+    "c",
+    "C",
+    "x",
+    "do $$ begin null; end $$",
+    "commit",
+    "start",
+]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_fast_tokenizer_equals_stepping_every_character(pieces: list[str]) -> None:
+    sql = "".join(pieces)
+    assert _tokens(sql) == _tokens_stepwise(sql)
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=20))
+@settings(max_examples=300, deadline=None)
+def test_prefilters_agree_with_pglast(pieces: list[str]) -> None:
+    """has_sql and transaction_control skip pglast only where pglast would agree."""
+    from pglast.parser import ParseError, scan
+
+    sql = "".join(pieces)
+    try:
+        tokens = [t for t in scan(sql) if t.name not in {"SQL_COMMENT", "C_COMMENT"}]
+        assert has_sql(sql) == bool(tokens)
+    except ParseError:
+        assert has_sql(sql)
+    for statement in split_statements(sql):
+        try:
+            first = [t for t in scan(statement.text) if t.name not in {"SQL_COMMENT", "C_COMMENT"}]
+        except ParseError:
+            continue
+        is_tx = bool(first) and first[0].name in _TX_KEYWORDS
+        assert (transaction_control([statement]) is not None) == is_tx, statement.text

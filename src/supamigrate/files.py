@@ -8,7 +8,10 @@ Nothing here touches a database.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -45,9 +48,20 @@ class MigrationFile:
     label: str  # what people call it: NNN_name for mirrored sources, else the file stem
 
 
+@functools.lru_cache(maxsize=8)
+def _base_time(base: str) -> datetime:
+    return datetime.strptime(base, _VERSION_FORMAT)
+
+
 def version_for(number: int, base: str) -> str:
-    start = datetime.strptime(base, _VERSION_FORMAT)
-    return (start + timedelta(seconds=number)).strftime(_VERSION_FORMAT)
+    return (_base_time(base) + timedelta(seconds=number)).strftime(_VERSION_FORMAT)
+
+
+def _sql_files(directory: Path) -> list[Path]:
+    """The directory's entries, sorted, without a stat per entry (os.scandir's d_type)."""
+    with os.scandir(directory) as entries:
+        names = sorted(e.name for e in entries if not e.is_dir())
+    return [directory / name for name in names]
 
 
 def read_utf8(path: Path, content: bytes | None = None) -> str:
@@ -68,9 +82,9 @@ def discover_sources(directory: Path) -> list[SourceFile]:
             "migrations_dir in [tool.supamigrate]."
         )
     sources: dict[int, SourceFile] = {}
-    for path in sorted(directory.iterdir()):
-        if path.name.startswith(".") or path.is_dir():
-            continue  # anything else (a dangling link, a FIFO) is read, and fails loudly
+    for path in _sql_files(directory):  # a dangling link or a FIFO is read, and fails loudly
+        if path.name.startswith("."):
+            continue
         match = SOURCE_NAME.match(path.name)
         if not match:
             raise UsageError(
@@ -122,8 +136,8 @@ class MirrorItem:
 def plan_mirror(sources: list[SourceFile], mirror_dir: Path, base: str) -> list[MirrorItem]:
     existing: dict[str, list[Path]] = {}
     if mirror_dir.is_dir():
-        for path in sorted(mirror_dir.glob("*.sql")):
-            match = CLI_NAME.match(path.name)
+        for path in _sql_files(mirror_dir):
+            match = CLI_NAME.match(path.name) if path.suffix == ".sql" else None
             if match:
                 existing.setdefault(match.group("version"), []).append(path)
     items = []
@@ -133,13 +147,16 @@ def plan_mirror(sources: list[SourceFile], mirror_dir: Path, base: str) -> list[
         others = [p for p in existing.get(version, []) if p != target]
         if others:
             items.append(MirrorItem(source, target, MirrorState.RENAMED, others[0]))
-        elif not target.exists():
-            items.append(MirrorItem(source, target, MirrorState.MISSING))
-        elif target.read_bytes() != source.content:
-            items.append(MirrorItem(source, target, MirrorState.STALE))
         else:
-            items.append(MirrorItem(source, target, MirrorState.OK))
+            items.append(MirrorItem(source, target, _compare(target, source.content)))
     return items
+
+
+def _compare(target: Path, content: bytes) -> MirrorState:
+    try:
+        return MirrorState.OK if target.read_bytes() == content else MirrorState.STALE
+    except FileNotFoundError:
+        return MirrorState.MISSING
 
 
 def apply_mirror(items: list[MirrorItem]) -> list[MirrorItem]:
@@ -154,16 +171,23 @@ def apply_mirror(items: list[MirrorItem]) -> list[MirrorItem]:
 
 
 def discover_migrations(
-    mirror_dir: Path, sources: list[SourceFile], base: str
+    mirror_dir: Path,
+    sources: list[SourceFile],
+    base: str,
+    known: Mapping[Path, str] | None = None,
 ) -> tuple[list[MigrationFile], list[str]]:
-    """Everything applicable in supabase/migrations, in version order, plus skip warnings."""
+    """Everything applicable in supabase/migrations, in version order, plus skip warnings.
+
+    `known` gives texts already in hand (the mirrors of sources), which are not read again.
+    """
+    known = known or {}
     labels = {version_for(s.number, base): s.label for s in sources}
     migrations: dict[str, MigrationFile] = {}
     warnings: list[str] = []
     if not mirror_dir.is_dir():
         return [], warnings
-    for path in sorted(mirror_dir.iterdir()):
-        if path.suffix != ".sql" or path.is_dir():
+    for path in _sql_files(mirror_dir):
+        if path.suffix != ".sql":
             continue
         match = CLI_NAME.match(path.name)
         if not match:
@@ -175,7 +199,7 @@ def discover_migrations(
                 f"{path.name} and {migrations[version].path.name} share version {version}: "
                 "remove or renumber one of them."
             )
-        sql = read_utf8(path, _read_bytes(path))
+        sql = known[path] if path in known else read_utf8(path, _read_bytes(path))
         label = labels.get(version, path.stem)
         migrations[version] = MigrationFile(version, match.group("name"), path, sql, label)
     ordered = sorted(migrations.values(), key=lambda m: m.version)  # lexical, as the CLI

@@ -8,7 +8,6 @@ only, then `statements` and `name` added if missing, so hosted projects' extra c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -80,12 +79,12 @@ def quote_literal(value: str) -> str:
     return "'" + body + "'"
 
 
-_FOLD = re.compile(r"[\s;]+")
-
-
 def normalise(text: str) -> str:
-    """Fold whitespace and semicolons, so CLI rows, our rows and Dashboard rows compare equal."""
-    return _FOLD.sub(" ", text).strip()
+    """Fold whitespace and semicolons, so CLI rows, our rows and Dashboard rows compare equal.
+
+    str.split() is the C-speed equivalent of folding `[\\s;]+` into one space and stripping.
+    """
+    return " ".join(text.replace(";", " ").split())
 
 
 def matches_file(row: HistoryRow, sql: str) -> bool:

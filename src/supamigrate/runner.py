@@ -81,14 +81,15 @@ def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.Mig
     if write_mirror:
         for item in fs.apply_mirror(items):
             out.say(f"Mirrored {item.describe()}")
+    texts = {item.target: fs.read_utf8(item.source.path, item.source.content) for item in items}
     found, warnings = fs.discover_migrations(
-        config.supabase_migrations_dir, sources, config.version_base
+        config.supabase_migrations_dir, sources, config.version_base, texts
     )
     for warning in warnings:
         out.warn(warning)
     by_version = {m.version: m for m in found}
     for item in items:  # sources are the truth for their versions, written or not
-        text = fs.read_utf8(item.source.path, item.source.content)
+        text = texts[item.target]
         version = item.target.name.split("_", 1)[0]
         by_version[version] = fs.MigrationFile(
             version, item.source.name, item.source.path, text, item.source.label

@@ -14,6 +14,8 @@ unparseable statement that the CLI keeps; pglast still classifies statements (`s
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 
 NO_TRANSACTION_MARKER = "-- supamigrate:no-transaction"
@@ -40,6 +42,12 @@ class Statement:
 
 
 def split_statements(sql: str) -> list[Statement]:
+    return list(_split_cached(sql))
+
+
+@functools.lru_cache(maxsize=1024)
+def _split_cached(sql: str) -> tuple[Statement, ...]:
+    """Checked before the run, recorded during it: each file is split once."""
     pieces: list[Statement] = []
     for start, stop in _tokens(sql):
         raw = sql[start:stop].rstrip(";")
@@ -47,7 +55,7 @@ def split_statements(sql: str) -> list[Statement]:
         if text:
             first = start + (len(raw) - len(raw.lstrip()))
             pieces.append(Statement(text, first, line_of(sql, first)))
-    return pieces
+    return tuple(pieces)
 
 
 def split_raw(sql: str) -> list[str]:
@@ -65,8 +73,25 @@ def is_no_transaction(sql: str) -> bool:
     return first_line == NO_TRANSACTION_MARKER
 
 
+# Leading whitespace and `--` comments; what follows is either a /* comment (ask pglast) or
+# the first token. Used to skip pglast's scanner for the common, plainly-not-matching case.
+_LEAD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$))*")
+_WORD = re.compile(r"[A-Za-z_]+")
+_TX_WORDS = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START", "END", "ABORT"}
+
+
+def _after_lead(text: str) -> str:
+    lead = _LEAD.match(text)
+    return text[lead.end() if lead else 0 :]
+
+
 def has_sql(sql: str) -> bool:
     """False for a file that is empty or only comments (an unparseable one counts as SQL)."""
+    rest = _after_lead(sql)
+    if not rest:
+        return False
+    if not rest.startswith("/*"):
+        return True
     from pglast.parser import ParseError, scan
 
     try:
@@ -80,6 +105,10 @@ def transaction_control(statements: list[Statement]) -> Statement | None:
     from pglast.parser import ParseError, scan
 
     for statement in statements:
+        rest = _after_lead(statement.text)
+        word = _WORD.match(rest)
+        if not rest.startswith("/*") and (word is None or word.group().upper() not in _TX_WORDS):
+            continue  # its first token is plainly not a transaction keyword
         try:
             tokens = [t for t in scan(statement.text) if t.name not in _COMMENTS]
         except ParseError:
@@ -223,7 +252,37 @@ _State = _Ready | _Comment | _Block | _Quote | _Dollar | _Tag | _Escape | _Atomi
 
 
 def _tokens(sql: str) -> list[tuple[int, int]]:
-    """(start, stop) of each token: up to and including its `;`, or to the end of the file."""
+    """(start, stop) of each token: up to and including its `;`, or to the end of the file.
+
+    Stepping every character through the states costs ~1 ms per typical file in Python, so
+    a state that is at rest (it would return itself, unchanged, for most characters) jumps
+    straight to the next character that could change it. tests/test_sqlsplit.py checks this
+    against stepping every character (`_tokens_stepwise`) on generated SQL.
+    """
+    spans = []
+    state: _State = _Ready()
+    start = index = 0
+    size = len(sql)
+    while index < size:
+        following = state.step(sql[index], sql, start, index + 1)
+        if following is None:
+            spans.append((start, index + 1))
+            start = index + 1
+            state = _Ready()
+        else:
+            state = following
+        index += 1
+        wake = _wakers(state)
+        if wake is not None:
+            found = wake.search(sql, index)
+            index = found.start() if found else size
+    if start < size:
+        spans.append((start, size))
+    return spans
+
+
+def _tokens_stepwise(sql: str) -> list[tuple[int, int]]:
+    """The same, one character at a time: the reference `_tokens` is tested against."""
     spans = []
     state: _State = _Ready()
     start = 0
@@ -238,3 +297,38 @@ def _tokens(sql: str) -> list[tuple[int, int]]:
     if start < len(sql):
         spans.append((start, len(sql)))
     return spans
+
+
+# What can move a resting state. In _Ready, a `c` matters only as the end of ATOMIC. Any
+# non-ASCII character is always stepped: str.upper() of some changes length.
+_READY_WAKERS = "[$'\"\\-/\\\\;(]|(?<=[Aa][Tt][Oo][Mm][Ii])[cC]"
+_WAKER_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _resting_wakers(state: _State) -> str | None:
+    """A regex for what could change `state`, or None if the next character always can."""
+    if isinstance(state, _Ready):
+        return _READY_WAKERS
+    if isinstance(state, _Quote):
+        return None if state.escape else re.escape(state.delimiter)
+    if isinstance(state, _Dollar):
+        return re.escape(state.delimiter[-1])
+    if isinstance(state, _Block):
+        return "[*/]" if state.depth > 0 else None
+    if isinstance(state, _Atomic):
+        inner = _resting_wakers(state.prev)
+        if inner is None or not isinstance(state.prev, _Ready):
+            return inner
+        last = state.delimiter[-1]
+        return f"{inner}|[{re.escape(last.lower())}{re.escape(last.upper())}]"
+    return None  # _Comment, _Tag, _Escape: the very next character decides
+
+
+def _wakers(state: _State) -> re.Pattern[str] | None:
+    source = _resting_wakers(state)
+    if source is None:
+        return None
+    pattern = _WAKER_CACHE.get(source)
+    if pattern is None:
+        pattern = _WAKER_CACHE[source] = re.compile(f"{source}|[^\\x00-\\x7f]")
+    return pattern
