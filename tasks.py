@@ -123,6 +123,8 @@ def _executor(config: Any, method: str, out: Any) -> tuple[Any, Any]:
         from supamigrate.executors.psycopg2 import Psycopg2Executor
 
         executor = Psycopg2Executor(config.target, **settings)
+        if choice.name == "manual":
+            executor.wait_connected()  # manual only reads history, and works without it
     except (DatabaseUnavailable, ImportError):
         if choice.name != "manual":
             raise
@@ -203,17 +205,6 @@ def migrate(
     json: bool = False,
 ) -> None:
     """Mirror, then apply pending migrations, each in its own transaction, with a history row."""
-    from supamigrate import runner
-
-    options = runner.MigrateOptions(
-        dry=dry,
-        rehearse=rehearse,
-        migration=migration,
-        skip_confirm=skip_confirm,
-        continue_on_error=continue_on_error,
-        allow_drift=allow_drift,
-        include_all=include_all,
-    )
 
     def body(out: Any) -> int:
         flags = {
@@ -222,8 +213,19 @@ def migrate(
             "statement_timeout": statement_timeout,
         }
         config = _config(linked, **flags)
-        executor, choice = _executor(config, method, out)
+        executor, choice = _executor(config, method, out)  # connects in the background
         try:
+            from supamigrate import runner
+
+            options = runner.MigrateOptions(
+                dry=dry,
+                rehearse=rehearse,
+                migration=migration,
+                skip_confirm=skip_confirm,
+                continue_on_error=continue_on_error,
+                allow_drift=allow_drift,
+                include_all=include_all,
+            )
             return runner.migrate(config, options, out, executor, choice)
         finally:
             if executor is not None:

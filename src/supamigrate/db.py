@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,39 @@ _HINTS = (
     ),
     ("no pg_hba.conf entry", "the server refuses this client; check sslmode and allowed networks"),
 )
+
+
+class Background:
+    """Run `work` on a daemon thread now; `result()` waits and returns or raises its outcome.
+
+    psycopg2 releases the GIL while libpq connects, so the caller keeps working meanwhile.
+    """
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], Any]) -> None:
+        try:
+            self._value = work()
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._error = exc
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def discard(self) -> None:
+        """Close a finished connection nobody used."""
+        if self._value is not None:
+            self._value.close()
 
 
 def connect(

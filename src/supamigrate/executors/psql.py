@@ -1,6 +1,6 @@
 """The psql executor: one psql process for the whole run, same semantics as psycopg2.
 
-We generate one script: per migration RESET ALL, BEGIN, the advisory lock, a re-check of the
+We generate one script: per migration BEGIN, RESET ALL, the advisory lock, a re-check of the
 history (`\\gset` + `\\if`, so a version applied meanwhile is skipped, not an error), local
 timeouts, the file, the history row, COMMIT. ON_ERROR_STOP ends psql at the first error, which
 ends the session, so the server rolls that migration back. Progress comes back as `\\warn`
@@ -193,7 +193,9 @@ class PsqlExecutor:
             head = f"RESET ALL;\nSELECT pg_advisory_lock({ADVISORY_LOCK_KEY});\n{check}"
             return head, f"\n;\n{record}\n{unlock}{ok}{unlock}{skipped}"
         lock = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n"
-        head = f"RESET ALL;\nBEGIN;\n{lock}{check}{self.timeouts}"
+        # RESET ALL inside the transaction: through a transaction pooler, a statement before
+        # BEGIN may run on another backend than the migration (tests/test_pooler.py).
+        head = f"BEGIN;\nRESET ALL;\n{lock}{check}{self.timeouts}"
         return head, f"\n;\n{record}\nCOMMIT;\n{ok}ROLLBACK;\n{skipped}"
 
 

@@ -2,7 +2,7 @@
 
 Each migration goes to the server as ONE simple-query message:
 
-    RESET ALL; BEGIN; <advisory lock>; <re-check history>; SET LOCAL lock_timeout ...;
+    BEGIN; RESET ALL; <advisory lock>; <re-check history>; SET LOCAL lock_timeout ...;
     <the file>; <history insert>; COMMIT;
 
 so a remote project 20-100 ms away costs one round trip per migration, not one per
@@ -17,18 +17,18 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from supamigrate.db import connect
+from supamigrate.db import Background, connect
 from supamigrate.dburl import DbTarget
 from supamigrate.executors.base import Failure, Outcome, Result
 from supamigrate.files import MigrationFile
 from supamigrate.history import (
     ADVISORY_LOCK_KEY,
-    ALREADY_APPLIED_STATE,
     CREATE_TABLE,
     SELECT_ROWS,
     TABLE,
     HistoryRow,
     ensure_table_sql,
+    is_already_applied,
     recheck_sql,
     record_sql,
 )
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from psycopg2.extensions import connection
 
 # Re-running to find the failing statement would only wait or fail the same way again.
-_NO_RELOCATE = ("55P03", "57014", "57P01", "40P01", ALREADY_APPLIED_STATE)
+_NO_RELOCATE = ("55P03", "57014", "57P01", "40P01")
 
 
 class Psycopg2Executor:
@@ -62,15 +62,32 @@ class Psycopg2Executor:
         self.target = target
         self.lock_timeout = lock_timeout
         self.statement_timeout = statement_timeout
-        self._conn: connection = connect(target, connect_timeout=connect_timeout)
-        self._conn.autocommit = True  # we write BEGIN/COMMIT ourselves, in the same message
-        self._conn.notices = deque(maxlen=200)  # type: ignore[assignment]
+        # Connecting (several round trips to a far-away project) overlaps with reading and
+        # checking the files; the first use waits for it and raises its error, if any.
+        self._connecting = Background(lambda: connect(target, connect_timeout=connect_timeout))
+        self._connection: connection | None = None
         self._table_ready = False
-        # PG 14+: notice a vanished client during a long statement and roll back, instead of
-        # finishing (and committing) a migration whose runner was killed.
-        self._liveness = ""
+
+    @property
+    def _conn(self) -> connection:
+        if self._connection is None:
+            conn = self._connecting.result()
+            conn.autocommit = True  # we write BEGIN/COMMIT ourselves, in the same message
+            conn.notices = deque(maxlen=200)
+            self._connection = conn
+        return self._connection
+
+    def wait_connected(self) -> None:
+        """Raise DatabaseUnavailable now if the connection cannot be made."""
+        self._conn  # noqa: B018 - the property waits for the connection
+
+    @property
+    def _liveness(self) -> str:
+        """PG 14+: notice a vanished client during a long statement and roll back, instead
+        of finishing (and committing) a migration whose runner was killed."""
         if self._conn.server_version >= 140000:
-            self._liveness = "SET LOCAL client_connection_check_interval = '1s';\n"
+            return "SET LOCAL client_connection_check_interval = '1s';\n"
+        return ""
 
     # --- history -------------------------------------------------------------------------
 
@@ -104,7 +121,9 @@ class Psycopg2Executor:
         if is_no_transaction(migration.sql):
             return self._apply_no_transaction(migration, rerun=rerun)
         statements = split_statements(migration.sql)
-        prefix = "RESET ALL;\nBEGIN;\n" + self._lock_and_check(migration, rerun=rerun)
+        # RESET ALL first inside the transaction, so a setting another client of a pooled
+        # backend left behind cannot reach the migration (tests/test_pooler.py).
+        prefix = "BEGIN;\nRESET ALL;\n" + self._lock_and_check(migration, rerun=rerun)
         prefix += self._timeouts("LOCAL")
         suffix = self._record(migration, statements, rerun=rerun) + "\nCOMMIT;"
         started = time.perf_counter()
@@ -112,7 +131,7 @@ class Psycopg2Executor:
         if error is None:
             return self._result(migration, Outcome.OK, started)
         self._run("ROLLBACK;")
-        if _sqlstate(error) == ALREADY_APPLIED_STATE:
+        if is_already_applied(_sqlstate(error), str(error)):
             return self._result(migration, Outcome.SKIPPED, started)
         failure = self._locate(error, migration, statements, prefix, suffix, outer="transaction")
         return self._result(migration, Outcome.FAILED, started, failure)
@@ -122,7 +141,7 @@ class Psycopg2Executor:
         results: list[Result] = []
         # The history table, if missing, is created inside the rehearsal and rolled back too.
         lock = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});"
-        self._run(f"RESET ALL;\nBEGIN;\n{lock}\n{CREATE_TABLE}")
+        self._run(f"BEGIN;\nRESET ALL;\n{lock}\n{CREATE_TABLE}")
         try:
             for migration in migrations:
                 statements = split_statements(migration.sql)
@@ -145,7 +164,12 @@ class Psycopg2Executor:
         return results
 
     def close(self) -> None:
-        self._conn.close()
+        """Close; a connection still being made is left to its daemon thread, so an early
+        error never waits for connect_timeout."""
+        if self._connection is not None:
+            self._connection.close()
+        elif self._connecting.done():
+            self._connecting.discard()
 
     # --- pieces ----------------------------------------------------------------------------
 
