@@ -43,6 +43,9 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (not run by default): RLS cost of the shipped policies."""
-    session.install("-e", ".[dev]")
-    session.run("python", "benchmarks/rls_cost.py", *session.posargs)
+    """Benchmarks (not by default): migration speed next to psql and the Supabase CLI, RLS
+    cost; writes benchmarks/RESULTS.md and benchmarks/migrate_speed.png. Needs `npm ci`."""
+    session.install("-e", ".[dev,bench]")
+    session.run("python", "benchmarks/migrate_speed.py", *session.posargs)
+    session.run("python", "benchmarks/rls_cost.py")
+    session.run("python", "benchmarks/report.py")

@@ -1,0 +1,275 @@
+"""How fast migrations apply: supamigrate (each method) next to psql and the Supabase CLI.
+
+Generates N realistic migrations (tables, indexes, plpgsql functions, triggers, DO blocks,
+RLS policies, a few hundred rows each) and applies them to fresh databases with:
+- floor: one `psql` session running every file in its own transaction with its history row
+  (a hand-written script: the least any tool must do); its no-op reads the history once;
+- supamigrate via psycopg2, via psql, and via the Supabase CLI path (`invoke migrate`);
+- the Supabase CLI alone (`supabase db push --remote=<url>`).
+Each is timed cold (all pending) and no-op (nothing pending), N = 20 and 200, interleaved,
+REPEATS times; ratios to the floor are taken pair by pair (same round) and the median shown.
+Then again through benchmarks/delay_proxy.py (10 ms each way), as a far-away project is.
+
+Writes benchmarks/results/migrate_speed.md and benchmarks/migrate_speed.png.
+Run: `nox -s bench` (or `python benchmarks/migrate_speed.py [--quick]`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from delay_proxy import DelayProxy  # noqa: E402
+
+from supamigrate import localdb  # noqa: E402
+from supamigrate.db import session  # noqa: E402
+from supamigrate.dburl import DbTarget  # noqa: E402
+from supamigrate.files import version_for  # noqa: E402
+from supamigrate.history import CREATE_TABLE, TABLE, record_sql  # noqa: E402
+from supamigrate.shim import install_shim  # noqa: E402
+from supamigrate.sqlsplit import statements_text  # noqa: E402
+
+CLI = ROOT / "node_modules" / ".bin" / "supabase"
+BASE = "20250101000000"
+TEMPLATE = "bench_template"
+TOOLS = ("floor", "supamigrate/psycopg2", "supamigrate/psql", "supamigrate/supabase", "supabase")
+
+
+def migration_sql(i: int) -> str:
+    """One realistic migration; every fourth also alters an earlier table."""
+    t = f"public.bench_{i}"
+    sql = f"""-- {i:03d}: a feature table with its trigger, index, policy and seed rows
+create table if not exists {t} (
+  id bigint generated always as identity primary key,
+  tenant_id uuid not null default gen_random_uuid(),
+  name text not null,
+  amount numeric(12, 2) not null default 0,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+create index if not exists bench_{i}_tenant_idx on {t} (tenant_id, created_at desc);
+create or replace function public.bench_{i}_touch() returns trigger
+language plpgsql as $$
+begin
+  new.updated_at := now();
+  return new;
+end;
+$$;
+drop trigger if exists bench_{i}_touch on {t};
+create trigger bench_{i}_touch before update on {t}
+  for each row execute function public.bench_{i}_touch();
+insert into {t} (name, amount)
+select 'item ' || g, g * 1.5 from generate_series(1, 300) as g;
+do $$
+begin
+  if not exists (select 1 from pg_roles where rolname = 'authenticated') then
+    raise exception 'the authenticated role is missing';
+  end if;
+end
+$$;
+alter table {t} enable row level security;
+create policy "bench_{i}: members read" on {t} for select to authenticated
+  using (tenant_id = any (array(select gen_random_uuid())));
+comment on table {t} is 'benchmark table {i}';
+"""
+    if i % 4 == 0 and i > 1:
+        sql += f"alter table public.bench_{i - 1} add column if not exists note text;\n"
+    return sql
+
+
+class Workspace:
+    """A project folder with N migrations, in both layouts, plus the floor's script."""
+
+    def __init__(self, root: Path, n: int) -> None:
+        self.root = root
+        self.n = n
+        (root / "migrations").mkdir(parents=True)
+        (root / "supabase" / "migrations").mkdir(parents=True)
+        (root / "supabase" / ".temp").mkdir()
+        (root / "supabase" / ".temp" / "project-ref").write_text("abcdefghijklmnopqrst")
+        shutil.copy(ROOT / "tasks.py", root / "tasks.py")
+        (root / "pyproject.toml").write_text(f'[tool.supamigrate]\nversion_base = "{BASE}"\n')
+        floor = ["\\set ON_ERROR_STOP on\n\\set QUIET on\n", f"BEGIN;\n{CREATE_TABLE}COMMIT;\n"]
+        for i in range(1, n + 1):
+            sql = migration_sql(i)
+            (root / "migrations" / f"{i:03d}_feature_{i}.sql").write_text(sql)
+            version = version_for(i, BASE)
+            mirror = root / "supabase" / "migrations" / f"{version}_feature_{i}.sql"
+            mirror.write_text(sql)
+            record = record_sql(version, f"feature_{i}", statements_text(sql), replace=False)
+            floor.append(f"BEGIN;\n\\i {mirror}\n{record}\nCOMMIT;\n")
+        (root / "floor.sql").write_text("".join(floor))
+
+
+def env_for(target: DbTarget) -> dict[str, str]:
+    # As in a user's shell: no PG* leftovers, and bytecode caching on (nox and some CI
+    # images set PYTHONDONTWRITEBYTECODE, which would make every run recompile).
+    skip = ("PG", "DATABASE_URL", "CI", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
+    env.update(target.libpq_env())
+    env["DATABASE_URL"] = target.url()
+    env["SUPABASE_CLI"] = str(CLI)
+    return env
+
+
+def command(tool: str, ws: Workspace, target: DbTarget, *, noop: bool) -> list[str]:
+    if tool == "floor" and noop:  # the least a no-op can do: read the history once
+        return ["psql", "-X", "-q", "-c", f"select version from {TABLE}"]
+    if tool == "floor":
+        return ["psql", "-X", "-q", "-f", str(ws.root / "floor.sql")]
+    if tool == "supabase":
+        remote = f"--remote={target.url(with_password=False)}"
+        return [str(CLI), "db", "push", remote, "--yes", "--workdir", str(ws.root)]
+    method = tool.split("/")[1]
+    return [sys.executable, "-m", "invoke", "migrate", "--skip-confirm", "--method", method]
+
+
+def run(tool: str, ws: Workspace, target: DbTarget, *, noop: bool) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(
+        command(tool, ws, target, noop=noop),
+        cwd=ws.root,
+        env=env_for(target),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = (time.perf_counter() - started) * 1000
+    if result.returncode != 0:
+        raise SystemExit(f"{tool} failed:\n{result.stdout}\n{result.stderr}")
+    return elapsed
+
+
+def noop_floor(target: DbTarget) -> float:
+    """The no-op target's reference: start Python, import invoke, open one connection."""
+    code = (
+        "import invoke, psycopg2, os; "
+        "psycopg2.connect(host=os.environ['PGHOST'], port=os.environ['PGPORT'], "
+        "user=os.environ['PGUSER'], dbname=os.environ['PGDATABASE'], "
+        "password=os.environ['PGPASSWORD']).close()"
+    )
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], env=env_for(target), check=True)
+    return (time.perf_counter() - started) * 1000
+
+
+class Bench:
+    def __init__(self, server: localdb.LocalServer, workdir: Path) -> None:
+        self.server = server
+        self.workdir = workdir
+        self.admin = server.admin_target()
+        self.counter = 0
+        with session(self.admin, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(f"create database {TEMPLATE} owner postgres")
+        install_shim(self.admin.with_database(TEMPLATE))
+
+    def fresh(self, port: int) -> DbTarget:
+        self.counter += 1
+        name = f"bench_{self.counter}"
+        with session(self.admin, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(f"create database {name} template {TEMPLATE} owner postgres")
+        target = self.server.user_target().with_database(name)
+        return DbTarget(target.host, port, target.user, name, target.password)
+
+    def drop(self, target: DbTarget) -> None:
+        with session(self.admin, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(f"drop database {target.database} with (force)")
+
+    def round(self, ws: Workspace, port: int) -> dict[str, dict[str, float]]:
+        """Every tool once, cold then no-op, each on a fresh database."""
+        out: dict[str, dict[str, float]] = {}
+        for tool in TOOLS:
+            target = self.fresh(port)
+            cold = run(tool, ws, target, noop=False)
+            noop = run(tool, ws, target, noop=True)
+            out[tool] = {"cold": cold, "noop": noop}
+            self.drop(target)
+        out["reference"] = {"noop": noop_floor(self.fresh(port))}
+        return out
+
+
+def summarise(rounds: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Median times, and the median of per-round ratios to the floor."""
+    summary: dict[str, dict[str, float]] = {}
+    for tool in TOOLS:
+        row: dict[str, float] = {}
+        for kind in ("cold", "noop"):
+            row[kind] = statistics.median(r[tool][kind] for r in rounds)
+            row[f"{kind}_ratio"] = statistics.median(
+                r[tool][kind] / r["floor"][kind] for r in rounds
+            )
+        summary[tool] = row
+    summary["reference"] = {"noop": statistics.median(r["reference"]["noop"] for r in rounds)}
+    return summary
+
+
+def measure(
+    bench: Bench, sizes: tuple[int, ...], repeats: int, delay: float
+) -> dict[int, dict[str, dict[str, float]]]:
+    results: dict[int, dict[str, dict[str, float]]] = {}
+    proxy: Callable[[], Any] = (
+        (lambda: DelayProxy((bench.server.host, bench.server.port), delay))
+        if delay
+        else (lambda: nullcontext())
+    )
+    for n in sizes:
+        ws = Workspace(bench.workdir / f"n{n}_{int(delay * 1000)}ms", n)
+        rounds = []
+        with proxy() as p:
+            port = p.port if p is not None else bench.server.port
+            warm = bench.fresh(port)  # the first run after install writes bytecode: not timed
+            run("supamigrate/psycopg2", ws, warm, noop=False)
+            bench.drop(warm)
+            for index in range(repeats):
+                rounds.append(bench.round(ws, port))
+                print(f"  {int(delay * 1000)} ms, N={n}: round {index + 1}/{repeats}", flush=True)
+        results[n] = summarise(rounds)
+    return results
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    repeats = 2 if quick else 7
+    if not CLI.exists():
+        raise SystemExit("The Supabase CLI is missing: run `npm ci` first.")
+    root = Path(tempfile.mkdtemp(prefix="supamigrate-speed-"))
+    root.chmod(0o755)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = localdb.LocalServer(root / "local", port=port)
+    try:
+        localdb.start(server, fast=True)
+        bench = Bench(server, root / "work")
+        local = measure(bench, (20, 200), repeats, 0.0)
+        # N=20 only through the proxy: the floor's one round trip per statement would take
+        # about a minute per run at N=200.
+        remote = measure(bench, (20,), repeats, 0.010)
+    finally:
+        localdb.stop(server)
+        shutil.rmtree(root, ignore_errors=True)
+    data = {"repeats": repeats, "local": local, "remote_10ms": remote}
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "migrate_speed.json").write_text(json.dumps(data, indent=2))
+    from speed_report import write_report
+
+    write_report(data, HERE / "results" / "migrate_speed.md", HERE / "migrate_speed.png")
+
+
+if __name__ == "__main__":
+    main()
