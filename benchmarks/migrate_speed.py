@@ -19,11 +19,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -35,6 +33,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from delay_proxy import DelayProxy  # noqa: E402
+from throwaway import throwaway_server  # noqa: E402
 
 from supamigrate import localdb  # noqa: E402
 from supamigrate.db import session  # noqa: E402
@@ -247,22 +246,12 @@ def main() -> None:
     repeats = 2 if quick else 7
     if not CLI.exists():
         raise SystemExit("The Supabase CLI is missing: run `npm ci` first.")
-    root = Path(tempfile.mkdtemp(prefix="supamigrate-speed-"))
-    root.chmod(0o755)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = localdb.LocalServer(root / "local", port=port)
-    try:
-        localdb.start(server, fast=True)
+    with throwaway_server("supamigrate-speed-") as (server, root):
         bench = Bench(server, root / "work")
         local = measure(bench, (20, 200), repeats, 0.0)
         # N=20 only through the proxy: the floor's one round trip per statement would take
         # about a minute per run at N=200.
         remote = measure(bench, (20,), repeats, 0.010)
-    finally:
-        localdb.stop(server)
-        shutil.rmtree(root, ignore_errors=True)
     data = {"repeats": repeats, "local": local, "remote_10ms": remote}
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "migrate_speed.json").write_text(json.dumps(data, indent=2))

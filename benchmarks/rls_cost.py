@@ -10,11 +10,8 @@ Writes benchmarks/results/rls_cost.md (and prints it). Run: `nox -s bench`.
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from supamigrate import localdb  # noqa: E402
 from supamigrate.db import session  # noqa: E402
 
 REPEATS = 15
@@ -104,17 +100,12 @@ def report(shipped: dict[str, tuple[float, float]], naive: dict[str, tuple[float
 
 
 def main() -> None:
+    from throwaway import throwaway_server
+
     from platform_fixtures import add_rows, create_platform_tables, create_users
     from tenancy import apply
 
-    root = Path(tempfile.mkdtemp(prefix="supamigrate-bench-"))
-    root.chmod(0o755)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = localdb.LocalServer(root / "local", port=port)
-    try:
-        localdb.start(server, fast=True)
+    with throwaway_server("supamigrate-bench-") as (server, _):
         target = server.user_target()
         with session(target) as conn, conn.cursor() as cur:
             create_platform_tables(cur, ["files"])
@@ -136,9 +127,6 @@ def main() -> None:
         out.parent.mkdir(exist_ok=True)
         out.write_text(section)
         print(section)
-    finally:
-        localdb.stop(server)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

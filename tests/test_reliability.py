@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from conftest import free_port
+from polling import query, wait_for
 from project import Project
 from supamigrate import localdb
-from supamigrate.db import session
 from supamigrate.dburl import DbTarget
 
 KILL_TRIALS = 20
@@ -45,24 +45,9 @@ STUCK = (
 KNOB = "create table public.knob (secs float);\ninsert into public.knob values (60);\n"
 
 
-def _query(target: DbTarget, sql: str) -> list[tuple[Any, ...]]:
-    with session(target) as conn, conn.cursor() as cur:
-        cur.execute(sql)
-        return cur.fetchall() if cur.description else []
-
-
-def _wait_for(target: DbTarget, sql: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _query(target, sql):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for: {sql}")
-
-
 def _quiet(target: DbTarget) -> None:
     """Wait until no other session uses the database: a killed run's backend has finished."""
-    _wait_for(
+    wait_for(
         target,
         "select 1 where not exists (select 1 from pg_stat_activity where datname = "
         "current_database() and pid <> pg_backend_pid())",
@@ -73,16 +58,12 @@ def _consistent(target: DbTarget, steps: int) -> set[int]:
     """Assert every step is all there or not at all; return the steps that are there."""
     tables = {
         int(name.split("_")[1])
-        for (name,) in _query(
-            target, "select relname from pg_class where relname ~ '^step_[0-9]+$'"
-        )
+        for (name,) in query(target, "select relname from pg_class where relname ~ '^step_[0-9]+$'")
     }
-    logged = {n for (n,) in _query(target, "select n from public.applied_log")}
-    versions = _query(target, "select version from supabase_migrations.schema_migrations")
+    logged = {n for (n,) in query(target, "select n from public.applied_log")}
+    versions = query(target, "select version from supabase_migrations.schema_migrations")
     recorded = {int(v[-3:]) - 1 for (v,) in versions if int(v[-3:]) > 1}
-    filled = {
-        n for n in tables if _query(target, f"select count(*) from public.step_{n}") == [(1,)]
-    }
+    filled = {n for n in tables if query(target, f"select count(*) from public.step_{n}") == [(1,)]}
     assert tables == logged == recorded == filled, (tables, logged, recorded, filled)
     assert tables <= set(range(1, steps + 1))
     return tables
@@ -127,17 +108,17 @@ def _stuck_project(root: Path, target: DbTarget) -> Project:
 
 
 def _stuck_gone(target: DbTarget) -> None:
-    assert _query(target, "select to_regclass('public.stuck')") == [(None,)]
-    assert _query(target, "select version from supabase_migrations.schema_migrations") == [
+    assert query(target, "select to_regclass('public.stuck')") == [(None,)]
+    assert query(target, "select version from supabase_migrations.schema_migrations") == [
         ("20251201000001",)
     ]
 
 
 def _finish(project: Project) -> None:
-    _query(project.target, "update public.knob set secs = 0")
+    query(project.target, "update public.knob set secs = 0")
     again = project.invoke("migrate", "--skip-confirm")
     assert again.returncode == 0, again.stderr
-    assert _query(project.target, "select count(*) from public.stuck") == [(1,)]
+    assert query(project.target, "select count(*) from public.stuck") == [(1,)]
 
 
 ACTIVE_STUCK = (
@@ -153,9 +134,9 @@ def test_backend_terminated_mid_migration(
     """pg_terminate_backend during a migration: exit 1 saying the connection was lost."""
     project = _stuck_project(tmp_path / "app", db)
     runner = project.popen("migrate", "--skip-confirm", "--method", method)
-    _wait_for(project.target, ACTIVE_STUCK)
+    wait_for(project.target, ACTIVE_STUCK)
     admin = pg_server.admin.with_database(project.target.database)
-    _query(admin, f"select pg_terminate_backend(pid) from ({ACTIVE_STUCK}) s")
+    query(admin, f"select pg_terminate_backend(pid) from ({ACTIVE_STUCK}) s")
     out, err = runner.communicate(timeout=30)
     assert runner.returncode == 1, (out, err)
     assert "connection was lost mid-migration" in err or "connection lost mid-migration" in out
@@ -182,7 +163,7 @@ def test_server_restart_mid_run(tmp_path: Path, own_server: localdb.LocalServer)
     """The server restarts during a migration: the run fails cleanly, the next one finishes."""
     project = _stuck_project(tmp_path / "app", own_server.user_target())
     runner = project.popen("migrate", "--skip-confirm")
-    _wait_for(project.target, ACTIVE_STUCK)
+    wait_for(project.target, ACTIVE_STUCK)
     localdb.stop(own_server)
     out, err = runner.communicate(timeout=30)
     localdb.start(own_server)

@@ -7,22 +7,8 @@ import signal
 import time
 from typing import Any
 
+from polling import query, wait_for
 from supamigrate.db import session
-
-
-def _query(target: Any, sql: str) -> list[tuple[Any, ...]]:
-    with session(target) as conn, conn.cursor() as cur:
-        cur.execute(sql)
-        return cur.fetchall() if cur.description else []
-
-
-def _wait_for(target: Any, sql: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _query(target, sql):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for: {sql}")
 
 
 def test_sigkill_mid_migration_leaves_no_trace(project: Any) -> None:
@@ -39,24 +25,24 @@ def test_sigkill_mid_migration_leaves_no_trace(project: Any) -> None:
     )
     assert project.invoke("migrate", "--skip-confirm", "--migration", "001").returncode == 0
     runner = project.popen("migrate", "--skip-confirm")
-    _wait_for(
+    wait_for(
         project.target,
         "select 1 from pg_stat_activity where query like '%pg_sleep((select secs%' and state = 'active' and pid <> pg_backend_pid()",
     )
     os.kill(runner.pid, signal.SIGKILL)
     runner.wait(timeout=10)
     # The server notices the vanished client (client_connection_check_interval) and rolls back.
-    _wait_for(
+    wait_for(
         project.target,
         "select 1 where not exists (select 1 from pg_stat_activity where query like '%pg_sleep((select secs%' and pid <> pg_backend_pid())",
     )
-    assert _query(project.target, "select to_regclass('public.slow')") == [(None,)]
-    assert _query(project.target, "select version from supabase_migrations.schema_migrations") == [
+    assert query(project.target, "select to_regclass('public.slow')") == [(None,)]
+    assert query(project.target, "select version from supabase_migrations.schema_migrations") == [
         ("20251201000001",)
     ]
-    _query(project.target, "update public.sleep_cfg set secs = 0")
+    query(project.target, "update public.sleep_cfg set secs = 0")
     assert project.invoke("migrate", "--skip-confirm").returncode == 0
-    assert _query(project.target, "select count(*) from public.slow") == [(1,)]
+    assert query(project.target, "select count(*) from public.slow") == [(1,)]
 
 
 def test_lock_timeout_is_reported_with_advice(project: Any) -> None:
@@ -72,7 +58,7 @@ def test_lock_timeout_is_reported_with_advice(project: Any) -> None:
     assert result.returncode == 1
     assert "error 55P03" in result.stdout and "lock_timeout" in result.stdout
     assert elapsed < 15
-    assert _query(project.target, "select count(*) from supabase_migrations.schema_migrations") == [
+    assert query(project.target, "select count(*) from supabase_migrations.schema_migrations") == [
         (1,)
     ]
 
@@ -125,4 +111,4 @@ def test_user_without_create_privilege_gets_a_clear_error(project: Any, pg_serve
         in result.stderr
     )
     assert "Traceback" not in result.stderr and "reader-pw-123" not in result.stdout + result.stderr
-    assert _query(project.target, "select to_regclass('public.t')") == [(None,)]
+    assert query(project.target, "select to_regclass('public.t')") == [(None,)]

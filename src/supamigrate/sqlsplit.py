@@ -251,13 +251,13 @@ class _Atomic:
 _State = _Ready | _Comment | _Block | _Quote | _Dollar | _Tag | _Escape | _Atomic
 
 
-def _tokens(sql: str) -> list[tuple[int, int]]:
+def _tokens(sql: str, *, jump: bool = True) -> list[tuple[int, int]]:
     """(start, stop) of each token: up to and including its `;`, or to the end of the file.
 
     Stepping every character through the states costs ~1 ms per typical file in Python, so
     a state that is at rest (it would return itself, unchanged, for most characters) jumps
-    straight to the next character that could change it. tests/test_sqlsplit.py checks this
-    against stepping every character (`_tokens_stepwise`) on generated SQL.
+    straight to the next character that could change it. `jump=False` steps every character:
+    tests/test_sqlsplit.py checks the two agree on generated SQL.
     """
     spans = []
     state: _State = _Ready()
@@ -272,30 +272,12 @@ def _tokens(sql: str) -> list[tuple[int, int]]:
         else:
             state = following
         index += 1
-        wake = _wakers(state)
+        wake = _wakers(state) if jump else None
         if wake is not None:
             found = wake.search(sql, index)
             index = found.start() if found else size
     if start < size:
         spans.append((start, size))
-    return spans
-
-
-def _tokens_stepwise(sql: str) -> list[tuple[int, int]]:
-    """The same, one character at a time: the reference `_tokens` is tested against."""
-    spans = []
-    state: _State = _Ready()
-    start = 0
-    for index, ch in enumerate(sql):
-        following = state.step(ch, sql, start, index + 1)
-        if following is None:
-            spans.append((start, index + 1))
-            start = index + 1
-            state = _Ready()
-        else:
-            state = following
-    if start < len(sql):
-        spans.append((start, len(sql)))
     return spans
 
 
