@@ -98,6 +98,20 @@ def _read_only_user(project: Project, pg_server: Any) -> dict[str, Any]:
     return {"url": project.target.with_user(role, PASSWORD).url()}
 
 
+def _read_only_with_history(project: Project, pg_server: Any) -> dict[str, Any]:
+    """The history table exists and is readable; the user can create nothing."""
+    project.write("001_ok.sql", OK)
+    assert project.invoke("migrate", "--skip-confirm").returncode == 0
+    role = f"reader_{project.target.database}"
+    admin = pg_server.admin.with_database(project.target.database)
+    with session(admin, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"create role {role} login password %s", (PASSWORD,))
+        cur.execute(f"grant usage on schema supabase_migrations, public to {role}")
+        cur.execute(f"grant select on all tables in schema supabase_migrations to {role}")
+    project.write("002_next.sql", "create table public.next_table (id int);\n")
+    return {"url": project.target.with_user(role, PASSWORD).url()}
+
+
 def _url_case(**parts: Any) -> Callable[[Project, Any], dict[str, Any]]:
     def prepare(project: Project, pg_server: Any) -> dict[str, Any]:
         project.write("001_ok.sql", OK)
@@ -139,6 +153,9 @@ CASES: dict[str, Case] = {
     "edited applied file": Case(1, "edited since they ran: 001_ok", _applied_then(_edit)),
     "unreadable file": Case(2, "002_secret.sql", _unreadable),
     "read-only user": Case(1, "Cannot create the history table", _read_only_user),
+    "read-only user, history present": Case(
+        1, "error 42501: permission denied for schema public", _read_only_with_history
+    ),
 }
 
 
