@@ -75,7 +75,7 @@ def _why_not(name: str, config: Config, environ: Mapping[str, str]) -> str | Non
         if find_cli(config.root, environ) is None:
             return "Supabase CLI not found (run `npm ci`, or set SUPABASE_CLI)"
         if linked_ref(config) is None:
-            return "project not linked (`npx supabase link`, or set SUPABASE_PROJECT_ID)"
+            return "project not linked (`invoke link`, or set SUPABASE_PROJECT_ID)"
         return None
     if name == "psycopg2":
         return None if importlib.util.find_spec("psycopg2") else "psycopg2 cannot be imported"
