@@ -169,7 +169,12 @@ def migrate(
     todo = list(plan.to_apply)
     check_files(todo)
     if name != "manual":
-        check_session_needs(todo, config.target)
+        try:
+            check_session_needs(todo, config.target)
+        except UsageError as exc:
+            if not (options.dry or options.rehearse):
+                raise
+            out.warn(f"A real run would stop here: {exc}")
     if not todo:
         out.say(f"Nothing to apply: {plan_summary(plan)}.")
         out.fact("summary", {"applied": 0, "pending": 0})
