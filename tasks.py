@@ -100,14 +100,12 @@ def _banner(config: Any, out: Any) -> None:
 def _executor(config: Any, method: str, out: Any) -> tuple[Any, Any]:
     """(executor, choice): the chosen method, said out loud with why others were skipped."""
     from supamigrate.errors import DatabaseUnavailable
-    from supamigrate.methods import choose
+    from supamigrate.methods import choose, pooler_notes
 
     choice = choose(method, config)
     _banner(config, out)
     out.say(f"Method: {choice.describe()}")
     out.fact("method", choice.name)
-    from supamigrate.methods import pooler_notes
-
     for note in pooler_notes(config, choice.name):
         out.say(note)
     settings = {

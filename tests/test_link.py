@@ -55,7 +55,9 @@ def test_link_command_and_env_keep_the_password_out_of_argv(tmp_path: Path) -> N
     command = link_command(Path("supabase"), REF, tmp_path)
     assert command[1:4] == ["link", "--project-ref", REF]
     assert not any(SECRET in part for part in command)
-    assert link_env(config)["SUPABASE_DB_PASSWORD"] == SECRET
+    assert link_env(config, REF)["SUPABASE_DB_PASSWORD"] == SECRET
+    # Another project's URL never lends it its password.
+    assert link_env(config, "zyxwvutsrqponmlkjihg").get("SUPABASE_DB_PASSWORD") != SECRET
 
 
 def _cli_env(**extra: str) -> dict[str, str]:

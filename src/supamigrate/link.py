@@ -59,11 +59,13 @@ def link_command(cli: Path, ref: str, workdir: Path) -> list[str]:
     return [str(cli), "link", "--project-ref", ref, "--workdir", str(workdir), "--yes"]
 
 
-def link_env(config: Config) -> dict[str, str]:
-    """The CLI reads the database password from SUPABASE_DB_PASSWORD."""
+def link_env(config: Config, ref: str) -> dict[str, str]:
+    """The CLI reads the database password from SUPABASE_DB_PASSWORD; DATABASE_URL's password
+    is used only when that URL is the same project's."""
     env = {**os.environ, **config.supabase_env}
+    same_project = config.target.project_ref == ref and config.sources.get("db_url") != "default"
     password = config.supabase_env.get("SUPABASE_DB_PASSWORD") or (
-        config.target.password if config.sources.get("db_url") != "default" else None
+        config.target.password if same_project else None
     )
     if password:
         env["SUPABASE_DB_PASSWORD"] = password
@@ -86,7 +88,7 @@ def link(config: Config, ref: str, say: Callable[[str], None]) -> int:
     say(f"$ {mask(' '.join(command))}")
     result = subprocess.run(
         command,
-        env=link_env(config),
+        env=link_env(config, ref),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
