@@ -63,3 +63,16 @@ class Project:
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
         )
+
+
+def paste_into_psql(target: DbTarget, sql: str) -> subprocess.CompletedProcess[str]:
+    """Run `sql` through the real psql as a user pasting it would (stop at the first error)."""
+    where = ["-h", target.host, "-p", str(target.port), "-U", target.user, target.database]
+    return subprocess.run(
+        ["psql", "-X", "-v", "ON_ERROR_STOP=1", *where],
+        input=sql,
+        env={"PGPASSWORD": target.password or "", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from project import REPO
+from project import REPO, paste_into_psql
 from supamigrate.db import session
 from supamigrate.dburl import parse_db_url
 from supamigrate.executors.supabase_cli import push_command, push_env
@@ -98,28 +97,7 @@ def test_manual_prints_steps_that_really_work(project: Any) -> None:
     start = next(i for i, line in enumerate(lines) if line.startswith("-- ====="))
     end = next(i for i, line in enumerate(lines) if line.startswith("3. Check"))
     sql = "\n".join(lines[start:end])
-    env = {"PGPASSWORD": project.target.password or "", "PATH": "/usr/bin:/bin"}
-    target = project.target
-    psql = subprocess.run(
-        [
-            "psql",
-            "-X",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            target.host,
-            "-p",
-            str(target.port),
-            "-U",
-            target.user,
-            target.database,
-        ],
-        input=sql,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    psql = paste_into_psql(project.target, sql)
     assert psql.returncode == 0, psql.stderr
     assert _versions(project.target) == ["20251201000001", "20251201000002"]
     assert "Nothing to apply: 2 applied." in project.invoke("migrate", "--skip-confirm").stdout

@@ -132,35 +132,14 @@ def test_rollback_one_table(migrated: Any) -> None:
 
 def test_verify_sql_is_printable(migrated: Any) -> None:
     """--sql prints the verification queries without connecting, and they run in real psql."""
-    import subprocess
-
+    from project import paste_into_psql
     from supamigrate.verify import VERIFY_SQL
 
     assert "users_without_tenant" in VERIFY_SQL and "rls_enabled" in VERIFY_SQL
     unreachable = migrated.target.url().replace(f":{migrated.target.port}/", ":1/")
     printed = migrated.invoke("verify", "--sql", url=unreachable)
     assert printed.returncode == 0 and printed.stdout.strip() == VERIFY_SQL.strip()
-    target = migrated.target
-    psql = subprocess.run(
-        [
-            "psql",
-            "-X",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            target.host,
-            "-p",
-            str(target.port),
-            "-U",
-            target.user,
-            target.database,
-        ],
-        input=printed.stdout,
-        env={"PGPASSWORD": target.password or "", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    psql = paste_into_psql(migrated.target, printed.stdout)
     assert psql.returncode == 0, psql.stderr
     assert (
         "users_without_tenant" in psql.stdout and " 0\n" in psql.stdout
