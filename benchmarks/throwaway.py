@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from supamigrate import localdb
+from supamigrate.local import server as localdb
 
 
 @contextmanager

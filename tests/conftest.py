@@ -1,6 +1,6 @@
 """The test harness: one real throwaway Postgres per test session, a fresh database per test.
 
-The server is started with the same code as `invoke db.start` (supamigrate.localdb), in a temp
+The server is started with the same code as `invoke db.start` (supamigrate.local.server), in a temp
 directory on a free port, unless TEST_DATABASE_URL names a server to use instead (a superuser
 URL: the tests create and drop databases there). Each test gets a database cloned from a
 template that already holds the Supabase shim.
@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from supamigrate import localdb
 from supamigrate.db import session
 from supamigrate.dburl import DbTarget, parse_db_url
-from supamigrate.shim import install_shim
+from supamigrate.local import server as localdb
+from supamigrate.local.shim import install_shim
 
 TEMPLATE = "supamigrate_template"
 _counter = itertools.count(1)

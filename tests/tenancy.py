@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from supamigrate.dburl import DbTarget
-from supamigrate.executors.base import Outcome, Result
+from supamigrate.executors.base import Outcome, Result, Settings
 from supamigrate.executors.psycopg2 import Psycopg2Executor
 from supamigrate.files import MigrationFile, discover_sources, read_utf8, version_for
 
@@ -30,9 +30,10 @@ def apply(
     target: DbTarget, numbers: Iterable[int] = (1, 2, 3, 4), *, rerun: bool = False
 ) -> list[Result]:
     files = shipped()
-    executor = Psycopg2Executor(target)
+    executor = Psycopg2Executor(Settings(target, REPO, REPO / "supabase"))
     try:
-        results = [executor.apply(files[n], rerun=rerun) for n in numbers]
+        todo = [files[n] for n in numbers]
+        results = executor.apply(todo, rerun=rerun, on_result=lambda result: None)
     finally:
         executor.close()
     for result in results:

@@ -121,7 +121,8 @@ def _url_case(**parts: Any) -> Callable[[Project, Any], dict[str, Any]]:
 
 
 def _no_dir(project: Project, pg_server: Any) -> dict[str, Any]:
-    (project.root / "migrations").rmdir()
+    """A configured migrations_dir that is missing (the default one is optional)."""
+    (project.root / "pyproject.toml").write_text('[tool.supamigrate]\nmigrations_dir = "sql"\n')
     return {}
 
 
@@ -133,7 +134,7 @@ CASES: dict[str, Case] = {
     ),
     "refused port": Case(1, "Connection refused", _url_case(port=1)),
     "missing database": Case(1, "does not exist", _url_case(database="no_such_db")),
-    "missing migrations dir": Case(2, "migrations", _no_dir),
+    "missing migrations dir": Case(2, "sql does not exist", _no_dir),
     "empty directory": Case(0, "Nothing to apply", _files()),
     "empty file": Case(2, "001_empty.sql has no SQL statements", _files(**{"001_empty.sql": ""})),
     "comments only": Case(

@@ -17,9 +17,10 @@ from supamigrate.config import load_config
 from supamigrate.db import session
 from supamigrate.dburl import parse_db_url
 from supamigrate.errors import ConfigError, UsageError
-from supamigrate.executors.supabase_cli import push_command, push_env
+from supamigrate.executors.base import Settings
+from supamigrate.executors.supabase_cli import SupabaseCliExecutor
 from supamigrate.link import derive_ref, link_command, link_env, linked_config
-from supamigrate.pgpass import pgpass_line, temporary_pgpass
+from supamigrate.pgpass import password_env, pgpass_line
 
 CLI = REPO / "node_modules" / ".bin" / "supabase"
 REF = "abcdefghijklmnopqrst"
@@ -109,11 +110,18 @@ def test_linked_mode_targets_the_saved_pooler_url(tmp_path: Path) -> None:
     config = linked_config(_config(tmp_path, SUPABASE_DB_PASSWORD=SECRET))
     assert config.linked and config.target.password == SECRET
     assert config.target.connection_kind == "session pooler" and config.target.project_ref == REF
-    command = push_command(
-        Path("supabase"), config.target, tmp_path, dry=True, include_all=False, linked=True
+    settings = Settings(
+        config.target,
+        tmp_path,
+        config.supabase_dir,
+        linked=True,
+        environ={"SUPABASE_CLI": str(CLI)},
     )
+    executor = SupabaseCliExecutor(settings)
+    command = executor.command(dry=True, include_all=False)
     assert "--remote" in command and not any(SECRET in part for part in command)
-    assert push_env(config.target, {}, linked=True)["SUPABASE_DB_PASSWORD"] == SECRET
+    assert executor.environment()["SUPABASE_DB_PASSWORD"] == SECRET
+    executor.close()
 
 
 def test_linked_mode_explains_what_is_missing(tmp_path: Path) -> None:
@@ -140,7 +148,7 @@ def test_linked_mode_applies_through_the_saved_url(project: Any, db: Any) -> Non
 
 def test_no_transaction_files_are_refused_on_the_transaction_pooler(tmp_path: Path) -> None:
     from supamigrate.files import MigrationFile
-    from supamigrate.runner import check_session_needs
+    from supamigrate.preflight import check_session_needs
 
     path = tmp_path / "20251201000003_backfill.sql"
     path.write_text("-- supamigrate:no-transaction\nselect 1;\n")
@@ -151,25 +159,30 @@ def test_no_transaction_files_are_refused_on_the_transaction_pooler(tmp_path: Pa
 
 
 def test_auto_skips_the_cli_on_the_transaction_pooler(tmp_path: Path) -> None:
-    from supamigrate.methods import choose, pooler_notes
+    from supamigrate.commands import connection_notes
+    from supamigrate.executors.registry import choose
 
     (tmp_path / "supabase" / ".temp").mkdir(parents=True)
     (tmp_path / "supabase" / ".temp" / "project-ref").write_text(REF)
     config = _config(tmp_path, POOLER_6543)
-    choice = choose("auto", config, {"SUPABASE_CLI": str(CLI) if CLI.exists() else "/bin/true"})
+    environ = {"SUPABASE_CLI": str(CLI) if CLI.exists() else "/bin/true"}
+    settings = Settings(config.target, config.root, config.supabase_dir, environ=environ)
+    choice = choose("auto", config.methods, settings)
     assert choice.name == "psycopg2"
     assert "transaction pooler" in dict(choice.skipped)["supabase"]
-    assert any("no-transaction" in note for note in pooler_notes(config, "psycopg2"))
-    assert any("WARNING" in note for note in pooler_notes(config, "supabase"))
+    assert any("no-transaction" in note for note in connection_notes(config))
 
 
-def test_psql_gets_a_private_pgpass_file_that_is_removed(tmp_path: Path) -> None:
+def test_psql_gets_an_in_memory_pgpass_that_never_touches_disk(tmp_path: Path) -> None:
+    """The pgpass handed to psql is a 0600 memfd (no path on any file system), closed after."""
     target = parse_db_url(f"postgresql://u:{SECRET}@127.0.0.1:5432/d")
     assert pgpass_line(target) == "127.0.0.1:5432:d:u:Lk7-unmistakable\\:pw\n"
-    with temporary_pgpass(target) as env:
+    with password_env(target) as (env, fds):
         path = Path(env["PGPASSFILE"])
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert not path.exists()
+        assert path.read_text() == pgpass_line(target)
+        assert str(path.readlink()).startswith("/memfd:")
+    assert all(not Path(f"/proc/self/fd/{fd}").exists() for fd in fds)
 
 
 def test_psql_method_authenticates_with_a_tricky_password(

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port
-from supamigrate import localdb
 from supamigrate.db import session
 from supamigrate.errors import ConfigError
+from supamigrate.local import server as localdb
 
 
 @pytest.fixture

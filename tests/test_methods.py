@@ -10,7 +10,8 @@ import pytest
 from project import REPO, paste_into_psql
 from supamigrate.db import session
 from supamigrate.dburl import parse_db_url
-from supamigrate.executors.supabase_cli import push_command, push_env
+from supamigrate.executors.base import Settings
+from supamigrate.executors.supabase_cli import SupabaseCliExecutor
 
 CLI = REPO / "node_modules" / ".bin" / "supabase"
 M1 = "create table public.log (name text);\ninsert into public.log values ('001');\n"
@@ -31,16 +32,19 @@ def test_push_command_keeps_the_password_out_of_argv(tmp_path: Path) -> None:
     target = parse_db_url(
         "postgresql://postgres:Secret-Pw-42@db.abcdefghijklmnopqrst.supabase.co:5432/postgres"
     )
-    command = push_command(
-        Path("supabase"), target, tmp_path, dry=False, include_all=True, linked=False
-    )
+    (tmp_path / "supabase" / ".temp").mkdir(parents=True)
+    (tmp_path / "supabase" / ".temp" / "project-ref").write_text("abcdefghijklmnopqrst")
+    settings = Settings(target, tmp_path, tmp_path / "supabase", environ={"SUPABASE_CLI": str(CLI)})
+    executor = SupabaseCliExecutor(settings)
+    command = executor.command(dry=False, include_all=True)
     assert not any("Secret-Pw-42" in part for part in command)
     assert (
         "--remote=postgresql://postgres@db.abcdefghijklmnopqrst.supabase.co:5432/postgres"
         in command
     )
     assert "--yes" in command and "--include-all" in command
-    assert push_env(target, {}, linked=False)["PGPASSWORD"] == "Secret-Pw-42"
+    assert executor.environment()["PGPASSWORD"] == "Secret-Pw-42"
+    executor.close()
 
 
 def test_auto_says_why_it_skipped_the_cli(project: Any) -> None:
@@ -76,7 +80,7 @@ def test_linked_project_pushes_through_the_real_cli(project: Any) -> None:
     result = project.invoke("migrate", "--skip-confirm")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Method: supabase (auto)" in result.stdout
-    assert "[1/1] 002_more ... ok (by supabase db push)" in result.stdout
+    assert "[1/1] 002_more ... ok (" in result.stdout and "(by supabase db push)" in result.stdout
     assert "--remote=postgresql://postgres@127.0.0.1" in result.stdout  # no password in the command
     assert ":postgres@" not in result.stdout
     assert _versions(project.target) == ["20251201000001", "20251201000002"]
@@ -159,10 +163,11 @@ def test_psql_failure_stops_rolls_back_and_names_the_line(project: Any) -> None:
 
 def test_psql_gets_no_password_in_argv(project: Any) -> None:
     """psql is started as `psql -X -f -`: the connection from PG* variables, the password from
-    a temporary pgpass file (tests/test_link.py watches the real argv during a run)."""
+    an in-memory pgpass (tests/test_link.py watches the real argv during a run)."""
     from supamigrate.executors.psql import PsqlExecutor
 
-    executor = PsqlExecutor(project.target.with_user("postgres", "Distinct-Pw-77"))
+    target = project.target.with_user("postgres", "Distinct-Pw-77")
+    executor = PsqlExecutor(Settings(target, project.root, project.root / "supabase"))
     assert "Distinct-Pw-77" not in " ".join(executor.env.values())
     script, _ = executor._script([], rerun=False)
     assert "Distinct-Pw-77" not in script

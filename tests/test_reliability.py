@@ -22,8 +22,8 @@ import pytest
 from conftest import free_port
 from polling import query, wait_for
 from project import Project
-from supamigrate import localdb
 from supamigrate.dburl import DbTarget
+from supamigrate.local import server as localdb
 
 KILL_TRIALS = 20
 STEPS = 6  # migrations per kill trial

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from supamigrate.shim import install_shim
+from supamigrate.local.shim import install_shim
 
 
 def _act_as(cur: Any, role: str, sub: str | None = None) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from supamigrate.dburl import DbTarget, parse_db_url
-from supamigrate.errors import ConfigError
+from supamigrate.errors import ConfigError, UsageError
+from supamigrate.executors.registry import METHOD_NAMES, check_order
 from supamigrate.masking import register_secret
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - tomli kept for older interpreters
@@ -28,7 +29,6 @@ else:  # pragma: no cover - tomli only where tomllib is missing
 # The published local default, the same URL `supabase start` serves (not a secret).
 LOCAL_PASSWORD = "postgres"  # noqa: S105
 LOCAL_DB_URL = f"postgresql://postgres:{LOCAL_PASSWORD}@127.0.0.1:54322/postgres"
-METHODS = ("supabase", "psycopg2", "psql", "manual")
 # Passed through to the Supabase CLI untouched (it reads them itself).
 SUPABASE_PASSTHROUGH = ("SUPABASE_DB_PASSWORD", "SUPABASE_PROJECT_ID", "SUPABASE_ACCESS_TOKEN")
 
@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "lock_timeout": "5s",
     "statement_timeout": "",
     "connect_timeout": 10,
-    "methods": list(METHODS),
+    "methods": list(METHOD_NAMES),
 }
 # Environment (and .env) names per key, first listed wins within one layer.
 ENV_NAMES: dict[str, tuple[str, ...]] = {
@@ -56,7 +56,7 @@ class Config:
 
     root: Path
     target: DbTarget
-    migrations_dir: Path
+    migrations_dir: Path | None  # None: the default migrations/ is absent (optional)
     supabase_dir: Path
     version_base: str
     lock_timeout: str
@@ -101,7 +101,7 @@ def load_config(
     return Config(
         root=root,
         target=target,
-        migrations_dir=root / str(values["migrations_dir"]),
+        migrations_dir=_migrations_dir(root, str(values["migrations_dir"]), sources),
         supabase_dir=root / str(values["supabase_dir"]),
         version_base=_check_version_base(str(values["version_base"])),
         lock_timeout=_check_duration("lock_timeout", str(values["lock_timeout"])),
@@ -152,13 +152,17 @@ def _first_in_layers(
     return None, ""
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}): fix the file and retry.") from None
+
+
 def _read_pyproject(path: Path) -> Mapping[str, Any]:
     if not path.is_file():
         return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}): fix the file and retry.") from None
+    data = _read_toml(path)
     section: Mapping[str, Any] = data.get("tool", {}).get("supamigrate", {})
     unknown = sorted(set(section) - set(DEFAULTS))
     if unknown:
@@ -203,10 +207,43 @@ def _check_int(key: str, value: object) -> int:
 
 def _check_methods(value: object) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
-    methods = tuple(str(item).strip() for item in items if str(item).strip())
-    bad = [m for m in methods if m not in METHODS]
-    if bad or not methods:
-        raise ConfigError(
-            f"methods {list(methods)!r} is not valid: choose from {', '.join(METHODS)}."
-        )
-    return methods
+    try:
+        return check_order([str(item).strip() for item in items if str(item).strip()])
+    except UsageError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _migrations_dir(root: Path, value: str, sources: Mapping[str, str]) -> Path | None:
+    """migrations/ is optional: a repo with only supabase/migrations works as it is. A folder
+    someone configured must exist."""
+    path = root / value
+    if path.is_dir():
+        return path
+    if sources.get("migrations_dir") == "default":
+        return None
+    raise ConfigError(
+        f"Migrations directory {path} does not exist ({sources.get('migrations_dir')}): "
+        "create it, or fix migrations_dir."
+    )
+
+
+def find_root(start: Path) -> Path:
+    """The project root: from `start` upward, the first folder holding `supabase/` or a
+    pyproject.toml with [tool.supamigrate]."""
+    for folder in (start, *start.parents):
+        if (folder / "supabase").is_dir() or _has_tool_section(folder / "pyproject.toml"):
+            return folder
+    raise ConfigError(
+        f"No Supabase project found in {start} or above it: run this inside a repo with a "
+        "supabase/ folder (`npx supabase init` makes one), or add [tool.supamigrate] to its "
+        "pyproject.toml."
+    )
+
+
+def _has_tool_section(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        return "supamigrate" in _read_toml(path).get("tool", {})
+    except ConfigError:
+        return True  # it names us but is broken: load_config will say how

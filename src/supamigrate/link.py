@@ -17,8 +17,8 @@ from pathlib import Path
 from supamigrate.config import Config
 from supamigrate.dburl import DbTarget, parse_db_url
 from supamigrate.errors import ConfigError, SupamigrateError, UsageError
+from supamigrate.executors.supabase_cli import find_cli
 from supamigrate.masking import mask
-from supamigrate.methods import find_cli
 
 _REF = re.compile(r"^[a-z0-9]{20}$")
 WHAT_LINK_DOES = (

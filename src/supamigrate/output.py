@@ -104,7 +104,7 @@ def result_json(result: Result) -> dict[str, Any]:
     return doc
 
 
-def failure_lines(result: Result) -> list[str]:
+def failure_lines(result: Result, *, rehearsal: bool = False) -> list[str]:
     failure = result.failure
     if failure is None:
         return []
@@ -131,7 +131,7 @@ def failure_lines(result: Result) -> list[str]:
             f"  PARTIAL: this file runs outside a transaction; {len(failure.ran)} statement(s) "
             "ran and stay applied; no history row was written. Fix the file so it can be re-run."
         )
-    elif result.outcome is Outcome.FAILED:
+    elif result.outcome is Outcome.FAILED and not rehearsal:
         lines.append(
             "  Rolled back: the database's schema and history are as before this migration."
         )

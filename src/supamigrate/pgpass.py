@@ -1,16 +1,18 @@
-"""A temporary pgpass file for psql: the password in a 0600 file we delete, not in env or argv.
+"""How psql gets the password: an in-memory pgpass file, never argv, never disk.
 
-PGPASSWORD is readable in /proc/<pid>/environ by the same user; a pgpass file in a private
-temporary directory is the way libpq documents for keeping it out of the process table.
+libpq reads a password file only if it is a plain file with no group or world access. On
+Linux a memfd is exactly that and lives only in memory: we write the pgpass line into one,
+make it 0600, hand psql its descriptor (PGPASSFILE=/dev/fd/N), and close it when psql is done.
+A SIGKILL at any moment leaves nothing behind, which a temporary file cannot promise. Where
+memfd does not exist (macOS), PGPASSWORD in psql's environment is the fallback: readable only
+by the same user, and still never on disk.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from supamigrate.dburl import DbTarget
 
@@ -26,14 +28,19 @@ def pgpass_line(target: DbTarget) -> str:
 
 
 @contextmanager
-def temporary_pgpass(target: DbTarget) -> Iterator[dict[str, str]]:
-    """Yield env overrides (PGPASSFILE, no PGPASSWORD); the file is removed on exit."""
+def password_env(target: DbTarget) -> Iterator[tuple[dict[str, str], tuple[int, ...]]]:
+    """Yield (environment overrides, descriptors to pass to the child) for one psql run."""
     if target.password is None:
-        yield {}
+        yield {}, ()
         return
-    with tempfile.TemporaryDirectory(prefix="supamigrate-") as folder:
-        path = str(Path(folder) / "pgpass")
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(pgpass_line(target))
-        yield {"PGPASSFILE": path}
+    create = getattr(os, "memfd_create", None)
+    if create is None:  # pragma: no cover - not Linux
+        yield {"PGPASSWORD": target.password}, ()
+        return
+    descriptor = create("supamigrate-pgpass", 0)
+    try:
+        os.fchmod(descriptor, 0o600)
+        os.write(descriptor, pgpass_line(target).encode("utf-8"))
+        yield {"PGPASSFILE": f"/dev/fd/{descriptor}"}, (descriptor,)
+    finally:
+        os.close(descriptor)

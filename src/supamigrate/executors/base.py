@@ -1,11 +1,20 @@
-"""What every executor returns, and the interface the runner drives them through."""
+"""The executor contract: what every method is, what it can do, and what it returns.
+
+Each method (supabase, psycopg2, psql, manual) is one class satisfying `Executor`, registered
+by name in `registry.py`. The runner drives every method through this interface only: it asks
+`capabilities` and `unavailable()`, never a method's name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from pathlib import Path
+from typing import ClassVar, Protocol
 
+from supamigrate.dburl import DbTarget
+from supamigrate.errors import UsageError
 from supamigrate.files import MigrationFile
 from supamigrate.history import HistoryRow
 
@@ -25,7 +34,7 @@ class Failure:
     hint: str = ""
     statement: str = ""  # the failing statement's text ("" when it could not be located)
     line: int = 0  # its first line in the file
-    located_by: str = ""  # "position" (the server said) or "re-run" (found by re-running)
+    located_by: str = ""  # "position" (the server said), "re-run", "psql", "statement"
     ran: tuple[str, ...] = ()  # for PARTIAL: statements that did run and stay applied
 
     @property
@@ -41,16 +50,102 @@ class Result:
     failure: Failure | None = None
     notices: tuple[str, ...] = field(default=())
 
+    @property
+    def stops_run(self) -> bool:
+        return self.outcome in (Outcome.FAILED, Outcome.PARTIAL)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a method can do; the runner picks and refuses by these, not by name."""
+
+    executes: bool = True  # False: it prints what to do and changes nothing (manual)
+    rehearse: bool = False  # run pending files in one transaction that is rolled back
+    rerun: bool = True  # re-run an applied migration (--migration)
+    no_transaction: bool = True  # apply `-- supamigrate:no-transaction` files
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a method is opened with: where, how long to wait, how to talk to the user."""
+
+    target: DbTarget
+    root: Path
+    supabase_dir: Path
+    lock_timeout: str = "5s"
+    statement_timeout: str = ""
+    connect_timeout: int = 10
+    linked: bool = False  # the target is the linked project (the CLI gets a bare --remote)
+    passthrough: Mapping[str, str] = field(default_factory=dict)  # SUPABASE_* for the CLI
+    environ: Mapping[str, str] = field(default_factory=dict)
+    say: Callable[[str], None] = print
+
+
+OnResult = Callable[[Result], None]
+
 
 class Executor(Protocol):
     """Applies migrations to one database. Knows nothing of files on disk beyond what it's given."""
 
-    name: str
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
 
-    def read_history(self) -> list[HistoryRow]: ...
+    def __init__(self, settings: Settings) -> None: ...
 
-    def apply(self, migration: MigrationFile, *, rerun: bool) -> Result: ...
+    @classmethod
+    def unavailable(cls, settings: Settings) -> str | None:
+        """None when this method can run here, else the reason it cannot."""
 
-    def rehearse(self, migrations: list[MigrationFile]) -> list[Result]: ...
+    @classmethod
+    def notes(cls, settings: Settings) -> list[str]:
+        """Warnings about this method on this target, said before anything runs."""
+
+    def read_history(self) -> list[HistoryRow] | None:
+        """The history rows; [] if the table is absent; None if it cannot be read here."""
+
+    def apply(
+        self, todo: Sequence[MigrationFile], *, rerun: bool, on_result: OnResult
+    ) -> list[Result]:
+        """Apply in order, each in its envelope; report each result as it ends; stop after the
+        first FAILED or PARTIAL one (the rest are not run)."""
+
+    def rehearse(self, todo: Sequence[MigrationFile]) -> list[Result]:
+        """Run them in one transaction that is rolled back; stop at the first failure."""
+
+    def preview(self, todo: Sequence[MigrationFile]) -> None:
+        """--dry: anything this method can show without changing the database."""
+
+    def instructions(self, todo: Sequence[MigrationFile]) -> list[str]:
+        """For a method that does not execute: the exact steps to do by hand."""
 
     def close(self) -> None: ...
+
+
+class BaseExecutor:
+    """Defaults for the optional parts of the contract."""
+
+    name: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def unavailable(cls, settings: Settings) -> str | None:
+        return None
+
+    @classmethod
+    def notes(cls, settings: Settings) -> list[str]:
+        return []
+
+    def rehearse(self, todo: Sequence[MigrationFile]) -> list[Result]:
+        raise UsageError(f"--rehearse cannot run with method {self.name}: use psycopg2.")
+
+    def preview(self, todo: Sequence[MigrationFile]) -> None:
+        return None
+
+    def instructions(self, todo: Sequence[MigrationFile]) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        return None

@@ -1,37 +1,41 @@
-"""The psql executor: one psql process for the whole run, same semantics as psycopg2.
+"""The psql method: one psql process for the whole run, the same envelope as psycopg2.
 
-We generate one script: per migration BEGIN, RESET ALL, the advisory lock, a re-check of the
-history (`\\gset` + `\\if`, so a version applied meanwhile is skipped, not an error), local
-timeouts, the file, the history row, COMMIT. ON_ERROR_STOP ends psql at the first error, which
-ends the session, so the server rolls that migration back. Progress comes back as `\\warn`
-markers on stderr (unbuffered), which also carries notices and the error. The connection and
-the password reach psql only through PG* environment variables, never argv.
+We render one script: per migration its envelope (envelope.py), with the re-check as
+`\\gset` + `\\if`, so a version applied meanwhile is skipped, not an error. ON_ERROR_STOP
+ends psql at the first error, which ends the session, so the server rolls that migration
+back. Progress comes back as `\\warn` markers on stderr (unbuffered), which also carries
+notices and the error. The connection reaches psql only through PG* environment variables
+and the password through an in-memory pgpass (pgpass.py), never argv or disk.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
 
-from supamigrate.dburl import DbTarget
-from supamigrate.errors import ConfigError
-from supamigrate.executors.base import Failure, Outcome, Result
-from supamigrate.files import MigrationFile
-from supamigrate.history import (
-    ADVISORY_LOCK_KEY,
-    CREATE_TABLE,
-    TABLE,
-    HistoryRow,
-    quote_literal,
-    record_sql,
+from supamigrate.children import die_with_parent
+from supamigrate.envelope import Envelope, Limits, is_state_error, state_problem, wrap
+from supamigrate.errors import DatabaseUnavailable
+from supamigrate.executors.base import (
+    BaseExecutor,
+    Capabilities,
+    Failure,
+    OnResult,
+    Outcome,
+    Result,
+    Settings,
 )
+from supamigrate.files import MigrationFile
+from supamigrate.history import ADVISORY_LOCK_KEY, CREATE_TABLE, TABLE, HistoryRow, quote_literal
 from supamigrate.masking import mask
-from supamigrate.pgpass import temporary_pgpass
-from supamigrate.sqlsplit import is_no_transaction, split_statements
+from supamigrate.pgpass import password_env
 
 _MARK = re.compile(r"^supamigrate:(?P<event>begin|ok|skipped):(?P<index>\d+)$")
 _ERROR = re.compile(r"^psql:<stdin>:(?P<line>\d+): ERROR:\s+(?P<state>[0-9A-Z]{5}): (?P<msg>.*)$")
@@ -41,30 +45,47 @@ _NOTICE_PREFIX = re.compile(r"^psql:<stdin>:\d+: |(?<=NOTICE:  )00000: ")
 _SETUP = "\\set ON_ERROR_STOP on\n\\set VERBOSITY verbose\n\\set QUIET on\n\\o /dev/null\n"
 
 
-class PsqlExecutor:
-    name = "psql"
+@dataclass
+class _Span:
+    """Where one migration's file sits in the script (1-based script lines)."""
 
-    def __init__(
-        self,
-        target: DbTarget,
-        *,
-        lock_timeout: str = "5s",
-        statement_timeout: str = "",
-        connect_timeout: int = 10,
-    ) -> None:
+    envelope: Envelope
+    first: int
+    last: int
+
+
+@dataclass
+class _Follow:
+    """What psql's stderr told us so far."""
+
+    results: list[Result] = field(default_factory=list)
+    current: int = -1
+    started: float = 0.0
+    notices: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class PsqlExecutor(BaseExecutor):
+    name: ClassVar[str] = "psql"
+    capabilities: ClassVar[Capabilities] = Capabilities(rehearse=False)
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         found = shutil.which("psql")
         if found is None:
+            from supamigrate.errors import ConfigError
+
             raise ConfigError(
                 "psql is not on PATH: install postgresql-client, or use another --method."
             )
         self.psql = found
-        self.target = target
-        # The password goes through a temporary 0600 pgpass file per psql run (pgpass.py).
-        self.env = {k: v for k, v in target.libpq_env(connect_timeout).items() if k != "PGPASSWORD"}
-        self.timeouts = (
-            f"SET LOCAL lock_timeout = {quote_literal(lock_timeout or '0')};\n"
-            f"SET LOCAL statement_timeout = {quote_literal(statement_timeout or '0')};\n"
-        )
+        self.limits = Limits(settings.lock_timeout, settings.statement_timeout)
+        libpq = settings.target.libpq_env(settings.connect_timeout)
+        self.env = {k: v for k, v in libpq.items() if k != "PGPASSWORD"}
+
+    @classmethod
+    def unavailable(cls, settings: Settings) -> str | None:
+        return None if shutil.which("psql") else "psql is not on PATH"
 
     def read_history(self) -> list[HistoryRow]:
         query = (
@@ -73,10 +94,12 @@ class PsqlExecutor:
         )
         result = self._psql(["-XAtq", "-v", "ON_ERROR_STOP=1", "-c", query])
         if result.returncode != 0:
-            if "42P01" in result.stderr or "does not exist" in result.stderr:
+            if (
+                "42P01" in result.stderr
+                or "3F000" in result.stderr
+                or "does not exist" in result.stderr
+            ):
                 return []
-            from supamigrate.errors import DatabaseUnavailable
-
             raise DatabaseUnavailable(
                 mask(f"psql could not read the history: {result.stderr.strip()}")
             )
@@ -85,156 +108,158 @@ class PsqlExecutor:
             HistoryRow(r["v"], r["n"], tuple(r["s"]) if r["s"] is not None else None) for r in rows
         ]
 
-    def apply_batch(
-        self, todo: list[MigrationFile], *, rerun: bool, on_result: Callable[[Result], None]
+    def apply(
+        self, todo: Sequence[MigrationFile], *, rerun: bool, on_result: OnResult
     ) -> list[Result]:
         """Apply in order through one psql; stop at the first failure."""
         script, spans = self._script(todo, rerun=rerun)
-        with temporary_pgpass(self.target) as passfile:
+        with password_env(self.settings.target) as (extra_env, fds):
             process = subprocess.Popen(
                 [self.psql, "-X", "-f", "-"],
-                env={**_base_env(), **self.env, **passfile},
+                env={**_base_env(), **self.env, **extra_env},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
+                pass_fds=fds,
+                preexec_fn=die_with_parent,
             )
-            return self._follow(process, script, spans, todo, on_result)
+            return self._follow(process, script, spans, on_result)
 
     def _follow(
-        self,
-        process: subprocess.Popen[str],
-        script: str,
-        spans: list[int],
-        todo: list[MigrationFile],
-        on_result: Callable[[Result], None],
+        self, process: subprocess.Popen[str], script: str, spans: list[_Span], on_result: OnResult
     ) -> list[Result]:
         """Feed the script, turn psql's stderr markers into results as they come."""
         assert process.stdin is not None and process.stderr is not None
         process.stdin.write(script)
         process.stdin.close()
-        results: list[Result] = []
-        current, started = -1, time.perf_counter()
-        notices: list[str] = []
-        error_lines: list[str] = []
+        state = _Follow()
         for raw in process.stderr:
-            line = raw.rstrip("\n")
-            mark = _MARK.match(line)
-            if mark is None:
-                if error_lines or _ERROR.match(line):
-                    error_lines.append(mask(line))
-                elif not line.startswith("LOCATION:"):
-                    notices.append(mask(_NOTICE_PREFIX.sub("", line)))
-                continue
-            index, event = int(mark.group("index")), mark.group("event")
-            if event == "begin":
-                current, started, notices = index, time.perf_counter(), []
-                continue
-            outcome = Outcome.OK if event == "ok" else Outcome.SKIPPED
-            result = Result(todo[index], outcome, _ms(started), None, tuple(notices))
-            results.append(result)
-            on_result(result)
+            self._read_line(raw.rstrip("\n"), state, spans, on_result)
         code = process.wait()
-        if code != 0 and 0 <= current < len(todo) and len(results) == current:
-            failure = _failure(error_lines or notices, todo[current], spans[current])
+        if code != 0 and 0 <= state.current < len(spans) and len(state.results) == state.current:
+            span = spans[state.current]
+            failure = _failure(state.errors or state.notices, span)
             outcome = Outcome.FAILED
-            if is_no_transaction(todo[current].sql) and failure.line > 1:
+            if not span.envelope.transactional and failure.ran:
                 outcome = Outcome.PARTIAL
-            result = Result(todo[current], outcome, _ms(started), failure, tuple(notices))
-            results.append(result)
+            ms = (time.perf_counter() - state.started) * 1000
+            result = Result(span.envelope.migration, outcome, ms, failure, tuple(state.notices))
+            state.results.append(result)
             on_result(result)
         elif code != 0:
-            from supamigrate.errors import DatabaseUnavailable
+            raise DatabaseUnavailable(
+                mask("psql failed: " + " ".join(state.errors or state.notices))
+            )
+        return state.results
 
-            raise DatabaseUnavailable(mask("psql failed: " + " ".join(error_lines or notices)))
-        return results
-
-    def rehearse(self, migrations: list[MigrationFile]) -> list[Result]:
-        from supamigrate.errors import UsageError
-
-        raise UsageError("--rehearse needs psycopg2: pass --method psycopg2.")
-
-    def close(self) -> None:
-        """Nothing to close: each run is its own psql process."""
+    def _read_line(
+        self, line: str, state: _Follow, spans: list[_Span], on_result: OnResult
+    ) -> None:
+        mark = _MARK.match(line)
+        if mark is None:
+            if state.errors or _ERROR.match(line) or _FATAL.search(line):
+                state.errors.append(mask(line))
+            elif not line.startswith("LOCATION:"):
+                state.notices.append(mask(_NOTICE_PREFIX.sub("", line)))
+            return
+        index, event = int(mark.group("index")), mark.group("event")
+        if event == "begin":
+            state.current, state.started, state.notices = index, time.perf_counter(), []
+            return
+        outcome = Outcome.OK if event == "ok" else Outcome.SKIPPED
+        ms = (time.perf_counter() - state.started) * 1000
+        result = Result(spans[index].envelope.migration, outcome, ms, None, tuple(state.notices))
+        state.results.append(result)
+        on_result(result)
 
     def _psql(self, args: list[str]) -> subprocess.CompletedProcess[str]:
-        with temporary_pgpass(self.target) as passfile:
+        with password_env(self.settings.target) as (extra_env, fds):
             return subprocess.run(
                 [self.psql, *args],
-                env={**_base_env(), **self.env, **passfile},
+                env={**_base_env(), **self.env, **extra_env},
                 capture_output=True,
                 text=True,
                 stdin=subprocess.DEVNULL,
+                pass_fds=fds,
             )
 
-    def _script(self, todo: list[MigrationFile], *, rerun: bool) -> tuple[str, list[int]]:
-        """The script, and for each migration the script line where its file starts."""
+    def _script(self, todo: Sequence[MigrationFile], *, rerun: bool) -> tuple[str, list[_Span]]:
+        """The script, and for each migration the script lines its file occupies."""
         lock = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n"
         parts = [_SETUP, f"BEGIN;\n{lock}{CREATE_TABLE}COMMIT;\n"]
+        lines = sum(p.count("\n") for p in parts)
         spans = []
         for index, migration in enumerate(todo):
-            head, tail = self._wrap(migration, index, rerun=rerun)
-            parts.append(f"\\warn supamigrate:begin:{index}\n{head}")
-            spans.append("".join(parts).count("\n") + 1)
-            parts.append(migration.sql + tail)
+            envelope = wrap(migration, self.limits, rerun=rerun)
+            head = f"\\warn supamigrate:begin:{index}\n{envelope.before_check}"
+            head += _recheck(envelope) + envelope.after_check
+            first = lines + head.count("\n") + 1
+            tail = (
+                f"\n;\n{envelope.after_body}\\warn supamigrate:ok:{index}\n"
+                f"\\else\n{envelope.on_skip}\\warn supamigrate:skipped:{index}\n\\endif\n"
+            )
+            block = head + migration.sql + tail
+            spans.append(_Span(envelope, first, first + migration.sql.count("\n")))
+            parts.append(block)
+            lines += block.count("\n")
         return "".join(parts), spans
 
-    def _wrap(self, migration: MigrationFile, index: int, *, rerun: bool) -> tuple[str, str]:
-        """What goes before and after one file: lock, re-check, timeouts; row, commit, marks."""
-        texts = [s.text for s in split_statements(migration.sql)]
-        record = record_sql(migration.version, migration.name, texts, replace=rerun)
-        recorded = f"SELECT 1 FROM {TABLE} WHERE version = {quote_literal(migration.version)}"
-        pending = "true" if rerun else f"NOT EXISTS ({recorded})"
-        check = f"SELECT {pending} AS supamigrate_pending \\gset\n\\if :supamigrate_pending\n"
-        ok = f"\\warn supamigrate:ok:{index}\n\\else\n"
-        skipped = f"\\warn supamigrate:skipped:{index}\n\\endif\n"
-        if is_no_transaction(migration.sql):
-            unlock = f"SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY});\n"
-            head = f"RESET ALL;\nSELECT pg_advisory_lock({ADVISORY_LOCK_KEY});\n{check}"
-            return head, f"\n;\n{record}\n{unlock}{ok}{unlock}{skipped}"
-        lock = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n"
-        # RESET ALL inside the transaction: through a transaction pooler, a statement before
-        # BEGIN may run on another backend than the migration (tests/test_pooler.py).
-        head = f"BEGIN;\nRESET ALL;\n{lock}{check}{self.timeouts}"
-        return head, f"\n;\n{record}\nCOMMIT;\n{ok}ROLLBACK;\n{skipped}"
+
+def _recheck(envelope: Envelope) -> str:
+    """psql's rendering of the in-lock re-check: a variable and a branch, not an error."""
+    if envelope.version is None:
+        pending = "true"
+    else:
+        pending = (
+            f"NOT EXISTS (SELECT 1 FROM {TABLE} WHERE version = {quote_literal(envelope.version)})"
+        )
+    return f"SELECT {pending} AS supamigrate_pending \\gset\n\\if :supamigrate_pending\n"
 
 
 def _base_env() -> dict[str, str]:
-    import os
-
     return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
 
 
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
-
-
-def _failure(lines: list[str], migration: MigrationFile, first_line: int) -> Failure:
+def _failure(lines: list[str], span: _Span) -> Failure:
     match = next((m for m in map(_ERROR.match, lines) if m), None)
     if match is None:
-        fatal = next((m for m in map(_FATAL.search, lines) if m), None)
-        lost = fatal is not None or any("connection to server was lost" in x for x in lines)
-        if lost:
-            why = fatal.group("msg") if fatal else "server closed the connection"
-            return Failure(
-                fatal.group("state") if fatal else "08006",
-                f"connection lost mid-migration ({why}); the server rolled this migration "
-                "back. Re-run `invoke migrate` to continue.",
-            )
-        return Failure("?????", " ".join(lines)[:500] or "psql stopped")
+        return _lost(lines)
     detail = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("DETAIL:")), "")
     hint = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("HINT:")), "")
-    end_line = int(match.group("line")) - first_line + 1  # psql reports where the statement ended
-    statement = None
-    for candidate in split_statements(migration.sql):
-        if candidate.line <= end_line:
-            statement = candidate
+    state, message = match.group("state"), match.group("msg")
+    script_line = int(match.group("line"))  # psql reports the line where the statement ended
+    statements = span.envelope.statements
+    if script_line > span.last:  # after the file: the state check or the history insert
+        ran = tuple(s.text for s in statements)
+        if is_state_error(message):
+            left = state_problem(message)
+            message = f"the file left {left} (a no-transaction file must end as it began)"
+        return Failure(state, mask(message), detail, hint, ran=ran)
+    end_line = script_line - span.first + 1
+    found = [s for s in statements if s.line <= end_line]
+    statement = found[-1] if found else None
+    ran = tuple(s.text for s in found[:-1])
     return Failure(
-        match.group("state"),
-        match.group("msg"),
-        detail,
-        hint,
+        state,
+        mask(message),
+        mask(detail),
+        mask(hint),
         statement=mask(statement.text) if statement else "",
         line=statement.line if statement else 0,
         located_by="psql" if statement else "",
+        ran=ran if not span.envelope.transactional else (),
     )
+
+
+def _lost(lines: list[str]) -> Failure:
+    fatal = next((m for m in map(_FATAL.search, lines) if m), None)
+    lost = fatal is not None or any("connection to server was lost" in x for x in lines)
+    if lost:
+        why = fatal.group("msg") if fatal else "server closed the connection"
+        return Failure(
+            fatal.group("state") if fatal else "08006",
+            f"connection lost mid-migration ({why}); the server rolled this migration "
+            "back. Re-run `invoke migrate` to continue.",
+        )
+    return Failure("?????", mask(" ".join(lines)[:500]) or "psql stopped")

@@ -1,72 +1,76 @@
-"""The psycopg2 executor: one connection per run, one round trip per migration.
+"""The psycopg2 method: one connection per run, one round trip per migration.
 
-Each migration goes to the server as ONE simple-query message:
-
-    BEGIN; RESET ALL; <advisory lock>; <re-check history>; SET LOCAL lock_timeout ...;
-    <the file>; <history insert>; COMMIT;
-
-so a remote project 20-100 ms away costs one round trip per migration, not one per
-statement. An error aborts the rest of the message; we send ROLLBACK and the database is as
-it was before that migration. Simple-query messages carry no server-side prepared statements
-and nothing outlives the transaction, which is what Supabase's transaction pooler needs.
+Each migration is its envelope (envelope.py) sent as ONE simple-query message, so a remote
+project 20-100 ms away costs one round trip per migration, not one per statement. An error
+aborts the rest of the message; we send ROLLBACK and the database is as it was before that
+migration. Simple-query messages carry no server-side prepared statements and nothing
+outlives the transaction, which is what Supabase's transaction pooler needs.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from supamigrate.db import Background, connect
-from supamigrate.dburl import DbTarget
-from supamigrate.executors.base import Failure, Outcome, Result
+from supamigrate.envelope import Envelope, Limits, is_state_error, state_problem, wrap
+from supamigrate.executors import failures as fx
+from supamigrate.executors.base import (
+    BaseExecutor,
+    Capabilities,
+    Failure,
+    OnResult,
+    Outcome,
+    Result,
+    Settings,
+)
 from supamigrate.files import MigrationFile
 from supamigrate.history import (
     ADVISORY_LOCK_KEY,
     CREATE_TABLE,
     SELECT_ROWS,
-    TABLE,
     HistoryRow,
     ensure_table_sql,
     is_already_applied,
-    recheck_sql,
-    record_sql,
 )
 from supamigrate.masking import mask
-from supamigrate.sqlsplit import (
-    Statement,
-    is_no_transaction,
-    line_of,
-    split_statements,
-    statement_at,
-)
+from supamigrate.sqlsplit import Statement, line_of, statement_at
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection
 
-# Re-running to find the failing statement would only wait or fail the same way again.
-_NO_RELOCATE = ("55P03", "57014", "57P01", "40P01")
+# A rehearsal's transaction can never commit: a deferred trigger fails any COMMIT of it, so
+# a COMMIT hidden in a file (or one the checks missed) rolls everything back instead.
+REHEARSAL_GUARD = """
+CREATE FUNCTION pg_temp.supamigrate_never_commit() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN RAISE EXCEPTION 'supamigrate: a rehearsal never commits'; END$$;
+CREATE TEMP TABLE supamigrate_rehearsal_guard (x int) ON COMMIT DROP;
+CREATE CONSTRAINT TRIGGER supamigrate_never_commit AFTER INSERT ON supamigrate_rehearsal_guard
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.supamigrate_never_commit();
+INSERT INTO supamigrate_rehearsal_guard VALUES (1);
+"""
 
 
-class Psycopg2Executor:
-    name = "psycopg2"
+class Psycopg2Executor(BaseExecutor):
+    name: ClassVar[str] = "psycopg2"
+    capabilities: ClassVar[Capabilities] = Capabilities(rehearse=True)
 
-    def __init__(
-        self,
-        target: DbTarget,
-        *,
-        lock_timeout: str = "5s",
-        statement_timeout: str = "",
-        connect_timeout: int = 10,
-    ) -> None:
-        self.target = target
-        self.lock_timeout = lock_timeout
-        self.statement_timeout = statement_timeout
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.limits = Limits(settings.lock_timeout, settings.statement_timeout)
         # Connecting (several round trips to a far-away project) overlaps with reading and
         # checking the files; the first use waits for it and raises its error, if any.
-        self._connecting = Background(lambda: connect(target, connect_timeout=connect_timeout))
+        target, timeout = settings.target, settings.connect_timeout
+        self._connecting = Background(lambda: connect(target, connect_timeout=timeout))
         self._connection: connection | None = None
         self._table_ready = False
+
+    @classmethod
+    def unavailable(cls, settings: Settings) -> str | None:
+        return None if importlib.util.find_spec("psycopg2") else "psycopg2 cannot be imported"
 
     @property
     def _conn(self) -> connection:
@@ -76,18 +80,6 @@ class Psycopg2Executor:
             conn.notices = deque(maxlen=200)
             self._connection = conn
         return self._connection
-
-    def wait_connected(self) -> None:
-        """Raise DatabaseUnavailable now if the connection cannot be made."""
-        self._conn  # noqa: B018 - the property waits for the connection
-
-    @property
-    def _liveness(self) -> str:
-        """PG 14+: notice a vanished client during a long statement and roll back, instead
-        of finishing (and committing) a migration whose runner was killed."""
-        if self._conn.server_version >= 140000:
-            return "SET LOCAL client_connection_check_interval = '1s';\n"
-        return ""
 
     # --- history -------------------------------------------------------------------------
 
@@ -102,7 +94,7 @@ class Psycopg2Executor:
         except (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName):
             return []
         except psycopg2.Error as exc:
-            raise _history_error("read", exc) from None
+            raise fx.history_error("read", exc) from None
         self._table_ready = True
         return [HistoryRow(v, n, tuple(s) if s is not None else None) for v, n, s in rows]
 
@@ -111,57 +103,100 @@ class Psycopg2Executor:
             error = self._run(ensure_table_sql())
             if error is not None:
                 self._run("ROLLBACK;")
-                raise _history_error("create", error)
+                raise fx.history_error("create", error)
             self._table_ready = True
 
     # --- applying --------------------------------------------------------------------------
 
-    def apply(self, migration: MigrationFile, *, rerun: bool) -> Result:
+    def apply(
+        self, todo: Sequence[MigrationFile], *, rerun: bool, on_result: OnResult
+    ) -> list[Result]:
         self._ensure_table()
-        if is_no_transaction(migration.sql):
-            return self._apply_no_transaction(migration, rerun=rerun)
-        statements = split_statements(migration.sql)
-        # RESET ALL first inside the transaction, so a setting another client of a pooled
-        # backend left behind cannot reach the migration (tests/test_pooler.py).
-        prefix = "BEGIN;\nRESET ALL;\n" + self._lock_and_check(migration, rerun=rerun)
-        prefix += self._timeouts("LOCAL")
-        suffix = self._record(migration, statements, rerun=rerun) + "\nCOMMIT;"
-        started = time.perf_counter()
-        error = self._run(prefix + migration.sql + "\n;\n" + suffix)
-        if error is None:
-            return self._result(migration, Outcome.OK, started)
-        self._run("ROLLBACK;")
-        if is_already_applied(_sqlstate(error), str(error)):
-            return self._result(migration, Outcome.SKIPPED, started)
-        failure = self._locate(error, migration, statements, prefix, suffix, outer="transaction")
-        return self._result(migration, Outcome.FAILED, started, failure)
+        results: list[Result] = []
+        for migration in todo:
+            envelope = wrap(migration, self.limits, rerun=rerun)
+            if envelope.transactional:
+                result = self._apply_transaction(envelope)
+            else:
+                result = self._apply_statements(envelope)
+            results.append(result)
+            on_result(result)
+            if result.stops_run:
+                break
+        return results
 
-    def rehearse(self, migrations: list[MigrationFile]) -> list[Result]:
+    def _apply_transaction(self, envelope: Envelope) -> Result:
+        started = time.perf_counter()
+        message, body_at = envelope.message()
+        error = self._run(message)
+        if error is None:
+            return self._result(envelope.migration, Outcome.OK, started)
+        self._run("ROLLBACK;")
+        if is_already_applied(fx.sqlstate(error), str(error)):
+            return self._result(envelope.migration, Outcome.SKIPPED, started)
+        failure = self._locate(error, envelope, body_at, outer="transaction")
+        return self._result(envelope.migration, Outcome.FAILED, started, failure)
+
+    def _apply_statements(self, envelope: Envelope) -> Result:
+        """A no-transaction file: statement by statement, under a session advisory lock, so
+        a failure can say exactly which statements ran and stay applied."""
+        started, migration = time.perf_counter(), envelope.migration
+        self._run(envelope.before_check)
+        ran: list[str] = []
+        try:
+            error = self._run(envelope.recheck_sql())
+            if error is not None:
+                if is_already_applied(fx.sqlstate(error), str(error)):
+                    return self._result(migration, Outcome.SKIPPED, started)
+                return self._result(migration, Outcome.FAILED, started, fx.failure(error))
+            self._run(envelope.after_check)
+            for statement in envelope.statements:
+                error = self._run(statement.text)
+                if error is not None:
+                    failure = fx.with_statement(fx.failure(error), statement, "statement")
+                    failure = Failure(**{**failure.__dict__, "ran": tuple(ran)})
+                    outcome = Outcome.PARTIAL if ran else Outcome.FAILED
+                    return self._result(migration, outcome, started, failure)
+                ran.append(statement.text)
+            error = self._run(envelope.after_body)
+            if error is None:
+                return self._result(migration, Outcome.OK, started)
+            return self._result(migration, Outcome.PARTIAL, started, _end_failure(error, ran))
+        finally:
+            self._run("ROLLBACK;")  # ends a transaction the file left open, if any
+            self._run(envelope.on_skip)  # unlock and clean the session
+            self._conn.notices.clear()
+
+    def rehearse(self, todo: Sequence[MigrationFile]) -> list[Result]:
         """Run them all in one transaction and roll it back: proof they work, nothing kept."""
         results: list[Result] = []
         # The history table, if missing, is created inside the rehearsal and rolled back too.
         lock = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});"
-        self._run(f"BEGIN;\nRESET ALL;\n{lock}\n{CREATE_TABLE}")
+        error = self._run(f"BEGIN;\nRESET ALL;\n{lock}\n{CREATE_TABLE}{REHEARSAL_GUARD}")
+        if error is not None:
+            self._run("ROLLBACK;")
+            raise fx.history_error("create", error)
         try:
-            for migration in migrations:
-                statements = split_statements(migration.sql)
-                prefix = "SAVEPOINT supamigrate_rehearsal;\n" + self._timeouts("LOCAL")
-                suffix = self._record(migration, statements, rerun=True)
-                suffix += "\nRELEASE SAVEPOINT supamigrate_rehearsal;"
-                started = time.perf_counter()
-                error = self._run(prefix + migration.sql + "\n;\n" + suffix)
-                if error is None:
-                    results.append(self._result(migration, Outcome.OK, started))
-                    continue
-                self._run("ROLLBACK TO SAVEPOINT supamigrate_rehearsal;")
-                failure = self._locate(
-                    error, migration, statements, prefix, suffix, outer="savepoint"
-                )
-                results.append(self._result(migration, Outcome.FAILED, started, failure))
-                break
+            for migration in todo:
+                result = self._rehearse_one(wrap(migration, self.limits, rerun=True))
+                results.append(result)
+                if result.stops_run:
+                    break
         finally:
             self._run("ROLLBACK;")
         return results
+
+    def _rehearse_one(self, envelope: Envelope) -> Result:
+        """One file under a savepoint (no lock or re-check per file: the rehearsal holds both)."""
+        started = time.perf_counter()
+        head = "SAVEPOINT supamigrate_rehearsal;\n" + self.limits.sql("LOCAL")
+        tail = envelope.record + "RELEASE SAVEPOINT supamigrate_rehearsal;\n"
+        error = self._run(head + envelope.body + "\n;\n" + tail)
+        if error is None:
+            return self._result(envelope.migration, Outcome.OK, started)
+        self._run("ROLLBACK TO SAVEPOINT supamigrate_rehearsal;")
+        failure = self._locate(error, envelope, len(head), outer="savepoint")
+        return self._result(envelope.migration, Outcome.FAILED, started, failure)
 
     def close(self) -> None:
         """Close; a connection still being made is left to its daemon thread, so an early
@@ -173,34 +208,18 @@ class Psycopg2Executor:
 
     # --- pieces ----------------------------------------------------------------------------
 
-    def _lock_and_check(self, migration: MigrationFile, *, rerun: bool) -> str:
-        sql = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n"
-        return sql if rerun else sql + recheck_sql(migration.version) + "\n"
-
-    def _timeouts(self, scope: str) -> str:
-        """SET [LOCAL] timeouts; only after the advisory lock, so waiting for it never times out."""
-        lock = self.lock_timeout or "0"
-        statement = self.statement_timeout or "0"
-        return (
-            f"SET {scope} lock_timeout = '{lock}';\n"
-            f"SET {scope} statement_timeout = '{statement}';\n"
-            + self._liveness.replace("LOCAL", scope)
-        )
-
-    def _record(self, migration: MigrationFile, statements: list[Statement], *, rerun: bool) -> str:
-        texts = [s.text for s in statements]
-        return record_sql(migration.version, migration.name, texts, replace=rerun)
-
     def _run(self, sql: str) -> Any:
         """Execute; return the driver error instead of raising it (None when it worked)."""
         import psycopg2
 
+        if not sql:
+            return None
         try:
             with self._conn.cursor() as cur:
                 cur.execute(sql)
         except psycopg2.Error as exc:
             if self._conn.closed:
-                raise _lost(exc) from None
+                raise fx.lost(exc) from None
             return exc
         return None
 
@@ -212,48 +231,44 @@ class Psycopg2Executor:
         failure: Failure | None = None,
     ) -> Result:
         ms = (time.perf_counter() - started) * 1000
-        notices = tuple(mask(n.strip()) for n in self._conn.notices)
+        notices = tuple(
+            mask(n.strip())
+            for n in self._conn.notices
+            if "there is no transaction in progress" not in n  # our own ROLLBACK's echo
+        )
         self._conn.notices.clear()
         return Result(migration, outcome, ms, failure, notices)
 
-    def _locate(
-        self,
-        error: Any,
-        migration: MigrationFile,
-        statements: list[Statement],
-        prefix: str,
-        suffix: str,
-        *,
-        outer: str,
-    ) -> Failure:
+    def _locate(self, error: Any, envelope: Envelope, body_at: int, *, outer: str) -> Failure:
         """The failing statement: from the server's error position, else by a rolled-back re-run."""
-        base = _failure(error)
-        position = _position(error)
-        if position is not None:
-            offset = position - 1 - len(prefix)
-            found = statement_at(statements, offset) if 0 <= offset < len(migration.sql) else None
+        base = fx.failure(error)
+        sql, statements = envelope.body, list(envelope.statements)
+        at = fx.position(error)
+        if at is not None:
+            offset = at - 1 - body_at
+            found = statement_at(statements, offset) if 0 <= offset < len(sql) else None
             if found is not None:
-                return _with_statement(base, found, "position", line_of(migration.sql, offset))
-        if base.sqlstate in _NO_RELOCATE or not statements:
+                return fx.with_statement(base, found, "position", line_of(sql, offset))
+        if base.sqlstate in fx.NO_RELOCATE or not statements:
             return base
-        found = self._rerun_to_find(statements, suffix, outer=outer)
-        return _with_statement(base, found, "re-run") if found is not None else base
+        found = self._rerun_to_find(statements, envelope, outer=outer)
+        return fx.with_statement(base, found, "re-run") if found is not None else base
 
     def _rerun_to_find(
-        self, statements: list[Statement], suffix: str, *, outer: str
+        self, statements: list[Statement], envelope: Envelope, *, outer: str
     ) -> Statement | None:
-        begin, undo = ("BEGIN;", "ROLLBACK;")
+        begin, undo = "BEGIN;", "ROLLBACK;"
         if outer == "savepoint":
             begin, undo = (
                 "SAVEPOINT supamigrate_locate;",
                 "ROLLBACK TO SAVEPOINT supamigrate_locate;",
             )
-        self._run(begin + self._timeouts("LOCAL"))
+        self._run(begin + self.limits.sql("LOCAL"))
         try:
             for statement in statements:
                 if self._run(statement.text) is not None:
                     return statement
-            if self._run(suffix.split("\nRELEASE", 1)[0].split("\nCOMMIT", 1)[0]) is not None:
+            if self._run(envelope.record) is not None:
                 return Statement(
                     "(the history insert into supabase_migrations.schema_migrations)", 0, 0
                 )
@@ -262,94 +277,16 @@ class Psycopg2Executor:
             self._run(undo)
             self._conn.notices.clear()
 
-    def _apply_no_transaction(self, migration: MigrationFile, *, rerun: bool) -> Result:
-        """Statement by statement outside a transaction (CREATE INDEX CONCURRENTLY and such).
 
-        Uses a session-level advisory lock, so it needs a direct or session-pooler connection.
-        """
-        statements = split_statements(migration.sql)
-        started = time.perf_counter()
-        self._run(f"RESET ALL; SELECT pg_advisory_lock({ADVISORY_LOCK_KEY});")
-        ran: list[str] = []
-        try:
-            if not rerun and self._already_recorded(migration.version):
-                return self._result(migration, Outcome.SKIPPED, started)
-            self._run(self._timeouts("SESSION"))
-            for statement in statements:
-                error = self._run(statement.text)
-                if error is not None:
-                    failure = _with_statement(_failure(error), statement, "statement")
-                    failure = Failure(**{**failure.__dict__, "ran": tuple(ran)})
-                    outcome = Outcome.PARTIAL if ran else Outcome.FAILED
-                    return self._result(migration, outcome, started, failure)
-                ran.append(statement.text)
-            error = self._run(self._record(migration, statements, rerun=rerun))
-            if error is not None:
-                failure = Failure(**{**_failure(error).__dict__, "ran": tuple(ran)})
-                return self._result(migration, Outcome.PARTIAL, started, failure)
-            return self._result(migration, Outcome.OK, started)
-        finally:
-            self._run(f"SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY}); RESET ALL;")
-
-    def _already_recorded(self, version: str) -> bool:
-        with self._conn.cursor() as cur:
-            cur.execute(f"SELECT 1 FROM {TABLE} WHERE version = %s", (version,))
-            return cur.fetchone() is not None
-
-
-def _sqlstate(error: Any) -> str:
-    return str(getattr(error, "pgcode", None) or "")
-
-
-def _position(error: Any) -> int | None:
-    diag = getattr(error, "diag", None)
-    raw = getattr(diag, "statement_position", None) if diag is not None else None
-    return int(raw) if raw else None
-
-
-def _failure(error: Any) -> Failure:
-    diag = getattr(error, "diag", None)
-    primary = getattr(diag, "message_primary", None) or str(error).strip().splitlines()[0]
-    return Failure(
-        sqlstate=_sqlstate(error) or "?????",
-        message=mask(primary),
-        detail=mask(getattr(diag, "message_detail", None) or ""),
-        hint=mask(getattr(diag, "message_hint", None) or ""),
-    )
-
-
-def _with_statement(
-    base: Failure, statement: Statement, how: str, line: int | None = None
-) -> Failure:
-    return Failure(
-        base.sqlstate,
-        base.message,
-        base.detail,
-        base.hint,
-        statement=mask(statement.text),
-        line=line or statement.line,
-        located_by=how,
-        ran=base.ran,
-    )
-
-
-def _history_error(action: str, exc: Any) -> Exception:
-    from supamigrate.errors import DatabaseUnavailable
-
-    reason = _failure(exc)
-    return DatabaseUnavailable(
-        f"Cannot {action} the history table {TABLE} ({reason.sqlstate}: {reason.message}): "
-        "connect as a role that may (on Supabase, the postgres role), or ask an owner to "
-        f"create it and grant you access. Nothing was applied."
-    )
-
-
-def _lost(exc: Exception) -> Exception:
-    from supamigrate.errors import DatabaseUnavailable
-
-    return DatabaseUnavailable(
-        mask(
-            f"The connection was lost mid-migration ({' '.join(str(exc).split())}): the "
-            "migration in flight was rolled back by the server. Re-run `invoke migrate`."
+def _end_failure(error: Any, ran: list[str]) -> Failure:
+    """After every statement of a no-transaction file ran: the state check or the history
+    insert failed; say which, and that what ran stays applied."""
+    base = fx.failure(error)
+    if is_state_error(base.message):
+        message = (
+            f"the file left {state_problem(base.message)}: a no-transaction file must end with "
+            "no transaction open and the session as it found it (what its open transaction did "
+            "was rolled back; statements committed before it stay)"
         )
-    )
+        base = Failure(base.sqlstate, message)
+    return Failure(**{**base.__dict__, "ran": tuple(ran)})

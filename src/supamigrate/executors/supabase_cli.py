@@ -1,70 +1,158 @@
-"""The Supabase CLI method: our checks first, then the real `supabase db push` applies.
+"""The supabase method: our checks first, then the real `supabase db push` applies.
 
 The CLI targets the resolved database by URL (`--remote=<url without password>`), with the
 password in PGPASSWORD, never in argv; with `--linked` it gets a bare `--remote` (the linked
 project) and the password in SUPABASE_DB_PASSWORD, which it reads itself. Its output is
-streamed through `mask`. Reading history, drift checks, `--rehearse` and re-runs stay on
-psycopg2.
+streamed through `mask`. Reading history stays on psycopg2; the CLI cannot rehearse or re-run
+one applied migration, and it says so through `capabilities`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
-from collections.abc import Callable
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
-from supamigrate.dburl import DbTarget
+from supamigrate.children import die_with_parent
 from supamigrate.errors import MigrationFailed
+from supamigrate.executors.base import (
+    BaseExecutor,
+    Capabilities,
+    Failure,
+    OnResult,
+    Outcome,
+    Result,
+    Settings,
+)
+from supamigrate.executors.psycopg2 import Psycopg2Executor
+from supamigrate.files import MigrationFile
+from supamigrate.history import HistoryRow
 from supamigrate.masking import mask
 
 
-def push_command(
-    cli: Path, target: DbTarget, workdir: Path, *, dry: bool, include_all: bool, linked: bool
-) -> list[str]:
-    remote = "--remote" if linked else f"--remote={target.url(with_password=False)}"
-    command = [str(cli), "db", "push", remote]
-    command += ["--workdir", str(workdir)]
-    command += ["--dry-run"] if dry else ["--yes"]  # --yes only after our own confirmation
-    command += ["--include-all"] if include_all else []
-    return command
+def find_cli(root: Path, environ: Mapping[str, str]) -> Path | None:
+    """SUPABASE_CLI, then ./node_modules/.bin/supabase (npm ci), then PATH."""
+    for candidate in (
+        environ.get("SUPABASE_CLI"),
+        str(root / "node_modules" / ".bin" / "supabase"),
+        shutil.which("supabase"),
+    ):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    return None
 
 
-def push_env(target: DbTarget, passthrough: dict[str, str], *, linked: bool) -> dict[str, str]:
-    env = {**os.environ, **passthrough}
-    if target.password:
-        env["SUPABASE_DB_PASSWORD" if linked else "PGPASSWORD"] = target.password
-    return env
+def linked_ref(supabase_dir: Path, passthrough: Mapping[str, str]) -> str | None:
+    """The project ref from `supabase link` (supabase/.temp) or SUPABASE_PROJECT_ID."""
+    temp = supabase_dir / ".temp"
+    ref_file = temp / "project-ref"
+    try:
+        ref = ref_file.read_text(encoding="utf-8").strip() if ref_file.is_file() else ""
+        if not ref and (temp / "linked-project.json").is_file():
+            data = json.loads((temp / "linked-project.json").read_text(encoding="utf-8"))
+            ref = str(data.get("ref") or "") if isinstance(data, dict) else ""
+    except (OSError, ValueError):
+        ref = ""
+    return ref or passthrough.get("SUPABASE_PROJECT_ID")
 
 
-def push(
-    cli: Path,
-    target: DbTarget,
-    workdir: Path,
-    *,
-    dry: bool,
-    include_all: bool,
-    linked: bool,
-    passthrough: dict[str, str],
-    say: Callable[[str], None],
-) -> None:
-    """Run `supabase db push`, streaming its output masked; raise MigrationFailed on failure."""
-    command = push_command(cli, target, workdir, dry=dry, include_all=include_all, linked=linked)
-    say(f"$ {mask(' '.join(command))}")
-    process = subprocess.Popen(
-        command,
-        env=push_env(target, passthrough, linked=linked),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        say(f"  supabase: {mask(line.rstrip())}")
-    code = process.wait()
-    if code != 0:
-        raise MigrationFailed(
-            f"`supabase db push` failed (exit {code}); see its output above. Each migration it "
-            "runs is one implicit transaction: the failing one was rolled back."
+class SupabaseCliExecutor(BaseExecutor):
+    name: ClassVar[str] = "supabase"
+    capabilities: ClassVar[Capabilities] = Capabilities(rehearse=False, rerun=False)
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        cli = find_cli(settings.root, settings.environ)
+        assert cli is not None, "unavailable() is checked first"
+        self.cli = cli
+        self.reader = Psycopg2Executor(settings)
+
+    @classmethod
+    def unavailable(cls, settings: Settings) -> str | None:
+        if settings.target.connection_kind == "transaction pooler":
+            return (
+                "the target is the transaction pooler (port 6543), where `supabase db push` "
+                "can fail on prepared statements; use the session pooler (port 5432) for it"
+            )
+        if find_cli(settings.root, settings.environ) is None:
+            return "Supabase CLI not found (run `npm ci`, or set SUPABASE_CLI)"
+        if linked_ref(settings.supabase_dir, settings.passthrough) is None:
+            return "project not linked (`invoke link`, or set SUPABASE_PROJECT_ID)"
+        return Psycopg2Executor.unavailable(settings)
+
+    def read_history(self) -> list[HistoryRow]:
+        return self.reader.read_history()
+
+    def apply(
+        self, todo: Sequence[MigrationFile], *, rerun: bool, on_result: OnResult
+    ) -> list[Result]:
+        """Push, then report per migration what the history says now."""
+        before = {row.version for row in self.read_history()}
+        newest = max(before, default="")
+        include_all = any(m.version < newest for m in todo)
+        started = time.perf_counter()
+        code = self._push(dry=False, include_all=include_all)
+        ms = (time.perf_counter() - started) * 1000 / max(len(todo), 1)
+        applied = {row.version for row in self.read_history()}
+        results: list[Result] = []
+        for migration in todo:
+            if migration.version in applied:
+                result = Result(migration, Outcome.OK, ms, notices=("(by supabase db push)",))
+            else:
+                why = f"`supabase db push` exited {code} without applying it; see its output above"
+                result = Result(migration, Outcome.FAILED, ms, Failure("?????", why))
+            results.append(result)
+            on_result(result)
+            if result.stops_run:
+                break
+        return results
+
+    def preview(self, todo: Sequence[MigrationFile]) -> None:
+        if self._push(dry=True, include_all=False) != 0:
+            raise MigrationFailed("`supabase db push --dry-run` failed; see its output above.")
+
+    def command(self, *, dry: bool, include_all: bool) -> list[str]:
+        settings = self.settings
+        remote = (
+            "--remote"
+            if settings.linked
+            else f"--remote={settings.target.url(with_password=False)}"
         )
+        command = [str(self.cli), "db", "push", remote, "--workdir", str(settings.root)]
+        command += ["--dry-run"] if dry else ["--yes"]  # --yes only after our own confirmation
+        return command + (["--include-all"] if include_all else [])
+
+    def environment(self) -> dict[str, str]:
+        settings = self.settings
+        env = {**settings.environ, **settings.passthrough}
+        if settings.target.password:
+            key = "SUPABASE_DB_PASSWORD" if settings.linked else "PGPASSWORD"
+            env[key] = settings.target.password
+        return env
+
+    def _push(self, *, dry: bool, include_all: bool) -> int:
+        """Run `supabase db push`, streaming its output masked; return its exit code."""
+        command = self.command(dry=dry, include_all=include_all)
+        say = self.settings.say
+        say(f"$ {mask(' '.join(command))}")
+        process = subprocess.Popen(
+            command,
+            env=self.environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=die_with_parent,
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            say(f"  supabase: {mask(line.rstrip())}")
+        return process.wait()
+
+    def close(self) -> None:
+        self.reader.close()

@@ -128,7 +128,7 @@ def stop(server: LocalServer) -> str:
 def reset(server: LocalServer) -> str:
     """Drop and recreate the `postgres` database: empty, with the shim. Starts the server."""
     start(server)
-    from supamigrate.shim import install_shim
+    from supamigrate.local.shim import install_shim
 
     with session(server.admin_target("template1"), autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("drop database if exists postgres with (force)")
@@ -185,7 +185,7 @@ def _initdb(server: LocalServer, *, settings: dict[str, str]) -> None:
 
 def _bootstrap(server: LocalServer) -> None:
     """Create the Supabase-like `postgres` role and give it the database, then the shim."""
-    from supamigrate.shim import install_shim
+    from supamigrate.local.shim import install_shim
 
     with session(server.admin_target()) as conn, conn.cursor() as cur:
         cur.execute("select 1 from pg_roles where rolname = 'postgres'")

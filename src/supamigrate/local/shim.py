@@ -13,7 +13,7 @@ from supamigrate.dburl import DbTarget
 
 
 def shim_sql() -> str:
-    return files("supamigrate").joinpath("sql/shim.sql").read_text(encoding="utf-8")
+    return files("supamigrate").joinpath("local/shim.sql").read_text(encoding="utf-8")
 
 
 def install_shim(admin: DbTarget) -> bool:

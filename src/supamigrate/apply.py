@@ -1,0 +1,98 @@
+"""The one apply loop every executing method goes through, and the reports after it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from supamigrate.errors import MigrationFailed, UsageError
+from supamigrate.executors.base import Executor, Outcome, Result
+from supamigrate.files import MigrationFile
+from supamigrate.output import (
+    ROLLBACK_GUIDANCE,
+    Reporter,
+    failure_lines,
+    progress_line,
+    result_json,
+)
+from supamigrate.sqlsplit import is_no_transaction
+
+
+def apply_all(
+    executor: Executor,
+    todo: Sequence[MigrationFile],
+    *,
+    rerun: bool,
+    continue_on_error: bool,
+    out: Reporter,
+) -> int:
+    """Apply `todo` in order, printing each result as it ends; 0, or raise MigrationFailed."""
+    results: list[Result] = []
+
+    def show(result: Result) -> None:
+        results.append(result)
+        out.say(progress_line(len(results), len(todo), result))
+        for notice in result.notices:
+            out.say(f"  {notice}")
+        for line in failure_lines(result):
+            out.say(line)
+
+    remaining = list(todo)
+    while remaining:
+        batch = executor.apply(remaining, rerun=rerun, on_result=show)
+        remaining = remaining[len(batch) :]
+        failed = bool(batch) and batch[-1].stops_run
+        if not batch or not failed or not remaining or not _go_on(continue_on_error, out):
+            break
+    out.fact("results", [result_json(r) for r in results])
+    return summarise(results, len(todo), out)
+
+
+def _go_on(continue_on_error: bool, out: Reporter) -> bool:
+    if continue_on_error:
+        out.say("Continuing with the next migration (--continue-on-error).")
+        return True
+    out.say(ROLLBACK_GUIDANCE)
+    try:
+        return out.ask("Continue with the next migration?", refuse_hint="stopping here.")
+    except UsageError:
+        return False
+
+
+def summarise(results: Sequence[Result], total: int, out: Reporter) -> int:
+    counts = {o: sum(r.outcome is o for r in results) for o in Outcome}
+    not_run = total - len(results)
+    total_ms = sum(r.ms for r in results)
+    parts = [f"{n} {o.value}" for o, n in counts.items() if n]
+    parts += [f"{not_run} not run"] if not_run else []
+    out.say(f"Done in {total_ms:.0f} ms: {', '.join(parts)}.")
+    out.fact(
+        "summary",
+        {o.value: n for o, n in counts.items()} | {"not_run": not_run, "ms": round(total_ms, 1)},
+    )
+    bad = counts[Outcome.FAILED] + counts[Outcome.PARTIAL]
+    if bad:
+        raise MigrationFailed(f"{bad} migration(s) failed; see above.")
+    return 0
+
+
+def rehearse(executor: Executor, todo: Sequence[MigrationFile], out: Reporter) -> int:
+    """Run the transactional files in one rolled-back transaction; report, then the verdict."""
+    rehearsable = [m for m in todo if not is_no_transaction(m.sql)]
+    results = executor.rehearse(rehearsable)
+    for index, result in enumerate(results, 1):
+        out.say(progress_line(index, len(rehearsable), result))
+        for line in failure_lines(result, rehearsal=True):
+            out.say(line)
+    for migration in todo:
+        if is_no_transaction(migration.sql):
+            out.say(f"  {migration.label}: not rehearsable (runs outside a transaction)")
+    out.fact("rehearsal", [result_json(r) for r in results])
+    failed = any(r.outcome is not Outcome.OK for r in results)
+    if failed:
+        out.say("Rehearsal failed; everything it ran was rolled back: nothing was changed.")
+        return 1
+    out.say(
+        f"Rehearsal passed: {len(results)} migration(s) ran in one transaction that was then "
+        "rolled back; nothing was changed."
+    )
+    return 0

@@ -1,0 +1,330 @@
+"""The Invoke collection: every supamigrate task, for `invoke` in this repo and `supamigrate`.
+
+Tasks are thin: parse flags, load the config for the project found from the current folder
+upward, call one command, exit with its code. Library imports happen inside tasks so
+`--list` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+if TYPE_CHECKING:
+    from supamigrate.config import Config
+    from supamigrate.local.server import LocalServer
+    from supamigrate.output import Reporter
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Turn library errors into one masked line and their exit code (2 usage, 1 failure)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from supamigrate.errors import SupamigrateError
+        from supamigrate.masking import mask
+
+        try:
+            return func(*args, **kwargs)
+        except SupamigrateError as exc:
+            if os.environ.get("SUPAMIGRATE_DEBUG"):
+                traceback.print_exc()
+            raise Exit(mask(f"FAILED: {exc}"), code=exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def project_root() -> Path:
+    from supamigrate.config import find_root
+
+    return find_root(Path.cwd())
+
+
+def _local_server() -> LocalServer:
+    from supamigrate.local.server import LocalServer
+
+    return LocalServer(project_root() / ".supamigrate" / "local")
+
+
+CONFIG_HELP = {
+    "db_url": "Target database URL (default: DATABASE_URL, SUPABASE_DB_URL, .env files, local).",
+    "linked": "Target the linked project (`invoke link`), password from SUPABASE_DB_PASSWORD.",
+    "json": "Print one JSON document instead of human output.",
+}
+MIGRATE_HELP = {
+    **CONFIG_HELP,
+    "dry": "Show the plan and a SQL preview; execute nothing, create nothing.",
+    "rehearse": "Run pending migrations in one transaction, then roll it all back.",
+    "migration": "Re-run one migration even if applied: its number (001), version or name.",
+    "skip_confirm": "Do not ask before applying (also implied by CI=true).",
+    "continue_on_error": "After a failed migration, go on with the next one.",
+    "allow_drift": "Go on even though an applied migration's file was edited since.",
+    "include_all": "Also apply pending migrations older than the newest applied one.",
+    "lock_timeout": "Per-migration lock_timeout, e.g. 5s (0 disables). Default 5s.",
+    "statement_timeout": "Per-migration statement_timeout, e.g. 15min. Default none.",
+    "method": "How to apply: auto (default), supabase, psycopg2, psql or manual.",
+}
+
+
+def _config(linked: bool = False, **flags: Any) -> Config:
+    from supamigrate.config import load_config
+    from supamigrate.errors import UsageError
+
+    if linked and flags.get("db_url"):
+        raise UsageError("Pass either --linked or --db-url, not both.")
+    config = load_config(project_root(), flags=flags)
+    if linked:
+        from supamigrate.link import linked_config
+
+        config = linked_config(config)
+    if flags.get("db_url") and config.target.password:
+        print(
+            "warning: a password in --db-url is visible to other users in the process list; "
+            "put the URL in DATABASE_URL or .env.secrets instead.",
+            file=sys.stderr,
+        )
+    return config
+
+
+def _run(as_json: bool, body: Callable[[Reporter], int]) -> None:
+    """Run `body(reporter)`, always emit the JSON document, exit with body's code."""
+    from supamigrate.output import Reporter
+
+    out = Reporter(as_json=as_json)
+    try:
+        code = body(out)
+    finally:
+        out.finish()
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"check": "Change nothing; exit 1 listing every stale, missing or renamed mirror."})
+@friendly
+def mirror(c: Context, check: bool = False) -> None:
+    """Mirror migrations/NNN_name.sql into supabase/migrations/<version>_name.sql."""
+    from supamigrate import commands
+
+    _run(False, lambda out: commands.mirror(_config(), out, check=check))
+
+
+@task(help={**CONFIG_HELP, "method": MIGRATE_HELP["method"]})
+@friendly
+def status(
+    c: Context,
+    db_url: str | None = None,
+    linked: bool = False,
+    json: bool = False,
+    method: str = "auto",
+) -> None:
+    """List every migration: applied, pending, drifted, or missing locally."""
+    from supamigrate import commands
+    from supamigrate.executors.registry import Needs
+
+    def body(out: Reporter) -> int:
+        config = _config(linked, db_url=db_url)
+        executor = commands.open_method(config, method, Needs(), out)
+        try:
+            commands.status(config, out, executor)
+        finally:
+            executor.close()
+        return 0
+
+    _run(json, body)
+
+
+@task(help=MIGRATE_HELP)
+@friendly
+def migrate(
+    c: Context,
+    dry: bool = False,
+    rehearse: bool = False,
+    migration: str | None = None,
+    skip_confirm: bool = False,
+    continue_on_error: bool = False,
+    allow_drift: bool = False,
+    include_all: bool = False,
+    lock_timeout: str | None = None,
+    statement_timeout: str | None = None,
+    db_url: str | None = None,
+    linked: bool = False,
+    method: str = "auto",
+    json: bool = False,
+) -> None:
+    """Mirror, then apply pending migrations, each in its own transaction, with a history row."""
+    from supamigrate import commands
+
+    options = commands.MigrateOptions(
+        dry=dry,
+        rehearse=rehearse,
+        migration=migration,
+        skip_confirm=skip_confirm,
+        continue_on_error=continue_on_error,
+        allow_drift=allow_drift,
+        include_all=include_all,
+    )
+
+    def body(out: Reporter) -> int:
+        flags = {
+            "db_url": db_url,
+            "lock_timeout": lock_timeout,
+            "statement_timeout": statement_timeout,
+        }
+        config = _config(linked, **flags)
+        executor = commands.open_method(config, method, options.needs, out)
+        try:
+            return commands.migrate(config, options, out, executor)
+        finally:
+            executor.close()
+
+    _run(json, body)
+
+
+@task(
+    help={
+        **CONFIG_HELP,
+        "no_probe": "Skip the isolation probe (it writes, then rolls back).",
+        "sql": "Only print verification SQL to paste into the Supabase SQL editor.",
+    }
+)
+@friendly
+def verify(
+    c: Context,
+    db_url: str | None = None,
+    linked: bool = False,
+    json: bool = False,
+    no_probe: bool = False,
+    sql: bool = False,
+) -> None:
+    """Check tables, RLS, counts and tenant isolation, and lint the public schema."""
+    from supamigrate.commands import banner
+    from supamigrate.tenant import commands
+    from supamigrate.verify import VERIFY_SQL
+
+    if sql:
+        print(VERIFY_SQL)
+        return
+
+    def body(out: Reporter) -> int:
+        config = _config(linked, db_url=db_url)
+        banner(config, out)
+        return commands.verify(config, out, probe=not no_probe)
+
+    _run(json, body)
+
+
+@task(
+    name="rollback-rls",
+    help={
+        **CONFIG_HELP,
+        "dry": "Print the SQL only; change nothing.",
+        "skip_confirm": MIGRATE_HELP["skip_confirm"],
+        "table": "Roll back one table only (e.g. files).",
+    },
+)
+@friendly
+def rollback_rls(
+    c: Context,
+    dry: bool = False,
+    skip_confirm: bool = False,
+    table: str | None = None,
+    db_url: str | None = None,
+    linked: bool = False,
+    json: bool = False,
+) -> None:
+    """Disable RLS and drop the 004 policies (tables, columns and data stay); one transaction."""
+    from supamigrate.commands import banner
+    from supamigrate.tenant import commands
+
+    def body(out: Reporter) -> int:
+        config = _config(linked, db_url=db_url)
+        banner(config, out)
+        return commands.rollback_rls(config, out, table=table, dry=dry, skip_confirm=skip_confirm)
+
+    _run(json, body)
+
+
+@task(
+    help={
+        "project_ref": "The project's ref (20 letters in the dashboard URL). Default: from "
+        "DATABASE_URL (db.<ref>.supabase.co, or pooler user postgres.<ref>).",
+    }
+)
+@friendly
+def link(c: Context, project_ref: str | None = None) -> None:
+    """Link this folder to a Supabase project with the real `supabase link` (idempotent)."""
+    from supamigrate import link as linking
+
+    config = _config()
+    linking.link(config, linking.derive_ref(config, project_ref), say=print)
+
+
+# --- the local database -------------------------------------------------------------------
+
+
+@task(name="start")
+@friendly
+def db_start(c: Context) -> None:
+    """Start the local Supabase-like Postgres on 127.0.0.1:54322 (idempotent)."""
+    from supamigrate.local import server
+
+    print(server.start(_local_server()))
+
+
+@task(name="stop")
+@friendly
+def db_stop(c: Context) -> None:
+    """Stop the local Postgres (its data stays in .supamigrate/local)."""
+    from supamigrate.local import server
+
+    print(server.stop(_local_server()))
+
+
+@task(name="status")
+@friendly
+def db_status(c: Context) -> None:
+    """Say whether the local Postgres is running, and where."""
+    from supamigrate.local import server as local
+
+    server = _local_server()
+    state = local.status(server)
+    print(f"Local database: {state.detail}")
+    if state.running:
+        print(f"URL: {server.user_target().masked_url} (password: see `invoke db.url --help`)")
+
+
+@task(name="reset")
+@friendly
+def db_reset(c: Context) -> None:
+    """Drop and recreate the local `postgres` database: empty, with the Supabase shim."""
+    from supamigrate.local import server
+
+    print(server.reset(_local_server()))
+
+
+@task(
+    name="url", help={"show_password": "Print the real password (for `export DATABASE_URL=...`)."}
+)
+@friendly
+def db_url(c: Context, show_password: bool = False) -> None:
+    """Print the local database URL (password masked unless --show-password)."""
+    target = _local_server().user_target()
+    print(target.url() if show_password else target.masked_url)
+
+
+db = Collection("db", db_start, db_stop, db_status, db_reset, db_url)
+
+ns = Collection(migrate, status, mirror, verify, rollback_rls, link)
+ns.add_collection(db)

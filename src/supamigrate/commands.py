@@ -1,0 +1,243 @@
+"""The commands `mirror`, `status` and `migrate`: each sequences library calls, like yoyo's.
+
+Get the files, open the method, read history, make the plan, refuse before anything runs,
+show, ask, apply, report. Every step lives in its own module; this one only sequences them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from supamigrate import files as fs
+from supamigrate import preflight
+from supamigrate.apply import apply_all, rehearse
+from supamigrate.config import Config
+from supamigrate.errors import CheckFailed, DatabaseUnavailable, UsageError
+from supamigrate.executors.base import Executor, Settings
+from supamigrate.executors.registry import Needs, choose
+from supamigrate.output import Reporter, plan_json, plan_lines, plan_summary, preview_lines
+from supamigrate.plan import Plan, make_plan, select_one
+from supamigrate.sqlsplit import is_no_transaction, split_statements
+
+SKIP_HINT = "pass --skip-confirm (or set CI=true) to apply without asking."
+
+
+@dataclass(frozen=True)
+class MigrateOptions:
+    dry: bool = False
+    rehearse: bool = False
+    migration: str | None = None
+    skip_confirm: bool = False
+    continue_on_error: bool = False
+    allow_drift: bool = False
+    include_all: bool = False
+
+    @property
+    def needs(self) -> Needs:
+        return Needs(rehearse=self.rehearse, rerun=self.migration is not None)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def banner(config: Config, out: Reporter) -> None:
+    out.say(f"Target: {config.target.describe()} (from {config.sources['db_url']})")
+    out.fact("target", config.target.masked_url)
+
+
+def settings_for(config: Config, out: Reporter) -> Settings:
+    return Settings(
+        target=config.target,
+        root=config.root,
+        supabase_dir=config.supabase_dir,
+        lock_timeout=config.lock_timeout,
+        statement_timeout=config.statement_timeout,
+        connect_timeout=config.connect_timeout,
+        linked=config.linked,
+        passthrough=dict(config.supabase_env),
+        environ=dict(os.environ),
+        say=out.say,
+    )
+
+
+def open_method(config: Config, requested: str, needs: Needs, out: Reporter) -> Executor:
+    """Choose the method, say which and why, and open it (psycopg2 connects meanwhile)."""
+    settings = settings_for(config, out)
+    choice = choose(requested, config.methods, settings, needs)
+    banner(config, out)
+    out.say(f"Method: {choice.describe()}")
+    out.fact("method", choice.name)
+    for note in connection_notes(config) + choice.method.notes(settings):
+        out.say(note)
+    return choice.open(settings)
+
+
+def connection_notes(config: Config) -> list[str]:
+    """What the connection kind means for this run, said before anything runs."""
+    kind = config.target.connection_kind
+    if kind == "session pooler":
+        return [
+            "Connection: Supabase session pooler (port 5432): one server connection for the "
+            "whole run, like a direct connection; every method works through it."
+        ]
+    if kind != "transaction pooler":
+        return []
+    return [
+        "Connection: Supabase transaction pooler (port 6543): each transaction may land on a "
+        "different server connection. psycopg2 and psql work through it (each migration is one "
+        "transaction holding its own lock, no prepared statements, no session settings kept); "
+        "files marked -- supamigrate:no-transaction need the session pooler (port 5432)."
+    ]
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def mirror(config: Config, out: Reporter, *, check: bool) -> int:
+    """Write (or with check, only compare) supabase/migrations from migrations/."""
+    sources = _sources(config)
+    items = fs.plan_mirror(sources, config.supabase_migrations_dir, config.version_base)
+    stale = [item for item in items if item.state is not fs.MirrorState.OK]
+    out.fact("mirror", [{"file": i.describe(), "state": i.state.value} for i in items])
+    if check:
+        for item in stale:
+            out.say(f"  {item.describe()}")
+        if stale:
+            raise CheckFailed(
+                f"{len(stale)} mirror file(s) out of date in {config.supabase_migrations_dir}: "
+                "run `invoke mirror` and commit the result."
+            )
+        out.say(f"Mirror up to date: {len(items)} file(s).")
+        return 0
+    for item in fs.apply_mirror(items):
+        out.say(f"  wrote {item.describe()}")
+    out.say(f"Mirror up to date: {len(items)} file(s) in {config.supabase_migrations_dir}.")
+    return 0
+
+
+def _sources(config: Config) -> list[fs.SourceFile]:
+    """migrations/NNN_name.sql, or none in a repo that only has supabase/migrations."""
+    return fs.discover_sources(config.migrations_dir) if config.migrations_dir else []
+
+
+def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.MigrationFile]:
+    """The migrations to consider: supabase/migrations with the sources mirrored into it.
+
+    Without write_mirror (dry runs, status) the mirror is applied in memory only.
+    """
+    sources = _sources(config)
+    items = fs.plan_mirror(sources, config.supabase_migrations_dir, config.version_base)
+    if write_mirror:
+        for item in fs.apply_mirror(items):
+            out.say(f"Mirrored {item.describe()}")
+    texts = {item.target: fs.read_utf8(item.source.path, item.source.content) for item in items}
+    found, warnings = fs.discover_migrations(
+        config.supabase_migrations_dir, sources, config.version_base, texts
+    )
+    for warning in warnings:
+        out.warn(warning)
+    by_version = {m.version: m for m in found}
+    for item in items:  # sources are the truth for their versions, written or not
+        version = item.target.name.split("_", 1)[0]
+        by_version[version] = fs.MigrationFile(
+            version, item.source.name, item.source.path, texts[item.target], item.source.label
+        )
+        if item.obsolete is not None:
+            by_version.pop(item.obsolete.name.split("_", 1)[0], None)
+    return [by_version[v] for v in sorted(by_version)]
+
+
+# --- status and migrate ------------------------------------------------------------------------
+
+
+def status(config: Config, out: Reporter, executor: Executor) -> Plan:
+    migrations = collect(config, out, write_mirror=False)
+    rows = executor.read_history()
+    if rows is None:
+        raise DatabaseUnavailable("status needs a database connection; none could be made.")
+    plan = make_plan(migrations, rows)
+    out.fact("migrations", plan_json(plan))
+    out.fact("summary", plan_summary(plan))
+    out.say(f"Migrations on {config.target.describe()}:")
+    for line in plan_lines(plan):
+        out.say(line)
+    out.say(plan_summary(plan))
+    return plan
+
+
+def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Executor) -> int:
+    """Apply what is pending; return the exit code (0 ok or nothing to do, 1 a failure)."""
+    migrations = collect(config, out, write_mirror=not options.dry)
+    plan = make_plan(migrations, executor.read_history() or [])
+    if options.migration:
+        plan = select_one(plan, options.migration)
+    out.fact("plan", plan_json(plan))
+    for line in plan_lines(plan):
+        out.say(line)
+    todo = _refusals(config, options, plan, executor, out)
+    if not todo:
+        out.say(f"Nothing to apply: {plan_summary(plan)}.")
+        out.fact("summary", {"applied": 0, "pending": 0})
+        return 0
+    _announce(plan, todo, out)
+    if not executor.capabilities.executes:
+        for line in executor.instructions(todo):
+            out.say(line)
+        return 0
+    if options.dry:
+        _dry(todo, out)
+        executor.preview(todo)
+        return 0
+    if options.rehearse:
+        return rehearse(executor, todo, out)
+    confirmed = options.skip_confirm or in_ci()
+    if not confirmed and not out.ask(f"Apply {len(todo)} migration(s)?", refuse_hint=SKIP_HINT):
+        raise UsageError("Cancelled: nothing was applied.")
+    return apply_all(
+        executor, todo, rerun=plan.rerun, continue_on_error=options.continue_on_error, out=out
+    )
+
+
+def _refusals(
+    config: Config, options: MigrateOptions, plan: Plan, executor: Executor, out: Reporter
+) -> list[fs.MigrationFile]:
+    """Every pre-flight check for this run; the migrations to apply when all pass."""
+    preflight.check_plan(plan, allow_drift=options.allow_drift, include_all=options.include_all)
+    todo = list(plan.to_apply)
+    preflight.check_files(todo)
+    preflight.check_method(executor, todo, rehearse=options.rehearse)
+    if executor.capabilities.executes:
+        try:
+            preflight.check_session_needs(todo, config.target)
+        except UsageError as exc:
+            if not (options.dry or options.rehearse):
+                raise
+            out.warn(f"A real run would stop here: {exc}")
+    return todo
+
+
+def _announce(plan: Plan, todo: list[fs.MigrationFile], out: Reporter) -> None:
+    verb = "re-run" if plan.rerun else "apply"
+    out.say(f"Will {verb} {len(todo)} migration(s): {', '.join(m.label for m in todo)}")
+    for migration in todo:
+        if is_no_transaction(migration.sql):
+            out.say(
+                f"NOTE: {migration.label} runs OUTSIDE a transaction "
+                "(-- supamigrate:no-transaction): a failure halfway leaves the statements "
+                "before it applied."
+            )
+
+
+def _dry(todo: list[fs.MigrationFile], out: Reporter) -> None:
+    out.say("Dry run: nothing will be executed.")
+    preview = []
+    for migration in todo:
+        out.say(f"-- {migration.label} ({migration.version})")
+        for line in preview_lines(migration.sql):
+            out.say(line)
+        preview.append(
+            {"name": migration.label, "statements": len(split_statements(migration.sql))}
+        )
+    out.fact("dry_run", preview)

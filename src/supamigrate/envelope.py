@@ -1,0 +1,164 @@
+"""The per-migration envelope: what wraps every migration, defined once, rendered per path.
+
+A transactional file (psycopg2 sends it as ONE message, psql as one script block, manual as
+one block to paste):
+
+    BEGIN;
+    RESET ALL; RESET SESSION AUTHORIZATION; RESET ROLE;   a clean session
+    SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0;
+    SELECT pg_advisory_xact_lock(<key>);                   waiting is never cut by a role default
+    <re-check: the version is not in history yet>          rendered per path
+    SET LOCAL lock_timeout/statement_timeout; liveness     the configured limits, for the file
+    <the file>
+    ;
+    RESET SESSION AUTHORIZATION; RESET ROLE;               the row is written as the migrator
+    INSERT INTO supabase_migrations.schema_migrations ...;
+    COMMIT;
+
+A `-- supamigrate:no-transaction` file runs the same steps at session level with a session
+advisory lock, its statements outside any transaction, then a state check (no transaction left
+open, role unchanged, no session setting left behind) before its history row, then unlocks.
+
+The re-check is the only part rendered differently: psycopg2 and manual raise a marked error
+(`history.recheck_sql`), psql branches with `\\gset` and `\\if`. Everything else is plain SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from supamigrate.files import MigrationFile
+from supamigrate.history import ADVISORY_LOCK_KEY, CREATE_TABLE, quote_literal, record_sql
+from supamigrate.sqlsplit import Statement, is_no_transaction, split_statements
+
+CLEAN_SESSION = "RESET ALL;\nRESET SESSION AUTHORIZATION;\nRESET ROLE;\n"
+STATE_MARK = "supamigrate: session state left behind"
+# Settings the envelope itself sets at session level for a no-transaction file.
+_OWN_SETTINGS = ("lock_timeout", "statement_timeout", "client_connection_check_interval")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The per-migration limits ('' or '0' disables one)."""
+
+    lock_timeout: str = "5s"
+    statement_timeout: str = ""
+
+    def sql(self, scope: str) -> str:
+        """SET [LOCAL] both timeouts, and the liveness check where the server has it (PG 14+):
+        a vanished client is noticed within a second and its migration rolled back."""
+        local = "true" if scope == "LOCAL" else "false"
+        return (
+            f"SET {scope} lock_timeout = {quote_literal(self.lock_timeout or '0')};\n"
+            f"SET {scope} statement_timeout = {quote_literal(self.statement_timeout or '0')};\n"
+            f"SELECT set_config('client_connection_check_interval', '1s', {local}) "
+            "WHERE current_setting('server_version_num')::int >= 140000;\n"
+        )
+
+
+def _unlimited(scope: str) -> str:
+    return f"SET {scope} lock_timeout = 0;\nSET {scope} statement_timeout = 0;\n"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One migration in its envelope, as pieces each path renders in order.
+
+    `version` is None for a deliberate re-run (--migration): nothing to re-check.
+    """
+
+    migration: MigrationFile
+    transactional: bool
+    before_check: str
+    version: str | None
+    after_check: str
+    statements: tuple[Statement, ...]
+    record: str  # what follows the file: (state check,) the history row
+    close: str  # COMMIT, or for a no-transaction file: unlock and clean the session
+    on_skip: str  # what ends the migration when the re-check finds it applied
+
+    @property
+    def after_body(self) -> str:
+        return self.record + self.close
+
+    @property
+    def body(self) -> str:
+        return self.migration.sql
+
+    def message(self, *, recheck: str | None = None) -> tuple[str, int]:
+        """The whole envelope as one SQL text with the error-raising re-check, and the offset
+        where the file's text starts in it (to map a server error position to a file line)."""
+        check = recheck if recheck is not None else self.recheck_sql()
+        head = self.before_check + check + self.after_check
+        return head + self.body + "\n;\n" + self.after_body, len(head)
+
+    def recheck_sql(self) -> str:
+        from supamigrate.history import recheck_sql
+
+        return recheck_sql(self.version) + "\n" if self.version is not None else ""
+
+
+def wrap(
+    migration: MigrationFile, limits: Limits, *, rerun: bool, ensure_table: bool = False
+) -> Envelope:
+    """The envelope for `migration`; `ensure_table` adds the history table's CREATE (manual)."""
+    statements = tuple(split_statements(migration.sql))
+    record = record_sql(
+        migration.version, migration.name, [s.text for s in statements], replace=rerun
+    )
+    table = CREATE_TABLE.lstrip() if ensure_table else ""
+    version = None if rerun else migration.version
+    if is_no_transaction(migration.sql):
+        teardown = f"SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY});\n{CLEAN_SESSION}"
+        return Envelope(
+            migration,
+            False,
+            f"{CLEAN_SESSION}{_unlimited('SESSION')}"
+            f"SELECT pg_advisory_lock({ADVISORY_LOCK_KEY});\n{table}",
+            version,
+            limits.sql("SESSION"),
+            statements,
+            f"{state_check_sql()}{record}\n",
+            teardown,
+            teardown,
+        )
+    return Envelope(
+        migration,
+        True,
+        f"BEGIN;\n{CLEAN_SESSION}{_unlimited('LOCAL')}"
+        f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n{table}",
+        version,
+        limits.sql("LOCAL"),
+        statements,
+        f"RESET SESSION AUTHORIZATION;\nRESET ROLE;\n{record}\n",
+        "COMMIT;\n",
+        "ROLLBACK;\n",
+    )
+
+
+def state_check_sql() -> str:
+    """Fail (SQLSTATE 22P02 with STATE_MARK) when a no-transaction file left a transaction
+    open, another role in force, or a session setting changed. Inside an open transaction
+    now() is its start, earlier than this statement's own timestamp."""
+    own = ", ".join(quote_literal(name) for name in _OWN_SETTINGS)
+    left = (
+        "concat_ws('; ', "
+        "CASE WHEN now() <> statement_timestamp() THEN 'a transaction open' END, "
+        "CASE WHEN current_user <> session_user THEN 'role ' || current_user || ' in force' END, "
+        "(SELECT 'settings changed: ' || string_agg(name, ', ') FROM pg_settings "
+        f"WHERE source = 'session' AND name NOT IN ({own})))"
+    )
+    return (
+        f"SELECT ({quote_literal(STATE_MARK + ': ')} || left_behind)::int "
+        f"FROM (SELECT {left} AS left_behind) s WHERE left_behind <> '';\n"
+    )
+
+
+def is_state_error(message: str) -> bool:
+    return STATE_MARK in message
+
+
+def state_problem(message: str) -> str:
+    """The part of the state-check error that says what was left behind."""
+    text = message.split(STATE_MARK + ": ", 1)[-1]
+    return text.split('"', 1)[0].strip()

@@ -1,0 +1,77 @@
+"""Driver errors turned into `Failure`s and one-line user errors (psycopg2 paths)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from supamigrate.errors import DatabaseUnavailable
+from supamigrate.executors.base import Failure
+from supamigrate.history import TABLE
+from supamigrate.masking import mask
+from supamigrate.sqlsplit import Statement
+
+# Re-running to find the failing statement would only wait or fail the same way again.
+NO_RELOCATE = ("55P03", "57014", "57P01", "40P01", "25001")
+
+
+def sqlstate(error: Any) -> str:
+    return str(getattr(error, "pgcode", None) or "")
+
+
+def position(error: Any) -> int | None:
+    diag = getattr(error, "diag", None)
+    raw = getattr(diag, "statement_position", None) if diag is not None else None
+    return int(raw) if raw else None
+
+
+def primary_message(error: Any) -> str:
+    diag = getattr(error, "diag", None)
+    text = getattr(diag, "message_primary", None) or str(error).strip()
+    return text.splitlines()[0] if text else "unknown error"
+
+
+def failure(error: Any) -> Failure:
+    diag = getattr(error, "diag", None)
+    return Failure(
+        sqlstate=sqlstate(error) or "?????",
+        message=mask(primary_message(error)),
+        detail=mask(getattr(diag, "message_detail", None) or ""),
+        hint=mask(getattr(diag, "message_hint", None) or ""),
+    )
+
+
+def with_statement(
+    base: Failure,
+    statement: Statement,
+    how: str,
+    line: int | None = None,
+    ran: tuple[str, ...] | None = None,
+) -> Failure:
+    return Failure(
+        base.sqlstate,
+        base.message,
+        base.detail,
+        base.hint,
+        statement=mask(statement.text),
+        line=line or statement.line,
+        located_by=how,
+        ran=base.ran if ran is None else ran,
+    )
+
+
+def history_error(action: str, exc: Any) -> DatabaseUnavailable:
+    reason = failure(exc)
+    return DatabaseUnavailable(
+        f"Cannot {action} the history table {TABLE} ({reason.sqlstate}: {reason.message}): "
+        "connect as a role that may (on Supabase, the postgres role), or ask an owner to "
+        "create it and grant you access. Nothing was applied."
+    )
+
+
+def lost(exc: Exception) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        mask(
+            f"The connection was lost mid-migration ({' '.join(str(exc).split())}): the "
+            "migration in flight was rolled back by the server. Re-run `invoke migrate`."
+        )
+    )

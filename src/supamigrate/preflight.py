@@ -1,0 +1,66 @@
+"""Every refusal that happens before anything runs, in one place.
+
+Nothing here executes a migration: it reads the plan, the files and the target, and raises a
+one-line error (exit 2 for input that cannot work, 1 for a state that needs a decision).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from supamigrate.dburl import DbTarget
+from supamigrate.errors import UsageError
+from supamigrate.executors.base import Executor
+from supamigrate.files import MigrationFile
+from supamigrate.plan import Plan, check_runnable
+from supamigrate.sqlsplit import has_sql, is_no_transaction, split_statements, transaction_control
+
+
+def check_plan(plan: Plan, *, allow_drift: bool, include_all: bool) -> None:
+    """Where the CLI would refuse (missing files, older pending files), and on drift."""
+    check_runnable(plan, allow_drift=allow_drift, include_all=include_all)
+
+
+def check_files(migrations: Sequence[MigrationFile]) -> None:
+    """Refuse empty files and files that manage their own transactions."""
+    for migration in migrations:
+        if not has_sql(migration.sql):
+            raise UsageError(
+                f"{migration.path.name} has no SQL statements (empty or only comments): write "
+                "the migration, or delete the file. Nothing was applied; applying it would "
+                "record it, and your later edits would count as drift."
+            )
+        if is_no_transaction(migration.sql):
+            continue
+        found = transaction_control(split_statements(migration.sql))
+        if found is not None:
+            first = found.text.splitlines()[0]
+            raise UsageError(
+                f"{migration.path.name}, line {found.line}: `{first}` controls the transaction, "
+                "but supamigrate runs each file in its own transaction. Remove it, or put "
+                "`-- supamigrate:no-transaction` on the first line to run the file without one."
+            )
+
+
+def check_session_needs(migrations: Sequence[MigrationFile], target: DbTarget) -> None:
+    """No-transaction files take a session lock and run statement by statement: not via 6543."""
+    if target.connection_kind != "transaction pooler":
+        return
+    needy = [m.path.name for m in migrations if is_no_transaction(m.sql)]
+    if needy:
+        raise UsageError(
+            f"{', '.join(needy)} run(s) outside a transaction and need one session, which the "
+            "transaction pooler (port 6543) does not keep: use the session pooler URL (same "
+            "host, port 5432) or the direct connection. Nothing was applied."
+        )
+
+
+def check_method(executor: Executor, todo: Sequence[MigrationFile], *, rehearse: bool) -> None:
+    """What the chosen method cannot do for this run."""
+    caps = executor.capabilities
+    if rehearse and not caps.rehearse and caps.executes:
+        raise UsageError(
+            f"--rehearse cannot run with method {executor.name}: use --method psycopg2."
+        )
+    if not caps.no_transaction and any(is_no_transaction(m.sql) for m in todo):
+        raise UsageError(f"Method {executor.name} cannot apply no-transaction files.")

@@ -1,0 +1,65 @@
+"""The tenant commands, `verify` and `rollback-rls`: sessions around the tenant checks.
+
+They use the engine (config, connections, the collected migrations) and know the tenant
+content; the engine knows nothing of them.
+"""
+
+from __future__ import annotations
+
+from supamigrate.commands import SKIP_HINT, collect, in_ci
+from supamigrate.config import Config
+from supamigrate.errors import UsageError
+from supamigrate.output import Reporter
+
+
+def verify(config: Config, out: Reporter, *, probe: bool) -> int:
+    """Run every check in one transaction that is rolled back; 1 if any fails."""
+    from supamigrate.db import session
+    from supamigrate.verify import run_checks
+
+    with session(config.target, connect_timeout=config.connect_timeout) as conn:
+        try:
+            with conn.cursor() as cur:
+                checks = run_checks(cur, probe=probe)
+        finally:
+            conn.rollback()  # verify never changes anything, the probe included
+    width = max(len(c.name) for c in checks)
+    for check in checks:
+        out.say(f"  {'PASS' if check.ok else 'FAIL'}  {check.name:<{width}}  {check.detail}")
+        if not check.ok and check.fix:
+            out.say(f"        fix: {check.fix}")
+    failed = [c for c in checks if not c.ok]
+    out.fact("checks", [c.__dict__ for c in checks])
+    out.say(f"{len(checks) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def rollback_rls(
+    config: Config, out: Reporter, *, table: str | None, dry: bool, skip_confirm: bool
+) -> int:
+    from supamigrate.db import session
+    from supamigrate.rollback import RLS_MIGRATION_NAME, apply_rollback, plan_rollback
+
+    migrations = collect(config, out, write_mirror=False)
+    version = next((m.version for m in migrations if m.name == RLS_MIGRATION_NAME), None)
+    with session(config.target, connect_timeout=config.connect_timeout) as conn:
+        with conn.cursor() as cur:
+            plan = plan_rollback(cur, table=table, rls_version=version)
+        if plan.empty:
+            out.say("Nothing to roll back: RLS is already off and the 004 policies are gone.")
+            return 0
+        out.say("This keeps tables, columns and data; it removes tenant isolation:")
+        for line in plan.sql().splitlines():
+            out.say(f"  {line}")
+        out.fact("sql", plan.sql())
+        if dry:
+            conn.rollback()
+            out.say("Dry run: nothing was changed.")
+            return 0
+        confirmed = skip_confirm or in_ci()
+        if not confirmed and not out.ask("Disable RLS as above?", refuse_hint=SKIP_HINT):
+            raise UsageError("Cancelled: nothing was changed.")
+        with conn.cursor() as cur:
+            apply_rollback(cur, plan, lock_timeout=config.lock_timeout)
+    out.say("RLS rolled back. Re-enable it with `invoke migrate`.")
+    return 0

@@ -1,0 +1,282 @@
+"""One contract, every executing method: the same scenarios over psycopg2 and psql (and the
+real Supabase CLI where its semantics apply), against the real server, like yoyo's backend
+fixture over every database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from project import REPO
+from supamigrate.db import session
+from supamigrate.dburl import DbTarget
+from supamigrate.executors.base import Executor, Outcome, Result, Settings
+from supamigrate.executors.registry import REGISTRY
+from supamigrate.files import MigrationFile
+from supamigrate.history import ADVISORY_LOCK_KEY, TABLE, record_sql
+from supamigrate.sqlsplit import statements_text
+
+EXECUTING = ["psycopg2", "psql"]
+CLI = REPO / "node_modules" / ".bin" / "supabase"
+NO_TX = "-- supamigrate:no-transaction\n"
+
+
+@pytest.fixture(params=EXECUTING)
+def method(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def open_executor(tmp_path: Path, db: DbTarget) -> Iterator[Callable[..., Executor]]:
+    opened: list[Executor] = []
+
+    def open_(name: str, **limits: str) -> Executor:
+        (tmp_path / "supabase" / "migrations").mkdir(parents=True, exist_ok=True)
+        environ = dict(os.environ)
+        if name == "supabase":
+            (tmp_path / "supabase" / ".temp").mkdir(exist_ok=True)
+            (tmp_path / "supabase" / ".temp" / "project-ref").write_text("abcdefghijklmnopqrst")
+            environ["SUPABASE_CLI"] = str(CLI)
+        settings = Settings(
+            db, tmp_path, tmp_path / "supabase", environ=environ, say=lambda line: None, **limits
+        )
+        executor = REGISTRY[name](settings)
+        opened.append(executor)
+        return executor
+
+    yield open_
+    for executor in opened:
+        executor.close()
+
+
+def _file(tmp_path: Path, version: str, name: str, sql: str) -> MigrationFile:
+    path = tmp_path / "supabase" / "migrations" / f"{version}_{name}.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sql)
+    return MigrationFile(version, name, path, sql, f"{version}_{name}")
+
+
+def _apply(executor: Executor, todo: list[MigrationFile], rerun: bool = False) -> list[Result]:
+    seen: list[Result] = []
+    results = executor.apply(todo, rerun=rerun, on_result=seen.append)
+    assert results == seen  # every result is reported as it ends, in order
+    return results
+
+
+def _query(db: DbTarget, sql: str) -> list[tuple[Any, ...]]:
+    with session(db) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall() if cur.description else []
+
+
+def _rows(db: DbTarget) -> list[tuple[Any, ...]]:
+    if not _query(db, f"select to_regclass('{TABLE}') is not null")[0][0]:
+        return []
+    return _query(db, f"select version, name, statements from {TABLE} order by 1")
+
+
+@pytest.mark.parametrize("name", [*EXECUTING, "supabase"])
+def test_applies_in_order_and_stops_at_a_failure(
+    name: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """In order with a CLI-split history row each; a failure is rolled back, the rest not run."""
+    if name == "supabase" and not CLI.exists():
+        pytest.skip("npm ci has not installed the Supabase CLI")
+    good = "create table public.a (id int);\n-- two\ninsert into public.a values (1);\n"
+    todo = [
+        _file(tmp_path, "20250101000001", "a", good),
+        _file(tmp_path, "20250101000002", "bad", "create table public.b (id int);\nselect 1/0;\n"),
+        _file(tmp_path, "20250101000003", "c", "create table public.c (id int);\n"),
+    ]
+    results = _apply(open_executor(name), todo)
+    assert [r.outcome for r in results] == [Outcome.OK, Outcome.FAILED]
+    assert _rows(db) == [("20250101000001", "a", statements_text(good))]
+    tables = _query(db, "select to_regclass('public.b'), to_regclass('public.c')")
+    assert tables == [(None, None)]
+
+
+def test_failure_is_located_to_file_and_line(
+    method: str, tmp_path: Path, open_executor: Callable[..., Executor]
+) -> None:
+    """The failing statement and its line in the file (where the server points, else the
+    statement's first line), with SQLSTATE and message."""
+    sql = "create table public.t (id int);\n\ninsert into public.t\n  values ('x');\n"
+    (result,) = _apply(open_executor(method), [_file(tmp_path, "20250101000001", "t", sql)])
+    assert result.outcome is Outcome.FAILED and result.failure is not None
+    assert result.failure.sqlstate == "22P02"
+    assert result.failure.line in (3, 4)
+    assert result.failure.statement.startswith("insert into public.t")
+
+
+def test_lock_timeout_is_honoured(
+    method: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """A lock not granted within lock_timeout fails the migration (55P03), for every path."""
+    _query(db, "create table public.busy (id int)")
+    migration = _file(tmp_path, "20250101000001", "alter", "alter table public.busy add x int;\n")
+    with _holding(db, "lock table public.busy in access exclusive mode", seconds=3):
+        started = time.monotonic()
+        (result,) = _apply(open_executor(method, lock_timeout="300ms"), [migration])
+        waited = time.monotonic() - started
+    assert result.outcome is Outcome.FAILED and result.failure is not None
+    assert result.failure.sqlstate == "55P03" and waited < 2.5
+    assert _rows(db) == []
+
+
+@pytest.mark.parametrize("marker", ["", NO_TX], ids=["transaction", "no-transaction"])
+def test_statement_timeout_is_honoured(
+    method: str, marker: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """statement_timeout cuts a long statement (57014) in both kinds of file, for every path."""
+    sql = f"{marker}select pg_sleep(5);\n"
+    executor = open_executor(method, statement_timeout="300ms")
+    (result,) = _apply(executor, [_file(tmp_path, "20250101000001", "slow", sql)])
+    assert result.outcome is Outcome.FAILED and result.failure is not None
+    assert result.failure.sqlstate == "57014"
+    assert _rows(db) == []
+
+
+def test_notices_are_reported(
+    method: str, tmp_path: Path, open_executor: Callable[..., Executor]
+) -> None:
+    """RAISE NOTICE output reaches the result, once, without the executor's own noise."""
+    sql = "do $$ begin raise notice 'backfilled % rows', 42; end $$;\n"
+    (result,) = _apply(open_executor(method), [_file(tmp_path, "20250101000001", "n", sql)])
+    assert result.outcome is Outcome.OK
+    assert [n for n in result.notices if "backfilled 42 rows" in n] and len(result.notices) == 1
+
+
+def test_partial_lists_what_ran(
+    method: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """A no-transaction file failing at its third statement: the two before it ran and stay."""
+    sql = (
+        f"{NO_TX}create table public.p1 (id int);\ncreate table public.p2 (id int);\nselect 1/0;\n"
+    )
+    (result,) = _apply(open_executor(method), [_file(tmp_path, "20250101000001", "p", sql)])
+    assert result.outcome is Outcome.PARTIAL and result.failure is not None
+    assert [s.splitlines()[-1] for s in result.failure.ran] == [
+        "create table public.p1 (id int)",
+        "create table public.p2 (id int)",
+    ]
+    assert result.failure.line == 4
+    assert _query(db, "select to_regclass('public.p2') is not null") == [(True,)]
+    assert _rows(db) == []
+
+
+def test_every_migration_starts_from_a_clean_session(
+    method: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """A role or search_path one migration sets does not reach the next one or its history row."""
+    first = "create schema other;\nset search_path = other;\nset role anon;\nselect 1;\n"
+    second = "create table made_here (id int);\n"
+    todo = [
+        _file(tmp_path, "20250101000001", "leaky", first),
+        _file(tmp_path, "20250101000002", "clean", second),
+    ]
+    results = _apply(open_executor(method), todo)
+    assert [r.outcome for r in results] == [Outcome.OK, Outcome.OK]
+    owner = "select relnamespace::regnamespace::text, relowner::regrole::text from pg_class"
+    found = _query(db, f"{owner} where relname = 'made_here'")
+    assert found == [("public", db.user)]
+    assert [row[0] for row in _rows(db)] == ["20250101000001", "20250101000002"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f"{NO_TX}create table public.o (id int);\nbegin;\ninsert into public.o values (1);\n",
+        f"{NO_TX}create table public.o (id int);\nset search_path = pg_catalog;\n",
+        f"{NO_TX}create table public.o (id int);\nset role anon;\n",
+    ],
+    ids=["transaction-open", "setting-changed", "role-changed"],
+)
+def test_no_transaction_file_must_end_as_it_began(
+    method: str, sql: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """Ending with a transaction open or session state changed is a failure, not "ok"."""
+    (result,) = _apply(open_executor(method), [_file(tmp_path, "20250101000001", "o", sql)])
+    assert result.outcome is Outcome.PARTIAL and result.failure is not None
+    assert "the file left" in result.failure.message
+    assert _rows(db) == []
+    assert _query(db, "select count(*) from pg_locks where locktype = 'advisory'") == [(0,)]
+
+
+@pytest.mark.parametrize("marker", ["", NO_TX], ids=["transaction", "no-transaction"])
+def test_in_lock_recheck_skips_what_another_runner_applied(
+    method: str, marker: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """Waiting for the runner lock while another runner records the version: skipped, not run."""
+    sql = f"{marker}create table public.once (id int);\n"
+    migration = _file(tmp_path, "20250101000001", "once", sql)
+    executor = open_executor(method)
+    executor.read_history()  # the table exists before the other runner takes the lock
+    _apply(executor, [_file(tmp_path, "20250101000000", "zero", "select 1;\n")])
+    results: list[Result] = []
+    with session(db, autocommit=True) as other, other.cursor() as cur:
+        cur.execute("select pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        worker = threading.Thread(target=lambda: results.extend(_apply(executor, [migration])))
+        worker.start()
+        time.sleep(1.0)
+        assert worker.is_alive()  # waiting for the lock
+        cur.execute(record_sql(migration.version, "once", ["other runner"], replace=False))
+        cur.execute("select pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+        worker.join(timeout=30)
+    assert [r.outcome for r in results] == [Outcome.SKIPPED]
+    assert _query(db, "select to_regclass('public.once')") == [(None,)]
+
+
+def test_a_killed_runner_leaves_nothing(method: str, project: Any) -> None:
+    """SIGKILL during a migration: no table, no history row; the next run applies it."""
+    project.write("001_slow.sql", "create table public.k (id int);\nselect pg_sleep(20);\n")
+    runner = project.popen("migrate", "--skip-confirm", "--method", method)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not _sleeping(project.target):
+        time.sleep(0.1)
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait(timeout=10)
+    for _ in range(50):  # the server notices the vanished client (liveness check) and rolls back
+        if not _sleeping(project.target):
+            break
+        time.sleep(0.2)
+    assert not _sleeping(project.target)  # nothing goes on running the file for a dead runner
+    assert _query(project.target, "select to_regclass('public.k')") == [(None,)]
+    assert _rows(project.target) == []
+    project.write("001_slow.sql", "create table public.k (id int);\n")
+    assert project.invoke("migrate", "--skip-confirm", "--method", method).returncode == 0
+
+
+def _sleeping(db: DbTarget) -> bool:
+    sql = "select count(*) from pg_stat_activity where query like '%pg_sleep(20)%' and pid <> pg_backend_pid()"
+    return bool(_query(db, sql)[0][0])
+
+
+class _holding:
+    """Hold `sql`'s locks in an open transaction of another connection for a while."""
+
+    def __init__(self, db: DbTarget, sql: str, *, seconds: float) -> None:
+        self.db, self.sql, self.seconds = db, sql, seconds
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._hold, daemon=True)
+
+    def _hold(self) -> None:
+        with session(self.db) as conn, conn.cursor() as cur:
+            cur.execute(self.sql)
+            self.ready.set()
+            time.sleep(self.seconds)
+            conn.rollback()
+
+    def __enter__(self) -> _holding:
+        self.thread.start()
+        self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.thread.join(timeout=self.seconds + 5)
