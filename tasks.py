@@ -235,7 +235,8 @@ def migrate(
 @task(
     help={
         **CONFIG_HELP,
-        "no_probe": "Skip the isolation probe (it writes, then rolls back).",
+        "no_probe": "Skip the signup and isolation probes (they write, then roll back).",
+        "strict": "Fail on warnings too (by default only errors fail; info never does).",
         "sql": "Only print verification SQL to paste into the Supabase SQL editor.",
     }
 )
@@ -247,8 +248,9 @@ def verify(
     json: bool = False,
     no_probe: bool = False,
     sql: bool = False,
+    strict: bool = False,
 ) -> None:
-    """Check tables, RLS, counts and tenant isolation, and lint the public schema."""
+    """Check tables, RLS, counts, signups and tenant isolation, and lint the exposed schemas."""
     from supamigrate import runner
     from supamigrate.verify import VERIFY_SQL
 
@@ -259,7 +261,7 @@ def verify(
     def body(out: Any) -> int:
         config = _config(linked, db_url=db_url)
         _banner(config, out)
-        return runner.verify(config, out, probe=not no_probe)
+        return runner.verify(config, out, probe=not no_probe, strict=strict)
 
     _run(json, body)
 
