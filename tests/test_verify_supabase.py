@@ -118,6 +118,23 @@ def test_unqualified_name_under_the_auth_search_path_fails_signup(supabase_app: 
     assert failed and 'relation "profiles" does not exist' in failed[0], result.stdout
 
 
+def test_pasted_sql_shows_the_invoker_trigger_and_leaky_table(supabase_app: Any) -> None:
+    """`verify --sql` in real psql shows an invoker signup trigger and an always-true policy."""
+    from project import paste_into_psql
+
+    _migrate(supabase_app, "005_projects.sql", PROJECTS + LEAKY)
+    with session(supabase_app.target) as conn, conn.cursor() as cur:
+        cur.execute("alter function public.handle_new_user_tenant() security invoker")
+    psql = paste_into_psql(supabase_app.target, supabase_app.invoke("verify", "--sql").stdout)
+    assert psql.returncode == 0, psql.stderr
+    lines = [" ".join(line.split()) for line in psql.stdout.splitlines()]
+    assert any(line.startswith("projects | t | 1 | true | f") for line in lines), psql.stdout
+    assert any(
+        line.startswith("on_auth_user_created_tenant | handle_new_user_tenant() | f | t")
+        for line in lines
+    ), psql.stdout
+
+
 def test_verify_leaves_roles_and_rows_as_they_were(supabase_app: Any) -> None:
     """The probes' rows and the auth-server role switch are all rolled back."""
     query = (

@@ -102,7 +102,12 @@ def _run(cur: Cursor, scoped: list[str], skipped: dict[str, str]) -> tuple[list[
 
 def _seed(cur: Cursor, table: str, users: list[str], tenant_of: dict[str, str]) -> list[str] | str:
     """One row per probe user in its tenant (as the owner: RLS bypassed); else why not."""
-    if not one(cur, "select has_table_privilege('authenticated', %s, 'select')", (table,)):
+    reachable = (
+        "select has_table_privilege('authenticated', c.oid, 'select') and "
+        "has_schema_privilege('authenticated', c.relnamespace, 'usage') "
+        "from pg_class c where c.oid = to_regclass(%s)"
+    )
+    if not one(cur, reachable, (table,)):
         return "authenticated cannot select from it (the API cannot reach it)"
     insert = probe_insert(cur, table)
     if insert.startswith("cannot"):
