@@ -83,6 +83,15 @@ def create_users(cur: Any, count: int, *, prefix: str = "user") -> list[str]:
     return [row[0] for row in cur.fetchall()]
 
 
+def add_user_foreign_keys(cur: Any, tables: Iterable[str] = ("files", "sessions")) -> None:
+    """Point user_id at auth.users with no index, as many real apps do (splinter: INFO)."""
+    for table in tables:
+        cur.execute(
+            f"alter table public.{table} add constraint {table}_user_id_fkey "
+            "foreign key (user_id) references auth.users (id) on delete cascade"
+        )
+
+
 def add_rows(cur: Any, table: str, users: Sequence[str], per_user: int) -> None:
     cur.execute(_ROWS[table], {"users": list(users), "per_user": per_user})
 

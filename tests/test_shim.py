@@ -6,6 +6,8 @@ import json
 import uuid
 from typing import Any
 
+import pytest
+
 from supamigrate.local.shim import install_shim
 
 
@@ -113,3 +115,40 @@ def test_trigger_on_auth_users_is_allowed(cur: Any) -> None:
 def test_shim_is_skipped_where_auth_users_exists(pg_server: Any, db: Any) -> None:
     """Installing again does nothing: the real (or already shimmed) auth schema is left alone."""
     assert install_shim(pg_server.admin.with_database(db.database)) is False
+
+
+def test_auth_belongs_to_the_auth_admin(cur: Any) -> None:
+    """supabase_auth_admin owns schema auth and auth.users, with GoTrue's search_path `auth`."""
+    cur.execute(
+        "select n.nspowner::regrole::text, c.relowner::regrole::text from pg_namespace n "
+        "join pg_class c on c.relnamespace = n.oid where c.oid = 'auth.users'::regclass"
+    )
+    assert cur.fetchone() == ("supabase_auth_admin", "supabase_auth_admin")
+    cur.execute(
+        "select s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole "
+        "where r.rolname = 'supabase_auth_admin'"
+    )
+    assert cur.fetchone() == (["search_path=auth"],)
+
+
+def test_auth_admin_has_no_rights_on_public_tables(cur: Any) -> None:
+    """Tables postgres creates in public are granted to the API roles, not to the auth server."""
+    cur.execute("create table public.things (id int)")
+    cur.execute(
+        "select has_table_privilege('supabase_auth_admin', 'public.things', "
+        "'select, insert, update, delete, references, trigger')"
+    )
+    assert cur.fetchone() == (False,)
+
+
+def test_postgres_may_trigger_on_auth_users_but_not_own_it(cur: Any) -> None:
+    """postgres has TRIGGER and DML on auth.users, is not the auth server, and cannot alter it."""
+    import psycopg2
+
+    cur.execute(
+        "select has_table_privilege('auth.users', 'trigger, insert, select'), "
+        "pg_has_role('supabase_auth_admin', 'member')"
+    )
+    assert cur.fetchone() == (True, False)
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="must be owner"):
+        cur.execute("alter table auth.users add column nickname text")

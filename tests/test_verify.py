@@ -47,56 +47,91 @@ def test_verify_passes_and_the_probe_leaves_nothing(migrated: Any) -> None:
     before = _state(migrated.target)
     result = migrated.invoke("verify")
     assert result.returncode == 0, result.stdout
-    assert "PASS  isolation probe" in result.stdout and " 0 failed" in result.stdout
+    assert "PASS  error    isolation probe" in result.stdout
+    assert "0 errors, 0 warnings" in result.stdout and ": verify passed" in result.stdout
     assert _state(migrated.target) == before
 
 
-BREAKERS = {
+# Errors fail verify; warnings fail it only with --strict (splinter's names and levels).
+ERRORS = {
     "dropped policy": (
         'drop policy "files: tenant members can read" on public.files',
-        "FAIL  isolation probe",
+        "FAIL  error    isolation probe",
     ),
     "RLS disabled": (
         "alter table public.sessions disable row level security",
-        "FAIL  RLS public.sessions",
-    ),
-    "per-row auth.uid()": (
-        "create policy mine on public.audit_logs for select to authenticated using (user_id = auth.uid())",
-        "FAIL  lint: policy calls auth function per row",
-    ),
-    "two permissive policies": (
-        "create policy mine on public.audit_logs for select to authenticated using (user_id = (select auth.uid()))",
-        "FAIL  lint: several permissive policies for one role and action",
-    ),
-    "definer without search_path": (
-        "create function public.unsafe() returns int language sql security definer as 'select 1'",
-        "FAIL  lint: security definer function without fixed search_path",
+        "FAIL  error    RLS public.sessions",
     ),
     "user without tenant": (
         "insert into auth.users (id, email) values ('00000000-0000-0000-0000-0000000000aa', 'x@example.com');"
         "delete from public.tenants where slug = 'personal-000000000000000000000000000000aa'",
-        "FAIL  users without a tenant",
+        "FAIL  error    users without a tenant",
     ),
     "leaky policy": (
         "create policy leak on public.files for select to authenticated using (true)",
-        "FAIL  isolation probe",
+        "FAIL  error    isolation probe",
     ),
-    "missing index": (
+    "table without RLS": (
+        "create table public.notes (id int)",
+        "FAIL  error    lint rls_disabled_in_public",
+    ),
+    "policy on a table without RLS": (
+        "create table public.notes (id int primary key); create policy p on public.notes using (false)",
+        "FAIL  error    lint policy_exists_rls_disabled",
+    ),
+    "security definer view": (
+        "create view public.all_files as select * from public.files",
+        "FAIL  error    lint security_definer_view",
+    ),
+    "policy trusts user_metadata": (
+        "create policy meta on public.audit_logs for select to authenticated "
+        "using ((select auth.jwt()) -> 'user_metadata' ->> 'tenant' = tenant_id::text)",
+        "FAIL  error    lint rls_references_user_metadata",
+    ),
+}
+WARNINGS = {
+    "per-row auth.uid()": (
+        "create policy mine on public.audit_logs as restrictive for select to authenticated using (user_id = auth.uid())",
+        "WARN  warning  lint auth_rls_initplan",
+    ),
+    "two permissive policies": (
+        "create policy mine on public.audit_logs for select to authenticated using (user_id = (select auth.uid()))",
+        "WARN  warning  lint multiple_permissive_policies",
+    ),
+    "function without search_path": (
+        "create function public.unsafe() returns int language sql security definer as 'select 1'",
+        "WARN  warning  lint function_search_path_mutable",
+    ),
+    "missing tenant_id index": (
         "drop index public.files_tenant_id_idx",
-        "FAIL  lint: foreign key or tenant_id without index",
+        "WARN  warning  index on tenant_id",
     ),
-    "table without RLS": ("create table public.notes (id int)", "FAIL  lint: table without RLS"),
+    "duplicate index": (
+        "create index files_tenant_id_again on public.files (tenant_id)",
+        "WARN  warning  lint duplicate_index",
+    ),
 }
 
 
-@pytest.mark.parametrize("case", list(BREAKERS))
-def test_each_failure_mode_is_caught(migrated: Any, case: str) -> None:
+@pytest.mark.parametrize("case", list(ERRORS))
+def test_each_error_is_caught(migrated: Any, case: str) -> None:
     """Each way of breaking tenancy makes verify fail (exit 1) with the check that caught it."""
-    sql, expected = BREAKERS[case]
+    sql, expected = ERRORS[case]
     _run(migrated.target, sql)
     result = migrated.invoke("verify")
     assert result.returncode == 1
     assert expected in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("case", list(WARNINGS))
+def test_each_warning_fails_only_with_strict(migrated: Any, case: str) -> None:
+    """A warning is shown (exit 0) and fails verify only under --strict."""
+    sql, expected = WARNINGS[case]
+    _run(migrated.target, sql)
+    result = migrated.invoke("verify")
+    assert result.returncode == 0, result.stdout
+    assert expected in result.stdout, result.stdout
+    assert migrated.invoke("verify", "--strict").returncode == 1
 
 
 def test_rollback_verify_migrate_round_trip(migrated: Any) -> None:
@@ -109,7 +144,7 @@ def test_rollback_verify_migrate_round_trip(migrated: Any) -> None:
     second = migrated.invoke("rollback-rls", "--skip-confirm")
     assert second.returncode == 0 and "Nothing to roll back" in second.stdout
     off = migrated.invoke("verify", "--no-probe")
-    assert off.returncode == 1 and "FAIL  RLS public.files" in off.stdout
+    assert off.returncode == 1 and "FAIL  error    RLS public.files" in off.stdout
     with session(migrated.target) as conn, conn.cursor() as cur:
         cur.execute("select count(*) from public.files where tenant_id is not null")
         assert cur.fetchone() == (30,)  # data and columns stay
@@ -133,7 +168,7 @@ def test_rollback_one_table(migrated: Any) -> None:
 def test_verify_sql_is_printable(migrated: Any) -> None:
     """--sql prints the verification queries without connecting, and they run in real psql."""
     from project import paste_into_psql
-    from supamigrate.verify import VERIFY_SQL
+    from supamigrate.tenant import VERIFY_SQL
 
     assert "users_without_tenant" in VERIFY_SQL and "rls_enabled" in VERIFY_SQL
     unreachable = migrated.target.url().replace(f":{migrated.target.port}/", ":1/")

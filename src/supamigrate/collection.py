@@ -195,7 +195,8 @@ def migrate(
 @task(
     help={
         **CONFIG_HELP,
-        "no_probe": "Skip the isolation probe (it writes, then rolls back).",
+        "no_probe": "Skip the signup and isolation probes (they write, then roll back).",
+        "strict": "Fail on warnings too (by default only errors fail; info never does).",
         "sql": "Only print verification SQL to paste into the Supabase SQL editor.",
     }
 )
@@ -207,11 +208,11 @@ def verify(
     json: bool = False,
     no_probe: bool = False,
     sql: bool = False,
+    strict: bool = False,
 ) -> None:
-    """Check tables, RLS, counts and tenant isolation, and lint the public schema."""
+    """Check tables, RLS, counts, signups and tenant isolation, and lint the exposed schemas."""
     from supamigrate.commands import banner
-    from supamigrate.tenant import commands
-    from supamigrate.verify import VERIFY_SQL
+    from supamigrate.tenant import VERIFY_SQL, commands
 
     if sql:
         print(VERIFY_SQL)
@@ -220,7 +221,7 @@ def verify(
     def body(out: Reporter) -> int:
         config = _config(linked, db_url=db_url)
         banner(config, out)
-        return commands.verify(config, out, probe=not no_probe)
+        return commands.verify(config, out, probe=not no_probe, strict=strict)
 
     _run(json, body)
 

@@ -57,6 +57,9 @@ create table if not exists auth.users (
   is_anonymous boolean not null default false
 );
 alter table auth.users owner to supabase_auth_admin;
+-- GoTrue connects as supabase_auth_admin and finds its tables through this search_path; a
+-- signup trigger that names a public table unqualified fails under it, as on Supabase.
+alter role supabase_auth_admin set search_path = auth;
 create index if not exists users_instance_id_email_idx on auth.users (instance_id, lower(email));
 
 create or replace function auth.uid() returns uuid

@@ -12,33 +12,31 @@ from supamigrate.errors import UsageError
 from supamigrate.output import Reporter
 
 
-def verify(config: Config, out: Reporter, *, probe: bool) -> int:
-    """Run every check in one transaction that is rolled back; 1 if any fails."""
+def verify(config: Config, out: Reporter, *, probe: bool, strict: bool = False) -> int:
+    """Run every check in one transaction that is rolled back; 1 if an error (or, with
+    --strict, a warning) is found."""
     from supamigrate.db import session
-    from supamigrate.verify import run_checks
+    from supamigrate.tenant import report_lines, run_checks, summary, verdict
 
     with session(config.target, connect_timeout=config.connect_timeout) as conn:
         try:
             with conn.cursor() as cur:
                 checks = run_checks(cur, probe=probe)
         finally:
-            conn.rollback()  # verify never changes anything, the probe included
-    width = max(len(c.name) for c in checks)
-    for check in checks:
-        out.say(f"  {'PASS' if check.ok else 'FAIL'}  {check.name:<{width}}  {check.detail}")
-        if not check.ok and check.fix:
-            out.say(f"        fix: {check.fix}")
-    failed = [c for c in checks if not c.ok]
-    out.fact("checks", [c.__dict__ for c in checks])
-    out.say(f"{len(checks) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed else 0
+            conn.rollback()  # verify never changes anything, the probes included
+    for line in report_lines(checks):
+        out.say(line)
+    out.fact("checks", [c.as_dict() for c in checks])
+    out.fact("strict", strict)
+    out.say(summary(checks, strict=strict))
+    return verdict(checks, strict=strict)
 
 
 def rollback_rls(
     config: Config, out: Reporter, *, table: str | None, dry: bool, skip_confirm: bool
 ) -> int:
     from supamigrate.db import session
-    from supamigrate.rollback import RLS_MIGRATION_NAME, apply_rollback, plan_rollback
+    from supamigrate.tenant.rollback import RLS_MIGRATION_NAME, apply_rollback, plan_rollback
 
     migrations = collect(config, out, write_mirror=False)
     version = next((m.version for m in migrations if m.name == RLS_MIGRATION_NAME), None)

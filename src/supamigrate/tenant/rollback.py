@@ -11,20 +11,9 @@ from typing import Any
 
 from supamigrate.errors import UsageError
 from supamigrate.history import TABLE, quote_literal
-from supamigrate.verify import PLATFORM_TABLES
+from supamigrate.tenant.names import POLICIES, RLS_MIGRATION_NAME
 
-RLS_MIGRATION_NAME = "enable_rls_policies"
-_CRUD = ("read", "insert", "update", "delete")
-POLICIES: dict[str, tuple[str, ...]] = {
-    "tenants": ("tenants: members can read", "tenants: owners and admins can rename"),
-    "user_tenants": (
-        "user_tenants: see own and co-members",
-        "user_tenants: owners and admins add members",
-        "user_tenants: owners and admins change members",
-        "user_tenants: admins remove members, members leave",
-    ),
-    **{t: tuple(f"{t}: tenant members can {a}" for a in _CRUD) for t in PLATFORM_TABLES},
-}
+__all__ = ["POLICIES", "RLS_MIGRATION_NAME", "RollbackPlan", "apply_rollback", "plan_rollback"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,226 @@
+"""The isolation probe: two users, each with their own tenant and one row in every
+tenant-scoped table, acting as `authenticated` (and `anon`) as PostgREST would.
+
+Runs under a savepoint that is always rolled back. Rows for any table are filled in by column
+type; a table the probe cannot fill is named in an info line, never silently passed over.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import psycopg2
+from psycopg2.extensions import cursor as Cursor
+
+from supamigrate.tenant.catalog import has_column, one
+from supamigrate.tenant.checks import Check, Level
+from supamigrate.tenant.names import MEMBERSHIPS, TENANTS
+from supamigrate.tenant.signup import describe
+
+NAME = "isolation probe"
+Params = dict[str, str]
+_FIX = (
+    "scope the table's policies to tenant members: "
+    "tenant_id = any (array(select public.current_user_tenant_ids()))"
+)
+# type -> an expression a required column of that type accepts; distinct per row, so the two
+# probe rows do not collide on a unique column
+_PROBE_VALUES = {
+    "uuid": "gen_random_uuid()",
+    "text": "'probe ' || substr(md5(random()::text), 1, 8)",
+    "character varying": "'probe ' || substr(md5(random()::text), 1, 8)",
+    "integer": "(random() * 1e9)::integer",
+    "bigint": "(random() * 1e15)::bigint",
+    "smallint": "(random() * 3e4)::smallint",
+    "numeric": "(random() * 9)::integer",
+    "real": "random()",
+    "double precision": "random()",
+    "boolean": "false",
+    "timestamp with time zone": "now()",
+    "timestamp without time zone": "now()",
+    "date": "current_date",
+    "jsonb": "'{}'",
+    "json": "'{}'",
+    "inet": "'127.0.0.1'",
+}
+
+
+def isolation_probe(cur: Cursor, scoped: list[str]) -> list[Check]:
+    """One check naming every table covered (or each leak), and an info line per table skipped."""
+    cur.execute("savepoint supamigrate_probe")
+    skipped: dict[str, str] = {}
+    try:
+        covered, problems = _run(cur, scoped, skipped)
+    except psycopg2.Error as exc:
+        covered, problems = [], [f"could not run: {describe(exc)}"]
+    finally:
+        cur.execute("rollback to savepoint supamigrate_probe")
+    infos = [
+        Check(
+            f"{NAME} skipped {t}",
+            Level.INFO,
+            False,
+            why,
+            "probe it by hand, or give the column a default",
+        )
+        for t, why in skipped.items()
+    ]
+    if problems:
+        return [Check(NAME, Level.ERROR, False, "; ".join(dict.fromkeys(problems)), _FIX), *infos]
+    detail = f"2 probe users isolated in {', '.join(covered)}; anon sees nothing; nothing kept"
+    return [Check(NAME, Level.ERROR, True, detail), *infos]
+
+
+def _run(cur: Cursor, scoped: list[str], skipped: dict[str, str]) -> tuple[list[str], list[str]]:
+    users = [str(uuid.uuid4()) for _ in range(2)]
+    for user in users:
+        cur.execute(
+            "insert into auth.users (id, email, aud, role) "
+            "values (%s, %s, 'authenticated', 'authenticated')",
+            (user, f"probe-{user}@example.invalid"),
+        )
+    cur.execute(
+        f"select user_id::text, tenant_id::text from public.{MEMBERSHIPS} "
+        "where user_id = any(%s::uuid[])",
+        (users,),
+    )
+    tenant_of = dict(cur.fetchall())
+    if len(tenant_of) != 2:
+        return [], ["a new user got no tenant (is the 001 trigger on auth.users there?)"]
+    rows: dict[str, list[str]] = {}
+    for table in scoped:
+        seeded = _seed(cur, table, users, tenant_of)
+        if isinstance(seeded, str):
+            skipped[table] = seeded
+        else:
+            rows[table] = seeded
+    problems = [p for i in range(2) for p in _as_user(cur, users, i, tenant_of, rows)]
+    return [TENANTS, MEMBERSHIPS, *rows], problems + _as_anon(cur, users, rows)
+
+
+def _seed(cur: Cursor, table: str, users: list[str], tenant_of: dict[str, str]) -> list[str] | str:
+    """One row per probe user in its tenant (as the owner: RLS bypassed); else why not."""
+    reachable = (
+        "select has_table_privilege('authenticated', c.oid, 'select') and "
+        "has_schema_privilege('authenticated', c.relnamespace, 'usage') "
+        "from pg_class c where c.oid = to_regclass(%s)"
+    )
+    if not one(cur, reachable, (table,)):
+        return "authenticated cannot select from it (the API cannot reach it)"
+    insert = probe_insert(cur, table)
+    if insert.startswith("cannot"):
+        return insert
+    ids = []
+    for user in users:
+        rows, error = attempt(
+            cur, f"{insert} returning ctid::text", _row(user, tenant_of[user]), keep=True
+        )
+        if error is not None:
+            return f"cannot insert a probe row: {error}"
+        ids.append(str(rows[0][0]))
+    return ids
+
+
+def probe_insert(cur: Cursor, table: str) -> str:
+    """INSERT of tenant_id, user_id (if any) and every required column; or `cannot ...`.
+
+    Its parameters are named: %(user)s and %(tenant)s.
+    """
+    cur.execute(
+        "select a.attname, format_type(a.atttypid, null), t.typtype from pg_attribute a "
+        "join pg_type t on t.oid = a.atttypid where a.attrelid = to_regclass(%s) and a.attnum > 0 "
+        "and not a.attisdropped and a.attnotnull and not a.atthasdef and a.attidentity = '' "
+        "and a.attgenerated = '' and a.attname not in ('user_id', 'tenant_id') order by a.attnum",
+        (table,),
+    )
+    required = cur.fetchall()
+    columns, values = ["tenant_id"], ["%(tenant)s"]
+    if has_column(cur, table, "user_id"):
+        columns, values = ["user_id", "tenant_id"], ["%(user)s", "%(tenant)s"]
+    for column, type_name, kind in required:
+        value = (
+            f"(enum_range(null::{type_name}))[1]" if kind == "e" else _PROBE_VALUES.get(type_name)
+        )
+        if value is None:
+            return f"cannot fill required column {column} ({type_name})"
+        columns.append(f'"{column}"')
+        values.append(value)
+    return f"insert into {table} ({', '.join(columns)}) values ({', '.join(values)})"
+
+
+def attempt(
+    cur: Cursor, sql: str, params: Params | tuple[Any, ...] = (), *, keep: bool = False
+) -> tuple[list[tuple[Any, ...]], str | None]:
+    """Run `sql` under a savepoint: (rows, None), or ([], the error). Undone unless `keep`."""
+    cur.execute("savepoint supamigrate_step")
+    try:
+        cur.execute(sql, params or None)
+        rows = cur.fetchall() if cur.description else [(cur.rowcount,)]
+    except psycopg2.Error as exc:
+        cur.execute("rollback to savepoint supamigrate_step")
+        return [], describe(exc)
+    cur.execute(f"{'release' if keep else 'rollback to'} savepoint supamigrate_step")
+    return rows, None
+
+
+def _row(user: str, tenant: str) -> Params:
+    return {"user": user, "tenant": tenant}
+
+
+def act(cur: Cursor, role: str, user: str | None) -> None:
+    """Become `role` with PostgREST's JWT claims, for the rest of the transaction."""
+    cur.execute(f"set local role {role}")
+    claims = {"role": role} if user is None else {"sub": user, "role": role}
+    cur.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+
+
+def _as_user(
+    cur: Cursor, users: list[str], index: int, tenant_of: dict[str, str], rows: dict[str, list[str]]
+) -> list[str]:
+    user, other = users[index], users[1 - index]
+    act(cur, "authenticated", user)
+    problems = []
+    if one(cur, f"select count(*) from public.{TENANTS}") != 1:
+        problems.append(f"{TENANTS}: a user sees tenants they are not in")
+    seen = one(
+        cur, f"select count(*) from public.{MEMBERSHIPS} where user_id = any(%s::uuid[])", (users,)
+    )
+    if seen != 1:
+        problems.append(f"{MEMBERSHIPS}: a user sees {seen} of the 2 probe memberships (must be 1)")
+    for table, ids in rows.items():
+        problems += _table_as_user(cur, table, ids[index], ids, _row(user, tenant_of[other]))
+    cur.execute("reset role")
+    return problems
+
+
+def _table_as_user(
+    cur: Cursor, table: str, mine: str, ids: list[str], foreign: Params
+) -> list[str]:
+    problems = []
+    seen, error = attempt(
+        cur, f"select ctid::text from {table} where ctid = any(%s::tid[])", (ids,)
+    )
+    if error is not None or {r[0] for r in seen} != {mine}:
+        why = f": {error}" if error else ""
+        problems.append(f"{table}: a user sees {len(seen)} of the 2 probe rows (must be 1){why}")
+    if attempt(cur, probe_insert(cur, table), foreign)[1] is None:
+        problems.append(f"{table}: a user can insert into another tenant")
+    moved, _ = attempt(
+        cur, f"update {table} set tenant_id = %s where ctid = %s::tid", (foreign["tenant"], mine)
+    )
+    if moved and moved[0][0]:
+        problems.append(f"{table}: a user can move a row into another tenant")
+    return problems
+
+
+def _as_anon(cur: Cursor, users: list[str], rows: dict[str, list[str]]) -> list[str]:
+    act(cur, "anon", None)
+    problems = []
+    for table in (f"public.{TENANTS}", f"public.{MEMBERSHIPS}", *rows):
+        seen, _ = attempt(cur, f"select 1 from {table} limit 1")
+        if seen:
+            problems.append(f"{table}: anon sees rows")
+    cur.execute("reset role")
+    return problems
