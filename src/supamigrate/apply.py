@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from supamigrate import interrupt
 from supamigrate.errors import MigrationFailed, UsageError
 from supamigrate.executors.base import Executor, Outcome, Result
 from supamigrate.files import MigrationFile
@@ -37,14 +38,36 @@ def apply_all(
             out.say(line)
 
     remaining = list(todo)
-    while remaining:
-        batch = executor.apply(remaining, rerun=rerun, on_result=show)
-        remaining = remaining[len(batch) :]
-        failed = bool(batch) and batch[-1].stops_run
-        if not batch or not failed or not remaining or not _go_on(continue_on_error, out):
-            break
+    with interrupt.deferred():
+        while remaining and interrupt.requested() is None:
+            batch = executor.apply(remaining, rerun=rerun, on_result=show)
+            remaining = remaining[len(batch) :]
+            failed = bool(batch) and batch[-1].stops_run
+            if not batch or not failed or not remaining or not _go_on(continue_on_error, out):
+                break
     out.fact("results", [result_json(r) for r in results])
+    signum = interrupt.requested()
+    if signum is not None:
+        _interrupted(signum, results, len(todo), out)
     return summarise(results, len(todo), out)
+
+
+def _interrupted(signum: int, results: list[Result], total: int, out: Reporter) -> None:
+    """Say what the signal left: the migration in flight committed or rolled back, the rest."""
+    last = results[-1] if results else None
+    if last is None:
+        fate = "no migration had started"
+    elif last.outcome is Outcome.OK:
+        fate = f"{last.migration.label} had committed before it took effect"
+    elif last.outcome is Outcome.PARTIAL:
+        fate = f"{last.migration.label} stopped partway (statements listed above stay applied)"
+    else:
+        fate = f"{last.migration.label} was rolled back"
+    not_run = total - len(results)
+    message = f"Interrupted by {interrupt.name(signum)}: {fate}; {not_run} migration(s) not run."
+    out.say(message)
+    out.fact("interrupted", {"signal": interrupt.name(signum), "not_run": not_run})
+    raise interrupt.Interrupted(message + " Run `invoke migrate` again to go on.", signum)
 
 
 def _go_on(continue_on_error: bool, out: Reporter) -> bool:

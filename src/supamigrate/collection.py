@@ -42,6 +42,8 @@ def friendly(func: F) -> F:
             if os.environ.get("SUPAMIGRATE_DEBUG"):
                 traceback.print_exc()
             raise Exit(mask(f"FAILED: {exc}"), code=exc.exit_code) from None
+        except KeyboardInterrupt:  # before or after applying: nothing was in flight
+            raise Exit("Interrupted (SIGINT): no migration was running.", code=130) from None
 
     return wrapper  # type: ignore[return-value]
 

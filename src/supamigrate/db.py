@@ -68,7 +68,12 @@ def connect(
 ) -> connection:
     """Open a psycopg2 connection, or raise DatabaseUnavailable with a masked one-line reason."""
     import psycopg2
+    import psycopg2.extensions
 
+    from supamigrate.interrupt import wait_interruptibly
+
+    # Every query waits through our callback, so SIGINT/SIGTERM can cancel a running one.
+    psycopg2.extensions.set_wait_callback(wait_interruptibly)
     kwargs: dict[str, Any] = target.connect_kwargs(connect_timeout)
     kwargs.setdefault("application_name", application)
     try:

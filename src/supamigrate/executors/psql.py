@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from supamigrate import interrupt
 from supamigrate.children import die_with_parent
 from supamigrate.envelope import Envelope, Limits, is_state_error, state_problem, wrap
 from supamigrate.errors import DatabaseUnavailable
@@ -124,7 +125,8 @@ class PsqlExecutor(BaseExecutor):
                 pass_fds=fds,
                 preexec_fn=die_with_parent,
             )
-            return self._follow(process, script, spans, on_result)
+            with interrupt.forwarding(process.pid):
+                return self._follow(process, script, spans, on_result)
 
     def _follow(
         self, process: subprocess.Popen[str], script: str, spans: list[_Span], on_result: OnResult
@@ -147,6 +149,8 @@ class PsqlExecutor(BaseExecutor):
             result = Result(span.envelope.migration, outcome, ms, failure, tuple(state.notices))
             state.results.append(result)
             on_result(result)
+        elif code != 0 and interrupt.requested() is not None:
+            return state.results  # stopped between migrations by our SIGINT: nothing in flight
         elif code != 0:
             raise DatabaseUnavailable(
                 mask("psql failed: " + " ".join(state.errors or state.notices))

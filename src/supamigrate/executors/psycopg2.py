@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from supamigrate import interrupt
 from supamigrate.db import Background, connect
 from supamigrate.envelope import Envelope, Limits, is_state_error, state_problem, wrap
 from supamigrate.executors import failures as fx
@@ -121,7 +122,7 @@ class Psycopg2Executor(BaseExecutor):
                 result = self._apply_statements(envelope)
             results.append(result)
             on_result(result)
-            if result.stops_run:
+            if result.stops_run or interrupt.requested() is not None:
                 break
         return results
 

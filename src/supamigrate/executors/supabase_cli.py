@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from supamigrate import interrupt
 from supamigrate.children import die_with_parent
 from supamigrate.errors import MigrationFailed
 from supamigrate.executors.base import (
@@ -150,9 +151,10 @@ class SupabaseCliExecutor(BaseExecutor):
             preexec_fn=die_with_parent,
         )
         assert process.stdout is not None
-        for line in process.stdout:
-            say(f"  supabase: {mask(line.rstrip())}")
-        return process.wait()
+        with interrupt.forwarding(process.pid):
+            for line in process.stdout:
+                say(f"  supabase: {mask(line.rstrip())}")
+            return process.wait()
 
     def close(self) -> None:
         self.reader.close()

@@ -1,0 +1,94 @@
+"""SIGINT and SIGTERM while migrations apply: finish honestly, never vanish mid-sentence.
+
+While applying, a signal only sets a flag. The executors see it: psycopg2 cancels the running
+statement (its wait callback polls, so a blocking query is interruptible), psql is sent
+SIGINT (it cancels and stops), the CLI is passed the signal. The migration in flight is then
+either rolled back (the cancel hit it) or committed (it had finished): the apply loop reports
+which, says how many were not run, and exits 130 (SIGINT) or 143 (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+from supamigrate.errors import SupamigrateError
+
+_received: list[int] = []
+_children: set[int] = set()  # child processes (psql) that get SIGINT when we are signalled
+
+
+class Interrupted(SupamigrateError):
+    """A signal stopped the run; the message says what happened to each migration."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+def requested() -> int | None:
+    """The signal received while applying, if any."""
+    return _received[0] if _received else None
+
+
+def _note(signum: int, frame: FrameType | None) -> None:
+    if not _received:
+        _received.append(signum)
+    for pid in list(_children):
+        try:
+            os.kill(pid, signal.SIGINT)  # psql: cancel the running statement and stop
+        except ProcessLookupError:
+            _children.discard(pid)
+
+
+@contextmanager
+def forwarding(pid: int) -> Iterator[None]:
+    """While the child runs, a signal to us is passed on to it as SIGINT."""
+    _children.add(pid)
+    try:
+        yield
+    finally:
+        _children.discard(pid)
+
+
+def wait_interruptibly(conn: Any) -> None:
+    """psycopg2's wait callback: poll with a short select, so a signal received while a
+    statement runs is seen at once; then ask the server to cancel it (once) and wait for the
+    outcome: an error if the cancel hit, the result if the statement had already finished."""
+    from psycopg2 import OperationalError
+    from psycopg2.extensions import POLL_OK, POLL_READ, POLL_WRITE
+
+    cancelled = False
+    while True:
+        state = conn.poll()
+        if state == POLL_OK:
+            return
+        if _received and not cancelled:
+            conn.cancel()
+            cancelled = True
+        if state == POLL_READ:
+            select.select([conn.fileno()], [], [], 0.2)
+        elif state == POLL_WRITE:
+            select.select([], [conn.fileno()], [], 0.2)
+        else:
+            raise OperationalError(f"unexpected state from poll(): {state}")
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Within: SIGINT and SIGTERM set the flag instead of raising or killing."""
+    previous = {sig: signal.signal(sig, _note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def name(signum: int) -> str:
+    return signal.Signals(signum).name

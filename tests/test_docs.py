@@ -1,0 +1,46 @@
+"""The README cannot rot: every task and every flag the collection has appears in it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from invoke.collection import Collection
+from invoke.tasks import Task
+
+from project import REPO
+from supamigrate.collection import ns
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _tasks(collection: Collection, prefix: str = "") -> Iterator[tuple[str, Task]]:
+    for name, task in collection.tasks.items():
+        yield prefix + name, task
+    for name, sub in collection.collections.items():
+        yield from _tasks(sub, f"{prefix}{name}.")
+
+
+def _flags(task: Task) -> list[str]:
+    return [f"--{arg.name.replace('_', '-')}" for arg in task.get_arguments()]
+
+
+def test_every_task_is_in_the_readme() -> None:
+    """Each task is shown as `invoke <task>` (or `supamigrate <task>`) somewhere in the README."""
+    missing = [
+        name
+        for name, _ in _tasks(ns)
+        if not re.search(rf"(invoke|supamigrate) {re.escape(name)}(?![\w.-])", README)
+    ]
+    assert missing == []
+
+
+def test_every_flag_is_in_the_readme() -> None:
+    """Each task's every flag is named in the README."""
+    missing = [
+        f"{name} {flag}"
+        for name, task in _tasks(ns)
+        for flag in _flags(task)
+        if not re.search(re.escape(flag) + r"(?![\w-])", README)  # --strict is not --strict-x
+    ]
+    assert missing == []
