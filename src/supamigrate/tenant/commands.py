@@ -43,8 +43,10 @@ def rollback_rls(
     with session(config.target, connect_timeout=config.connect_timeout) as conn:
         with conn.cursor() as cur:
             plan = plan_rollback(cur, table=table, rls_version=version)
+        for line in plan.kept:
+            out.say(f"Note: {line}.")
         if plan.empty:
-            out.say("Nothing to roll back: RLS is already off and the 004 policies are gone.")
+            out.say("Nothing to roll back: 004's policies and RLS are not in force here.")
             return 0
         out.say("This keeps tables, columns and data; it removes tenant isolation:")
         for line in plan.sql().splitlines():

@@ -20,6 +20,7 @@ __all__ = ["POLICIES", "RLS_MIGRATION_NAME", "RollbackPlan", "apply_rollback", "
 class RollbackPlan:
     statements: tuple[str, ...]
     history_version: str | None  # 004's row to delete, if recorded
+    kept: tuple[str, ...] = ()  # why RLS stays on where it does
 
     @property
     def empty(self) -> bool:
@@ -35,36 +36,61 @@ class RollbackPlan:
 
 
 def plan_rollback(cur: Any, *, table: str | None, rls_version: str | None) -> RollbackPlan:
-    tables = list(POLICIES)
-    if table is not None:
-        if table not in POLICIES:
-            raise UsageError(
-                f"--table {table!r} is not one 004 touches: choose from {', '.join(POLICIES)}."
-            )
-        tables = [table]
+    """Only where 004 ran: drop its policies (by name); turn RLS off only on a table left with
+    no policy of anyone else's, so an app's own RLS is never switched off."""
+    if rls_version is None:
+        raise UsageError(
+            f"No {RLS_MIGRATION_NAME} migration (004) in this project: rollback-rls undoes only "
+            "what 004 did, and there is no 004 here. Nothing was changed."
+        )
+    tables = _tables(table)
+    recorded = _recorded(cur, rls_version)
+    if recorded is None:
+        return RollbackPlan(
+            (), None, ("004 is not applied on this database: nothing of it to undo",)
+        )
     statements: list[str] = []
+    kept: list[str] = []
     for name in tables:
-        cur.execute(
-            "select relrowsecurity from pg_class where oid = to_regclass(%s)", (f"public.{name}",)
-        )
-        row = cur.fetchone()
-        if row is None:
+        found = _table_policies(cur, name)
+        if found is None:
             continue
-        cur.execute(
-            "select policyname from pg_policies where schemaname = 'public' and tablename = %s "
-            "and policyname = any(%s) order by 1",
-            (name, list(POLICIES[name])),
-        )
-        for (policy,) in cur.fetchall():
-            statements.append(f'drop policy if exists "{policy}" on public.{name};')
-        if row[0]:
+        enabled, policies = found
+        ours = [p for p in policies if p in POLICIES[name]]
+        others = [p for p in policies if p not in POLICIES[name]]
+        statements += [f'drop policy if exists "{p}" on public.{name};' for p in ours]
+        if enabled and others:
+            mine = ", ".join(others)
+            kept.append(f"public.{name} keeps RLS on: it has policies 004 did not create ({mine})")
+        elif enabled:
             statements.append(f"alter table public.{name} disable row level security;")
-    return RollbackPlan(tuple(statements), _recorded(cur, rls_version))
+    return RollbackPlan(tuple(statements), recorded, tuple(kept))
 
 
-def _recorded(cur: Any, version: str | None) -> str | None:
-    if version is None:
-        return None
+def _tables(table: str | None) -> list[str]:
+    if table is None:
+        return list(POLICIES)
+    if table not in POLICIES:
+        raise UsageError(
+            f"--table {table!r} is not one 004 touches: choose from {', '.join(POLICIES)}."
+        )
+    return [table]
+
+
+def _table_policies(cur: Any, name: str) -> tuple[bool, list[str]] | None:
+    """(RLS enabled, every policy's name) for public.<name>; None if the table is absent."""
+    cur.execute(
+        "select c.relrowsecurity, coalesce(array_agg(p.polname::text order by p.polname) "
+        "filter (where p.polname is not null), '{}') from pg_class c "
+        "left join pg_policy p on p.polrelid = c.oid where c.oid = to_regclass(%s) "
+        "group by c.relrowsecurity",
+        (f"public.{name}",),
+    )
+    row = cur.fetchone()
+    return None if row is None else (bool(row[0]), list(row[1]))
+
+
+def _recorded(cur: Any, version: str) -> str | None:
     cur.execute("select to_regclass(%s) is not null", (TABLE,))
     if not cur.fetchone()[0]:
         return None
