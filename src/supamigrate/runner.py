@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supamigrate import files as fs
+from supamigrate import mirror as mirror_files
 from supamigrate.config import Config
 from supamigrate.dburl import DbTarget
 from supamigrate.errors import CheckFailed, MigrationFailed, UsageError
@@ -51,24 +52,33 @@ class MigrateOptions:
 
 def mirror(config: Config, out: Reporter, *, check: bool) -> int:
     """Write (or with check, only compare) supabase/migrations from migrations/."""
-    sources = fs.discover_sources(config.migrations_dir)
-    items = fs.plan_mirror(sources, config.supabase_migrations_dir, config.version_base)
-    stale = [item for item in items if item.state is not fs.MirrorState.OK]
-    out.fact("mirror", [{"file": i.describe(), "state": i.state.value} for i in items])
+    plan = _mirror_plan(config)
+    out.fact("mirror", [{"file": i.describe(), "state": i.state.value} for i in plan.items])
     if check:
-        for item in stale:
-            out.say(f"  {item.describe()}")
-        if stale:
+        changes = plan.changes()
+        for line in changes:
+            out.say(f"  {line}")
+        if changes:
             raise CheckFailed(
-                f"{len(stale)} mirror file(s) out of date in {config.supabase_migrations_dir}: "
+                f"{len(changes)} mirror change(s) pending in {config.supabase_migrations_dir}: "
                 "run `invoke mirror` and commit the result."
             )
-        out.say(f"Mirror up to date: {len(items)} file(s).")
+        out.say(f"Mirror up to date: {len(plan.items)} file(s).")
         return 0
-    for item in fs.apply_mirror(items):
-        out.say(f"  wrote {item.describe()}")
-    out.say(f"Mirror up to date: {len(items)} file(s) in {config.supabase_migrations_dir}.")
+    for item in mirror_files.apply_mirror(plan):
+        out.say(f"  {item.describe()}")
+    out.say(f"Mirror up to date: {len(plan.items)} file(s) in {config.supabase_migrations_dir}.")
     return 0
+
+
+def _mirror_plan(config: Config) -> mirror_files.MirrorPlan:
+    return mirror_files.plan_mirror(
+        fs.discover_sources(config.migrations_dir),
+        config.supabase_migrations_dir,
+        now=mirror_files.utc_now(),
+        assign=not _ci(),  # in CI the committed mirror is the record: nothing new is assigned
+        legacy_base=config.version_base,
+    )
 
 
 def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.MigrationFile]:
@@ -76,27 +86,14 @@ def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.Mig
 
     Without write_mirror (dry runs, status) the mirror is applied in memory only.
     """
-    sources = fs.discover_sources(config.migrations_dir)
-    items = fs.plan_mirror(sources, config.supabase_migrations_dir, config.version_base)
+    plan = _mirror_plan(config)
     if write_mirror:
-        for item in fs.apply_mirror(items):
+        for item in mirror_files.apply_mirror(plan):
             out.say(f"Mirrored {item.describe()}")
-    texts = {item.target: fs.read_utf8(item.source.path, item.source.content) for item in items}
-    found, warnings = fs.discover_migrations(
-        config.supabase_migrations_dir, sources, config.version_base, texts
-    )
+    found, warnings = mirror_files.mirrored_migrations(plan)
     for warning in warnings:
         out.warn(warning)
-    by_version = {m.version: m for m in found}
-    for item in items:  # sources are the truth for their versions, written or not
-        text = texts[item.target]
-        version = item.target.name.split("_", 1)[0]
-        by_version[version] = fs.MigrationFile(
-            version, item.source.name, item.source.path, text, item.source.label
-        )
-        if item.obsolete is not None:
-            by_version.pop(item.obsolete.name.split("_", 1)[0], None)
-    return [by_version[v] for v in sorted(by_version)]
+    return found
 
 
 def check_session_needs(migrations: list[fs.MigrationFile], target: DbTarget) -> None:
