@@ -190,11 +190,10 @@ def test_whitespace_edits_are_not_drift(project: Any) -> None:
 
 def test_history_without_file_and_out_of_order(project: Any) -> None:
     """A version in history with no file is refused with the repair fix; older pending needs --include-all."""
-    project.write(
-        "002_widgets.sql", M2.replace("insert into public.applied_log values ('002');\n", "")
-    )
-    project.invoke("migrate", "--skip-confirm")
     project.write("001_log.sql", M1)
+    project.invoke("migrate", "--skip-confirm")
+    # Sources get versions after every existing one, so only a hand-made file can be late.
+    (project.root / "supabase" / "migrations" / "20200101000000_late.sql").write_text("select 1;\n")
     late = project.invoke("migrate", "--skip-confirm")
     assert late.returncode == 1 and "--include-all" in late.stderr
     assert project.invoke("migrate", "--skip-confirm", "--include-all").returncode == 0
@@ -246,12 +245,12 @@ def test_json_output_is_one_document(project: Any) -> None:
 def test_files_made_by_the_cli_are_first_class(project: Any) -> None:
     """A file created by `supabase migration new` (only in supabase/migrations) is applied too."""
     project.write("001_log.sql", M1)
+    assert project.invoke("mirror").returncode == 0  # 001 gets its version before the CLI file
     (project.root / "supabase" / "migrations" / "20260101120000_by_cli.sql").write_text(
         "insert into public.applied_log values ('cli');\n"
     )
     assert project.invoke("migrate", "--skip-confirm").returncode == 0
-    # 001 is mirrored after the CLI file exists, so its version comes after it (issue 15).
-    assert _history(project) == ["20260101120000", "20260101120001"]
+    assert _history(project) == ["20251201000001", "20260101120000"]
 
 
 def test_no_transaction_file_runs_statement_by_statement(project: Any) -> None:

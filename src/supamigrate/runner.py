@@ -162,7 +162,10 @@ def migrate(
     out.fact("plan", plan_json(plan))
     for line in plan_lines(plan):
         out.say(line)
-    check_runnable(plan, allow_drift=options.allow_drift, include_all=options.include_all)
+    for warning in check_runnable(
+        plan, allow_drift=options.allow_drift, include_all=options.include_all, root=config.root
+    ):
+        out.warn(warning)
     todo = list(plan.to_apply)
     check_files(todo)
     if name != "manual":
