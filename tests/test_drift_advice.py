@@ -101,3 +101,11 @@ def test_truly_missing_file_mentions_repair_only_with_its_condition(tmp_path: Pa
     text = missing_advice(plan)
     assert "git log --all -- 'supabase/migrations/20990101000000_*'" in text
     assert "Only if it was removed on purpose and no local file holds the same change" in text
+
+
+def test_row_without_statements_matches_by_name_only(tmp_path: Path) -> None:
+    """A row `migration repair` wrote (no statements) is not everyone's twin."""
+    plan = make_plan([_file(tmp_path, "select 1;", version="20260202000000")], [])
+    ghost = HistoryRow("20990101000000", "ghost", None)
+    text = missing_advice(make_plan([*(e.file for e in plan.entries if e.file)], [ghost]))
+    assert "has the same" not in text and "repair --status reverted 20990101000000" in text

@@ -161,12 +161,12 @@ def drift_advice(drifted: list[Entry], root: Path | None) -> str:
     labels = ", ".join(e.label for e in drifted)
     lines = [f"Applied migration(s) edited since they ran: {labels}. What to do:"]
     for entry in drifted:
-        lines.append(f"  {entry.label}: {_one_drift(entry, root)}")
+        lines.append(f"{entry.label}: {_one_drift(entry, root)}")
     lines.append(
         "A migration runs once: an edit to an applied one never reaches the database. Or pass "
         "--allow-drift to go on without it."
     )
-    return "\n".join(lines)
+    return " ".join(lines)  # errors are one line (the CLI contract)
 
 
 def _one_drift(entry: Entry, root: Path | None) -> str:
@@ -210,17 +210,20 @@ def missing_advice(plan: Plan) -> str:
     """History versions with no file. The advice never leads to running a migration twice:
     the likeliest cause is the same migration under a new version (a lost mirror file)."""
     pending = [e for e in plan.entries if e.state is State.PENDING and e.file is not None]
-    lines = ["The database's history has migration(s) with no file in supabase/migrations:"]
+    lines = ["The database's history has migration(s) with no file in supabase/migrations."]
     for entry in plan.with_state(State.MISSING_LOCALLY):
         assert entry.row is not None
         twin = _twin(entry.row, pending)
-        lines.append(f"  {entry.label}: {_one_missing(entry.version, entry.row, twin)}")
-    return "\n".join(lines)
+        lines.append(f"{entry.label}: {_one_missing(entry.version, entry.row, twin)}")
+    return " ".join(lines)  # errors are one line (the CLI contract)
 
 
 def _twin(row: HistoryRow, pending: list[Entry]) -> Entry | None:
     """A pending file that is the same migration: same statements, or else the same name."""
-    same = [e for e in pending if e.file is not None and matches_file(row, e.file.sql)]
+    if not row.statements:  # rows with no statements match anything: compare names only
+        same: list[Entry] = []
+    else:
+        same = [e for e in pending if e.file is not None and matches_file(row, e.file.sql)]
     named = [e for e in pending if e.file is not None and row.name and e.file.name == row.name]
     found = same or named
     return found[0] if found else None
@@ -228,7 +231,8 @@ def _twin(row: HistoryRow, pending: list[Entry]) -> Entry | None:
 
 def _one_missing(version: str, row: HistoryRow, twin: Entry | None) -> str:
     if twin is not None and twin.file is not None:
-        how = "the same statements" if matches_file(row, twin.file.sql) else "the same name"
+        same = row.statements and matches_file(row, twin.file.sql)
+        how = "the same statements" if same else "the same name"
         return (
             f"{twin.label} (version {twin.version}) has {how}: it is probably this migration "
             f"under a new version, and applying it would run it a second time. Nothing was "
