@@ -28,7 +28,9 @@ class Project:
         (root / "supabase" / "migrations").mkdir(parents=True)
         shutil.copy(REPO / "tasks.py", root / "tasks.py")
         (root / "pyproject.toml").write_text("[tool.supamigrate]\n")
-        return cls(root, target)
+        # A pinned clock (SOURCE_DATE_EPOCH = 2025-12-01 00:00:01 UTC) so first mirrors get
+        # 20251201000001, ...02, ... in the order written; test_mirror covers the real clock.
+        return cls(root, target, env={"SOURCE_DATE_EPOCH": "1764547201"})
 
     def write(self, filename: str, sql: str | bytes) -> Path:
         path = self.root / "migrations" / filename
@@ -53,7 +55,7 @@ class Project:
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         env = {k: v for k, v in os.environ.items() if k not in ("CI", "DATABASE_URL")}
-        env["DATABASE_URL"] = self.target.url()
+        env.update({"DATABASE_URL": self.target.url(), **self.env})
         return subprocess.Popen(
             [*INVOKE, *args],
             cwd=self.root,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -10,20 +11,46 @@ from typing import Any
 from supamigrate.dburl import DbTarget
 from supamigrate.executors.base import Outcome, Result, Settings
 from supamigrate.executors.psycopg2 import Psycopg2Executor
-from supamigrate.files import MigrationFile, discover_sources, read_utf8, version_for
+from supamigrate.files import MigrationFile, SourceFile, discover_sources, read_utf8
 
 REPO = Path(__file__).resolve().parent.parent
-BASE = "20251201000000"
+# The shipped migrations by number: named explicitly so that migrations a user adds to this
+# repo's migrations/ and supabase/migrations/ change no test of the shipped four.
+SHIPPED = (1, 2, 3, 4)
+
+
+def shipped_sources() -> list[SourceFile]:
+    return [s for s in discover_sources(REPO / "migrations") if s.number in SHIPPED]
+
+
+def shipped_mirror(source: SourceFile) -> Path:
+    """The committed mirror file of a shipped source: its version is the record."""
+    found = [
+        p
+        for p in (REPO / "supabase" / "migrations").glob(f"*_{source.name}.sql")
+        if p.read_bytes() == source.content
+    ]
+    assert len(found) == 1, (source.path, found)
+    return found[0]
 
 
 def shipped() -> dict[int, MigrationFile]:
-    """The four migrations in migrations/, keyed by number."""
-    return {
-        s.number: MigrationFile(
-            version_for(s.number, BASE), s.name, s.path, read_utf8(s.path, s.content), s.label
+    """The four shipped migrations, keyed by number, with their committed versions."""
+    files = {}
+    for s in shipped_sources():
+        version = shipped_mirror(s).name.split("_", 1)[0]
+        files[s.number] = MigrationFile(
+            version, s.name, s.path, read_utf8(s.path, s.content), s.label
         )
-        for s in discover_sources(REPO / "migrations")
-    }
+    return files
+
+
+def copy_shipped(root: Path) -> None:
+    """Put 001-004 and their committed mirror files (so their versions) into a project."""
+    for source in shipped_sources():
+        shutil.copy(source.path, root / "migrations" / source.path.name)
+        mirror = shipped_mirror(source)
+        shutil.copy(mirror, root / "supabase" / "migrations" / mirror.name)
 
 
 def apply(

@@ -16,6 +16,7 @@ import pytest
 from project import REPO
 from supamigrate.db import session
 from supamigrate.dburl import DbTarget
+from tenancy import copy_shipped
 
 CLI = REPO / "node_modules" / ".bin" / "supabase"
 pytestmark = pytest.mark.skipif(not CLI.exists(), reason="Supabase CLI not installed: run `npm ci`")
@@ -64,8 +65,7 @@ def rows(target: DbTarget) -> list[tuple[Any, ...]]:
 
 
 def _shipped(project: Any) -> None:
-    for path in (REPO / "migrations").glob("*.sql"):
-        shutil.copy(path, project.root / "migrations" / path.name)
+    copy_shipped(project.root)
     shutil.copy(REPO / "supabase" / "config.toml", project.root / "supabase" / "config.toml")
     assert project.invoke("mirror").returncode == 0
 

@@ -112,10 +112,9 @@ BROKEN = "insert into public.log values ('x');\n\nalter table public.log\n  add 
 
 def test_psql_method_applies_like_psycopg2(project: Any, make_db: Any) -> None:
     """One psql process applies everything; history rows equal those psycopg2 writes."""
-    from tenancy import REPO as repo
+    from tenancy import copy_shipped
 
-    for path in (repo / "migrations").glob("*.sql"):
-        project.write(path.name, path.read_bytes())
+    copy_shipped(project.root)
     result = project.invoke("migrate", "--skip-confirm", "--method", "psql")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Method: psql (forced by --method)" in result.stdout

@@ -190,11 +190,10 @@ def test_whitespace_edits_are_not_drift(project: Any) -> None:
 
 def test_history_without_file_and_out_of_order(project: Any) -> None:
     """A version in history with no file is refused with the repair fix; older pending needs --include-all."""
-    project.write(
-        "002_widgets.sql", M2.replace("insert into public.applied_log values ('002');\n", "")
-    )
-    project.invoke("migrate", "--skip-confirm")
     project.write("001_log.sql", M1)
+    project.invoke("migrate", "--skip-confirm")
+    # Sources get versions after every existing one, so only a hand-made file can be late.
+    (project.root / "supabase" / "migrations" / "20200101000000_late.sql").write_text("select 1;\n")
     late = project.invoke("migrate", "--skip-confirm")
     assert late.returncode == 1 and "--include-all" in late.stderr
     assert project.invoke("migrate", "--skip-confirm", "--include-all").returncode == 0
@@ -246,6 +245,7 @@ def test_json_output_is_one_document(project: Any) -> None:
 def test_files_made_by_the_cli_are_first_class(project: Any) -> None:
     """A file created by `supabase migration new` (only in supabase/migrations) is applied too."""
     project.write("001_log.sql", M1)
+    assert project.invoke("mirror").returncode == 0  # 001 gets its version before the CLI file
     (project.root / "supabase" / "migrations" / "20260101120000_by_cli.sql").write_text(
         "insert into public.applied_log values ('cli');\n"
     )
@@ -285,10 +285,9 @@ def test_no_transaction_failure_is_reported_as_partial(project: Any) -> None:
 
 def test_rehearse_skips_no_transaction_files(project: Any) -> None:
     """Rehearsing the shipped four passes: 003 is listed as not rehearsable, not run."""
-    from tenancy import REPO
+    from tenancy import copy_shipped
 
-    for path in (REPO / "migrations").glob("*.sql"):
-        project.write(path.name, path.read_bytes())
+    copy_shipped(project.root)
     before = _snapshot(project)
     result = project.invoke("migrate", "--rehearse")
     assert result.returncode == 0, result.stdout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import pytest
@@ -10,14 +9,13 @@ import pytest
 from catalog import row_counts, snapshot
 from platform_fixtures import populate
 from supamigrate.db import session
-from tenancy import REPO
+from tenancy import copy_shipped
 
 
 @pytest.fixture
 def migrated(project: Any) -> Any:
     """A project with the shipped migrations applied over platform tables with data."""
-    for path in (REPO / "migrations").glob("*.sql"):
-        shutil.copy(path, project.root / "migrations" / path.name)
+    copy_shipped(project.root)
     with session(project.target) as conn, conn.cursor() as cur:
         populate(cur, users=10, rows_per_user=3)
     assert project.invoke("migrate", "--skip-confirm").returncode == 0

@@ -318,6 +318,26 @@ def db_reset(c: Context) -> None:
 
 
 @task(
+    name="seed",
+    help={
+        "users": "How many demo users (default 2000).",
+        "rows_per_user": "files rows per user (audit_logs half, sessions 1/20th); default 100.",
+    },
+)
+@friendly
+def db_seed(c: Context, users: int = 2000, rows_per_user: int = 100) -> None:
+    """Fill the LOCAL database with a pre-tenant demo app: users, files, audit_logs, sessions."""
+    from supamigrate.db import session
+    from supamigrate.local.demo import seed_demo_app
+
+    server = _local_server()
+    with session(server.user_target()) as conn, conn.cursor() as cur:
+        summary = seed_demo_app(cur, users=users, rows_per_user=rows_per_user)
+    for line in summary.lines():
+        print(line)
+
+
+@task(
     name="url", help={"show_password": "Print the real password (for `export DATABASE_URL=...`)."}
 )
 @friendly
@@ -327,7 +347,7 @@ def db_url(c: Context, show_password: bool = False) -> None:
     print(target.url() if show_password else target.masked_url)
 
 
-db = Collection("db", db_start, db_stop, db_status, db_reset, db_url)
+db = Collection("db", db_start, db_stop, db_status, db_reset, db_seed, db_url)
 
 ns = Collection(migrate, status, mirror, verify, rollback_rls, link)
 ns.add_collection(db)

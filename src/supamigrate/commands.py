@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 from supamigrate import files as fs
+from supamigrate import mirror as mirror_files
 from supamigrate import preflight
 from supamigrate.apply import apply_all, rehearse
 from supamigrate.config import Config
@@ -97,29 +98,35 @@ def connection_notes(config: Config) -> list[str]:
 
 def mirror(config: Config, out: Reporter, *, check: bool) -> int:
     """Write (or with check, only compare) supabase/migrations from migrations/."""
-    sources = _sources(config)
-    items = fs.plan_mirror(sources, config.supabase_migrations_dir, config.version_base)
-    stale = [item for item in items if item.state is not fs.MirrorState.OK]
-    out.fact("mirror", [{"file": i.describe(), "state": i.state.value} for i in items])
+    plan = _mirror_plan(config)
+    out.fact("mirror", [{"file": i.describe(), "state": i.state.value} for i in plan.items])
     if check:
-        for item in stale:
-            out.say(f"  {item.describe()}")
-        if stale:
+        changes = plan.changes()
+        for line in changes:
+            out.say(f"  {line}")
+        if changes:
             raise CheckFailed(
-                f"{len(stale)} mirror file(s) out of date in {config.supabase_migrations_dir}: "
+                f"{len(changes)} mirror change(s) pending in {config.supabase_migrations_dir}: "
                 "run `invoke mirror` and commit the result."
             )
-        out.say(f"Mirror up to date: {len(items)} file(s).")
+        out.say(f"Mirror up to date: {len(plan.items)} file(s).")
         return 0
-    for item in fs.apply_mirror(items):
-        out.say(f"  wrote {item.describe()}")
-    out.say(f"Mirror up to date: {len(items)} file(s) in {config.supabase_migrations_dir}.")
+    for item in mirror_files.apply_mirror(plan):
+        out.say(f"  {item.describe()}")
+    out.say(f"Mirror up to date: {len(plan.items)} file(s) in {config.supabase_migrations_dir}.")
     return 0
 
 
-def _sources(config: Config) -> list[fs.SourceFile]:
-    """migrations/NNN_name.sql, or none in a repo that only has supabase/migrations."""
-    return fs.discover_sources(config.migrations_dir) if config.migrations_dir else []
+def _mirror_plan(config: Config) -> mirror_files.MirrorPlan:
+    """migrations/NNN_name.sql (none in a repo that only has supabase/migrations) mirrored."""
+    sources = fs.discover_sources(config.migrations_dir) if config.migrations_dir else []
+    return mirror_files.plan_mirror(
+        sources,
+        config.supabase_migrations_dir,
+        now=mirror_files.utc_now(),
+        assign=not in_ci(),  # in CI the committed mirror is the record: nothing new is assigned
+        legacy_base=config.version_base,
+    )
 
 
 def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.MigrationFile]:
@@ -127,26 +134,14 @@ def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.Mig
 
     Without write_mirror (dry runs, status) the mirror is applied in memory only.
     """
-    sources = _sources(config)
-    items = fs.plan_mirror(sources, config.supabase_migrations_dir, config.version_base)
+    plan = _mirror_plan(config)
     if write_mirror:
-        for item in fs.apply_mirror(items):
+        for item in mirror_files.apply_mirror(plan):
             out.say(f"Mirrored {item.describe()}")
-    texts = {item.target: fs.read_utf8(item.source.path, item.source.content) for item in items}
-    found, warnings = fs.discover_migrations(
-        config.supabase_migrations_dir, sources, config.version_base, texts
-    )
+    found, warnings = mirror_files.mirrored_migrations(plan)
     for warning in warnings:
         out.warn(warning)
-    by_version = {m.version: m for m in found}
-    for item in items:  # sources are the truth for their versions, written or not
-        version = item.target.name.split("_", 1)[0]
-        by_version[version] = fs.MigrationFile(
-            version, item.source.name, item.source.path, texts[item.target], item.source.label
-        )
-        if item.obsolete is not None:
-            by_version.pop(item.obsolete.name.split("_", 1)[0], None)
-    return [by_version[v] for v in sorted(by_version)]
+    return found
 
 
 # --- status and migrate ------------------------------------------------------------------------
@@ -204,7 +199,10 @@ def _refusals(
     config: Config, options: MigrateOptions, plan: Plan, executor: Executor, out: Reporter
 ) -> list[fs.MigrationFile]:
     """Every pre-flight check for this run; the migrations to apply when all pass."""
-    preflight.check_plan(plan, allow_drift=options.allow_drift, include_all=options.include_all)
+    for warning in preflight.check_plan(
+        plan, allow_drift=options.allow_drift, include_all=options.include_all, root=config.root
+    ):
+        out.warn(warning)
     todo = list(plan.to_apply)
     preflight.check_files(todo)
     preflight.check_method(executor, todo, rehearse=options.rehearse)

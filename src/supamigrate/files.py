@@ -1,9 +1,7 @@
-"""Migration files on disk: the sources people write, their versions, and the CLI mirror.
+"""Migration files on disk: the sources people write and the files in supabase/migrations.
 
-`migrations/NNN_name.sql` mirrors to `supabase/migrations/<version>_name.sql` (same bytes),
-where <version> is the configured base timestamp plus NNN seconds: deterministic, strictly
-increasing, and stable forever. Files made directly in supabase/migrations are first-class.
-Nothing here touches a database.
+How sources get their versions in supabase/migrations is mirror.py's business. Files made
+directly in supabase/migrations are first-class. Nothing here touches a database.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 from pathlib import Path
 
 from supamigrate.errors import ConfigError, UsageError
@@ -54,10 +51,11 @@ def _base_time(base: str) -> datetime:
 
 
 def version_for(number: int, base: str) -> str:
+    """The legacy version rule (base + NNN seconds): only to recognise mirrors written by it."""
     return (_base_time(base) + timedelta(seconds=number)).strftime(_VERSION_FORMAT)
 
 
-def _sql_files(directory: Path) -> list[Path]:
+def sql_files(directory: Path) -> list[Path]:
     """The directory's entries, sorted, without a stat per entry (os.scandir's d_type)."""
     with os.scandir(directory) as entries:
         names = sorted(e.name for e in entries if not e.is_dir())
@@ -82,7 +80,7 @@ def discover_sources(directory: Path) -> list[SourceFile]:
             "migrations_dir in [tool.supamigrate]."
         )
     sources: dict[int, SourceFile] = {}
-    for path in _sql_files(directory):  # a dangling link or a FIFO is read, and fails loudly
+    for path in sql_files(directory):  # a dangling link or a FIFO is read, and fails loudly
         if path.name.startswith("."):
             continue
         match = SOURCE_NAME.match(path.name)
@@ -112,81 +110,22 @@ def _read_bytes(path: Path) -> bytes:
         ) from None
 
 
-class MirrorState(Enum):
-    OK = "ok"
-    MISSING = "missing"
-    STALE = "stale"  # the mirror exists but its bytes differ
-    RENAMED = "renamed"  # a file with this version but another name is in the way
-
-
-@dataclass(frozen=True)
-class MirrorItem:
-    source: SourceFile
-    target: Path
-    state: MirrorState
-    obsolete: Path | None = None  # the differently named file a rename replaces
-
-    def describe(self) -> str:
-        rel = f"{self.source.path.name} -> {self.target.name}"
-        if self.state is MirrorState.RENAMED and self.obsolete is not None:
-            return f"{rel}: replaces {self.obsolete.name} (same version, other name)"
-        return f"{rel}: {self.state.value}"
-
-
-def plan_mirror(sources: list[SourceFile], mirror_dir: Path, base: str) -> list[MirrorItem]:
-    existing: dict[str, list[Path]] = {}
-    if mirror_dir.is_dir():
-        for path in _sql_files(mirror_dir):
-            match = CLI_NAME.match(path.name) if path.suffix == ".sql" else None
-            if match:
-                existing.setdefault(match.group("version"), []).append(path)
-    items = []
-    for source in sources:
-        version = version_for(source.number, base)
-        target = mirror_dir / f"{version}_{source.name}.sql"
-        others = [p for p in existing.get(version, []) if p != target]
-        if others:
-            items.append(MirrorItem(source, target, MirrorState.RENAMED, others[0]))
-        else:
-            items.append(MirrorItem(source, target, _compare(target, source.content)))
-    return items
-
-
-def _compare(target: Path, content: bytes) -> MirrorState:
-    try:
-        return MirrorState.OK if target.read_bytes() == content else MirrorState.STALE
-    except FileNotFoundError:
-        return MirrorState.MISSING
-
-
-def apply_mirror(items: list[MirrorItem]) -> list[MirrorItem]:
-    """Write every mirror that is not OK; return what changed."""
-    changed = [item for item in items if item.state is not MirrorState.OK]
-    for item in changed:
-        item.target.parent.mkdir(parents=True, exist_ok=True)
-        if item.obsolete is not None:
-            item.obsolete.unlink()
-        item.target.write_bytes(item.source.content)
-    return changed
-
-
 def discover_migrations(
     mirror_dir: Path,
-    sources: list[SourceFile],
-    base: str,
+    labels: Mapping[str, str],
     known: Mapping[Path, str] | None = None,
 ) -> tuple[list[MigrationFile], list[str]]:
     """Everything applicable in supabase/migrations, in version order, plus skip warnings.
 
-    `known` gives texts already in hand (the mirrors of sources), which are not read again.
+    `labels` names versions after their sources (NNN_name); `known` gives texts already in
+    hand (the mirrors of sources), which are not read again.
     """
     known = known or {}
-    labels = {version_for(s.number, base): s.label for s in sources}
     migrations: dict[str, MigrationFile] = {}
     warnings: list[str] = []
     if not mirror_dir.is_dir():
         return [], warnings
-    for path in _sql_files(mirror_dir):
+    for path in sql_files(mirror_dir):
         if path.suffix != ".sql":
             continue
         match = CLI_NAME.match(path.name)

@@ -7,6 +7,7 @@ one-line error (exit 2 for input that cannot work, 1 for a state that needs a de
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from supamigrate.dburl import DbTarget
 from supamigrate.errors import UsageError
@@ -16,9 +17,10 @@ from supamigrate.plan import Plan, check_runnable
 from supamigrate.sqlsplit import has_sql, is_no_transaction, split_statements, transaction_control
 
 
-def check_plan(plan: Plan, *, allow_drift: bool, include_all: bool) -> None:
-    """Where the CLI would refuse (missing files, older pending files), and on drift."""
-    check_runnable(plan, allow_drift=allow_drift, include_all=include_all)
+def check_plan(plan: Plan, *, allow_drift: bool, include_all: bool, root: Path) -> list[str]:
+    """Where the CLI would refuse (missing files, older pending files), and on drift; the
+    warnings to show when going on anyway (--allow-drift)."""
+    return check_runnable(plan, allow_drift=allow_drift, include_all=include_all, root=root)
 
 
 def check_files(migrations: Sequence[MigrationFile]) -> None:

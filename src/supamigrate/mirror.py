@@ -1,0 +1,395 @@
+"""The mirror: `migrations/NNN_name.sql` kept byte-identical in `supabase/migrations/`.
+
+A source mirrored for the first time gets a version the way `supabase migration new` makes
+one: the current UTC second, strictly after every version already in supabase/migrations.
+From then on the mirror file is the record and the version never changes, also when the
+source is renamed, renumbered or edited. `supabase/supamigrate-mirror.txt` lists the files the
+mirror wrote (and from which source); only those are ever rewritten, renamed or deleted.
+Nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from pathlib import Path
+
+from supamigrate.errors import ConfigError, UsageError
+from supamigrate.files import (
+    CLI_NAME,
+    MigrationFile,
+    SourceFile,
+    discover_migrations,
+    read_utf8,
+    sql_files,
+    version_for,
+)
+
+# Outside supabase/migrations: the CLI warns about every non-migration file in there.
+MANIFEST_NAME = "supamigrate-mirror.txt"
+_HEADER = (
+    "# Written by `invoke mirror`: the supabase/migrations files it wrote, each from its\n"
+    "# source in migrations/. Commit it; supamigrate rewrites or removes only these files.\n"
+)
+_ARROW = " <- "
+_FORMAT = "%Y%m%d%H%M%S"
+
+
+class MirrorState(Enum):
+    OK = "ok"
+    NEW = "new"  # first mirror: gets a fresh version
+    STALE = "stale"  # the source was edited: rewritten in place, same version
+    RENAMED = "renamed"  # the source's name changed: the file is renamed, same version
+    MISSING = "missing"  # our file was deleted: written again with its version
+    RELINKED = "relinked"  # the file is right; only the manifest's entry changes
+    ORPHANED = "orphaned"  # our file whose source is gone: removed
+
+
+@dataclass(frozen=True)
+class MirrorItem:
+    state: MirrorState
+    source: SourceFile | None  # None when ORPHANED
+    target: Path | None  # None: a NEW source where versions may not be assigned (CI)
+    current: Path | None = None  # our file on disk now, when it differs from target
+
+    @property
+    def version(self) -> str | None:
+        return None if self.target is None else self.target.name.split("_", 1)[0]
+
+    def describe(self) -> str:
+        if self.source is None:
+            name = self.current.name if self.current else "?"
+            return f"{name}: its source is gone, removed"
+        if self.target is None:
+            return f"{self.source.path.name}: not mirrored yet (CI assigns no versions)"
+        text = f"{self.source.path.name} -> {self.target.name}: {self.state.value}"
+        if self.state is MirrorState.RENAMED and self.current is not None:
+            text += f" from {self.current.name} (same version)"
+        return text
+
+
+@dataclass(frozen=True)
+class MirrorPlan:
+    mirror_dir: Path
+    items: tuple[MirrorItem, ...]
+    manifest_text: str  # what the manifest should hold after apply
+    manifest_now: str | None  # what it holds now (None: no file)
+
+    @property
+    def manifest(self) -> Path:
+        return self.mirror_dir.parent / MANIFEST_NAME
+
+    @property
+    def changed(self) -> list[MirrorItem]:
+        return [item for item in self.items if item.state is not MirrorState.OK]
+
+    def changes(self) -> list[str]:
+        """One line per change `invoke mirror` would make (empty: up to date)."""
+        lines = [item.describe() for item in self.changed]
+        if self.manifest_now != self.manifest_text:
+            lines.append(f"{self.manifest.name}: out of date")
+        return lines
+
+
+def utc_now(environ: Mapping[str, str] | None = None) -> datetime:
+    """Now, or SOURCE_DATE_EPOCH (the reproducible-builds convention) when it is set."""
+    epoch = (os.environ if environ is None else environ).get("SOURCE_DATE_EPOCH", "")
+    if epoch.strip():
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC)
+        except ValueError:
+            raise ConfigError(f"SOURCE_DATE_EPOCH {epoch!r} is not whole seconds.") from None
+    return datetime.now(UTC)
+
+
+def plan_mirror(
+    sources: list[SourceFile],
+    mirror_dir: Path,
+    *,
+    now: datetime,
+    assign: bool,
+    legacy_base: str | None = None,
+) -> MirrorPlan:
+    """What the mirror should be. `assign=False` (CI) leaves unmirrored sources without one."""
+    on_disk = _cli_files(mirror_dir)
+    manifest = mirror_dir.parent / MANIFEST_NAME
+    manifest_now = manifest.read_text(encoding="utf-8") if manifest.is_file() else None
+    recorded = parse_manifest(manifest, manifest_now or "")
+    pairs, adopted = _pair(sources, recorded, on_disk, legacy_base)
+    taken = {name.split("_", 1)[0] for name in [*on_disk, *recorded]}
+    items: list[MirrorItem] = []
+    for source in sources:
+        mirror_name = pairs.get(source.path.name)
+        if mirror_name is not None:
+            items.append(_existing(source, mirror_dir / mirror_name, recorded))
+        elif assign:
+            version = _next_version(taken, now)
+            taken.add(version)
+            target = mirror_dir / f"{version}_{source.name}.sql"
+            items.append(MirrorItem(MirrorState.NEW, source, target))
+        else:
+            items.append(MirrorItem(MirrorState.NEW, source, None))
+    paired = set(pairs.values())
+    for name in sorted(set(recorded) & set(on_disk) - paired):
+        items.append(MirrorItem(MirrorState.ORPHANED, None, None, on_disk[name]))
+    _refuse_collisions(items, on_disk, set(recorded) | adopted)
+    return MirrorPlan(mirror_dir, tuple(items), _manifest_text(items), manifest_now)
+
+
+def apply_mirror(plan: MirrorPlan) -> list[MirrorItem]:
+    """Make the mirror as planned; return what changed. Files first, then the manifest."""
+    require_versions(plan)
+    for item in plan.changed:
+        if item.state is MirrorState.ORPHANED and item.current is not None:
+            item.current.unlink()
+            continue
+        assert item.source is not None and item.target is not None
+        if item.state is MirrorState.RENAMED and item.current is not None:
+            item.current.replace(item.target)  # one atomic step: never two files, one version
+        if item.state is not MirrorState.RELINKED:
+            _write_atomically(item.target, item.source.content)
+    if plan.manifest_now != plan.manifest_text:
+        _write_atomically(plan.manifest, plan.manifest_text.encode())
+    return plan.changed
+
+
+def require_versions(plan: MirrorPlan) -> None:
+    """CI assigns no versions: an unmirrored source must be mirrored and committed first."""
+    unassigned = [i.source.path.name for i in plan.items if i.source and i.target is None]
+    if unassigned:
+        raise UsageError(
+            f"{', '.join(unassigned)} not mirrored into {plan.mirror_dir} yet, and with CI=true "
+            "nothing assigns a new version: run `invoke mirror` on your machine and commit "
+            f"supabase/migrations and supabase/{MANIFEST_NAME}."
+        )
+
+
+def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str]]:
+    """Everything in supabase/migrations as it is after the plan (applied or not)."""
+    require_versions(plan)
+    sourced = {
+        item.version: (item.source, item.target)
+        for item in plan.items
+        if item.source is not None and item.target is not None and item.version is not None
+    }
+    texts = {target: read_utf8(s.path, s.content) for s, target in sourced.values()}
+    labels = {version: source.label for version, (source, _) in sourced.items()}
+    found, warnings = discover_migrations(plan.mirror_dir, labels, texts)
+    by_version = {m.version: m for m in found}
+    for item in plan.items:  # a renamed or removed file's old name is gone after apply
+        if item.current is not None:
+            by_version.pop(item.current.name.split("_", 1)[0], None)
+    for version, (source, target) in sourced.items():  # sources are the truth, written or not
+        by_version[version] = MigrationFile(
+            version, source.name, source.path, texts[target], source.label
+        )
+    return [by_version[v] for v in sorted(by_version)], warnings
+
+
+def parse_manifest(path: Path, text: str) -> dict[str, str]:
+    """Mirror file name -> source file name, from the manifest's `mirror <- source` lines."""
+    recorded: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        mirror, arrow, source = line.partition(_ARROW)
+        if not arrow or not CLI_NAME.match(mirror.strip()):
+            raise UsageError(
+                f"{path}, line {number}: expected `<version>_name.sql <- NNN_name.sql`. "
+                "Fix the line (keep both sides of a merge), or delete the file and run "
+                "`invoke mirror` to rebuild it from the files."
+            )
+        recorded[mirror.strip()] = source.strip()
+    return recorded
+
+
+# --- pairing sources with the files already there ---------------------------------------------
+
+
+def _pair(
+    sources: list[SourceFile],
+    recorded: dict[str, str],
+    on_disk: dict[str, Path],
+    legacy_base: str | None,
+) -> tuple[dict[str, str], set[str]]:
+    """Source file name -> mirror file name, plus the unlisted files adopted as ours.
+
+    Most certain first: the manifest's source name; then, among our files, the same bytes
+    (renamed or renumbered), the same name part (renumbered and edited), the same number
+    (renamed and edited). Each step pairs only unambiguous one-to-one matches.
+    """
+    pairs: dict[str, str] = {}
+    free = set(recorded)
+    by_source = {source: mirror for mirror, source in recorded.items()}
+    for source in sources:
+        mirror = by_source.get(source.path.name)
+        if mirror in free:
+            pairs[source.path.name] = mirror
+            free.discard(mirror)
+    contents = _Contents(on_disk)
+    keys: list[tuple[Callable[[SourceFile], Hashable], Callable[[str], Hashable]]] = [
+        (lambda s: s.content, contents.get),
+        (lambda s: s.name, _name_part),
+        (lambda s: s.number, lambda m: _number(recorded[m])),
+    ]
+    for source_key, mirror_key in keys:
+        _match_unique(sources, pairs, free, source_key, mirror_key)
+    adopted = _adopt(sources, pairs, set(on_disk) - set(recorded), contents, legacy_base)
+    return pairs, adopted
+
+
+def _adopt(
+    sources: list[SourceFile],
+    pairs: dict[str, str],
+    unlisted: set[str],
+    contents: _Contents,
+    legacy_base: str | None,
+) -> set[str]:
+    """Unlisted files that are a source's mirror: the same name part and the same bytes.
+
+    That is exactly what the mirror would write, so adopting one overwrites nothing (it covers
+    a lost manifest, and mirrors written before the manifest existed).
+    """
+
+    def fits(source: SourceFile, mirror: str) -> bool:
+        return _name_part(mirror) == source.name and contents.get(mirror) == source.content
+
+    before = set(pairs.values())
+    _match_unique(sources, pairs, unlisted, lambda s: s, lambda m: m, fits)
+    if legacy_base:
+        _refuse_legacy_lookalikes(sources, pairs, unlisted, legacy_base)
+    return set(pairs.values()) - before
+
+
+def _refuse_legacy_lookalikes(
+    sources: list[SourceFile], pairs: dict[str, str], unlisted: set[str], legacy_base: str
+) -> None:
+    """A file named as the old rule named a source's mirror, with other bytes: ours, edited
+    since, or the user's? Guessing wrong either overwrites theirs or runs a migration twice."""
+    for source in sources:
+        legacy = f"{version_for(source.number, legacy_base)}_{source.name}.sql"
+        if source.path.name not in pairs and legacy in unlisted:
+            raise UsageError(
+                f"supabase/migrations/{legacy} has the name an older supamigrate gave the mirror "
+                f"of {source.path}, but other content, and {MANIFEST_NAME} does not list it. If "
+                f"it is that mirror, copy the source over it (`cp {source.path} "
+                f"supabase/migrations/{legacy}`); if it is your own file, give it another "
+                "version. Then run `invoke mirror`."
+            )
+
+
+def _match_unique(
+    sources: list[SourceFile],
+    pairs: dict[str, str],
+    free: set[str],
+    source_key: Callable[[SourceFile], Hashable],
+    mirror_key: Callable[[str], Hashable],
+    fits: Callable[[SourceFile, str], bool] | None = None,
+) -> None:
+    """Pair each unpaired source with the one free file that fits it, if it fits no other."""
+    wanted = [s for s in sources if s.path.name not in pairs]
+    test = fits or (lambda s, m: mirror_key(m) is not None and mirror_key(m) == source_key(s))
+    options = {s.path.name: [m for m in sorted(free) if test(s, m)] for s in wanted}
+    claims: dict[str, int] = {}
+    for candidates in options.values():
+        for mirror in candidates:
+            claims[mirror] = claims.get(mirror, 0) + 1
+    for source_name, candidates in options.items():
+        if len(candidates) == 1 and claims[candidates[0]] == 1:
+            pairs[source_name] = candidates[0]
+            free.discard(candidates[0])
+
+
+@dataclass
+class _Contents:
+    """File bytes, read once and only when a comparison needs them."""
+
+    on_disk: dict[str, Path]
+    cache: dict[str, bytes | None] = field(default_factory=dict)
+
+    def get(self, name: str) -> bytes | None:
+        if name not in self.cache:
+            path = self.on_disk.get(name)
+            self.cache[name] = path.read_bytes() if path is not None else None
+        return self.cache[name]
+
+
+def _existing(source: SourceFile, current: Path, recorded: dict[str, str]) -> MirrorItem:
+    target = current.with_name(f"{current.name.split('_', 1)[0]}_{source.name}.sql")
+    if not current.exists():
+        return MirrorItem(MirrorState.MISSING, source, target)
+    if current.name != target.name:
+        return MirrorItem(MirrorState.RENAMED, source, target, current)
+    if current.read_bytes() != source.content:
+        return MirrorItem(MirrorState.STALE, source, target)
+    if recorded.get(current.name) != source.path.name:
+        return MirrorItem(MirrorState.RELINKED, source, target)
+    return MirrorItem(MirrorState.OK, source, target)
+
+
+def _refuse_collisions(items: list[MirrorItem], on_disk: dict[str, Path], ours: set[str]) -> None:
+    """A file we did not write, holding a version we write to: name both, change nothing."""
+    theirs = {name.split("_", 1)[0]: path for name, path in on_disk.items() if name not in ours}
+    for item in items:
+        if item.source is None or item.version is None or item.version not in theirs:
+            continue
+        raise UsageError(
+            f"{theirs[item.version]} is in the way of {item.source.path}: it has version "
+            f"{item.version}, which the mirror of {item.source.path.name} holds, and "
+            "supamigrate did not write it, so it will not overwrite or delete it. Give your "
+            "file another version (`supabase migration new` makes one), then run `invoke mirror`."
+        )
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+def _next_version(taken: Iterable[str], now: datetime) -> str:
+    """The current UTC second, or one second after the newest version, whichever is later."""
+    candidate = now.astimezone(UTC).strftime(_FORMAT)
+    newest = max(taken, default="")
+    if newest >= candidate:  # the CLI orders versions as strings, so compare them as strings
+        try:
+            later = datetime.strptime(newest[:14], _FORMAT) + timedelta(seconds=1)
+        except ValueError:
+            raise UsageError(
+                f"Version {newest} in supabase/migrations is not a YYYYMMDDHHMMSS timestamp, "
+                "so no timestamp can be placed after it: rename that file."
+            ) from None
+        candidate = later.strftime(_FORMAT)
+    return candidate
+
+
+def _cli_files(mirror_dir: Path) -> dict[str, Path]:
+    if not mirror_dir.is_dir():
+        return {}
+    return {p.name: p for p in sql_files(mirror_dir) if CLI_NAME.match(p.name)}
+
+
+def _name_part(mirror_name: str) -> str:
+    return mirror_name.split("_", 1)[1].removesuffix(".sql")
+
+
+def _number(source_name: str) -> int | None:
+    head = source_name.split("_", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _manifest_text(items: list[MirrorItem]) -> str:
+    lines = sorted(
+        f"{item.target.name}{_ARROW}{item.source.path.name}\n"
+        for item in items
+        if item.source is not None and item.target is not None
+    )
+    return _HEADER + "".join(lines)
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """A crash leaves the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(content)
+    temporary.replace(path)
