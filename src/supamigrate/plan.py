@@ -37,6 +37,7 @@ class Plan:
     entries: tuple[Entry, ...]
     to_apply: tuple[MigrationFile, ...]
     rerun: bool = False  # --migration: the one file is re-run even though applied
+    chosen: bool = False  # --migration: named by the user, so its place in the order is no surprise
 
     def with_state(self, state: State) -> list[Entry]:
         return [e for e in self.entries if e.state is state]
@@ -83,7 +84,7 @@ def select_one(plan: Plan, wanted: str) -> Plan:
         raise UsageError(f"{wanted!r} matches several migrations ({labels}): be more specific.")
     entry = matches[0]
     assert entry.file is not None
-    return Plan(plan.entries, (entry.file,), rerun=entry.row is not None)
+    return Plan(plan.entries, (entry.file,), rerun=entry.row is not None, chosen=True)
 
 
 def _names(file: MigrationFile) -> set[str]:
@@ -109,7 +110,7 @@ def check_runnable(
     if drifted and not allow_drift:
         raise CheckFailed(drift_advice(drifted, root))
     newest = plan.newest_applied
-    late = [f for f in plan.to_apply if newest and f.version < newest and not plan.rerun]
+    late = [f for f in plan.to_apply if newest and f.version < newest and not plan.chosen]
     if late and not include_all:
         labels = ", ".join(f.label for f in late)
         raise CheckFailed(

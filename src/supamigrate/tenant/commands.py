@@ -61,5 +61,6 @@ def rollback_rls(
             raise UsageError("Cancelled: nothing was changed.")
         with conn.cursor() as cur:
             apply_rollback(cur, plan, lock_timeout=config.lock_timeout)
-    out.say("RLS rolled back. Re-enable it with `invoke migrate`.")
+    number = next((m.label.split("_", 1)[0] for m in migrations if m.version == version), "004")
+    out.say(f"RLS rolled back. Re-enable it with `invoke migrate --migration {number}`.")
     return 0
