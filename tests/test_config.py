@@ -100,7 +100,7 @@ def test_supabase_db_password_fills_a_url_without_one(tmp_path: Path) -> None:
         ("version_base", '"2025"', "14-digit"),
         ("version_base", '"20251341000000"', "14-digit"),
         ("lock_timeout", '"soon"', "Postgres duration"),
-        ("connect_timeout", "0", "positive"),
+        ("connect_timeout", "0", "from 1 to 86400"),
         ("methods", '["psycopg2", "ftp"]', "choose from"),
         ("migration_dir", '"x"', "Unknown key"),
     ],

@@ -102,11 +102,16 @@ def _config(linked: bool = False, **flags: Any) -> Config:
 
 def _run(as_json: bool, body: Callable[[Reporter], int]) -> None:
     """Run `body(reporter)`, always emit the JSON document, exit with body's code."""
+    from supamigrate.errors import SupamigrateError
+    from supamigrate.masking import mask
     from supamigrate.output import Reporter
 
     out = Reporter(as_json=as_json)
     try:
         code = body(out)
+    except SupamigrateError as exc:  # --json: the document carries the error too
+        out.fact("error", {"message": mask(str(exc)), "exit_code": exc.exit_code})
+        raise
     finally:
         out.finish()
     if code:

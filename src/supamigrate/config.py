@@ -47,7 +47,17 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "db_url": ("DATABASE_URL", "SUPABASE_DB_URL"),
     **{key: (f"SUPAMIGRATE_{key.upper()}",) for key in DEFAULTS if key != "db_url"},
 }
-_DURATION = re.compile(r"^\d+\s*(us|ms|s|min|h|d)?$")
+_DURATION = re.compile(r"^(?P<n>\d+)\s*(?P<unit>us|ms|s|min|h|d)?$")
+_MS_PER_UNIT = {
+    "us": 0.001,
+    "ms": 1,
+    "": 1,
+    "s": 1000,
+    "min": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+}
+_MAX_MS = 2_147_483_647  # Postgres keeps timeouts in an int of milliseconds
 
 
 @dataclass(frozen=True)
@@ -120,8 +130,17 @@ def _env_layers(root: Path, env: Mapping[str, str]) -> list[tuple[str, Mapping[s
     for name in (".env.secrets", ".env"):
         path = root / name
         if path.is_file():
-            layers.append((name, dotenv_values(path)))
+            layers.append((name, _dotenv(path, dotenv_values)))
     return layers
+
+
+def _dotenv(path: Path, reader: Any) -> Mapping[str, str | None]:
+    try:
+        values: Mapping[str, str | None] = reader(path, encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as exc:
+        reason = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else "cannot be read"
+        raise ConfigError(f"{path} {reason}: re-save it as UTF-8 text (KEY=value lines).") from None
+    return values
 
 
 def _resolve(
@@ -187,11 +206,17 @@ def _check_version_base(value: str) -> str:
 
 
 def _check_duration(key: str, value: str) -> str:
-    if value and not _DURATION.match(value.strip()):
+    """A Postgres duration within Postgres's range, checked before anything connects."""
+    match = _DURATION.match(value.strip()) if value else None
+    if value and match is None:
         raise ConfigError(
             f"{key} {value!r} is not a Postgres duration: use for example 5s, 500ms or 2min "
             "(0 or empty disables it)."
         )
+    if match is not None:
+        ms = int(match.group("n")) * _MS_PER_UNIT[match.group("unit") or ""]
+        if ms > _MAX_MS:
+            raise ConfigError(f"{key} {value!r} is too long: Postgres allows at most 24 days.")
     return value.strip()
 
 
@@ -200,8 +225,10 @@ def _check_int(key: str, value: object) -> int:
         number = int(str(value))
     except ValueError:
         number = -1
-    if number <= 0:
-        raise ConfigError(f"{key} must be a positive whole number of seconds, got {value!r}.")
+    if number <= 0 or number > 86_400:
+        raise ConfigError(
+            f"{key} must be a whole number of seconds from 1 to 86400, got {value!r}."
+        )
     return number
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from supamigrate.errors import ConfigError
-from supamigrate.masking import mask, register_secret
+from supamigrate.masking import SECRET_PARAM, mask, register_secret
 
 EXPECTED = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
 _SCHEMES = {"postgres", "postgresql"}
@@ -30,6 +30,54 @@ _LIBPQ_ENV = {
     "connect_timeout": "PGCONNECT_TIMEOUT",
     "target_session_attrs": "PGTARGETSESSIONATTRS",
 }
+# Every parameter libpq accepts in a URL (PostgreSQL 17 docs, "Parameter Key Words"); others
+# (Prisma's pgbouncer=true, connection_limit, ...) would fail deep inside the driver.
+_LIBPQ_PARAMS = frozenset(
+    [
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "passfile",
+        "channel_binding",
+        "connect_timeout",
+        "client_encoding",
+        "options",
+        "application_name",
+        "fallback_application_name",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "replication",
+        "gssencmode",
+        "sslmode",
+        "requiressl",
+        "sslcompression",
+        "sslcert",
+        "sslkey",
+        "sslpassword",
+        "sslcertmode",
+        "sslrootcert",
+        "sslcrl",
+        "sslcrldir",
+        "sslsni",
+        "requirepeer",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "krbsrvname",
+        "gsslib",
+        "gssdelegation",
+        "service",
+        "target_session_attrs",
+        "load_balance_hosts",
+        "require_auth",
+        "sslnegotiation",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +103,11 @@ class DbTarget:
         elif self.password and placeholder:
             userinfo += ":***"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        query = "&".join(f"{k}={quote(v, safe='')}" for k, v in self.params)
+        hide = placeholder or not with_password  # a secret parameter is shown as *** then
+        query = "&".join(
+            f"{k}={'***' if hide and SECRET_PARAM.match(k) else quote(v, safe='')}"
+            for k, v in self.params
+        )
         tail = f"?{query}" if query else ""
         return f"postgresql://{userinfo}@{host}:{self.port}/{quote(self.database, safe='')}{tail}"
 
@@ -129,6 +181,8 @@ def parse_db_url(
     `password` fills in a URL without one (for example SUPABASE_DB_PASSWORD).
     """
     text = url.strip()
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise _bad_url(text, source, "it contains a line break or control character")
     try:
         parts = urlsplit(text)
         port = parts.port or 5432
@@ -146,6 +200,10 @@ def parse_db_url(
     if "/" in database:
         raise _bad_url(text, source, "the database name contains '/'; percent-encode the password")
     params = tuple(parse_qsl(parts.query, keep_blank_values=True))
+    for key, value in params:
+        if SECRET_PARAM.match(key):
+            register_secret(value)
+    _check_params(text, source, [key for key, _ in params])
     query_password = dict(params).get("password")
     params = tuple((k, v) for k, v in params if k != "password")
     resolved = unquote(url_password) if url_password is not None else query_password or password
@@ -153,8 +211,19 @@ def parse_db_url(
     return DbTarget(parts.hostname, port, user, database, resolved, params)
 
 
+def _check_params(url: str, source: str, keys: list[str]) -> None:
+    unknown = [key for key in keys if key not in _LIBPQ_PARAMS]
+    if unknown:
+        raise ConfigError(
+            f"{source} has parameter(s) {', '.join(sorted(set(unknown)))} that Postgres clients "
+            "do not know (Prisma and other tools add them): remove them from the URL. "
+            "supamigrate needs none of them; it recognises the transaction pooler by port 6543."
+        )
+
+
 def _bad_url(url: str, source: str, why: str) -> ConfigError:
     shown = _redacted(url) if url else "(empty)"
+    shown = "".join(ch if 32 <= ord(ch) != 127 else f"\\x{ord(ch):02x}" for ch in shown)
     return ConfigError(
         f"{source} is not a valid Postgres URL ({why}): expected {EXPECTED}, got {shown}. "
         "Percent-encode special characters in the password (@ as %40, / as %2F, # as %23)."

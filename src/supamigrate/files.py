@@ -16,7 +16,8 @@ from pathlib import Path
 
 from supamigrate.errors import ConfigError, UsageError
 
-SOURCE_NAME = re.compile(r"^(?P<number>\d+)_(?P<name>[a-z0-9_]+)\.sql$")
+# ASCII digits only: "٠٠١_x.sql" is not migration 1 (\d would say it is).
+SOURCE_NAME = re.compile(r"^(?P<number>[0-9]+)_(?P<name>[a-z0-9_]+)\.sql$")
 # The Supabase CLI's own pattern (pkg/migration/file.go); other files are skipped with a warning.
 CLI_NAME = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.sql$")
 _VERSION_FORMAT = "%Y%m%d%H%M%S"
@@ -65,7 +66,7 @@ def sql_files(directory: Path) -> list[Path]:
 def read_utf8(path: Path, content: bytes | None = None) -> str:
     data = path.read_bytes() if content is None else content
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")  # a BOM is stripped, as the CLI does
     except UnicodeDecodeError as exc:
         raise UsageError(
             f"{path} is not valid UTF-8 (byte {exc.start}): re-save it as UTF-8 and retry."

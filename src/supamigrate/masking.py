@@ -15,9 +15,13 @@ MASK = "***"
 # scheme://user:PASSWORD@host... The password runs to the last '@' before whitespace, so
 # unencoded '@' and ':' inside it are covered; a URL without a password is left alone.
 _URL_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]*:)(?P<pw>[^\s]*)@")
-# password=... in query strings and keyword DSNs, quoted or not.
+# password=... (and every other parameter that can carry a secret: sslpassword, tokens, keys)
+# in query strings and keyword DSNs, quoted or not.
+SECRET_PARAM = re.compile(
+    r"(?:\w*pass(?:word|wd)?|\w*secret\w*|\w*token\w*|\w*api_?key\w*)$", re.IGNORECASE
+)
 _KEYWORD = re.compile(
-    r"(?P<head>\b(?:password|passwd|pgpassword|supabase_db_password)\s*=\s*)"
+    r"(?P<head>\b(?:\w*pass(?:word|wd)|\w*secret\w*|\w*token\w*|\w*api_?key\w*)\s*=\s*)"
     r"(?P<pw>'(?:[^'\\]|\\.)*'|\"[^\"]*\"|[^\s&'\"]+)",
     re.IGNORECASE,
 )

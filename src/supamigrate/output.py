@@ -120,12 +120,9 @@ def failure_lines(result: Result, *, rehearsal: bool = False) -> list[str]:
         )
         lines.append(f"  at line {failure.line} of {path}{how}, in the statement:")
         lines += [f"    {text}" for text in failure.statement.splitlines()[:8]]
-    if failure.is_lock_timeout:
-        lines.append(
-            "  A lock was not granted within lock_timeout: a long transaction holds the table. "
-            "Find it in pg_stat_activity, wait for it or end it, then re-run; or raise "
-            "--lock-timeout."
-        )
+    advice = SQLSTATE_ADVICE.get(failure.sqlstate)
+    if advice:
+        lines.append(f"  {advice}")
     if result.outcome is Outcome.PARTIAL:
         lines.append(
             f"  PARTIAL: this file runs outside a transaction; {len(failure.ran)} statement(s) "
@@ -137,6 +134,18 @@ def failure_lines(result: Result, *, rehearsal: bool = False) -> list[str]:
         )
     return lines
 
+
+# What to do, by SQLSTATE, where the server's own hint does not say.
+SQLSTATE_ADVICE = {
+    "55P03": "A lock was not granted within lock_timeout: a long transaction holds the table. "
+    "Find it in pg_stat_activity, wait for it or end it, then re-run; or raise --lock-timeout.",
+    "57014": "The statement ran past statement_timeout (or was cancelled): raise "
+    "--statement-timeout for this run, or split the work into smaller steps.",
+    "25001": "This statement cannot run inside a transaction (CREATE INDEX CONCURRENTLY, VACUUM, "
+    "ALTER SYSTEM, ...): put `-- supamigrate:no-transaction` on the file's first line.",
+    "25006": "The database is read-only (a read replica, or default_transaction_read_only is "
+    "on): point DATABASE_URL at the primary database.",
+}
 
 ROLLBACK_GUIDANCE = (
     "Earlier migrations of this run are committed. To undo Row Level Security quickly "

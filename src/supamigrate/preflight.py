@@ -26,6 +26,12 @@ def check_plan(plan: Plan, *, allow_drift: bool, include_all: bool, root: Path) 
 def check_files(migrations: Sequence[MigrationFile]) -> None:
     """Refuse empty files and files that manage their own transactions."""
     for migration in migrations:
+        if "\x00" in migration.sql:
+            line = migration.sql.count("\n", 0, migration.sql.index("\x00")) + 1
+            raise UsageError(
+                f"{migration.path.name}, line {line}: a NUL byte, which Postgres text cannot "
+                "hold: remove it (the file may be binary or saved as UTF-16). Nothing was applied."
+            )
         if not has_sql(migration.sql):
             raise UsageError(
                 f"{migration.path.name} has no SQL statements (empty or only comments): write "

@@ -61,6 +61,12 @@ def with_statement(
 
 def history_error(action: str, exc: Any) -> DatabaseUnavailable:
     reason = failure(exc)
+    if reason.sqlstate == "25006":
+        return DatabaseUnavailable(
+            f"Cannot {action} the history table {TABLE}: the database is read-only (a read "
+            "replica, or default_transaction_read_only is on). Point DATABASE_URL at the primary "
+            "database. Nothing was applied."
+        )
     return DatabaseUnavailable(
         f"Cannot {action} the history table {TABLE} ({reason.sqlstate}: {reason.message}): "
         "connect as a role that may (on Supabase, the postgres role), or ask an owner to "
