@@ -16,7 +16,7 @@ from pathlib import Path
 
 from supamigrate.errors import ConfigError, UsageError
 
-# ASCII digits only: "٠٠١_x.sql" is not migration 1 (\d would say it is).
+# ASCII digits only: Arabic-Indic or other Unicode digits are not a migration number.
 SOURCE_NAME = re.compile(r"^(?P<number>[0-9]+)_(?P<name>[a-z0-9_]+)\.sql$")
 # The Supabase CLI's own pattern (pkg/migration/file.go); other files are skipped with a warning.
 CLI_NAME = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.sql$")
