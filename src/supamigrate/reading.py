@@ -200,11 +200,12 @@ def no_transaction_only(reading: Reading) -> list[Located]:
     return [
         Located(statement.line, what)
         for statement in reading.statements
-        for what in _needs_no_transaction(statement)
+        for what in needs_no_transaction(statement)
     ]
 
 
-def _needs_no_transaction(statement: Statement) -> Iterator[str]:
+def needs_no_transaction(statement: Statement) -> Iterator[str]:
+    """What in this statement Postgres refuses inside a transaction block."""
     kind, node = statement.kind, statement.node
     if kind == "IndexStmt" and node.get("concurrent"):
         yield "CREATE INDEX CONCURRENTLY"
