@@ -1,0 +1,232 @@
+"""Every lint rule: id, level, the hazard and the safer rewrite.
+
+Levels. `error`: the statement fails on a table with rows, rewrites or scans a table that may
+hold data while blocking writes (or reads), breaks the running app or PostgREST, or opens data
+to the API. `warning`: a lock or pattern that usually costs little but can queue traffic, or a
+security weakness that is not an open door by itself. `info`: what lint cannot see.
+
+rule                                       level    hazard
+-----------------------------------------  -------  ----------------------------------------
+syntax-error                               error    the file does not parse
+transaction-control                        error    top-level BEGIN/COMMIT/SAVEPOINT...
+psql-meta-command                          error    `\\set`, `\\i`, `\\!`... run by psql
+requires-no-transaction                    error    CONCURRENTLY/VACUUM... inside a transaction
+require-concurrent-index-creation          error    CREATE INDEX blocks writes while it builds
+require-concurrent-index-deletion          warning  DROP INDEX takes ACCESS EXCLUSIVE
+adding-field-with-default                  error    volatile default/serial/stored: rewrite
+adding-not-nullable-field                  error    NOT NULL column fails / SET NOT NULL scans
+changing-column-type                       error    ALTER COLUMN TYPE rewrites
+adding-foreign-key-constraint              error    FK validation scan blocks writes, 2 tables
+constraint-missing-not-valid               error    CHECK validated under ACCESS EXCLUSIVE
+constraint-validated-in-same-transaction   warning  VALIDATE while ADD's lock is still held
+disallowed-unique-constraint               error    UNIQUE/PK index built under ACCESS EXCL.
+ban-vacuum-full                            error    VACUUM FULL rewrites under ACCESS EXCL.
+ban-cluster                                error    CLUSTER rewrites under ACCESS EXCLUSIVE
+explicit-lock-table                        warning  LOCK TABLE queues every other session
+more-statements-after-access-exclusive     warning  later statements run while it is held
+ban-drop-column                            error    the running app/PostgREST still reads it
+ban-drop-table                             error    the running app/PostgREST still reads it
+renaming-column                            error    the running app/PostgREST uses the old name
+renaming-table                             error    the running app/PostgREST uses the old name
+rls_disabled_in_public                     error    exposed table without RLS
+auth_rls_initplan                          warning  auth.uid()/current_setting() per row
+rls_references_user_metadata               error    policy trusts user-editable metadata
+rls_policy_always_true                     error    USING/WITH CHECK (true) on writes
+security_definer_view                      error    exposed view bypasses RLS
+auth_users_exposed                         error    exposed view reads auth.users
+materialized_view_in_api                   warning  exposed matview has no RLS
+function_search_path_mutable               warning  function without SET search_path
+security_definer_search_path_mutable       error    SECURITY DEFINER without SET search_path
+anon_security_definer_function_executable  error    SECURITY DEFINER callable by anon (/rpc)
+dynamic-sql-not-analysed                   info     DO block: its SQL is not linted
+suppression-missing-reason                 warning  `supamigrate:allow` without a reason
+suppression-unknown-rule                   warning  `supamigrate:allow` names no rule
+"""
+
+from __future__ import annotations
+
+from supamigrate.lint.findings import Level, RuleInfo
+
+E, W, INFO = Level.ERROR, Level.WARNING, Level.INFO
+_NOT_VALID = "ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT in a later transaction"
+_APP = "ship the app change first; expand/contract: add new, backfill, switch readers, drop later"
+
+_RULES = [
+    RuleInfo("syntax-error", E, "the file does not parse", "fix the SQL"),
+    RuleInfo(
+        "transaction-control",
+        E,
+        "top-level transaction control; supamigrate owns the transaction",
+        "remove it; use `-- supamigrate:no-transaction` on line 1 to run outside one",
+    ),
+    RuleInfo("psql-meta-command", E, "psql would run this itself", "write plain SQL"),
+    RuleInfo(
+        "requires-no-transaction",
+        E,
+        "cannot run inside a transaction block",
+        "put it in its own file with `-- supamigrate:no-transaction` on line 1",
+    ),
+    RuleInfo(
+        "require-concurrent-index-creation",
+        E,
+        "CREATE INDEX holds a SHARE lock (blocks writes) for the whole build",
+        "CREATE INDEX CONCURRENTLY in a `-- supamigrate:no-transaction` file",
+    ),
+    RuleInfo(
+        "require-concurrent-index-deletion",
+        W,
+        "DROP INDEX takes ACCESS EXCLUSIVE on the table",
+        "DROP INDEX CONCURRENTLY in a `-- supamigrate:no-transaction` file",
+    ),
+    RuleInfo(
+        "adding-field-with-default",
+        E,
+        "a volatile default (or serial/identity/stored generated) rewrites the table",
+        "add the column without a default (or a constant one), backfill in batches, then "
+        "SET DEFAULT",
+    ),
+    RuleInfo(
+        "adding-not-nullable-field",
+        E,
+        "NOT NULL without a default fails on rows; SET NOT NULL scans under ACCESS EXCLUSIVE",
+        "ADD CONSTRAINT c CHECK (col IS NOT NULL) NOT VALID; VALIDATE CONSTRAINT c (own "
+        "transaction); SET NOT NULL; DROP CONSTRAINT c",
+    ),
+    RuleInfo(
+        "changing-column-type",
+        E,
+        "ALTER COLUMN TYPE rewrites the table and its indexes under ACCESS EXCLUSIVE",
+        "add a new column, backfill in batches, switch the app, drop the old column",
+    ),
+    RuleInfo(
+        "adding-foreign-key-constraint",
+        E,
+        "the FK validation scan holds SHARE ROW EXCLUSIVE on both tables",
+        _NOT_VALID,
+    ),
+    RuleInfo(
+        "constraint-missing-not-valid",
+        E,
+        "the CHECK is validated by a full scan under ACCESS EXCLUSIVE",
+        _NOT_VALID,
+    ),
+    RuleInfo(
+        "constraint-validated-in-same-transaction",
+        W,
+        "VALIDATE runs while ADD CONSTRAINT's ACCESS EXCLUSIVE is still held",
+        "VALIDATE CONSTRAINT in a later migration or a `-- supamigrate:no-transaction` file",
+    ),
+    RuleInfo(
+        "disallowed-unique-constraint",
+        E,
+        "UNIQUE/PRIMARY KEY builds its index under ACCESS EXCLUSIVE",
+        "CREATE UNIQUE INDEX CONCURRENTLY i ...; ADD CONSTRAINT c UNIQUE USING INDEX i",
+    ),
+    RuleInfo(
+        "ban-vacuum-full",
+        E,
+        "VACUUM FULL rewrites the table under ACCESS EXCLUSIVE",
+        "plain VACUUM, or pg_repack",
+    ),
+    RuleInfo(
+        "ban-cluster",
+        E,
+        "CLUSTER rewrites the table under ACCESS EXCLUSIVE",
+        "pg_repack, or leave the physical order alone",
+    ),
+    RuleInfo(
+        "explicit-lock-table",
+        W,
+        "LOCK TABLE queues every other session behind it until commit",
+        "let each statement take the lock it needs; keep the file short",
+    ),
+    RuleInfo(
+        "more-statements-after-access-exclusive",
+        W,
+        "later statements run while ACCESS EXCLUSIVE is held, so all traffic waits",
+        "move the locking statement last, or into its own migration",
+    ),
+    RuleInfo("ban-drop-column", E, "the running app and PostgREST may still read it", _APP),
+    RuleInfo("ban-drop-table", E, "the running app and PostgREST may still read it", _APP),
+    RuleInfo("renaming-column", E, "the running app and PostgREST use the old name", _APP),
+    RuleInfo("renaming-table", E, "the running app and PostgREST use the old name", _APP),
+    RuleInfo(
+        "rls_disabled_in_public",
+        E,
+        "a table in an API schema without Row Level Security: anon can read and write it",
+        "ALTER TABLE ... ENABLE ROW LEVEL SECURITY in the same migration, with policies",
+    ),
+    RuleInfo(
+        "auth_rls_initplan",
+        W,
+        "auth.<fn>()/current_setting() in a policy is called once per row",
+        "wrap the call in a sub-select: (select auth.uid())",
+    ),
+    RuleInfo(
+        "rls_references_user_metadata",
+        E,
+        "user_metadata is editable by the user, so a policy must not trust it",
+        "use app_metadata or a table the user cannot write",
+    ),
+    RuleInfo(
+        "rls_policy_always_true",
+        E,
+        "a permissive write policy that is always true lets every role member write any row",
+        "state the condition, e.g. using (user_id = (select auth.uid()))",
+    ),
+    RuleInfo(
+        "security_definer_view",
+        E,
+        "a view runs as its owner, bypassing the caller's RLS",
+        "CREATE VIEW ... WITH (security_invoker = true)",
+    ),
+    RuleInfo(
+        "auth_users_exposed",
+        E,
+        "a view in an API schema exposes auth.users",
+        "move it to a private schema, or select only safe columns with security_invoker",
+    ),
+    RuleInfo(
+        "materialized_view_in_api",
+        W,
+        "a materialized view has no RLS and is served by the API",
+        "create it in a private schema; expose a function or a security_invoker view",
+    ),
+    RuleInfo(
+        "function_search_path_mutable",
+        W,
+        "the function resolves names through the caller's search_path",
+        "add `set search_path = ''` and qualify names",
+    ),
+    RuleInfo(
+        "security_definer_search_path_mutable",
+        E,
+        "a SECURITY DEFINER function without a fixed search_path can be hijacked",
+        "add `set search_path = ''` and qualify names",
+    ),
+    RuleInfo(
+        "anon_security_definer_function_executable",
+        E,
+        "a SECURITY DEFINER function in an API schema is executable by anon via /rpc",
+        "REVOKE EXECUTE ON FUNCTION ... FROM public, anon in the same migration",
+    ),
+    RuleInfo(
+        "dynamic-sql-not-analysed",
+        INFO,
+        "the SQL run by this DO block is not linted",
+        "review it by hand, or write the statements at top level",
+    ),
+    RuleInfo(
+        "suppression-missing-reason",
+        W,
+        "`supamigrate:allow` needs a reason; it suppresses nothing without one",
+        "-- supamigrate:allow RULE why it is safe here",
+    ),
+    RuleInfo(
+        "suppression-unknown-rule",
+        W,
+        "`supamigrate:allow` names a rule that does not exist",
+        "use a rule id from `lint` output",
+    ),
+]
+RULES: dict[str, RuleInfo] = {rule.id: rule for rule in _RULES}

@@ -1,0 +1,78 @@
+"""lint: read each migration once with Postgres's parser and run every rule over it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from supamigrate.lint import breaking, exclusive, locks, security
+from supamigrate.lint.catalog import RULES
+from supamigrate.lint.findings import Finding, Hit
+from supamigrate.lint.migration import Migration, read_migration
+from supamigrate.lint.suppress import Allow, allows_by_statement
+from supamigrate.reading import (
+    Reading,
+    Statement,
+    needs_no_transaction,
+    psql_meta_command,
+    read_sql,
+)
+
+
+def check_file_rules(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
+    """Statements the runner refuses or cannot run as written, and SQL lint cannot see."""
+    if statement.kind == "TransactionStmt":
+        yield Hit("transaction-control", statement.line, statement.text.split(None, 1)[0])
+    if not migration.no_transaction:
+        for what in needs_no_transaction(statement):
+            yield Hit("requires-no-transaction", statement.line, f"{what} in a transaction")
+    if statement.kind == "DoStmt":
+        yield Hit("dynamic-sql-not-analysed", statement.line, "DO block")
+
+
+CHECKS = [check_file_rules, *locks.CHECKS, *exclusive.CHECKS, *breaking.CHECKS, *security.CHECKS]
+
+
+def lint_sql(sql: str, *, path: str) -> list[Finding]:
+    """Every finding for one migration file, ordered by line."""
+    reading = read_sql(sql)
+    findings = _file_findings(sql, reading, path)
+    migration = read_migration(reading)
+    allows = allows_by_statement(sql, reading.statements)
+    for index, statement in enumerate(reading.statements):
+        hits = [hit for check in CHECKS for hit in check(statement, index, migration)]
+        findings += _suppressed(path, hits, allows[index])
+    return sorted(findings, key=lambda finding: finding.line)
+
+
+def lint_files(files: list[tuple[str, str]]) -> list[Finding]:
+    """Findings for (path, text) pairs, file by file in the order given."""
+    return [finding for path, text in files for finding in lint_sql(text, path=path)]
+
+
+def _file_findings(sql: str, reading: Reading, path: str) -> list[Finding]:
+    hits = []
+    meta = psql_meta_command(sql)
+    if meta:
+        hits.append(Hit("psql-meta-command", meta.line, f"{meta.text} is a psql command"))
+    if reading.error and not (meta and meta.line == reading.error.line):
+        hits.append(Hit("syntax-error", reading.error.line, reading.error.message))
+    return [_finding(path, hit) for hit in hits]
+
+
+def _suppressed(path: str, hits: list[Hit], allows: list[Allow]) -> list[Finding]:
+    reasons = {allow.rule: allow.reason for allow in allows if allow.reason}
+    findings = [_finding(path, hit, reasons.get(hit.rule)) for hit in hits]
+    for allow in allows:
+        if allow.rule not in RULES:
+            problem = Hit("suppression-unknown-rule", allow.line, f"unknown rule {allow.rule!r}")
+            findings.append(_finding(path, problem))
+        elif not allow.reason:
+            problem = Hit("suppression-missing-reason", allow.line, f"allow {allow.rule}")
+            findings.append(_finding(path, problem))
+    return findings
+
+
+def _finding(path: str, hit: Hit, suppressed: str | None = None) -> Finding:
+    rule = RULES[hit.rule]
+    message = f"{rule.summary}: {hit.message}"
+    return Finding(path, hit.line, hit.rule, rule.level, message, hit.fix or rule.fix, suppressed)

@@ -1,0 +1,133 @@
+"""Rules about statements that take ACCESS EXCLUSIVE (or rewrite) and how long it is held.
+
+In a transactional file every lock is held until COMMIT, so a quick ALTER followed by more
+work keeps the table unreadable for the whole file. Which statements take ACCESS EXCLUSIVE is
+checked against pg_locks on a real server in tests/test_lint.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from supamigrate.lint.findings import Hit
+from supamigrate.lint.migration import Migration, commands
+from supamigrate.lint.nodes import Node, options, strings, table_from_names, table_of, unwrap
+from supamigrate.reading import Statement
+
+ACCESS_EXCLUSIVE_MODE = 8  # LockStmt.mode: lockdefs.h AccessExclusiveLock
+# ALTER TABLE subcommands that take less than ACCESS EXCLUSIVE (tablecmds.c
+# AlterTableGetLockLevel); every other subcommand is assumed to take it.
+_WEAKER_ALTERS = frozenset(
+    {
+        "AT_ValidateConstraint", "AT_SetStatistics", "AT_SetOptions", "AT_ResetOptions",
+        "AT_ClusterOn", "AT_DropCluster", "AT_AttachPartition", "AT_DetachPartitionFinalize",
+        "AT_EnableTrig", "AT_DisableTrig", "AT_EnableAlwaysTrig", "AT_EnableReplicaTrig",
+        "AT_EnableTrigAll", "AT_DisableTrigAll", "AT_EnableTrigUser", "AT_DisableTrigUser",
+    }
+)  # fmt: skip
+# DROP <object> ON <table>: the table is locked ACCESS EXCLUSIVE.
+_DROP_ON_TABLE = frozenset({"OBJECT_POLICY", "OBJECT_TRIGGER", "OBJECT_RULE"})
+
+
+def access_exclusive_tables(statement: Statement) -> list[str]:
+    """The relations this statement locks in ACCESS EXCLUSIVE mode (names as written)."""
+    kind, node = statement.kind, statement.node
+    if kind == "AlterTableStmt":
+        return [str(table_of(node["relation"]))] if _alter_is_exclusive(node) else []
+    if kind in {"CreatePolicyStmt", "AlterPolicyStmt"}:
+        return [str(table_of(node["table"]))]
+    if kind in {"RenameStmt", "RuleStmt"} and "relation" in node:
+        return [str(table_of(node["relation"]))]
+    if kind == "TruncateStmt":
+        return [str(table_of(unwrap(item)[1])) for item in node.get("relations", [])]
+    if kind == "LockStmt" and node.get("mode", ACCESS_EXCLUSIVE_MODE) == ACCESS_EXCLUSIVE_MODE:
+        return [str(table_of(unwrap(item)[1])) for item in node.get("relations", [])]
+    if kind == "DropStmt":
+        return _dropped(node)
+    if kind == "VacuumStmt" and "full" in options(node):
+        return _vacuumed(node)
+    if kind == "ClusterStmt" and "relation" in node:
+        return [str(table_of(node["relation"]))]
+    return []
+
+
+def _alter_is_exclusive(node: Node) -> bool:
+    for cmd in commands(node):
+        subtype = cmd.get("subtype")
+        constraint = cmd.get("def", {}).get("Constraint", {})
+        if subtype == "AT_AddConstraint" and constraint.get("contype") == "CONSTR_FOREIGN":
+            continue
+        if subtype == "AT_DetachPartition" and cmd["def"]["PartitionCmd"].get("concurrent"):
+            continue
+        if subtype not in _WEAKER_ALTERS:
+            return True
+    return False
+
+
+def _dropped(node: Node) -> list[str]:
+    remove = node.get("removeType")
+    names = [strings(unwrap(item)[1].get("items", [])) for item in node.get("objects", [])]
+    if remove in _DROP_ON_TABLE:
+        return [str(table_from_names(name[:-1])) for name in names if len(name) > 1]
+    if remove == "OBJECT_TABLE" or (remove == "OBJECT_INDEX" and not node.get("concurrent")):
+        return [str(table_from_names(name)) for name in names]
+    return []
+
+
+def _vacuumed(node: Node) -> list[str]:
+    relations = [unwrap(item)[1]["relation"] for item in node.get("rels", [])]
+    return [str(table_of(relation)) for relation in relations] or ["every table"]
+
+
+def check_vacuum_cluster(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
+    if statement.kind == "VacuumStmt" and "full" in options(statement.node):
+        tables = _existing(_vacuumed(statement.node), index, migration)
+        if tables:
+            yield Hit("ban-vacuum-full", statement.line, f"VACUUM FULL rewrites {tables}")
+    elif statement.kind == "ClusterStmt":
+        relation = statement.node.get("relation")
+        tables = _existing([str(table_of(relation))], index, migration) if relation else "all"
+        if tables:
+            yield Hit("ban-cluster", statement.line, f"CLUSTER rewrites {tables}")
+
+
+def check_lock_table(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
+    if statement.kind == "LockStmt":
+        relations = [str(table_of(unwrap(i)[1])) for i in statement.node.get("relations", [])]
+        yield Hit(
+            "explicit-lock-table",
+            statement.line,
+            f"LOCK TABLE {', '.join(relations)} holds the lock until the end of the transaction",
+        )
+
+
+def check_held_lock(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
+    """Only the first ACCESS EXCLUSIVE of a transactional file with statements after it."""
+    later = len(migration.statements) - index - 1
+    if migration.no_transaction or later == 0:
+        return
+    tables = _existing(access_exclusive_tables(statement), index, migration)
+    if not tables or _first_exclusive(migration) != index:
+        return
+    yield Hit(
+        "more-statements-after-access-exclusive",
+        statement.line,
+        f"ACCESS EXCLUSIVE on {tables} is held until COMMIT while {later} more "
+        "statement(s) run: reads and writes of it wait",
+    )
+
+
+def _first_exclusive(migration: Migration) -> int | None:
+    for index, statement in enumerate(migration.statements):
+        if _existing(access_exclusive_tables(statement), index, migration):
+            return index
+    return None
+
+
+def _existing(tables: list[str], index: int, migration: Migration) -> str:
+    """The tables (as text) among `tables` not created earlier in this file."""
+    new = {str(table) for table in migration.created if migration.is_new(table, index)}
+    return ", ".join(table for table in tables if table not in new)
+
+
+CHECKS = [check_vacuum_cluster, check_lock_table, check_held_lock]
