@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 nox.needs_version = ">=2024.4.15"
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "migrations", "tests"]
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_external_run = True
@@ -32,6 +32,13 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on src/, tasks.py and this noxfile."""
     session.install("-e", ".[dev]")
     session.run("mypy")
+
+
+@nox.session
+def migrations(session: nox.Session) -> None:
+    """`invoke lint --all`: this repo's migrations read with Postgres's parser (no database)."""
+    session.install("-e", ".")
+    session.run("invoke", "lint", "--all")
 
 
 @nox.session

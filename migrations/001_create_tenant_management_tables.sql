@@ -10,6 +10,9 @@ create table if not exists public.tenants (
   updated_at timestamptz not null default now()
 );
 comment on table public.tenants is 'A workspace: every tenant-scoped row belongs to one.';
+-- Closed to the API from the start: no policy yet means anon and authenticated see nothing
+-- until 004 adds the policies (enabling again there is harmless).
+alter table public.tenants enable row level security;
 
 create table if not exists public.user_tenants (
   user_id uuid not null references auth.users (id) on delete cascade,
@@ -20,6 +23,7 @@ create table if not exists public.user_tenants (
   primary key (user_id, tenant_id)
 );
 comment on table public.user_tenants is 'Who belongs to which tenant, with what role.';
+alter table public.user_tenants enable row level security;
 
 -- The primary key serves lookups by user; lookups by tenant need their own index.
 create index if not exists user_tenants_tenant_id_idx on public.user_tenants (tenant_id);

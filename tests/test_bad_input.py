@@ -143,7 +143,7 @@ CASES: dict[str, Case] = {
     "non-UTF-8": Case(
         2, "is not valid UTF-8", _files(**{"001_l.sql": "select 'caf\u00e9';".encode("latin-1")})
     ),
-    "syntax error": Case(1, "at line 2 of", _syntax_error),
+    "syntax error": Case(2, "002_bad.sql, line 2: syntax error", _syntax_error),
     "own BEGIN/COMMIT": Case(
         2, "controls the transaction", _files(**{"001_tx.sql": "begin;\nselect 1;\ncommit;\n"})
     ),

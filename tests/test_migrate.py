@@ -33,6 +33,11 @@ def _history(project: Any) -> list[str]:
     ]
 
 
+def _history_or_none(project: Any) -> list[str]:
+    rows = _query(project, "select to_regclass('supabase_migrations.schema_migrations') is null")
+    return [] if rows[0][0] else _history(project)
+
+
 def _log(project: Any) -> list[str]:
     return [r[0] for r in _query(project, "select name from public.applied_log order by 1")]
 
@@ -101,13 +106,15 @@ def test_failure_in_the_middle_stops_and_rolls_back(project: Any) -> None:
     assert _log(project) == ["001"]
 
 
-def test_syntax_error_line_comes_from_the_server_position(project: Any) -> None:
-    """A syntax error points at its own line, located from the server's error position."""
+def test_syntax_error_is_refused_before_anything_runs(project: Any) -> None:
+    """A syntax error is found by Postgres's own parser before anything runs: its file and
+    line, exit 2, nothing applied (also under --dry, which executes nothing)."""
     project.write("001_typo.sql", "create table public.t (id int);\n-- note\nselec 1;\n")
-    result = project.invoke("migrate", "--skip-confirm")
-    assert result.returncode == 1
-    assert "error 42601" in result.stdout and "at line 3 of" in result.stdout
-    assert "re-running" not in result.stdout
+    for args in (["--dry"], ["--skip-confirm"]):
+        result = project.invoke("migrate", *args)
+        assert result.returncode == 2
+        assert "001_typo.sql, line 3: syntax error" in result.stderr
+    assert _history_or_none(project) == []
 
 
 def test_continue_on_error_applies_the_rest(project: Any) -> None:
@@ -224,7 +231,7 @@ def test_transaction_control_is_refused_before_anything_runs(project: Any) -> No
     project.write("002_tx.sql", "select 1;\n-- go\nbegin;\nselect 2;\ncommit;\n")
     result = project.invoke("migrate", "--skip-confirm")
     assert result.returncode == 2
-    assert "002_tx.sql, line 3: `begin` controls the transaction" in result.stderr
+    assert "002_tx.sql, line 3: `BEGIN` controls the transaction" in result.stderr
     assert _query(project, "select to_regclass('public.applied_log')") == [(None,)]
 
 

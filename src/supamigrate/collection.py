@@ -200,6 +200,34 @@ def migrate(
 
 
 @task(
+    iterable=["file"],
+    help={
+        **CONFIG_HELP,
+        "all": "Lint every migration, applied or not (default: the pending ones).",
+        "file": "Lint this file (repeat --file for more); no database is asked.",
+    },
+)
+@friendly
+def lint(
+    c: Context,
+    all: bool = False,
+    file: list[str] | None = None,
+    db_url: str | None = None,
+    linked: bool = False,
+    json: bool = False,
+) -> None:
+    """Read migrations with Postgres's parser and report lock, rewrite, breaking and security
+    hazards with the safer rewrite; exit 1 on any error-level finding."""
+    from supamigrate import lint_command
+
+    def body(out: Reporter) -> int:
+        config = _config(linked, db_url=db_url)
+        return lint_command.lint(config, out, every=all, files=list(file or []))
+
+    _run(json, body)
+
+
+@task(
     help={
         **CONFIG_HELP,
         "no_probe": "Skip the signup and isolation probes (they write, then roll back).",
@@ -354,5 +382,5 @@ def db_url(c: Context, show_password: bool = False) -> None:
 
 db = Collection("db", db_start, db_stop, db_status, db_reset, db_seed, db_url)
 
-ns = Collection(migrate, status, mirror, verify, rollback_rls, link)
+ns = Collection(migrate, status, mirror, lint, verify, rollback_rls, link)
 ns.add_collection(db)

@@ -100,7 +100,7 @@ def session(
 
 def describe_connect_error(target: DbTarget, message: str) -> str:
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    reason = lines[-1] if lines else "unknown error"
+    reason = lines[0] if lines else "unknown error"
     for line in lines:
         if "FATAL" in line or "failed" in line or "could not" in line:
             reason = line

@@ -14,7 +14,14 @@ from supamigrate.errors import UsageError
 from supamigrate.executors.base import Executor
 from supamigrate.files import MigrationFile
 from supamigrate.plan import Plan, check_runnable
-from supamigrate.sqlsplit import has_sql, is_no_transaction, split_statements, transaction_control
+from supamigrate.reading import (
+    Reading,
+    no_transaction_only,
+    psql_meta_command,
+    read_sql,
+    transaction_control,
+)
+from supamigrate.sqlsplit import has_sql, is_no_transaction
 
 
 def check_plan(plan: Plan, *, allow_drift: bool, include_all: bool, root: Path) -> list[str]:
@@ -24,30 +31,60 @@ def check_plan(plan: Plan, *, allow_drift: bool, include_all: bool, root: Path) 
 
 
 def check_files(migrations: Sequence[MigrationFile]) -> None:
-    """Refuse empty files and files that manage their own transactions."""
+    """Read each file with Postgres's own parser (pglast), the whole file, and refuse before
+    anything runs: NUL bytes, empty files, syntax errors, psql meta-commands, transaction
+    control in a transactional file, and statements that cannot run in one without the marker."""
     for migration in migrations:
-        if "\x00" in migration.sql:
-            line = migration.sql.count("\n", 0, migration.sql.index("\x00")) + 1
+        _check_bytes(migration)
+        name, sql = migration.path.name, migration.sql
+        meta = psql_meta_command(sql)
+        if meta is not None:
             raise UsageError(
-                f"{migration.path.name}, line {line}: a NUL byte, which Postgres text cannot "
-                "hold: remove it (the file may be binary or saved as UTF-16). Nothing was applied."
+                f"{name}, line {meta.line}: `{meta.text}` is a psql command, which only psql "
+                "would run (and not alike on every method): write it as SQL or remove it."
             )
-        if not has_sql(migration.sql):
+        reading = read_sql(sql)
+        if reading.error is not None:
             raise UsageError(
-                f"{migration.path.name} has no SQL statements (empty or only comments): write "
-                "the migration, or delete the file. Nothing was applied; applying it would "
-                "record it, and your later edits would count as drift."
+                f"{name}, line {reading.error.line}: syntax error ({reading.error.message}): "
+                "fix the SQL. Nothing was applied."
             )
-        if is_no_transaction(migration.sql):
+        if reading.no_transaction:
             continue
-        found = transaction_control(split_statements(migration.sql))
-        if found is not None:
-            first = found.text.splitlines()[0]
-            raise UsageError(
-                f"{migration.path.name}, line {found.line}: `{first}` controls the transaction, "
-                "but supamigrate runs each file in its own transaction. Remove it, or put "
-                "`-- supamigrate:no-transaction` on the first line to run the file without one."
-            )
+        _check_transactional(name, reading)
+
+
+def _check_bytes(migration: MigrationFile) -> None:
+    sql, name = migration.sql, migration.path.name
+    if "\x00" in sql:
+        line = sql.count("\n", 0, sql.index("\x00")) + 1
+        raise UsageError(
+            f"{name}, line {line}: a NUL byte, which Postgres text cannot hold: remove it "
+            "(the file may be binary or saved as UTF-16). Nothing was applied."
+        )
+    if not has_sql(sql):
+        raise UsageError(
+            f"{name} has no SQL statements (empty or only comments): write the migration, or "
+            "delete the file. Nothing was applied; applying it would record it, and your later "
+            "edits would count as drift."
+        )
+
+
+def _check_transactional(name: str, reading: Reading) -> None:
+    found = transaction_control(reading)
+    if found is not None:
+        raise UsageError(
+            f"{name}, line {found.line}: `{found.text}` controls the transaction, but "
+            "supamigrate runs each file in its own transaction. Remove it, or put "
+            "`-- supamigrate:no-transaction` on the first line to run the file without one."
+        )
+    outside = no_transaction_only(reading)
+    if outside:
+        raise UsageError(
+            f"{name}, line {outside[0].line}: `{outside[0].text}` cannot run inside a "
+            "transaction: put `-- supamigrate:no-transaction` on the file's first line (and "
+            "write the file so it can be run again)."
+        )
 
 
 def check_session_needs(migrations: Sequence[MigrationFile], target: DbTarget) -> None:
