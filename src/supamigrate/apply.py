@@ -15,6 +15,7 @@ from supamigrate.output import (
     progress_line,
     result_json,
 )
+from supamigrate.rehearsal_report import trace_json, trace_lines
 from supamigrate.sqlsplit import is_no_transaction
 
 
@@ -104,12 +105,12 @@ def rehearse(executor: Executor, todo: Sequence[MigrationFile], out: Reporter) -
     results = executor.rehearse(rehearsable)
     for index, result in enumerate(results, 1):
         out.say(progress_line(index, len(rehearsable), result))
-        for line in failure_lines(result, rehearsal=True):
+        for line in trace_lines(result) + failure_lines(result, rehearsal=True):
             out.say(line)
     for migration in todo:
         if is_no_transaction(migration.sql):
             out.say(f"  {migration.label}: not rehearsable (runs outside a transaction)")
-    out.fact("rehearsal", [result_json(r) for r in results])
+    out.fact("rehearsal", [result_json(r) | trace_json(r) for r in results])
     failed = any(r.outcome is not Outcome.OK for r in results)
     if failed:
         out.say("Rehearsal failed; everything it ran was rolled back: nothing was changed.")

@@ -17,6 +17,7 @@ from supamigrate.dburl import DbTarget
 from supamigrate.errors import UsageError
 from supamigrate.files import MigrationFile
 from supamigrate.history import HistoryRow
+from supamigrate.trace import MigrationTrace
 
 
 class Outcome(Enum):
@@ -49,6 +50,7 @@ class Result:
     ms: float
     failure: Failure | None = None
     notices: tuple[str, ...] = field(default=())
+    trace: MigrationTrace | None = None  # --rehearse: what each statement did on the target
 
     @property
     def stops_run(self) -> bool:

@@ -13,11 +13,13 @@ import importlib.util
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from supamigrate import interrupt
 from supamigrate.db import Background, connect
 from supamigrate.envelope import Envelope, Limits, is_state_error, state_problem, wrap
+from supamigrate.errors import UsageError
 from supamigrate.executors import failures as fx
 from supamigrate.executors.base import (
     BaseExecutor,
@@ -38,7 +40,9 @@ from supamigrate.history import (
     is_already_applied,
 )
 from supamigrate.masking import mask
+from supamigrate.reading import read_sql
 from supamigrate.sqlsplit import Statement, line_of, statement_at
+from supamigrate.trace import trace_statements
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection
@@ -188,16 +192,43 @@ class Psycopg2Executor(BaseExecutor):
         return results
 
     def _rehearse_one(self, envelope: Envelope) -> Result:
-        """One file under a savepoint (no lock or re-check per file: the rehearsal holds both)."""
-        started = time.perf_counter()
-        head = "SAVEPOINT supamigrate_rehearsal;\n" + self.limits.sql("LOCAL")
-        tail = envelope.record + "RELEASE SAVEPOINT supamigrate_rehearsal;\n"
-        error = self._run(head + envelope.body + "\n;\n" + tail)
+        """One file under a savepoint, statement by statement as Postgres's parser reads it,
+        traced (locks taken, relations rewritten, time); then its history row."""
+        started, migration = time.perf_counter(), envelope.migration
+        self._run("SAVEPOINT supamigrate_rehearsal;\n" + self.limits.sql("LOCAL"))
+        reading = read_sql(migration.sql)
+        steps = [(st.line, st.text) for st in reading.statements]
+        trace, error = trace_statements(steps, self._run_in_rehearsal, self._query)
         if error is None:
-            return self._result(envelope.migration, Outcome.OK, started)
+            error = self._run_in_rehearsal(envelope.record)
+        if error is None:
+            self._run("RELEASE SAVEPOINT supamigrate_rehearsal;")
+            return replace(self._result(migration, Outcome.OK, started), trace=trace)
         self._run("ROLLBACK TO SAVEPOINT supamigrate_rehearsal;")
-        failure = self._locate(error, envelope, len(head), outer="savepoint")
-        return self._result(envelope.migration, Outcome.FAILED, started, failure)
+        failure = fx.failure(error)
+        if trace.statements and trace.statements[-1].error:
+            last = trace.statements[-1]
+            failure = fx.with_statement(failure, Statement(last.text, 0, last.line), "statement")
+        result = self._result(migration, Outcome.FAILED, started, failure)
+        return replace(result, trace=trace)
+
+    def _run_in_rehearsal(self, sql: str) -> Any:
+        """Run inside the rehearsal's transaction; a statement that ended it is an error, so
+        nothing after it can run outside the transaction (and commit)."""
+        from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+        error = self._run(sql)
+        if error is None and self._conn.info.transaction_status == TRANSACTION_STATUS_IDLE:
+            raise UsageError(
+                "A statement ended the rehearsal's transaction; the rehearsal stopped there and "
+                "everything it ran was rolled back. Remove transaction control from the file."
+            )
+        return error
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._conn.cursor() as cur:
+            cur.execute(sql, params or None)  # no params: a literal % stays a %
+            return list(cur.fetchall())
 
     def close(self) -> None:
         """Close; a connection still being made is left to its daemon thread, so an early
