@@ -18,6 +18,7 @@ from enum import Enum
 from pathlib import Path
 
 from supamigrate.errors import ConfigError, UsageError
+from supamigrate.sqlsplit import strip_bom
 
 SOURCE_NAME = re.compile(r"^(?P<number>\d+)_(?P<name>[a-z0-9_]+)\.sql$")
 # The Supabase CLI's own pattern (pkg/migration/file.go); other files are skipped with a warning.
@@ -65,9 +66,10 @@ def _sql_files(directory: Path) -> list[Path]:
 
 
 def read_utf8(path: Path, content: bytes | None = None) -> str:
+    """The file's text without a leading BOM: the CLI strips it, and the server would not."""
     data = path.read_bytes() if content is None else content
     try:
-        return data.decode("utf-8")
+        return strip_bom(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise UsageError(
             f"{path} is not valid UTF-8 (byte {exc.start}): re-save it as UTF-8 and retry."
