@@ -158,14 +158,13 @@ _JS_SPACE = (
     + "\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
 _FLAGS = re.IGNORECASE | re.ASCII  # ASCII case folding: a dotless i makes no BEGIN
-# BEGIN must start a word; ATOMIC may go on (`atomicx` counts), as in the binary.
-_BEGIN_ATOMIC = f"(?<![{_WORD_CHARS}])begin[{_SPACE}]+atomic"
 # Everything that can change the splitter's state. A `$` after a word character is part of
-# the word (`a$b$` opens no quote); `E'` is told from `'` by looking back, in _Splitter.
+# the word (`a$b$` opens no quote). `E'` and BEGIN ATOMIC are told by looking back at the raw
+# text, as the binary does: `\\begin atomic` and `-- begin<LF>atomic` both open a body.
 _CODE = re.compile(
-    rf"""[;'"\\()]|--|/\*|(?<![{_WORD_CHARS}])\$[{_TAG}]*\$|{_BEGIN_ATOMIC}""", _FLAGS
+    rf"""[;'"\\()]|--|/\*|(?<![{_WORD_CHARS}])\$[{_TAG}]*\$|(?<=[{_SPACE}])atomic""", _FLAGS
 )
-_BEGIN_ATOMIC_AT = re.compile(_BEGIN_ATOMIC, _FLAGS)
+_BEGIN = re.compile(f"(?<![{_WORD_CHARS}])begin", _FLAGS)  # ATOMIC may go on: `atomicx` counts
 _END = re.compile(f"(?<![{_WORD_CHARS}])end(?![{_WORD_CHARS}])", _FLAGS)  # `atomicend` is no END
 _SPACES = re.compile(f"[{_SPACE}]*")
 _NESTING = re.compile(r"/\*|\*/")
@@ -213,8 +212,10 @@ class _Splitter:
             return self._body_start(end) if self._inside(_ATOMIC) else end
         if text in ("'", '"'):
             return self._quote(token.start())
-        if text == "\\":
-            return self._escape(token.start())
+        if text == "\\":  # outside quotes a backslash hides the next character, but an
+            if sql.startswith(")", end) and self._inside(_PAREN):  # escaped `)` still closes
+                self.frames.pop()
+            return end + 1
         if text == "--":
             return _line_end(sql, end)
         if text == "/*":
@@ -225,10 +226,10 @@ class _Splitter:
         elif text == ")":
             if self._inside(_PAREN):
                 self.frames.pop()
-        elif text[0] == "$":
-            stop = sql.find(text, end)
+        elif text[0] == "$":  # the opening's last `$` may start the closing tag: `$$$` is done
+            stop = sql.find(text, end - 1)
             return len(sql) if stop < 0 else stop + len(text)
-        else:  # BEGIN ATOMIC
+        elif _after_begin(sql, token.start()):  # ATOMIC
             self.frames.append(_ATOMIC)
             return self._body_start(end)
         return end
@@ -242,15 +243,6 @@ class _Splitter:
         if e_prefix and (at < 2 or not _IS_WORD.match(sql, at - 2)):  # xE'' is x then ''
             return _e_string_end(sql, at + 1)
         return _quote_end(sql, at + 1, sql[at])
-
-    def _escape(self, at: int) -> int:
-        """A backslash outside quotes hides the next character, except the B of BEGIN ATOMIC."""
-        if self.sql[at + 1 : at + 2] in ("b", "B"):
-            begin = _BEGIN_ATOMIC_AT.match(self.sql, at + 1)
-            if begin is not None:
-                self.frames.append(_ATOMIC)
-                return self._body_start(begin.end())
-        return at + 2
 
     def _body_start(self, pos: int) -> int:
         """At the start of a statement in a BEGIN ATOMIC body: an END here closes the body.
@@ -271,6 +263,14 @@ class _Splitter:
             self.frames.pop()
             return pos + 3
         return pos
+
+
+def _after_begin(sql: str, at: int) -> bool:
+    """Whether the ATOMIC at `at` follows a BEGIN word and ASCII whitespace only."""
+    start = at
+    while start > 0 and sql[start - 1] in _SPACE:  # each run is walked once: stays linear
+        start -= 1
+    return start >= 5 and _BEGIN.fullmatch(sql, start - 5, start) is not None
 
 
 def _quote_end(sql: str, pos: int, quote: str) -> int:
