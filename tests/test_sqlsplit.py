@@ -98,6 +98,13 @@ CLI_3_CASES = [
     ("select 1;\u2028\ufeff select 2;\u3000", ["select 1", "select 2"]),
     ("\ufeffselect 1; select 2", ["select 1", "select 2"]),
     ("select 1; -- tail", ["select 1", "-- tail"]),
+    # Go behaviour the binary kept, which a rewrite easily loses:
+    ("select $$$1; select 2", ["select $$$1", "select 2"]),
+    (
+        "select 1 -- begin\natomic; select 2; end; select 3",
+        ["select 1 -- begin\natomic; select 2; end", "select 3"],
+    ),
+    ("select (\\); select 2", ["select (\\)", "select 2"]),
 ]
 
 
