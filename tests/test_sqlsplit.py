@@ -1,4 +1,4 @@
-"""Statements are split exactly as the Supabase CLI splits them (its parser's own cases)."""
+"""Statements are split exactly as the pinned Supabase CLI splits them (cases run on the binary)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,18 @@ from hypothesis import strategies as st
 
 from supamigrate.sqlsplit import (
     _TX_KEYWORDS,
-    _tokens,
     has_sql,
     is_no_transaction,
     split_raw,
     split_statements,
     statements_text,
+    strip_bom,
     transaction_control,
 )
 
-# Each case is the list of pieces the CLI's Split returns for their concatenation
+# Each case is the list of pieces the old Go parser's Split returned for their concatenation
 # (supabase/cli pkg/parser state tests): comments, quotes, dollar tags, parentheses, ATOMIC.
+# The 3.1.0 binary stores the same rows for all of them, so they stay.
 CLI_CASES = [
     ["END;", "-- comment"],
     ["SELECT --; 1"],
@@ -69,6 +70,58 @@ def test_trimmed_statements_as_stored_in_history() -> None:
     ]
 
 
+# Where the 3.1.0 binary and the old Go parser disagree, the binary's rows (docs/decisions.md).
+CLI_3_CASES = [
+    ("select E'x\\'y;z'; select 2;", ["select E'x\\'y;z'", "select 2"]),
+    ("select xE'x\\'; select 2;'", ["select xE'x\\'", "select 2", "'"]),
+    ("select 1 /*/ ; */ as i", ["select 1 /*/ ; */ as i"]),
+    ("select atomic_x; select 2;", ["select atomic_x", "select 2"]),
+    ("select 1 as atomic_number; select 2", ["select 1 as atomic_number", "select 2"]),
+    ("select 1 begin\xa0atomic select 2; end", ["select 1 begin\xa0atomic select 2", "end"]),
+    (
+        "begin atomic select case when true then 1 end; select 2; end; select 3",
+        ["begin atomic select case when true then 1 end; select 2; end", "select 3"],
+    ),
+    (
+        "begin atomic select 1 as xend; end; select 2",
+        ["begin atomic select 1 as xend; end", "select 2"],
+    ),
+    (
+        "begin atomic begin atomic select 1; end; select 2; end; select 3",
+        ["begin atomic begin atomic select 1; end; select 2; end", "select 3"],
+    ),
+    ("select a$b$; select 2;$b$", ["select a$b$", "select 2", "$b$"]),
+    ("select $\xa0$ ; $\xa0$; select 2", ["select $\xa0$ ; $\xa0$", "select 2"]),
+    ("select 1 -- c\r; select 2", ["select 1 -- c", "select 2"]),
+    ("select 1;\x85", ["select 1", "\x85"]),
+    ("select 1;\x1c select 2", ["select 1", "\x1c select 2"]),
+    ("select 1;\u2028\ufeff select 2;\u3000", ["select 1", "select 2"]),
+    ("\ufeffselect 1; select 2", ["select 1", "select 2"]),
+    ("select 1; -- tail", ["select 1", "-- tail"]),
+    # Go behaviour the binary kept, which a rewrite easily loses:
+    ("select $$$1; select 2", ["select $$$1", "select 2"]),
+    (
+        "select 1 -- begin\natomic; select 2; end; select 3",
+        ["select 1 -- begin\natomic; select 2; end", "select 3"],
+    ),
+    ("select (\\); select 2", ["select (\\)", "select 2"]),
+]
+
+
+@pytest.mark.parametrize(("sql", "rows"), CLI_3_CASES)
+def test_rows_as_the_3x_cli_stores_them(sql: str, rows: list[str]) -> None:
+    """The statements array is the one the 3.1.0 binary wrote for this file."""
+    assert statements_text(sql) == rows
+
+
+def test_a_leading_bom_is_dropped_like_the_cli_does() -> None:
+    """One leading U+FEFF goes; offsets and lines count from the text after it."""
+    assert strip_bom("\ufeff\ufeffselect 1") == "\ufeffselect 1"
+    assert strip_bom("select 1\ufeff") == "select 1\ufeff"
+    first, second = split_statements("\ufeffselect 1;\nselect 2")
+    assert (first.start, first.line, second.start, second.line) == (0, 1, 10, 2)
+
+
 def test_statement_lines_point_at_the_first_character() -> None:
     """Each statement knows the line it starts on, for error messages."""
     lines = [s.line for s in split_statements("select 1;\n\n\nselect\n2;\n  select 3")]
@@ -106,8 +159,7 @@ def test_no_transaction_marker_only_on_the_first_line() -> None:
     assert not is_no_transaction("select 1;\n-- supamigrate:no-transaction\n")
 
 
-# --- the fast paths against the plain ones ------------------------------------------------
-# Text built from the pieces that drive the tokenizer's states, so every state is reached.
+# --- properties on text built from the pieces that drive the splitter's states ------------
 _PIECES = [
     "select 1",
     ";",
@@ -146,9 +198,13 @@ _PIECES = [
 
 @given(st.lists(st.sampled_from(_PIECES), max_size=40))
 @settings(max_examples=400, deadline=None)
-def test_fast_tokenizer_equals_stepping_every_character(pieces: list[str]) -> None:
+def test_pieces_cover_the_file_and_statements_point_into_it(pieces: list[str]) -> None:
+    """Raw pieces add up to the file; each statement's start and line locate its text."""
     sql = "".join(pieces)
-    assert _tokens(sql) == _tokens(sql, jump=False)
+    assert "".join(split_raw(sql)) == sql
+    for statement in split_statements(sql):
+        assert sql.startswith(statement.text, statement.start)
+        assert statement.line == sql.count("\n", 0, statement.start) + 1
 
 
 @given(st.lists(st.sampled_from(_PIECES), max_size=20))

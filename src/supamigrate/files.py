@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from supamigrate.errors import ConfigError, UsageError
+from supamigrate.sqlsplit import strip_bom
 
 # ASCII digits only: Arabic-Indic or other Unicode digits are not a migration number.
 SOURCE_NAME = re.compile(r"^(?P<number>[0-9]+)_(?P<name>[a-z0-9_]+)\.sql$")
@@ -64,9 +65,10 @@ def sql_files(directory: Path) -> list[Path]:
 
 
 def read_utf8(path: Path, content: bytes | None = None) -> str:
+    """The file's text without a leading BOM: the CLI strips it, and the server would not."""
     data = path.read_bytes() if content is None else content
     try:
-        return data.decode("utf-8").removeprefix("\ufeff")  # a BOM is stripped, as the CLI does
+        return strip_bom(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise UsageError(
             f"{path} is not valid UTF-8 (byte {exc.start}): re-save it as UTF-8 and retry."

@@ -1,12 +1,13 @@
 """Split a migration into statements exactly as the Supabase CLI stores them.
 
-A faithful port of the CLI's tokenizer (supabase/cli pkg/parser: state.go, token.go,
-SplitAndTrim): it cuts at each `;` outside quotes, comments, dollar quotes, parentheses and
-BEGIN ATOMIC bodies, keeps the comments before a statement inside it, trims trailing `;` and
-surrounding whitespace, and drops empty pieces. It is deliberately bug-compatible (an E''
-string with an escaped quote splits where the CLI splits it), because these pieces are what
-the CLI writes to `statements` and compares later. We still send the whole file to the
-server, so such a file executes correctly.
+The pinned CLI (VERIFIED_CLI_VERSION, the npm package) writes each migration's pieces to
+`supabase_migrations.schema_migrations.statements`; `statements_text` must return the same
+array, byte for byte. Its splitter is a black box to us: the rules below were learned by
+running the binary and are held to it by tests/test_cli_split_diff.py. It cuts at each `;`
+outside quotes, comments, dollar quotes, parentheses and BEGIN ATOMIC bodies, keeps comments
+inside the statement they precede (a comment-only tail is its own piece), removes trailing
+`;`, trims JavaScript's whitespace set (not Python's) and drops empty pieces.
+docs/decisions.md lists where it differs from the old Go parser (supabase/cli pkg/parser).
 
 pglast's scanner split was the first choice, but it drops a trailing comment and an
 unparseable statement that the CLI keeps; pglast still classifies statements (`scan`).
@@ -19,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 NO_TRANSACTION_MARKER = "-- supamigrate:no-transaction"
+VERIFIED_CLI_VERSION = "3.1.0"  # the `supabase` npm release tests/test_cli_split_diff.py ran
 # Statements that open or close transactions; allowed only inside function bodies, which the
 # scanner sees as one string constant, so a top-level first keyword is enough to tell.
 _TX_KEYWORDS = {
@@ -37,30 +39,39 @@ _COMMENTS = {"SQL_COMMENT", "C_COMMENT"}
 @dataclass(frozen=True)
 class Statement:
     text: str
-    start: int  # character offset in the file
+    start: int  # character offset in the file, after strip_bom
     line: int  # 1-based line of its first character
 
 
+def strip_bom(text: str) -> str:
+    """The text without one leading U+FEFF, as the CLI reads a migration file."""
+    return text[1:] if text.startswith("\ufeff") else text
+
+
 def split_statements(sql: str) -> list[Statement]:
-    return list(_split_cached(sql))
+    return list(_split_cached(strip_bom(sql)))
 
 
 @functools.lru_cache(maxsize=1024)
 def _split_cached(sql: str) -> tuple[Statement, ...]:
     """Checked before the run, recorded during it: each file is split once."""
     pieces: list[Statement] = []
-    for start, stop in _tokens(sql):
+    line, counted = 1, 0  # newlines are counted once, up to each statement: linear in the file
+    for start, stop in _spans(sql):
         raw = sql[start:stop].rstrip(";")
-        text = raw.strip()
+        text = raw.strip(_JS_SPACE)
         if text:
-            first = start + (len(raw) - len(raw.lstrip()))
-            pieces.append(Statement(text, first, line_of(sql, first)))
+            first = start + len(raw) - len(raw.lstrip(_JS_SPACE))
+            line += sql.count("\n", counted, first)
+            counted = first
+            pieces.append(Statement(text, first, line))
     return tuple(pieces)
 
 
 def split_raw(sql: str) -> list[str]:
-    """The CLI's `Split` (before trimming): each piece up to and including its `;`."""
-    return [sql[start:stop] for start, stop in _tokens(sql)]
+    """The CLI's pieces before trimming: each up to and including its cutting `;`."""
+    sql = strip_bom(sql)
+    return [sql[start:stop] for start, stop in _spans(sql)]
 
 
 def statements_text(sql: str) -> list[str]:
@@ -133,184 +144,166 @@ def line_of(sql: str, offset: int) -> int:
     return sql.count("\n", 0, max(offset, 0)) + 1
 
 
-# --- the CLI's tokenizer ---------------------------------------------------------------------
-# Each state's step(ch, sql, start, end) sees the token so far, sql[start:end], whose last
-# character is ch; it returns the next state, or None to end the token after ch.
-
-_ATOMIC = "ATOMIC"
-
-
-class _Ready:
-    def step(self, ch: str, sql: str, start: int, end: int) -> _State | None:
-        if ch == "$":
-            return _Tag(end - 1)
-        if ch in "'\"":
-            return _Quote(ch)
-        if ch == "-":
-            return _Comment()
-        if ch == "/":
-            return _Block()
-        if ch == "\\":
-            return _Escape()
-        if ch == ";":
-            return None
-        if ch == "(":
-            return _Atomic(self, ")")
-        if ch in "cC":
-            offset = end - len(_ATOMIC)
-            if offset > start and sql[offset:end].upper() == _ATOMIC and sql[offset - 1].isspace():
-                return _Atomic(self, "END")
-        return self
-
-
-class _Comment:
-    def step(self, ch: str, sql: str, start: int, end: int) -> _State | None:
-        if ch == "-":
-            return _Dollar("\n")  # nothing is escaped in a line comment
-        return _Ready().step(ch, sql, start, end)
+# --- the CLI's splitter --------------------------------------------------------------------
+# A word goes on through ASCII letters, digits, `_`, `$` and any non-ASCII character: the CLI
+# does not ask Unicode, so `é`, U+00A0 and U+2028 all continue a word.
+_WORD_CHARS = "A-Za-z0-9_$\\x80-\\U0010ffff"
+_TAG = "A-Za-z0-9_\\x80-\\U0010ffff"  # a dollar-quote tag: a word without `$`, digits first too
+_SPACE = " \t\n\r\v\f"  # ASCII only, between BEGIN and ATOMIC and before END
+# JavaScript's String.prototype.trim, which the CLI applies to each piece: not Python's
+# str.strip(), which also strips U+0085 and U+001C-U+001F, pieces the CLI keeps.
+_JS_SPACE = (
+    "\t\n\v\f\r \xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+_FLAGS = re.IGNORECASE | re.ASCII  # ASCII case folding: a dotless i makes no BEGIN
+# Everything that can change the splitter's state. A `$` after a word character is part of
+# the word (`a$b$` opens no quote). `E'` and BEGIN ATOMIC are told by looking back at the raw
+# text, as the binary does: `\\begin atomic` and `-- begin<LF>atomic` both open a body.
+_CODE = re.compile(
+    rf"""[;'"\\()]|--|/\*|(?<![{_WORD_CHARS}])\$[{_TAG}]*\$|(?<=[{_SPACE}])atomic""", _FLAGS
+)
+_BEGIN = re.compile(f"(?<![{_WORD_CHARS}])begin", _FLAGS)  # ATOMIC may go on: `atomicx` counts
+_END = re.compile(f"(?<![{_WORD_CHARS}])end(?![{_WORD_CHARS}])", _FLAGS)  # `atomicend` is no END
+_SPACES = re.compile(f"[{_SPACE}]*")
+_NESTING = re.compile(r"/\*|\*/")
+_LINE_END = re.compile(r"[\r\n]")
+_E_STRING_STOP = re.compile(r"['\\]")
+_IS_WORD = re.compile(f"[{_WORD_CHARS}]")
+_PAREN, _ATOMIC = "(", "ATOMIC"
 
 
-class _Block:
-    def __init__(self) -> None:
-        self.depth = 0
-
-    def step(self, ch: str, sql: str, start: int, end: int) -> _State | None:
-        window = sql[max(start, end - 2) : end]
-        if window == "/*":
-            self.depth += 1
-            return self
-        if self.depth == 0:
-            return _Ready().step(ch, sql, start, end)
-        if window == "*/":
-            self.depth -= 1
-            if self.depth == 0:
-                return _Ready()
-        return self
-
-
-class _Quote:
-    def __init__(self, delimiter: str) -> None:
-        self.delimiter = delimiter
-        self.escape = False
-
-    def step(self, ch: str, sql: str, start: int, end: int) -> _State | None:
-        if self.escape:
-            if ch == self.delimiter:  # a doubled quote stays inside the string
-                self.escape = False
-                return self
-            return _Ready().step(ch, sql, start, end)
-        if ch == self.delimiter:
-            self.escape = True
-        return self
-
-
-class _Dollar:
-    def __init__(self, delimiter: str) -> None:
-        self.delimiter = delimiter
-
-    def step(self, ch: str, sql: str, start: int, end: int) -> _State | None:
-        begin = end - len(self.delimiter)
-        if begin >= start and sql.startswith(self.delimiter, begin):
-            return _Ready()
-        return self
-
-
-class _Tag:
-    def __init__(self, offset: int) -> None:
-        self.offset = offset
-
-    def step(self, ch: str, sql: str, start: int, end: int) -> _State | None:
-        if ch == "$":
-            return _Dollar(sql[self.offset : end])
-        if ch.isalpha() or ch.isdigit() or ch == "_":
-            return self
-        return _Ready().step(ch, sql, start, end)
-
-
-class _Escape:
-    def step(self, ch: str, sql: str, start: int, end: int) -> _State | None:
-        return _Ready()
-
-
-class _Atomic:
-    def __init__(self, prev: _State, delimiter: str) -> None:
-        self.prev = prev
-        self.delimiter = delimiter
-
-    def step(self, ch: str, sql: str, start: int, end: int) -> _State | None:
-        current = self.prev.step(ch, sql, start, end)
-        if current is not None:  # inside a quote, the delimiter does not count
-            self.prev = current
-        if isinstance(self.prev, _Ready):
-            begin = end - len(self.delimiter)
-            if begin >= start and sql[begin:end].upper() == self.delimiter.upper():
-                return _Ready()
-        return self
-
-
-_State = _Ready | _Comment | _Block | _Quote | _Dollar | _Tag | _Escape | _Atomic
-
-
-def _tokens(sql: str, *, jump: bool = True) -> list[tuple[int, int]]:
-    """(start, stop) of each token: up to and including its `;`, or to the end of the file.
-
-    Stepping every character through the states costs ~1 ms per typical file in Python, so
-    a state that is at rest (it would return itself, unchanged, for most characters) jumps
-    straight to the next character that could change it. `jump=False` steps every character:
-    tests/test_sqlsplit.py checks the two agree on generated SQL.
-    """
-    spans = []
-    state: _State = _Ready()
-    start = index = 0
-    size = len(sql)
-    while index < size:
-        following = state.step(sql[index], sql, start, index + 1)
-        if following is None:
-            spans.append((start, index + 1))
-            start = index + 1
-            state = _Ready()
-        else:
-            state = following
-        index += 1
-        wake = _wakers(state) if jump else None
-        if wake is not None:
-            found = wake.search(sql, index)
-            index = found.start() if found else size
-    if start < size:
-        spans.append((start, size))
+def _spans(sql: str) -> list[tuple[int, int]]:
+    """(start, stop) of each piece: up to and including its cutting `;`, or to the end."""
+    spans, start = [], 0
+    for cut in _Splitter(sql).cuts():
+        spans.append((start, cut))
+        start = cut
+    if start < len(sql):
+        spans.append((start, len(sql)))
     return spans
 
 
-# What can move a resting state. In _Ready, a `c` matters only as the end of ATOMIC. Any
-# non-ASCII character is always stepped: str.upper() of some changes length.
-_READY_WAKERS = "[$'\"\\-/\\\\;(]|(?<=[Aa][Tt][Oo][Mm][Ii])[cC]"
-_WAKER_CACHE: dict[str, re.Pattern[str]] = {}
+class _Splitter:
+    """Jumps from one state-changing token to the next (_CODE): linear in the file.
+
+    `frames` holds what the text is inside: a parenthesis (they do not nest: one `)` closes
+    all) or a BEGIN ATOMIC body (these nest). A `;` cuts only outside both.
+    """
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        self.frames: list[str] = []
+
+    def cuts(self) -> list[int]:
+        found: list[int] = []
+        pos = 0
+        while (token := _CODE.search(self.sql, pos)) is not None:
+            if token.group() == ";" and not self.frames:
+                found.append(token.end())
+            pos = self._step(token)
+        return found
+
+    def _step(self, token: re.Match[str]) -> int:
+        """Where scanning goes on after `token`."""
+        sql, text, end = self.sql, token.group(), token.end()
+        if text == ";":
+            return self._body_start(end) if self._inside(_ATOMIC) else end
+        if text in ("'", '"'):
+            return self._quote(token.start())
+        if text == "\\":  # outside quotes a backslash hides the next character, but an
+            if sql.startswith(")", end) and self._inside(_PAREN):  # escaped `)` still closes
+                self.frames.pop()
+            return end + 1
+        if text == "--":
+            return _line_end(sql, end)
+        if text == "/*":
+            return _comment_end(sql, end)
+        if text == "(":
+            if not self._inside(_PAREN):
+                self.frames.append(_PAREN)
+        elif text == ")":
+            if self._inside(_PAREN):
+                self.frames.pop()
+        elif text[0] == "$":  # the opening's last `$` may start the closing tag: `$$$` is done
+            stop = sql.find(text, end - 1)
+            return len(sql) if stop < 0 else stop + len(text)
+        elif _after_begin(sql, token.start()):  # ATOMIC
+            self.frames.append(_ATOMIC)
+            return self._body_start(end)
+        return end
+
+    def _inside(self, frame: str) -> bool:
+        return bool(self.frames) and self.frames[-1] == frame
+
+    def _quote(self, at: int) -> int:
+        sql = self.sql
+        e_prefix = sql[at] == "'" and sql[at - 1 : at] in ("E", "e")
+        if e_prefix and (at < 2 or not _IS_WORD.match(sql, at - 2)):  # xE'' is x then ''
+            return _e_string_end(sql, at + 1)
+        return _quote_end(sql, at + 1, sql[at])
+
+    def _body_start(self, pos: int) -> int:
+        """At the start of a statement in a BEGIN ATOMIC body: an END here closes the body.
+
+        Only there: `select case ... end;`, `x.end` or `)end` inside the body do not close it.
+        """
+        sql = self.sql
+        while True:
+            spaces = _SPACES.match(sql, pos)
+            pos = spaces.end() if spaces else pos
+            if sql.startswith("--", pos):
+                pos = _line_end(sql, pos + 2)
+            elif sql.startswith("/*", pos):
+                pos = _comment_end(sql, pos + 2)
+            else:
+                break
+        if _END.match(sql, pos):
+            self.frames.pop()
+            return pos + 3
+        return pos
 
 
-def _resting_wakers(state: _State) -> str | None:
-    """A regex for what could change `state`, or None if the next character always can."""
-    if isinstance(state, _Ready):
-        return _READY_WAKERS
-    if isinstance(state, _Quote):
-        return None if state.escape else re.escape(state.delimiter)
-    if isinstance(state, _Dollar):
-        return re.escape(state.delimiter[-1])
-    if isinstance(state, _Block):
-        return "[*/]" if state.depth > 0 else None
-    if isinstance(state, _Atomic):
-        inner = _resting_wakers(state.prev)
-        if inner is None or not isinstance(state.prev, _Ready):
-            return inner
-        last = state.delimiter[-1]
-        return f"{inner}|[{re.escape(last.lower())}{re.escape(last.upper())}]"
-    return None  # _Comment, _Tag, _Escape: the very next character decides
+def _after_begin(sql: str, at: int) -> bool:
+    """Whether the ATOMIC at `at` follows a BEGIN word and ASCII whitespace only."""
+    start = at
+    while start > 0 and sql[start - 1] in _SPACE:  # each run is walked once: stays linear
+        start -= 1
+    return start >= 5 and _BEGIN.fullmatch(sql, start - 5, start) is not None
 
 
-def _wakers(state: _State) -> re.Pattern[str] | None:
-    source = _resting_wakers(state)
-    if source is None:
-        return None
-    pattern = _WAKER_CACHE.get(source)
-    if pattern is None:
-        pattern = _WAKER_CACHE[source] = re.compile(f"{source}|[^\\x00-\\x7f]")
-    return pattern
+def _quote_end(sql: str, pos: int, quote: str) -> int:
+    """Past the closing quote of a standard string or quoted identifier (doubled = kept)."""
+    while (stop := sql.find(quote, pos)) >= 0:
+        if not sql.startswith(quote, stop + 1):
+            return stop + 1
+        pos = stop + 2
+    return len(sql)
+
+
+def _e_string_end(sql: str, pos: int) -> int:
+    """Past the closing quote of an E'' string, where a backslash escapes any character."""
+    while (stop := _E_STRING_STOP.search(sql, pos)) is not None:
+        at = stop.start()
+        if sql[at] == "'" and not sql.startswith("'", at + 1):
+            return at + 1
+        pos = at + 2
+    return len(sql)
+
+
+def _line_end(sql: str, pos: int) -> int:
+    """A `--` comment ends before the next CR or LF."""
+    stop = _LINE_END.search(sql, pos)
+    return stop.start() if stop else len(sql)
+
+
+def _comment_end(sql: str, pos: int) -> int:
+    """Past the `*/` closing a block comment opened just before `pos`; they nest."""
+    depth = 1
+    while (mark := _NESTING.search(sql, pos)) is not None:
+        depth += 1 if mark.group() == "/*" else -1
+        pos = mark.end()
+        if depth == 0:
+            return pos
+    return len(sql)
