@@ -170,3 +170,25 @@ def test_psql_gets_no_password_in_argv(project: Any) -> None:
     assert "Distinct-Pw-77" not in " ".join(executor.env.values())
     script, _ = executor._script([], rerun=False)
     assert "Distinct-Pw-77" not in script
+
+
+def test_the_pinned_cli_is_the_verified_one(tmp_path: Path) -> None:
+    """package-lock pins the CLI version the splitter was verified against, and the installed
+    binary is it (no note); another version gets a one-line note."""
+    import json
+
+    from supamigrate.executors.supabase_cli import version_note
+    from supamigrate.sqlsplit import VERIFIED_CLI_VERSION
+
+    lock = json.loads((REPO / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/supabase"]["version"] == VERIFIED_CLI_VERSION
+    settings = Settings(
+        parse_db_url("postgresql://u@h/d"),
+        tmp_path,
+        tmp_path / "supabase",
+        environ={"SUPABASE_CLI": str(CLI)},
+    )
+    if CLI.exists():
+        assert SupabaseCliExecutor.notes(settings) == []
+    (note,) = version_note("3.2.0", CLI)
+    assert "3.2.0" in note and VERIFIED_CLI_VERSION in note

@@ -34,6 +34,7 @@ from supamigrate.executors.psycopg2 import Psycopg2Executor
 from supamigrate.files import MigrationFile
 from supamigrate.history import HistoryRow
 from supamigrate.masking import mask
+from supamigrate.sqlsplit import VERIFIED_CLI_VERSION
 
 
 def find_cli(root: Path, environ: Mapping[str, str]) -> Path | None:
@@ -62,6 +63,15 @@ def linked_ref(supabase_dir: Path, passthrough: Mapping[str, str]) -> str | None
     return ref or passthrough.get("SUPABASE_PROJECT_ID")
 
 
+def version_note(found: str, cli: Path) -> list[str]:
+    if found == VERIFIED_CLI_VERSION:
+        return []
+    return [
+        f"Note: Supabase CLI {found or 'unknown'} at {cli}; supamigrate's history rows are "
+        f"verified against {VERIFIED_CLI_VERSION} (run `npm ci` for the pinned one)."
+    ]
+
+
 class SupabaseCliExecutor(BaseExecutor):
     name: ClassVar[str] = "supabase"
     capabilities: ClassVar[Capabilities] = Capabilities(rehearse=False, rerun=False)
@@ -85,6 +95,20 @@ class SupabaseCliExecutor(BaseExecutor):
         if linked_ref(settings.supabase_dir, settings.passthrough) is None:
             return "project not linked (`invoke link`, or set SUPABASE_PROJECT_ID)"
         return Psycopg2Executor.unavailable(settings)
+
+    @classmethod
+    def notes(cls, settings: Settings) -> list[str]:
+        """One line when the CLI found is not the version whose splitter our rows match."""
+        cli = find_cli(settings.root, settings.environ)
+        if cli is None:
+            return []
+        try:
+            found = subprocess.run(
+                [str(cli), "--version"], capture_output=True, text=True, timeout=30, check=False
+            ).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            found = "unknown"
+        return version_note(found, cli)
 
     def read_history(self) -> list[HistoryRow]:
         return self.reader.read_history()
