@@ -3,7 +3,8 @@
 Inside the rehearsal's transaction (always rolled back), each statement of the file, as
 Postgres's parser reads it, runs on its own; after it we read our own backend's relation locks
 (pg_locks) and compare every relation's file node with the one before it (a changed relfilenode
-is a rewrite). The tables touched get their size there (estimated rows, bytes). Nothing here
+is a rewrite). Locks are reported on tables (an index's own lock follows its table's). The
+tables touched get their size there (estimated rows, bytes). Nothing here
 decides what a statement *should* lock: the server says what it did.
 """
 
@@ -28,11 +29,11 @@ MODES = (
 BLOCKS = {
     "AccessShareLock": "nothing but ACCESS EXCLUSIVE",
     "RowShareLock": "EXCLUSIVE and ACCESS EXCLUSIVE",
-    "RowExclusiveLock": "index builds and table locks (not reads or writes)",
+    "RowExclusiveLock": "index builds and table locks, not reads or writes",
     "ShareUpdateExclusiveLock": "schema changes, VACUUM, CREATE INDEX CONCURRENTLY",
-    "ShareLock": "writes (INSERT, UPDATE, DELETE)",
-    "ShareRowExclusiveLock": "writes (INSERT, UPDATE, DELETE)",
-    "ExclusiveLock": "writes and SELECT FOR UPDATE (plain reads go on)",
+    "ShareLock": "writes: INSERT, UPDATE, DELETE",
+    "ShareRowExclusiveLock": "writes: INSERT, UPDATE, DELETE",
+    "ExclusiveLock": "writes and SELECT FOR UPDATE, not plain reads",
     "AccessExclusiveLock": "reads and writes",
 }
 # Relations are named schema-qualified always ("public.files"), whatever the search_path.
@@ -48,7 +49,7 @@ _USER_RELATIONS = (
 _OWN_LOCKS = (
     f"select {_NAME}, l.mode from pg_locks l join pg_class c on c.oid = l.relation "
     "join pg_namespace n on n.oid = c.relnamespace where l.pid = pg_backend_pid() "
-    f"and l.locktype = 'relation' and l.granted and {_OURS}"
+    f"and l.locktype = 'relation' and l.granted and c.relkind in ('r', 'p', 'm', 'f') and {_OURS}"
 )
 _SIZE = (
     "select case when c.reltuples >= 0 then c.reltuples::bigint end, "
@@ -123,11 +124,10 @@ def trace_statements(
         started = time.perf_counter()
         error = run(text)
         ms = (time.perf_counter() - started) * 1000
-        if error is not None:
-            traced.append(
-                StatementTrace(line, text, (), (), ms, str(error).strip().splitlines()[0])
-            )
-            break
+        if error is not None:  # the transaction is aborted now: nothing more can be asked
+            message = (str(error).strip() or "error").splitlines()[0]
+            traced.append(StatementTrace(line, text, (), (), ms, message))
+            return MigrationTrace(tuple(traced)), error
         now = _locks(query)
         taken = tuple(Lock(r, m) for r, m in sorted(set(now) - held))
         held |= set(now)
