@@ -75,7 +75,7 @@ class MirrorItem:
 class MirrorPlan:
     mirror_dir: Path
     items: tuple[MirrorItem, ...]
-    manifest_text: str  # what the manifest should hold after apply
+    manifest_text: str | None  # what the manifest should hold after apply (None: no file)
     manifest_now: str | None  # what it holds now (None: no file)
 
     @property
@@ -136,7 +136,10 @@ def plan_mirror(
     for name in sorted(set(recorded) & set(on_disk) - paired):
         items.append(MirrorItem(MirrorState.ORPHANED, None, None, on_disk[name]))
     _refuse_collisions(items, on_disk, set(recorded) | adopted)
-    return MirrorPlan(mirror_dir, tuple(items), _manifest_text(items), manifest_now)
+    text: str | None = _manifest_text(items)
+    if manifest_now is None and text == _HEADER:
+        text = None  # nothing mirrored and no manifest: a repo that never asked gets none
+    return MirrorPlan(mirror_dir, tuple(items), text, manifest_now)
 
 
 def apply_mirror(plan: MirrorPlan) -> list[MirrorItem]:
@@ -151,7 +154,7 @@ def apply_mirror(plan: MirrorPlan) -> list[MirrorItem]:
             item.current.replace(item.target)  # one atomic step: never two files, one version
         if item.state is not MirrorState.RELINKED:
             _write_atomically(item.target, item.source.content)
-    if plan.manifest_now != plan.manifest_text:
+    if plan.manifest_text is not None and plan.manifest_now != plan.manifest_text:
         _write_atomically(plan.manifest, plan.manifest_text.encode())
     return plan.changed
 
