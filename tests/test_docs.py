@@ -44,3 +44,11 @@ def test_every_flag_is_in_the_readme() -> None:
         if not re.search(re.escape(flag) + r"(?![\w-])", README)  # --strict is not --strict-x
     ]
     assert missing == []
+
+
+def test_ci_runs_the_readmes_test_command() -> None:
+    """.ci/run ends with the README's "every test" command, verbatim."""
+    command = re.search(r"\*\*Every test\*\*.*?```bash\n(.+?)\n```", README, re.S)
+    assert command is not None
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == command.group(1)

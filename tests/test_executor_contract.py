@@ -4,6 +4,7 @@ fixture over every database."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -17,6 +18,7 @@ import pytest
 from project import REPO
 from supamigrate.db import session
 from supamigrate.dburl import DbTarget
+from supamigrate.errors import SupamigrateError
 from supamigrate.executors.base import Executor, Outcome, Result, Settings
 from supamigrate.executors.registry import REGISTRY
 from supamigrate.files import MigrationFile
@@ -280,3 +282,27 @@ class _holding:
 
     def __exit__(self, *exc: object) -> None:
         self.thread.join(timeout=self.seconds + 5)
+
+
+def test_a_rehearsal_cannot_commit_even_if_a_commit_slips_through(
+    tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """Files that try to escape the rehearsal's transaction (the pre-flight refuses them; here
+    they reach the executor directly): nothing they did is kept, history included."""
+    from catalog import snapshot
+
+    with session(db) as conn, conn.cursor() as cur:
+        before = snapshot(cur)
+    escapes = [
+        "create table public.e1 (id int);\ncommit;\ncreate table public.e2 (id int);\n",
+        "create table public.e3 (id int);\nrollback;\ncreate table public.e4 (id int);\n",
+        "create table public.e5 (id int);\nend;\ninsert into public.e5 values (1);\n",
+    ]
+    for index, sql in enumerate(escapes):
+        migration = _file(tmp_path, f"2025010100000{index}", "escape", sql)
+        with contextlib.suppress(SupamigrateError):  # stopping with an error is fine
+            open_executor("psycopg2").rehearse([migration])
+    with session(db) as conn, conn.cursor() as cur:
+        assert snapshot(cur) == before
+        cur.execute("select count(*) from pg_class where relname in ('e1', 'e2', 'e3', 'e4', 'e5')")
+        assert cur.fetchone() == (0,)
