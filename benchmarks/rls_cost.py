@@ -102,8 +102,8 @@ def report(shipped: dict[str, tuple[float, float]], naive: dict[str, tuple[float
 def main() -> None:
     from throwaway import throwaway_server
 
-    from platform_fixtures import add_rows, create_platform_tables, create_users
-    from tenancy import apply
+    from helpers.platform_fixtures import add_rows, create_platform_tables, create_users
+    from helpers.tenancy import apply
 
     with throwaway_server("supamigrate-bench-") as (server, _):
         target = server.user_target()

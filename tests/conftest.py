@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import socket
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from helpers.server import throwaway_server
 from supamigrate.db import session
 from supamigrate.dburl import DbTarget, parse_db_url
 from supamigrate.local import server as localdb
@@ -36,12 +34,6 @@ class Harness:
     server: localdb.LocalServer | None  # None when TEST_DATABASE_URL is used
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Harness]:
     """A running server for the whole session, with a shim-holding template database."""
@@ -50,14 +42,8 @@ def pg_server() -> Iterator[Harness]:
         admin = parse_db_url(url, source="TEST_DATABASE_URL")
         yield _with_template(Harness(admin, admin, None))
         return
-    root = Path(tempfile.mkdtemp(prefix="supamigrate-test-"))
-    server = localdb.LocalServer(root, port=free_port())
-    try:
-        localdb.start(server, fast=True)
+    with throwaway_server("supamigrate-test-") as (server, _):
         yield _with_template(Harness(server.admin_target(), server.user_target(), server))
-    finally:
-        localdb.stop(server)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _with_template(test_server: Harness) -> Harness:
@@ -108,6 +94,6 @@ def cur(conn: Any) -> Iterator[Any]:
 @pytest.fixture
 def project(tmp_path: Path, db: DbTarget) -> Any:
     """A temp project (migrations/, supabase/, tasks.py) whose DATABASE_URL is `db`."""
-    from project import Project
+    from helpers.project import Project
 
     return Project.create(tmp_path / "app", db)

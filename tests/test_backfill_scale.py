@@ -10,9 +10,9 @@ from typing import Any
 import psycopg2
 import pytest
 
-from platform_fixtures import add_rows, create_platform_tables, create_users
+from helpers.platform_fixtures import add_rows, create_platform_tables, create_users
+from helpers.tenancy import apply
 from supamigrate.db import session
-from tenancy import apply
 
 ROWS_PER_USER = 1000
 USERS = 1000

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from catalog import row_counts, snapshot
-from project import Project
+from helpers.catalog import row_counts, snapshot
+from helpers.project import Project
 from supamigrate.db import session
 
 PASSWORD = "Bad-Input-Pw-5150"

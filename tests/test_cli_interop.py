@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from project import REPO
+from helpers.project import REPO
+from helpers.tenancy import copy_shipped
 from supamigrate.db import session
 from supamigrate.dburl import DbTarget
-from tenancy import copy_shipped
 
 CLI = REPO / "node_modules" / ".bin" / "supabase"
 pytestmark = pytest.mark.skipif(not CLI.exists(), reason="Supabase CLI not installed: run `npm ci`")

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from project import REPO, Project
+from helpers.project import REPO, Project
 from supamigrate.db import session
 from supamigrate.dburl import DbTarget
 from supamigrate.sqlsplit import VERIFIED_CLI_VERSION, statements_text

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from helpers.tenancy import apply
 from supamigrate.db import session
 from supamigrate.errors import UsageError
 from supamigrate.local.demo import seed_demo_app
-from tenancy import apply
 
 
 def test_seed_is_realistic_and_idempotent(cur: Any) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from invoke.collection import Collection
 from invoke.tasks import Task
 
-from project import REPO
+from helpers.project import REPO
 from supamigrate.collection import ns
 
 README = (REPO / "README.md").read_text(encoding="utf-8")

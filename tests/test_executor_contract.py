@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from project import REPO
+from helpers.project import REPO
 from supamigrate.db import session
 from supamigrate.dburl import DbTarget
 from supamigrate.errors import SupamigrateError
@@ -289,7 +289,7 @@ def test_a_rehearsal_cannot_commit_even_if_a_commit_slips_through(
 ) -> None:
     """Files that try to escape the rehearsal's transaction (the pre-flight refuses them; here
     they reach the executor directly): nothing they did is kept, history included."""
-    from catalog import snapshot
+    from helpers.catalog import snapshot
 
     with session(db) as conn, conn.cursor() as cur:
         before = snapshot(cur)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from platform_fixtures import PLATFORM_TABLES, populate
+from helpers.platform_fixtures import PLATFORM_TABLES, populate
 from supamigrate.db import session
 from supamigrate.dburl import DbTarget
 

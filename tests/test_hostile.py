@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from project import Project
+from helpers.project import Project
 from supamigrate.config import load_config
 from supamigrate.dburl import parse_db_url
 from supamigrate.errors import SupamigrateError

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from platform_fixtures import PLATFORM_TABLES, create_platform_tables
+from helpers.platform_fixtures import PLATFORM_TABLES, create_platform_tables
+from helpers.tenancy import act_as, apply
 from supamigrate.db import session
-from tenancy import act_as, apply
 
 ROLES = ("owner", "admin", "member")
 

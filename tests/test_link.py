@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from procscan import ArgvWatch
-from project import REPO
+from helpers.procscan import ArgvWatch
+from helpers.project import REPO
 from supamigrate.config import load_config
 from supamigrate.db import session
 from supamigrate.dburl import parse_db_url

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from helpers.server import free_port
 from supamigrate.db import session
 from supamigrate.errors import ConfigError
 from supamigrate.local import server as localdb

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from project import REPO, paste_into_psql
+from helpers.project import REPO, paste_into_psql
 from supamigrate.db import session
 from supamigrate.dburl import parse_db_url
 from supamigrate.executors.base import Settings
@@ -112,7 +112,7 @@ BROKEN = "insert into public.log values ('x');\n\nalter table public.log\n  add 
 
 def test_psql_method_applies_like_psycopg2(project: Any, make_db: Any) -> None:
     """One psql process applies everything; history rows equal those psycopg2 writes."""
-    from tenancy import copy_shipped
+    from helpers.tenancy import copy_shipped
 
     copy_shipped(project.root)
     result = project.invoke("migrate", "--skip-confirm", "--method", "psql")

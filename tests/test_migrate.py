@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from catalog import snapshot
+from helpers.catalog import snapshot
 from supamigrate.db import session
 from supamigrate.sqlsplit import statements_text
 
@@ -292,7 +292,7 @@ def test_no_transaction_failure_is_reported_as_partial(project: Any) -> None:
 
 def test_rehearse_skips_no_transaction_files(project: Any) -> None:
     """Rehearsing the shipped four passes: 003 is listed as not rehearsable, not run."""
-    from tenancy import copy_shipped
+    from helpers.tenancy import copy_shipped
 
     copy_shipped(project.root)
     before = _snapshot(project)

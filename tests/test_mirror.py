@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from project import REPO
+from helpers.project import REPO
 from supamigrate.errors import UsageError
 from supamigrate.files import discover_sources
 from supamigrate.mirror import (

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pooler import BINARY, pgbouncer
-from project import Project
+from helpers.pooler import BINARY, pgbouncer
+from helpers.project import Project
 from supamigrate.db import session
 from supamigrate.dburl import DbTarget
 

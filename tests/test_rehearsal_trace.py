@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from catalog import snapshot
+from helpers.catalog import snapshot
 from supamigrate.db import session
 
 

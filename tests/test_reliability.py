@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from conftest import free_port
-from polling import query, wait_for
-from project import Project
+from helpers.polling import query, wait_for
+from helpers.project import Project
+from helpers.server import throwaway_server
 from supamigrate.dburl import DbTarget
 from supamigrate.local import server as localdb
 
@@ -149,14 +147,8 @@ def test_backend_terminated_mid_migration(
 @pytest.fixture
 def own_server() -> Iterator[localdb.LocalServer]:
     """A server of this test's own, since the test restarts it."""
-    root = Path(tempfile.mkdtemp(prefix="supamigrate-restart-"))
-    server = localdb.LocalServer(root, port=free_port())
-    localdb.start(server, fast=True)
-    try:
+    with throwaway_server("supamigrate-restart-") as (server, _):
         yield server
-    finally:
-        localdb.stop(server)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_server_restart_mid_run(tmp_path: Path, own_server: localdb.LocalServer) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from platform_fixtures import populate
-from project import REPO
+from helpers.platform_fixtures import populate
+from helpers.project import REPO
 from supamigrate.db import session
 
 APP_POLICY = (

@@ -7,7 +7,7 @@ import signal
 import time
 from typing import Any
 
-from polling import query, wait_for
+from helpers.polling import query, wait_for
 from supamigrate.db import session
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from procscan import ArgvWatch
-from project import REPO, Project
+from helpers.procscan import ArgvWatch
+from helpers.project import REPO, Project
 from supamigrate.db import session
 
 SECRET = "Qv7-Distinctive-Secret-4417"

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from platform_fixtures import create_platform_tables
+from helpers.platform_fixtures import create_platform_tables
+from helpers.tenancy import apply
 from supamigrate.db import session
 from supamigrate.dburl import DbTarget
 from supamigrate.tenant import Check, Level, run_checks, verdict
-from tenancy import apply
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from platform_fixtures import populate
-from project import REPO
+from helpers.platform_fixtures import populate
+from helpers.project import REPO
+from helpers.tenancy import copy_shipped
 from supamigrate.db import session
-from tenancy import copy_shipped
 
 CLI = REPO / "node_modules" / ".bin" / "supabase"
 

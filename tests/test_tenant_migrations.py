@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 
-from catalog import row_counts, snapshot
-from platform_fixtures import (
+from helpers.catalog import row_counts, snapshot
+from helpers.platform_fixtures import (
     PLATFORM_TABLES,
     add_rows,
     create_platform_tables,
     create_users,
     populate,
 )
+from helpers.tenancy import act_as, apply
 from supamigrate.db import session
-from tenancy import act_as, apply
 
 TABLE_SETS = [(), ("files",), ("audit_logs", "sessions"), PLATFORM_TABLES]
 

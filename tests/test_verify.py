@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from catalog import row_counts, snapshot
-from platform_fixtures import populate
+from helpers.catalog import row_counts, snapshot
+from helpers.platform_fixtures import populate
+from helpers.tenancy import copy_shipped
 from supamigrate.db import session
-from tenancy import copy_shipped
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_rollback_one_table(migrated: Any) -> None:
 
 def test_verify_sql_is_printable(migrated: Any) -> None:
     """--sql prints the verification queries without connecting, and they run in real psql."""
-    from project import paste_into_psql
+    from helpers.project import paste_into_psql
     from supamigrate.tenant import VERIFY_SQL
 
     assert "users_without_tenant" in VERIFY_SQL and "rls_enabled" in VERIFY_SQL

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from platform_fixtures import add_user_foreign_keys, populate
+from helpers.platform_fixtures import add_user_foreign_keys, populate
+from helpers.tenancy import REPO
 from supamigrate.db import session
-from tenancy import REPO
 
 PROJECTS = """
 create table public.projects (
@@ -120,7 +120,7 @@ def test_unqualified_name_under_the_auth_search_path_fails_signup(supabase_app: 
 
 def test_pasted_sql_shows_the_invoker_trigger_and_leaky_table(supabase_app: Any) -> None:
     """`verify --sql` in real psql shows an invoker signup trigger and an always-true policy."""
-    from project import paste_into_psql
+    from helpers.project import paste_into_psql
 
     _migrate(supabase_app, "005_projects.sql", PROJECTS + LEAKY)
     with session(supabase_app.target) as conn, conn.cursor() as cur:

@@ -29,16 +29,28 @@ def apply_all(
 ) -> int:
     """Apply `todo` in order, printing each result as it ends; 0, or raise MigrationFailed."""
     results: list[Result] = []
+    live: list[str] = []  # notices of the running migration already shown as they came
+
+    def notice(text: str) -> None:
+        if not live and len(results) < len(todo):
+            out.say(f"[{len(results) + 1}/{len(todo)}] {todo[len(results)].label} ... running")
+        live.append(text)
+        out.say(f"  {text}")
 
     def show(result: Result) -> None:
         results.append(result)
         out.say(progress_line(len(results), len(todo), result))
-        for notice in result.notices:
-            out.say(f"  {notice}")
+        for text in result.notices:
+            if text in live:
+                live.remove(text)
+            else:
+                out.say(f"  {text}")
+        live.clear()
         for line in failure_lines(result):
             out.say(line)
 
     remaining = list(todo)
+    out.notice_hook = notice
     with interrupt.deferred():
         while remaining and interrupt.requested() is None:
             batch = executor.apply(remaining, rerun=rerun, on_result=show)
@@ -46,6 +58,7 @@ def apply_all(
             failed = bool(batch) and batch[-1].stops_run
             if not batch or not failed or not remaining or not _go_on(continue_on_error, out):
                 break
+    out.notice_hook = None
     out.fact("results", [result_json(r) for r in results])
     signum = interrupt.requested()
     if signum is not None:

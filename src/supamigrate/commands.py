@@ -60,6 +60,7 @@ def settings_for(config: Config, out: Reporter) -> Settings:
         passthrough=dict(config.supabase_env),
         environ=dict(os.environ),
         say=out.say,
+        on_notice=out.notice,
     )
 
 

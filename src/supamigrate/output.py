@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,6 +27,7 @@ class Reporter:
         self.as_json = as_json
         self.stream = stream or sys.stdout
         self.doc: dict[str, Any] = {}
+        self.notice_hook: Callable[[str], None] | None = None
 
     def say(self, text: str = "") -> None:
         if not self.as_json:
@@ -35,6 +37,11 @@ class Reporter:
         self.doc.setdefault("warnings", []).append(mask(text))
         if not self.as_json:
             print(mask(f"warning: {text}"), file=sys.stderr, flush=True)
+
+    def notice(self, text: str) -> None:
+        """A notice that arrived while a migration runs: to whoever listens now."""
+        if self.notice_hook is not None:
+            self.notice_hook(text)
 
     def fact(self, key: str, value: Any) -> None:
         self.doc[key] = value

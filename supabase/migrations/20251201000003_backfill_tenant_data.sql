@@ -38,6 +38,7 @@ declare
   pages bigint;
   updated bigint;
   total bigint;
+  reported bigint;
   null_users bigint;
   orphans bigint;
 begin
@@ -60,9 +61,13 @@ begin
     end if;
     total := 0;
     first_page := 0;
+    reported := 0;
+    -- The table's size now: the updates below append new row versions after it, which
+    -- already have their tenant_id and need no second pass (rows the app inserts meanwhile
+    -- are swept once at the end).
+    pages := pg_relation_size(format('public.%I', t)::regclass)
+             / current_setting('block_size')::bigint;
     loop
-      pages := pg_relation_size(format('public.%I', t)::regclass)
-               / current_setting('block_size')::bigint;
       exit when first_page >= pages;
       execute format(
         'update public.%I x set tenant_id = d.tenant_id '
@@ -74,7 +79,21 @@ begin
       total := total + updated;
       first_page := first_page + batch_pages;
       commit;
+      -- Progress about every tenth of the table: a long backfill is visibly alive.
+      if first_page < pages and first_page >= reported + greatest(pages / 10, batch_pages) then
+        raise notice '003: public.%: % of % pages, % row(s) so far', t, first_page, pages, total;
+        reported := first_page;
+      end if;
     end loop;
+    execute format(
+      'update public.%I x set tenant_id = d.tenant_id '
+      'from supamigrate_default_tenant d '
+      'where x.ctid >= $1 and x.tenant_id is null and d.user_id = x.user_id',
+      t
+    ) using format('(%s,0)', pages)::tid;
+    get diagnostics updated = row_count;
+    total := total + updated;
+    commit;
     execute format(
       'select count(*) filter (where x.user_id is null), '
       '       count(*) filter (where x.user_id is not null) '

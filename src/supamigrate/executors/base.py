@@ -81,6 +81,8 @@ class Settings:
     passthrough: Mapping[str, str] = field(default_factory=dict)  # SUPABASE_* for the CLI
     environ: Mapping[str, str] = field(default_factory=dict)
     say: Callable[[str], None] = print
+    # Notices as they arrive, while a long migration runs (None: only in the result).
+    on_notice: Callable[[str], None] | None = None
 
 
 OnResult = Callable[[Result], None]

@@ -165,7 +165,10 @@ class PsqlExecutor(BaseExecutor):
             if state.errors or _ERROR.match(line) or _FATAL.search(line):
                 state.errors.append(mask(line))
             elif not line.startswith("LOCATION:"):
-                state.notices.append(mask(_NOTICE_PREFIX.sub("", line)))
+                text = mask(_NOTICE_PREFIX.sub("", line))
+                state.notices.append(text)
+                if self.settings.on_notice is not None:
+                    self.settings.on_notice(text)
             return
         index, event = int(mark.group("index")), mark.group("event")
         if event == "begin":

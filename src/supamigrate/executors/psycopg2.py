@@ -12,13 +12,20 @@ from __future__ import annotations
 import importlib.util
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from supamigrate import interrupt
 from supamigrate.db import Background, connect
-from supamigrate.envelope import Envelope, Limits, is_state_error, state_problem, wrap
+from supamigrate.envelope import (
+    CLEAN_SESSION,
+    Envelope,
+    Limits,
+    is_state_error,
+    state_problem,
+    wrap,
+)
 from supamigrate.errors import UsageError
 from supamigrate.executors import failures as fx
 from supamigrate.executors.base import (
@@ -59,6 +66,18 @@ INSERT INTO supamigrate_rehearsal_guard VALUES (1);
 """
 
 
+class LiveNotices(deque[str]):
+    """psycopg2 appends each notice here as it arrives (its wait callback polls, so mid-
+    statement); while `live` is set they are also passed on at once, masked."""
+
+    live: Callable[[str], None] | None = None
+
+    def append(self, notice: str) -> None:
+        super().append(notice)
+        if self.live is not None:
+            self.live(mask(notice.strip()))
+
+
 class Psycopg2Executor(BaseExecutor):
     name: ClassVar[str] = "psycopg2"
     capabilities: ClassVar[Capabilities] = Capabilities(rehearse=True)
@@ -71,6 +90,7 @@ class Psycopg2Executor(BaseExecutor):
         target, timeout = settings.target, settings.connect_timeout
         self._connecting = Background(lambda: connect(target, connect_timeout=timeout))
         self._connection: connection | None = None
+        self._notices = LiveNotices(maxlen=200)
         self._table_ready = False
 
     @classmethod
@@ -82,7 +102,7 @@ class Psycopg2Executor(BaseExecutor):
         if self._connection is None:
             conn = self._connecting.result()
             conn.autocommit = True  # we write BEGIN/COMMIT ourselves, in the same message
-            conn.notices = deque(maxlen=200)
+            conn.notices = self._notices  # psycopg2 takes any object with append()
             self._connection = conn
         return self._connection
 
@@ -146,6 +166,8 @@ class Psycopg2Executor(BaseExecutor):
         """A no-transaction file: statement by statement, under a session advisory lock, so
         a failure can say exactly which statements ran and stay applied."""
         started, migration = time.perf_counter(), envelope.migration
+        # Statement by statement, often long (a backfill): show its notices as they come.
+        self._notices.live = self.settings.on_notice
         self._run(envelope.before_check)
         ran: list[str] = []
         try:
@@ -163,14 +185,23 @@ class Psycopg2Executor(BaseExecutor):
                     outcome = Outcome.PARTIAL if ran else Outcome.FAILED
                     return self._result(migration, outcome, started, failure)
                 ran.append(statement.text)
-            error = self._run(envelope.after_body)
+            error = self._run(envelope.after_body)  # state check, history row, unlock
             if error is None:
                 return self._result(migration, Outcome.OK, started)
             return self._result(migration, Outcome.PARTIAL, started, _end_failure(error, ran))
         finally:
-            self._run("ROLLBACK;")  # ends a transaction the file left open, if any
-            self._run(envelope.on_skip)  # unlock and clean the session
-            self._conn.notices.clear()
+            self._notices.live = None
+            self._finish_session(envelope)
+
+    def _finish_session(self, envelope: Envelope) -> None:
+        """After a no-transaction file: end a transaction it left open, unlock and clean the
+        session unless its envelope already did (which it does when everything ran)."""
+        from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+        if self._conn.info.transaction_status != TRANSACTION_STATUS_IDLE:
+            self._run("ROLLBACK;")
+        self._run("SELECT pg_advisory_unlock_all();\n" + CLEAN_SESSION)
+        self._notices.clear()
 
     def rehearse(self, todo: Sequence[MigrationFile]) -> list[Result]:
         """Run them all in one transaction and roll it back: proof they work, nothing kept."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from conftest import free_port
+from helpers.server import free_port
 from supamigrate.dburl import DbTarget
 
 BINARY = shutil.which("pgbouncer") or (

@@ -12,7 +12,7 @@ from typing import Any
 
 from supamigrate.dburl import DbTarget
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 INVOKE = [sys.executable, "-m", "invoke"]
 
 

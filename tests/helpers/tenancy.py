@@ -13,7 +13,7 @@ from supamigrate.executors.base import Outcome, Result, Settings
 from supamigrate.executors.psycopg2 import Psycopg2Executor
 from supamigrate.files import MigrationFile, SourceFile, discover_sources, read_utf8
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # The shipped migrations by number: named explicitly so that migrations a user adds to this
 # repo's migrations/ and supabase/migrations/ change no test of the shipped four.
 SHIPPED = (1, 2, 3, 4)
