@@ -31,7 +31,12 @@ from supamigrate.files import MigrationFile
 from supamigrate.history import ADVISORY_LOCK_KEY, CREATE_TABLE, quote_literal, record_sql
 from supamigrate.sqlsplit import Statement, is_no_transaction, split_statements
 
-CLEAN_SESSION = "RESET ALL;\nRESET SESSION AUTHORIZATION;\nRESET ROLE;\n"
+# Everything a previous migration can leave in a session: settings, role, temp objects,
+# prepared statements, listeners, open cursors, session advisory locks.
+CLEAN_SESSION = (
+    "RESET ALL;\nRESET SESSION AUTHORIZATION;\nRESET ROLE;\nDISCARD TEMP;\nDEALLOCATE ALL;\n"
+    "UNLISTEN *;\nCLOSE ALL;\nSELECT pg_advisory_unlock_all();\n"
+)
 STATE_MARK = "supamigrate: session state left behind"
 # Settings the envelope itself sets at session level for a no-transaction file.
 _OWN_SETTINGS = ("lock_timeout", "statement_timeout", "client_connection_check_interval")
@@ -131,23 +136,38 @@ def wrap(
         limits.sql("LOCAL"),
         statements,
         f"RESET SESSION AUTHORIZATION;\nRESET ROLE;\n{record}\n",
-        "COMMIT;\n",
+        # RESET ALL after COMMIT: the next message is read with the session's settings, so
+        # none a file set (standard_conforming_strings...) may change how it is read.
+        "COMMIT;\nRESET ALL;\n",
         "ROLLBACK;\n",
     )
 
 
 def state_check_sql() -> str:
-    """Fail (SQLSTATE 22P02 with STATE_MARK) when a no-transaction file left a transaction
-    open, another role in force, or a session setting changed. Inside an open transaction
-    now() is its start, earlier than this statement's own timestamp."""
+    """Fail (SQLSTATE 22P02 with STATE_MARK) when a no-transaction file left anything in the
+    session: a transaction open (inside one, now() is its start, earlier than this statement's
+    own timestamp), another role, a changed setting, temp objects, prepared statements,
+    listeners, open cursors, advisory locks of its own, or the runner's lock released."""
     own = ", ".join(quote_literal(name) for name in _OWN_SETTINGS)
-    left = (
-        "concat_ws('; ', "
-        "CASE WHEN now() <> statement_timestamp() THEN 'a transaction open' END, "
-        "CASE WHEN current_user <> session_user THEN 'role ' || current_user || ' in force' END, "
+    key = f"({ADVISORY_LOCK_KEY} >> 32, {ADVISORY_LOCK_KEY} & 4294967295)"
+    checks = [
+        "CASE WHEN now() <> statement_timestamp() THEN 'a transaction open' END",
+        "CASE WHEN current_user <> session_user THEN 'role ' || current_user || ' in force' END",
         "(SELECT 'settings changed: ' || string_agg(name, ', ') FROM pg_settings "
-        f"WHERE source = 'session' AND name NOT IN ({own})))"
-    )
+        f"WHERE source = 'session' AND name NOT IN ({own}))",
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = pg_my_temp_schema()) "
+        "THEN 'temp objects' END",
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_prepared_statements) THEN 'prepared statements' END",
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_listening_channels()) THEN 'LISTEN channels' END",
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_cursors) THEN 'open cursors' END",
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+        f"AND pid = pg_backend_pid() AND (classid::bigint, objid::bigint) <> {key}) "
+        "THEN 'advisory locks of its own' END",
+        "CASE WHEN NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+        f"AND pid = pg_backend_pid() AND (classid::bigint, objid::bigint) = {key}) "
+        "THEN 'the runner lock released (another runner may have run it too)' END",
+    ]
+    left = f"concat_ws('; ', {', '.join(checks)})"
     return (
         f"SELECT ({quote_literal(STATE_MARK + ': ')} || left_behind)::int "
         f"FROM (SELECT {left} AS left_behind) s WHERE left_behind <> '';\n"

@@ -23,6 +23,21 @@ CREATE TABLE IF NOT EXISTS {TABLE} (version text NOT NULL PRIMARY KEY);
 ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS statements text[];
 ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS name text;
 """
+# After a run whose first migration failed on a database that had no history table: the table
+# (and schema) this run created go again, so a refused first run leaves the database as it was.
+DROP_IF_UNUSED = f"""
+BEGIN;
+SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});
+DO $$BEGIN
+  IF to_regclass('{TABLE}') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {TABLE}) THEN
+    DROP TABLE {TABLE};
+    IF NOT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = '{SCHEMA}'::regnamespace) THEN
+      DROP SCHEMA {SCHEMA};
+    END IF;
+  END IF;
+END$$;
+COMMIT;
+"""
 SELECT_ROWS = f"SELECT version, coalesce(name, ''), statements FROM {TABLE} ORDER BY version"
 # SQLSTATE our re-check raises when another runner applied the version while we waited.
 

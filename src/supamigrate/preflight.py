@@ -49,6 +49,7 @@ def check_files(migrations: Sequence[MigrationFile]) -> None:
                 f"{name}, line {reading.error.line}: syntax error ({reading.error.message}): "
                 "fix the SQL. Nothing was applied."
             )
+        _check_session_changes(name, sql, reading)
         if reading.no_transaction:
             continue
         _check_transactional(name, reading)
@@ -67,6 +68,34 @@ def _check_bytes(migration: MigrationFile) -> None:
             f"{name} has no SQL statements (empty or only comments): write the migration, or "
             "delete the file. Nothing was applied; applying it would record it, and your later "
             "edits would count as drift."
+        )
+
+
+def _check_session_changes(name: str, sql: str, reading: Reading) -> None:
+    """What would make the server (or psql) read the rest differently from the parser we
+    checked with, feed the script to a statement, or break the runner's lock."""
+    lowered = sql.lower()
+    if "standard_conforming_strings" in lowered:
+        line = sql[: lowered.index("standard_conforming_strings")].count("\n") + 1
+        raise UsageError(
+            f"{name}, line {line}: changes standard_conforming_strings, which changes how the "
+            "rest of the SQL is read (a backslash could then hide a COMMIT): remove it; "
+            "Supabase keeps it on. Nothing was applied."
+        )
+    for statement in reading.statements:
+        node = statement.node
+        if statement.kind == "CopyStmt" and "filename" not in node and not node.get("is_program"):
+            raise UsageError(
+                f"{name}, line {statement.line}: COPY ... FROM STDIN / TO STDOUT needs a client "
+                "that streams data, which a migration has not: use INSERT ... VALUES or "
+                "INSERT ... SELECT. Nothing was applied."
+            )
+    if reading.no_transaction and "advisory_unlock" in lowered:
+        line = sql[: lowered.index("advisory_unlock")].count("\n") + 1
+        raise UsageError(
+            f"{name}, line {line}: a no-transaction file must not release advisory locks: "
+            "pg_advisory_unlock* would release supamigrate's runner lock, and another runner "
+            "could apply the file at the same time. Nothing was applied."
         )
 
 

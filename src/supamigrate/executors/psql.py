@@ -34,7 +34,14 @@ from supamigrate.executors.base import (
     Settings,
 )
 from supamigrate.files import MigrationFile
-from supamigrate.history import ADVISORY_LOCK_KEY, CREATE_TABLE, TABLE, HistoryRow, quote_literal
+from supamigrate.history import (
+    ADVISORY_LOCK_KEY,
+    CREATE_TABLE,
+    DROP_IF_UNUSED,
+    TABLE,
+    HistoryRow,
+    quote_literal,
+)
 from supamigrate.masking import mask
 from supamigrate.pgpass import password_env
 
@@ -83,6 +90,7 @@ class PsqlExecutor(BaseExecutor):
         self.limits = Limits(settings.lock_timeout, settings.statement_timeout)
         libpq = settings.target.libpq_env(settings.connect_timeout)
         self.env = {k: v for k, v in libpq.items() if k != "PGPASSWORD"}
+        self._table_created_here = False
 
     @classmethod
     def unavailable(cls, settings: Settings) -> str | None:
@@ -93,7 +101,9 @@ class PsqlExecutor(BaseExecutor):
             "select coalesce(json_agg(json_build_object('v', version, 'n', coalesce(name, ''), "
             f"'s', statements) order by version), '[]') from {TABLE}"
         )
-        result = self._psql(["-XAtq", "-v", "ON_ERROR_STOP=1", "-c", query])
+        result = self._psql(
+            ["-XAtq", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-c", query]
+        )
         if result.returncode != 0:
             if (
                 "42P01" in result.stderr
@@ -126,7 +136,10 @@ class PsqlExecutor(BaseExecutor):
                 preexec_fn=die_with_parent,
             )
             with interrupt.forwarding(process.pid):
-                return self._follow(process, script, spans, on_result)
+                results = self._follow(process, script, spans, on_result)
+        if self._table_created_here and not any(r.outcome is Outcome.OK for r in results):
+            self._psql(["-Xq", "-v", "ON_ERROR_STOP=1", "-c", DROP_IF_UNUSED])
+        return results
 
     def _follow(
         self, process: subprocess.Popen[str], script: str, spans: list[_Span], on_result: OnResult

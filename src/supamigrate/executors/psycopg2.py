@@ -41,6 +41,7 @@ from supamigrate.files import MigrationFile
 from supamigrate.history import (
     ADVISORY_LOCK_KEY,
     CREATE_TABLE,
+    DROP_IF_UNUSED,
     SELECT_ROWS,
     HistoryRow,
     ensure_table_sql,
@@ -92,6 +93,8 @@ class Psycopg2Executor(BaseExecutor):
         self._connection: connection | None = None
         self._notices = LiveNotices(maxlen=200)
         self._table_ready = False
+        self._table_created_here = False
+        self._rehearsal_began = ""
 
     @classmethod
     def unavailable(cls, settings: Settings) -> str | None:
@@ -117,6 +120,7 @@ class Psycopg2Executor(BaseExecutor):
                 cur.execute(SELECT_ROWS)
                 rows = cur.fetchall()
         except (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName):
+            self._table_created_here = True  # if we create it, a failed first run removes it
             return []
         except psycopg2.Error as exc:
             raise fx.history_error("read", exc) from None
@@ -148,6 +152,8 @@ class Psycopg2Executor(BaseExecutor):
             on_result(result)
             if result.stops_run or interrupt.requested() is not None:
                 break
+        if self._table_created_here and not any(r.outcome is Outcome.OK for r in results):
+            self._run(DROP_IF_UNUSED)
         return results
 
     def _apply_transaction(self, envelope: Envelope) -> Result:
@@ -212,6 +218,7 @@ class Psycopg2Executor(BaseExecutor):
         if error is not None:
             self._run("ROLLBACK;")
             raise fx.history_error("create", error)
+        self._rehearsal_began = self._now()
         try:
             for migration in todo:
                 result = self._rehearse_one(wrap(migration, self.limits, rerun=True))
@@ -249,12 +256,20 @@ class Psycopg2Executor(BaseExecutor):
         from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
         error = self._run(sql)
-        if error is None and self._conn.info.transaction_status == TRANSACTION_STATUS_IDLE:
+        if error is not None:
+            return error
+        ended = self._conn.info.transaction_status == TRANSACTION_STATUS_IDLE
+        if ended or self._now() != self._rehearsal_began:  # ROLLBACK/COMMIT AND CHAIN: a new one
+            self._run("ROLLBACK;")
             raise UsageError(
                 "A statement ended the rehearsal's transaction; the rehearsal stopped there and "
                 "everything it ran was rolled back. Remove transaction control from the file."
             )
-        return error
+        return None
+
+    def _now(self) -> str:
+        """The transaction's start time: it changes only if a file started another one."""
+        return str(self._query("SELECT now()::text", ())[0][0])
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._conn.cursor() as cur:

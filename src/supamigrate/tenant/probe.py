@@ -141,13 +141,15 @@ def probe_insert(cur: Cursor, table: str) -> str:
         columns, values = ["user_id", "tenant_id"], ["%(user)s", "%(tenant)s"]
     for column, type_name, kind in required:
         value = (
-            f"(enum_range(null::{type_name}))[1]" if kind == "e" else _PROBE_VALUES.get(type_name)
+            f"(enum_range(null::{esc(type_name)}))[1]"
+            if kind == "e"
+            else _PROBE_VALUES.get(type_name)
         )
         if value is None:
             return f"cannot fill required column {column} ({type_name})"
-        columns.append(f'"{column}"')
+        columns.append(esc('"' + column.replace('"', '""') + '"'))
         values.append(value)
-    return f"insert into {table} ({', '.join(columns)}) values ({', '.join(values)})"
+    return f"insert into {esc(table)} ({', '.join(columns)}) values ({', '.join(values)})"
 
 
 def attempt(
@@ -163,6 +165,12 @@ def attempt(
         return [], describe(exc)
     cur.execute(f"{'release' if keep else 'rollback to'} savepoint supamigrate_step")
     return rows, None
+
+
+def esc(name: str) -> str:
+    """A name from the catalog inside SQL that also carries %s parameters: a % in the name
+    must reach the server as itself, not be read as a placeholder."""
+    return name.replace("%", "%%")
 
 
 def _row(user: str, tenant: str) -> Params:
@@ -200,7 +208,7 @@ def _table_as_user(
 ) -> list[str]:
     problems = []
     seen, error = attempt(
-        cur, f"select ctid::text from {table} where ctid = any(%s::tid[])", (ids,)
+        cur, f"select ctid::text from {esc(table)} where ctid = any(%s::tid[])", (ids,)
     )
     if error is not None or {r[0] for r in seen} != {mine}:
         why = f": {error}" if error else ""
@@ -208,7 +216,9 @@ def _table_as_user(
     if attempt(cur, probe_insert(cur, table), foreign)[1] is None:
         problems.append(f"{table}: a user can insert into another tenant")
     moved, _ = attempt(
-        cur, f"update {table} set tenant_id = %s where ctid = %s::tid", (foreign["tenant"], mine)
+        cur,
+        f"update {esc(table)} set tenant_id = %s where ctid = %s::tid",
+        (foreign["tenant"], mine),
     )
     if moved and moved[0][0]:
         problems.append(f"{table}: a user can move a row into another tenant")
