@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,16 +53,31 @@ def _base_time(base: str) -> datetime:
     return datetime.strptime(base, _VERSION_FORMAT)
 
 
-def version_for(number: int, base: str) -> str:
-    """The legacy version rule (base + NNN seconds): only to recognise mirrors written by it."""
-    return (_base_time(base) + timedelta(seconds=number)).strftime(_VERSION_FORMAT)
+def version_for(number: int, base: str) -> str | None:
+    """The legacy version rule (base + NNN seconds): only to recognise mirrors written by it.
+    None where the rule gives no 14-digit timestamp (a number that large never had one)."""
+    try:
+        version = (_base_time(base) + timedelta(seconds=number)).strftime(_VERSION_FORMAT)
+    except (OverflowError, ValueError):
+        return None
+    return version if len(version) == 14 else None
 
 
 def sql_files(directory: Path) -> list[Path]:
     """The directory's entries, sorted, without a stat per entry (os.scandir's d_type)."""
-    with os.scandir(directory) as entries:
-        names = sorted(e.name for e in entries if not e.is_dir())
+    try:
+        with os.scandir(directory) as entries:
+            names = sorted(e.name for e in entries if not _is_dir(e))
+    except OSError as exc:
+        raise UsageError(f"{directory} cannot be listed ({exc.strerror}): fix it.") from None
     return [directory / name for name in names]
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a symlink loop: a file to refuse by name, not a crash
+        return False
 
 
 def read_utf8(path: Path, content: bytes | None = None) -> str:
@@ -105,7 +121,10 @@ def discover_sources(directory: Path) -> list[SourceFile]:
 
 
 def _read_bytes(path: Path) -> bytes:
+    """A regular file's bytes; a FIFO, device or socket is refused, never waited on."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise UsageError(f"{path} is not a regular file: replace it with one, or remove it.")
         return path.read_bytes()
     except OSError as exc:
         raise UsageError(

@@ -11,6 +11,7 @@ Nothing here touches a database.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -273,8 +274,9 @@ def _refuse_legacy_lookalikes(
     """A file named as the old rule named a source's mirror, with other bytes: ours, edited
     since, or the user's? Guessing wrong either overwrites theirs or runs a migration twice."""
     for source in sources:
-        legacy = f"{version_for(source.number, legacy_base)}_{source.name}.sql"
-        if source.path.name not in pairs and legacy in unlisted:
+        old_version = version_for(source.number, legacy_base)
+        legacy = f"{old_version}_{source.name}.sql"
+        if old_version is not None and source.path.name not in pairs and legacy in unlisted:
             raise UsageError(
                 f"supabase/migrations/{legacy} has the name an older supamigrate gave the mirror "
                 f"of {source.path}, but other content, and {MANIFEST_NAME} does not list it. If "
@@ -393,6 +395,14 @@ def _manifest_text(items: list[MirrorItem]) -> str:
 def _write_atomically(path: Path, content: bytes) -> None:
     """A crash leaves the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(content)
-    temporary.replace(path)
+    # A new, exclusively created temp file: a symlink planted at a predictable temp name can
+    # never redirect the write; os.replace swaps the directory entry, not a link's target.
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+        Path(temporary).chmod(0o644)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
