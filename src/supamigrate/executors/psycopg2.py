@@ -1,18 +1,19 @@
-"""The psycopg2 method: one connection per run, one round trip per migration.
+"""The psycopg2 method: one connection per run, one round trip per batch of migrations.
 
-Each migration is its envelope (envelope.py) sent as ONE simple-query message, so a remote
-project 20-100 ms away costs one round trip per migration, not one per statement. An error
-aborts the rest of the message; we send ROLLBACK and the database is as it was before that
-migration. Simple-query messages carry no server-side prepared statements and nothing
-outlives the transaction, which is what Supabase's transaction pooler needs.
+Each migration is its envelope (envelope.py); consecutive envelopes travel together as ONE
+simple-query message (batch.py), so a remote project 20-100 ms away costs one round trip
+per batch, not one per migration or statement, while each migration stays its own
+transaction. An error aborts the rest of the message; we send ROLLBACK and the database is
+as it was before the failing migration, with the ones before it committed. Simple-query
+messages carry no server-side prepared statements and nothing outlives a transaction, which
+is what Supabase's transaction pooler needs. No-transaction files run statement by statement.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from supamigrate.db import Background, connect
@@ -27,6 +28,7 @@ from supamigrate.executors.base import (
     Result,
     Settings,
 )
+from supamigrate.executors.batch import MAX_BYTES, Batch, Notices, Sizer, can_share
 from supamigrate.files import MigrationFile
 from supamigrate.history import (
     ADVISORY_LOCK_KEY,
@@ -67,6 +69,7 @@ class Psycopg2Executor(BaseExecutor):
         self._connecting = Background(lambda: connect(target, connect_timeout=timeout))
         self._connection: connection | None = None
         self._table_ready = False
+        self._notices = Notices()
 
     @classmethod
     def unavailable(cls, settings: Settings) -> str | None:
@@ -77,7 +80,7 @@ class Psycopg2Executor(BaseExecutor):
         if self._connection is None:
             conn = self._connecting.result()
             conn.autocommit = True  # we write BEGIN/COMMIT ourselves, in the same message
-            conn.notices = deque(maxlen=200)
+            conn.notices = self._notices  # psycopg2 calls its append() per notice
             self._connection = conn
         return self._connection
 
@@ -113,19 +116,101 @@ class Psycopg2Executor(BaseExecutor):
     ) -> list[Result]:
         self._ensure_table()
         results: list[Result] = []
-        for migration in todo:
-            envelope = wrap(migration, self.limits, rerun=rerun)
-            if envelope.transactional:
-                result = self._apply_transaction(envelope)
+        wrapped: dict[int, Envelope] = {}  # wrapped ahead of use, dropped once it ended
+
+        def envelope(index: int) -> Envelope:
+            if index not in wrapped:
+                wrapped[index] = wrap(todo[index], self.limits, rerun=rerun)
+            return wrapped[index]
+
+        sizer = Sizer()
+        while len(results) < len(todo) and not (results and results[-1].stops_run):
+            first = envelope(len(results))
+            if first.transactional:
+                batch = self._next_batch(first, envelope, len(results), len(todo), sizer.take())
+                done = self._apply_batch(batch, sizer)
             else:
-                result = self._apply_statements(envelope)
-            results.append(result)
-            on_result(result)
-            if result.stops_run:
-                break
+                done = [self._apply_statements(first)]
+            for result in done:
+                wrapped.pop(len(results), None)
+                results.append(result)
+                on_result(result)
         return results
 
+    def _next_batch(
+        self,
+        first: Envelope,
+        envelope: Callable[[int], Envelope],
+        start: int,
+        end: int,
+        count: int,
+    ) -> list[Envelope]:
+        """`first` and the transactional files after it that may share its message."""
+        batch, size = [first], len(first.body)
+        if not can_share(first.body):
+            return batch
+        for index in range(start + 1, min(start + count, end)):
+            candidate = envelope(index)
+            size += len(candidate.body)
+            if size > MAX_BYTES or not candidate.transactional or not can_share(candidate.body):
+                break
+            batch.append(candidate)
+        return batch
+
+    def _apply_batch(self, envelopes: list[Envelope], sizer: Sizer) -> list[Result]:
+        """One message; the results of the migrations that ended (see batch.py for how an
+        error and each notice are attributed). [] when nothing ran and a smaller message
+        must be sent first."""
+        if len(envelopes) == 1:
+            return [self._apply_transaction(envelopes[0])]
+        batch = Batch.render(envelopes)
+        self._notices.expect([e.migration.version for e in envelopes])
+        started = time.perf_counter()
+        error = self._run(batch.text)
+        ran = len(self._notices.started) if error is not None else len(envelopes)
+        if error is not None:
+            self._run("ROLLBACK;")
+        sizer.done(ran)
+        share = (time.perf_counter() - started) * 1000 / max(ran, 1)
+        if error is None:
+            return [self._batch_result(e, Outcome.OK, share) for e in envelopes]
+        if ran == 0:
+            return self._nothing_ran(batch, error, sizer)
+        results = [self._batch_result(e, Outcome.OK, share) for e in envelopes[: ran - 1]]
+        failing = envelopes[ran - 1]
+        if is_already_applied(fx.sqlstate(error), str(error)):
+            return [*results, self._batch_result(failing, Outcome.SKIPPED, share)]
+        notices = self._notices.of(failing.migration.version)[:]  # the re-run clears them
+        failure = self._locate(error, failing, batch.body_at[ran - 1], outer="transaction")
+        return [*results, self._batch_result(failing, Outcome.FAILED, share, failure, notices)]
+
+    def _nothing_ran(self, batch: Batch, error: Any, sizer: Sizer) -> list[Result]:
+        """The message did not parse: its error position names the file. The files before it
+        are resent without it; the file itself fails, located by that position."""
+        index = batch.index_at(fx.position(error))
+        if index is None:  # no position: find the file by sending them one at a time
+            sizer.cap = 1
+            return []
+        if index > 0:
+            sizer.cap = index
+            return []
+        first = batch.envelopes[0]
+        failure = self._locate(error, first, batch.body_at[0], outer="transaction")
+        return [self._batch_result(first, Outcome.FAILED, 0.0, failure, [])]
+
+    def _batch_result(
+        self,
+        envelope: Envelope,
+        outcome: Outcome,
+        ms: float,
+        failure: Failure | None = None,
+        notices: list[str] | None = None,
+    ) -> Result:
+        found = self._notices.of(envelope.migration.version) if notices is None else notices
+        return Result(envelope.migration, outcome, ms, failure, _shown(found))
+
     def _apply_transaction(self, envelope: Envelope) -> Result:
+        self._notices.clear()
         started = time.perf_counter()
         message, body_at = envelope.message()
         error = self._run(message)
@@ -134,7 +219,9 @@ class Psycopg2Executor(BaseExecutor):
         self._run("ROLLBACK;")
         if is_already_applied(fx.sqlstate(error), str(error)):
             return self._result(envelope.migration, Outcome.SKIPPED, started)
+        notices = self._notices.loose[:]  # locating re-runs statements, which clears them
         failure = self._locate(error, envelope, body_at, outer="transaction")
+        self._notices.loose[:] = notices
         return self._result(envelope.migration, Outcome.FAILED, started, failure)
 
     def _apply_statements(self, envelope: Envelope) -> Result:
@@ -165,7 +252,7 @@ class Psycopg2Executor(BaseExecutor):
         finally:
             self._run("ROLLBACK;")  # ends a transaction the file left open, if any
             self._run(envelope.on_skip)  # unlock and clean the session
-            self._conn.notices.clear()
+            self._notices.clear()
 
     def rehearse(self, todo: Sequence[MigrationFile]) -> list[Result]:
         """Run them all in one transaction and roll it back: proof they work, nothing kept."""
@@ -231,12 +318,8 @@ class Psycopg2Executor(BaseExecutor):
         failure: Failure | None = None,
     ) -> Result:
         ms = (time.perf_counter() - started) * 1000
-        notices = tuple(
-            mask(n.strip())
-            for n in self._conn.notices
-            if "there is no transaction in progress" not in n  # our own ROLLBACK's echo
-        )
-        self._conn.notices.clear()
+        notices = _shown(self._notices.loose)
+        self._notices.clear()
         return Result(migration, outcome, ms, failure, notices)
 
     def _locate(self, error: Any, envelope: Envelope, body_at: int, *, outer: str) -> Failure:
@@ -275,7 +358,15 @@ class Psycopg2Executor(BaseExecutor):
             return None
         finally:
             self._run(undo)
-            self._conn.notices.clear()
+            self._notices.clear()
+
+
+def _shown(notices: list[str]) -> tuple[str, ...]:
+    return tuple(
+        mask(n.strip())
+        for n in notices
+        if "there is no transaction in progress" not in n  # our own ROLLBACK's echo
+    )
 
 
 def _end_failure(error: Any, ran: list[str]) -> Failure:
