@@ -161,8 +161,10 @@ class Psycopg2Executor(BaseExecutor):
         """One message; the results of the migrations that ended (see batch.py for how an
         error and each notice are attributed). [] when nothing ran and a smaller message
         must be sent first."""
-        if len(envelopes) == 1:
-            return [self._apply_transaction(envelopes[0])]
+        if len(envelopes) == 1:  # no markers needed: the error and every notice are its own
+            result = self._apply_transaction(envelopes[0])
+            sizer.done(1)
+            return [result]
         batch = Batch.render(envelopes)
         self._notices.expect([e.migration.version for e in envelopes])
         started = time.perf_counter()
