@@ -79,3 +79,13 @@ def test_messages_grow_from_one_and_shrink_when_slow() -> None:
     assert sizes[:4] == [1, 2, 4, 8] and max(sizes) == MAX_COUNT
     sizer.cap = 3
     assert sizer.take() == 3 and sizer.take() == MAX_COUNT
+
+
+def test_a_digest_row_sees_drift_but_not_whitespace() -> None:
+    """History read as digests: reformatting is no drift, an edited statement is."""
+    from supamigrate.history import HistoryRow, matches_file
+
+    row = HistoryRow.joined("1", "m", "create table t (id int)\ninsert into t values (1)")
+    assert matches_file(row, "create table t (id int);\n\n  insert into t values (1);\n")
+    assert not matches_file(row, "create table t (id int);\ninsert into t values (2);\n")
+    assert matches_file(HistoryRow.joined("1", "m", None), "anything;")

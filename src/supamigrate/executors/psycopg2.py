@@ -33,7 +33,7 @@ from supamigrate.files import MigrationFile
 from supamigrate.history import (
     ADVISORY_LOCK_KEY,
     CREATE_TABLE,
-    SELECT_ROWS,
+    SELECT_JOINED,
     HistoryRow,
     ensure_table_sql,
     is_already_applied,
@@ -92,14 +92,14 @@ class Psycopg2Executor(BaseExecutor):
 
         try:
             with self._conn.cursor() as cur:
-                cur.execute(SELECT_ROWS)
+                cur.execute(SELECT_JOINED)
                 rows = cur.fetchall()
         except (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName):
             return []
         except psycopg2.Error as exc:
             raise fx.history_error("read", exc) from None
         self._table_ready = True
-        return [HistoryRow(v, n, tuple(s) if s is not None else None) for v, n, s in rows]
+        return [HistoryRow.joined(version, name, joined) for version, name, joined in rows]
 
     def _ensure_table(self) -> None:
         if not self._table_ready:
