@@ -301,13 +301,9 @@ def main() -> None:
         remote = measure(bench, (20,), repeats, 0.010)
         remote |= measure(bench, (200,), repeats, 0.010, far)
         scale = measure(bench, (10_000,), 1, 0.0, ("floor", "supamigrate/psycopg2"))
-    data = {
-        "repeats": repeats,
-        "local": local,
-        "remote_10ms": remote,
-        "scale": scale,
-        "big_file": big_file(root),
-    }
+        big = big_file(root)  # inside: the scratch directory goes with the server
+    data = {"repeats": repeats, "local": local, "remote_10ms": remote, "scale": scale}
+    data["big_file"] = big
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "migrate_speed.json").write_text(json.dumps(data, indent=2))
     from speed_report import write_report
