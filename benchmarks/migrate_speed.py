@@ -5,10 +5,14 @@ RLS policies, a few hundred rows each) and applies them to fresh databases with:
 - floor: one `psql` session running every file in its own transaction with its history row
   (a hand-written script: the least any tool must do); its no-op reads the history once;
 - supamigrate via psycopg2, via psql, and via the Supabase CLI path (`invoke migrate`);
-- the Supabase CLI alone (`supabase db push --remote=<url>`).
+- the Supabase CLI alone (`supabase db push --remote=<url>`);
+- dbmate from its npm package, when installed (DBMATE, PATH or node_modules/.bin).
 Each is timed cold (all pending) and no-op (nothing pending), N = 20 and 200, interleaved,
-REPEATS times; ratios to the floor are taken pair by pair (same round) and the median shown.
-Then again through benchmarks/delay_proxy.py (10 ms each way), as a far-away project is.
+REPEATS times (BENCH_REPEATS); ratios to the floor are taken pair by pair (same round) and
+the median shown. Then again through benchmarks/delay_proxy.py (10 ms each way), as a
+far-away project is, at N=20 and N=200 (there against the limit: process start, connect,
+the server's own time and one round trip); then N=10,000 locally (cold, no-op, peak memory),
+and the split + pre-flight check of one 50 MB file.
 
 Writes benchmarks/results/migrate_speed.md and benchmarks/migrate_speed.png.
 Run: `nox -s bench` (or `python benchmarks/migrate_speed.py [--quick]`).
@@ -44,9 +48,19 @@ from supamigrate.local.shim import install_shim  # noqa: E402
 from supamigrate.sqlsplit import statements_text  # noqa: E402
 
 CLI = ROOT / "node_modules" / ".bin" / "supabase"
+# dbmate from its npm package (`npm install dbmate`), wherever it was installed.
+DBMATE = (
+    os.environ.get("DBMATE") or shutil.which("dbmate") or str(ROOT / "node_modules/.bin/dbmate")
+)
 BASE = "20250101000000"
 TEMPLATE = "bench_template"
-TOOLS = ("floor", "supamigrate/psycopg2", "supamigrate/psql", "supamigrate/supabase", "supabase")
+TOOLS: tuple[str, ...] = (
+    "floor",
+    "supamigrate/psycopg2",
+    "supamigrate/psql",
+    "supamigrate/supabase",
+    "supabase",
+) + (("dbmate",) if Path(DBMATE).exists() else ())
 
 
 def migration_sql(i: int) -> str:
@@ -99,6 +113,7 @@ class Workspace:
         self.n = n
         (root / "migrations").mkdir(parents=True)
         (root / "supabase" / "migrations").mkdir(parents=True)
+        (root / "db" / "migrations").mkdir(parents=True)
         (root / "supabase" / ".temp").mkdir()
         (root / "supabase" / ".temp" / "project-ref").write_text("abcdefghijklmnopqrst")
         shutil.copy(ROOT / "tasks.py", root / "tasks.py")
@@ -110,6 +125,9 @@ class Workspace:
             version = version_for(i, BASE)
             mirror = root / "supabase" / "migrations" / f"{version}_feature_{i}.sql"
             mirror.write_text(sql)
+            (root / "db" / "migrations" / mirror.name).write_text(
+                f"-- migrate:up\n{sql}\n-- migrate:down\n"
+            )
             record = record_sql(version, f"feature_{i}", statements_text(sql), replace=False)
             floor.append(f"BEGIN;\n\\i {mirror}\n{record}\nCOMMIT;\n")
         (root / "floor.sql").write_text("".join(floor))
@@ -131,6 +149,10 @@ def command(tool: str, ws: Workspace, target: DbTarget, *, noop: bool) -> list[s
         return ["psql", "-X", "-q", "-c", f"select version from {TABLE}"]
     if tool == "floor":
         return ["psql", "-X", "-q", "-f", str(ws.root / "floor.sql")]
+    if tool == "dbmate":  # its own history table; one transaction and round trip per file
+        migrations = str(ws.root / "db" / "migrations")
+        url = f"{target.url()}?sslmode=disable"
+        return [DBMATE, "--url", url, "--migrations-dir", migrations, "--no-dump-schema", "up"]
     if tool == "supabase":
         remote = f"--remote={target.url(with_password=False)}"
         return [str(CLI), "db", "push", remote, "--yes", "--workdir", str(ws.root)]
@@ -138,19 +160,27 @@ def command(tool: str, ws: Workspace, target: DbTarget, *, noop: bool) -> list[s
     return [sys.executable, "-m", "invoke", "migrate", "--skip-confirm", "--method", method]
 
 
+PEAK_KIB: dict[str, float] = {}  # the last run's peak resident memory, per tool and kind
+
+
 def run(tool: str, ws: Workspace, target: DbTarget, *, noop: bool) -> float:
     started = time.perf_counter()
-    result = subprocess.run(
+    child = subprocess.Popen(
         command(tool, ws, target, noop=noop),
         cwd=ws.root,
         env=env_for(target),
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
     )
+    output = child.stdout.read() if child.stdout else ""
+    _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory
+    child.returncode = os.waitstatus_to_exitcode(status)
     elapsed = (time.perf_counter() - started) * 1000
-    if result.returncode != 0:
-        raise SystemExit(f"{tool} failed:\n{result.stdout}\n{result.stderr}")
+    PEAK_KIB[f"{tool} {'noop' if noop else 'cold'}"] = usage.ru_maxrss
+    if child.returncode != 0:
+        raise SystemExit(f"{tool} failed:\n{output}")
     return elapsed
 
 
@@ -189,36 +219,52 @@ class Bench:
         with session(self.admin, autocommit=True) as conn, conn.cursor() as cur:
             cur.execute(f"drop database {target.database} with (force)")
 
-    def round(self, ws: Workspace, port: int) -> dict[str, dict[str, float]]:
-        """Every tool once, cold then no-op, each on a fresh database."""
+    def round(
+        self, ws: Workspace, port: int, tools: tuple[str, ...] = TOOLS
+    ) -> dict[str, dict[str, float]]:
+        """Every tool once, cold then no-op, each on a fresh database ("floor-noop": the
+        floor's no-op only, where its cold run would take minutes)."""
         out: dict[str, dict[str, float]] = {}
-        for tool in TOOLS:
+        for tool in tools:
             target = self.fresh(port)
+            if tool == "floor-noop":
+                with session(target) as conn, conn.cursor() as cur:
+                    cur.execute(CREATE_TABLE)
+                out["floor"] = {"noop": run("floor", ws, target, noop=True)}
+                self.drop(target)
+                continue
             cold = run(tool, ws, target, noop=False)
             noop = run(tool, ws, target, noop=True)
             out[tool] = {"cold": cold, "noop": noop}
+            out[tool] |= {f"{k}_kib": PEAK_KIB[f"{tool} {k}"] for k in ("cold", "noop")}
             self.drop(target)
-        out["reference"] = {"noop": noop_floor(self.fresh(port))}
+        if "floor" in tools:
+            out["reference"] = {"noop": noop_floor(self.fresh(port))}
         return out
 
 
 def summarise(rounds: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """Median times, and the median of per-round ratios to the floor."""
+    """Median times and peak memory, and the median of per-round ratios to the floor."""
     summary: dict[str, dict[str, float]] = {}
-    for tool in TOOLS:
+    for tool in rounds[0]:
         row: dict[str, float] = {}
+        for key in rounds[0][tool]:
+            row[key] = statistics.median(r[tool][key] for r in rounds)
         for kind in ("cold", "noop"):
-            row[kind] = statistics.median(r[tool][kind] for r in rounds)
-            row[f"{kind}_ratio"] = statistics.median(
-                r[tool][kind] / r["floor"][kind] for r in rounds
-            )
+            if kind in row and kind in rounds[0].get("floor", {}) and tool != "reference":
+                row[f"{kind}_ratio"] = statistics.median(
+                    r[tool][kind] / r["floor"][kind] for r in rounds
+                )
         summary[tool] = row
-    summary["reference"] = {"noop": statistics.median(r["reference"]["noop"] for r in rounds)}
     return summary
 
 
 def measure(
-    bench: Bench, sizes: tuple[int, ...], repeats: int, delay: float
+    bench: Bench,
+    sizes: tuple[int, ...],
+    repeats: int,
+    delay: float,
+    tools: tuple[str, ...] = TOOLS,
 ) -> dict[int, dict[str, dict[str, float]]]:
     results: dict[int, dict[str, dict[str, float]]] = {}
     proxy: Callable[[], Any] = (
@@ -235,7 +281,7 @@ def measure(
             run("supamigrate/psycopg2", ws, warm, noop=False)
             bench.drop(warm)
             for index in range(repeats):
-                rounds.append(bench.round(ws, port))
+                rounds.append(bench.round(ws, port, tools))
                 print(f"  {int(delay * 1000)} ms, N={n}: round {index + 1}/{repeats}", flush=True)
         results[n] = summarise(rounds)
     return results
@@ -243,21 +289,55 @@ def measure(
 
 def main() -> None:
     quick = "--quick" in sys.argv
-    repeats = 2 if quick else 7
+    repeats = 2 if quick else int(os.environ.get("BENCH_REPEATS", "7"))
     if not CLI.exists():
         raise SystemExit("The Supabase CLI is missing: run `npm ci` first.")
+    far = ("floor-noop", "supamigrate/psycopg2", "supabase", *TOOLS[5:])  # + dbmate
     with throwaway_server("supamigrate-speed-") as (server, root):
         bench = Bench(server, root / "work")
         local = measure(bench, (20, 200), repeats, 0.0)
-        # N=20 only through the proxy: the floor's one round trip per statement would take
-        # about a minute per run at N=200.
+        # Through the proxy the hand-written psql session pays a round trip per statement
+        # (about a minute at N=200): at N=200 only its no-op runs, for the limit.
         remote = measure(bench, (20,), repeats, 0.010)
-    data = {"repeats": repeats, "local": local, "remote_10ms": remote}
+        remote |= measure(bench, (200,), repeats, 0.010, far)
+        scale = measure(bench, (10_000,), 1, 0.0, ("floor", "supamigrate/psycopg2"))
+        big = big_file(root)  # inside: the scratch directory goes with the server
+    data = {"repeats": repeats, "local": local, "remote_10ms": remote, "scale": scale}
+    data["big_file"] = big
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "migrate_speed.json").write_text(json.dumps(data, indent=2))
     from speed_report import write_report
 
     write_report(data, HERE / "results" / "migrate_speed.md", HERE / "migrate_speed.png")
+
+
+def big_file(root: Path, megabytes: int = 50, budget: float = 120.0) -> dict[str, float]:
+    """Split and check one 50 MB file (what the history row and the pre-flight need), in a
+    child process given `budget` seconds; -1 when it did not finish in time."""
+    path = root / "big.sql"
+    chunk = "".join(migration_sql(i) for i in range(1, 41))
+    path.write_text(chunk * (megabytes * 2**20 // len(chunk) + 1))
+    code = (
+        "import sys, time; from pathlib import Path; "
+        "from supamigrate.files import MigrationFile; from supamigrate import preflight; "
+        "from supamigrate.sqlsplit import split_statements; "
+        "p = Path(sys.argv[1]); sql = p.read_text(); t = time.perf_counter(); "
+        "n = len(split_statements(sql)); "
+        "preflight.check_files([MigrationFile('1', 'big', p, sql, 'big')]); "
+        "print(n, time.perf_counter() - t)"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=budget,
+            check=True,
+        )
+    except subprocess.TimeoutExpired:
+        return {"mb": megabytes, "seconds": -1.0, "budget": budget}
+    statements, seconds = done.stdout.split()
+    return {"mb": megabytes, "seconds": float(seconds), "statements": int(statements)}
 
 
 if __name__ == "__main__":

@@ -306,3 +306,95 @@ def test_a_rehearsal_cannot_commit_even_if_a_commit_slips_through(
         assert snapshot(cur) == before
         cur.execute("select count(*) from pg_class where relname in ('e1', 'e2', 'e3', 'e4', 'e5')")
         assert cur.fetchone() == (0,)
+
+
+# --- many migrations in one call: a failure, a skip, notices and errors where they belong ----
+# Eight files: psycopg2 sends them as messages of 1, 2, 4 and 1 migrations, so file 5 is in
+# the middle of a message; psql runs them one by one. Both must behave the same.
+
+
+def _eight(tmp_path: Path, special: dict[int, str]) -> list[MigrationFile]:
+    """Eight migrations creating public.m1..m8, with `special` replacing some files' text."""
+    return [
+        _file(tmp_path, f"2025010100000{i}", f"m{i}", special.get(i, f"create table m{i} ();\n"))
+        for i in range(1, 9)
+    ]
+
+
+def _tables(db: DbTarget) -> list[str]:
+    found = _query(db, "select relname from pg_class where relname ~ '^m[0-9]$' order by 1")
+    return [row[0] for row in found]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "create table m5 ();\n\ninsert into m5\n  select 'x'::int;\n",  # the server's position
+        "create table m5 ();\ncreate table m5_b (id int);\nselect 1/0;\n",  # no position: re-run
+        "create table m5 ();\n\nselect from where;\n",  # a syntax error: nothing of it parses
+    ],
+    ids=["runtime-error", "no-position", "syntax-error"],
+)
+def test_a_failure_amid_many_stops_there(
+    method: str, bad: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """File 5 of 8 fails: 1-4 committed with their rows, 5 rolled back, 6-8 not run, and
+    the error is located in file 5 at its line."""
+    results = _apply(open_executor(method), _eight(tmp_path, {5: bad}))
+    assert [r.outcome for r in results] == [Outcome.OK] * 4 + [Outcome.FAILED]
+    failure = results[-1].failure
+    assert failure is not None and results[-1].migration.name == "m5"
+    assert failure.line in (3, 4) and failure.statement.startswith(("insert", "select"))
+    assert _tables(db) == ["m1", "m2", "m3", "m4"]
+    assert [row[0][-1] for row in _rows(db)] == ["1", "2", "3", "4"]
+
+
+def test_a_skip_amid_many_goes_on_after_it(
+    method: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """Another runner records file 5 while this one waits for the lock: 5 is skipped and
+    never run, 1-4 and 6-8 are applied, each with its own row."""
+    todo = _eight(tmp_path, {})
+    executor = open_executor(method)
+    executor.read_history()
+    _apply(executor, [_file(tmp_path, "20250101000000", "zero", "select 1;\n")])
+    results: list[Result] = []
+    with session(db, autocommit=True) as other, other.cursor() as cur:
+        cur.execute("select pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        worker = threading.Thread(target=lambda: results.extend(_apply(executor, todo)))
+        worker.start()
+        time.sleep(1.0)
+        cur.execute(record_sql(todo[4].version, "m5", ["other runner"], replace=False))
+        cur.execute("select pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+        worker.join(timeout=60)
+    assert [r.outcome for r in results] == [Outcome.OK] * 4 + [Outcome.SKIPPED] + [Outcome.OK] * 3
+    assert _tables(db) == ["m1", "m2", "m3", "m4", "m6", "m7", "m8"]
+    assert len(_rows(db)) == 9
+
+
+def test_notices_amid_many_belong_to_their_own_file(
+    method: str, tmp_path: Path, open_executor: Callable[..., Executor]
+) -> None:
+    """Each file's notices reach its own result (also the failing one's), none another's."""
+
+    def say(i: int) -> str:
+        return f"do $$ begin raise notice 'from file %', {i}; end $$;\n"
+
+    special = {i: f"create table m{i} ();\n{say(i)}" for i in (2, 3, 5, 6)}
+    special[7] = f"{say(7)}select 1/0;\n"
+    results = _apply(open_executor(method), _eight(tmp_path, special))
+    assert [r.outcome for r in results] == [Outcome.OK] * 6 + [Outcome.FAILED]
+    for number, result in enumerate(results, 1):
+        expected = [f"from file {number}"] if number in (2, 3, 5, 6, 7) else []
+        assert [n.split("NOTICE:")[-1].strip() for n in result.notices] == expected
+
+
+def test_a_file_that_could_swallow_the_next_one_runs_alone(
+    method: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """An unterminated dollar quote in file 5 fails file 5 only; it never reaches into the
+    text sent after it, and 1-4 stay applied."""
+    results = _apply(open_executor(method), _eight(tmp_path, {5: "select $x$ unterminated;\n"}))
+    assert [r.outcome for r in results] == [Outcome.OK] * 4 + [Outcome.FAILED]
+    assert results[-1].failure is not None and results[-1].failure.sqlstate == "42601"
+    assert _tables(db) == ["m1", "m2", "m3", "m4"]

@@ -8,6 +8,7 @@ only, then `statements` and `name` added if missing, so hosted projects' extra c
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,6 +40,12 @@ END$$;
 COMMIT;
 """
 SELECT_ROWS = f"SELECT version, coalesce(name, ''), statements FROM {TABLE} ORDER BY version"
+# The same rows with the statements joined on the server: one text per row instead of an
+# array psycopg2 would turn into a list of strings, which the drift check only joins again.
+SELECT_JOINED = (
+    f"SELECT version, coalesce(name, ''), array_to_string(statements, E'\\n') "
+    f"FROM {TABLE} ORDER BY version"
+)
 # SQLSTATE our re-check raises when another runner applied the version while we waited.
 
 
@@ -47,6 +54,14 @@ class HistoryRow:
     version: str
     name: str
     statements: tuple[str, ...] | None
+    # Instead of the statements: the digest of their normalised text (see `digest`), so a
+    # history of 10,000 rows is not held in memory only to be compared once.
+    digest: bytes | None = None
+
+    @classmethod
+    def joined(cls, version: str, name: str, joined: str | None) -> HistoryRow:
+        """A row from SELECT_JOINED: keep the digest; '' or NULL mean nothing to compare."""
+        return cls(version, name, None, digest(joined) if joined else None)
 
 
 def ensure_table_sql() -> str:
@@ -111,8 +126,15 @@ def normalise(text: str) -> str:
     return " ".join(text.replace(";", " ").split())
 
 
+def digest(text: str) -> bytes:
+    """A fingerprint of the normalised text: equal texts, equal digests (2**-128 otherwise)."""
+    return hashlib.blake2b(normalise(text).encode(), digest_size=16).digest()
+
+
 def matches_file(row: HistoryRow, sql: str) -> bool:
     """Whether the stored statements still describe the file (drift check, no parsing)."""
+    if row.digest is not None:
+        return row.digest == digest(sql)
     if not row.statements:
         return True  # old CLI versions and `migration repair` store none: nothing to compare
     return normalise("\n".join(row.statements)) == normalise(sql)

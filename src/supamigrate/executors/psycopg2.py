@@ -1,19 +1,19 @@
-"""The psycopg2 method: one connection per run, one round trip per migration.
+"""The psycopg2 method: one connection per run, one round trip per batch of migrations.
 
-Each migration is its envelope (envelope.py) sent as ONE simple-query message, so a remote
-project 20-100 ms away costs one round trip per migration, not one per statement. An error
-aborts the rest of the message; we send ROLLBACK and the database is as it was before that
-migration. Simple-query messages carry no server-side prepared statements and nothing
-outlives the transaction, which is what Supabase's transaction pooler needs.
+Each migration is its envelope (envelope.py); consecutive envelopes travel together as ONE
+simple-query message (batch.py), so a remote project 20-100 ms away costs one round trip
+per batch, not one per migration or statement, while each migration stays its own
+transaction. An error aborts the rest of the message; we send ROLLBACK and the database is
+as it was before the failing migration, with the ones before it committed. Simple-query
+messages carry no server-side prepared statements and nothing outlives a transaction, which
+is what Supabase's transaction pooler needs. No-transaction files run statement by statement.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from supamigrate import interrupt
@@ -26,7 +26,6 @@ from supamigrate.envelope import (
     state_problem,
     wrap,
 )
-from supamigrate.errors import UsageError
 from supamigrate.executors import failures as fx
 from supamigrate.executors.base import (
     BaseExecutor,
@@ -37,46 +36,21 @@ from supamigrate.executors.base import (
     Result,
     Settings,
 )
+from supamigrate.executors.batch import MAX_BYTES, Batch, Notices, Sizer, can_share
+from supamigrate.executors.rehearsal import Rehearsal
 from supamigrate.files import MigrationFile
 from supamigrate.history import (
-    ADVISORY_LOCK_KEY,
-    CREATE_TABLE,
     DROP_IF_UNUSED,
-    SELECT_ROWS,
+    SELECT_JOINED,
     HistoryRow,
     ensure_table_sql,
     is_already_applied,
 )
 from supamigrate.masking import mask
-from supamigrate.reading import read_sql
 from supamigrate.sqlsplit import Statement, line_of, statement_at
-from supamigrate.trace import trace_statements
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection
-
-# A rehearsal's transaction can never commit: a deferred trigger fails any COMMIT of it, so
-# a COMMIT hidden in a file (or one the checks missed) rolls everything back instead.
-REHEARSAL_GUARD = """
-CREATE FUNCTION pg_temp.supamigrate_never_commit() RETURNS trigger LANGUAGE plpgsql AS
-$$BEGIN RAISE EXCEPTION 'supamigrate: a rehearsal never commits'; END$$;
-CREATE TEMP TABLE supamigrate_rehearsal_guard (x int) ON COMMIT DROP;
-CREATE CONSTRAINT TRIGGER supamigrate_never_commit AFTER INSERT ON supamigrate_rehearsal_guard
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.supamigrate_never_commit();
-INSERT INTO supamigrate_rehearsal_guard VALUES (1);
-"""
-
-
-class LiveNotices(deque[str]):
-    """psycopg2 appends each notice here as it arrives (its wait callback polls, so mid-
-    statement); while `live` is set they are also passed on at once, masked."""
-
-    live: Callable[[str], None] | None = None
-
-    def append(self, notice: str) -> None:
-        super().append(notice)
-        if self.live is not None:
-            self.live(mask(notice.strip()))
 
 
 class Psycopg2Executor(BaseExecutor):
@@ -91,10 +65,9 @@ class Psycopg2Executor(BaseExecutor):
         target, timeout = settings.target, settings.connect_timeout
         self._connecting = Background(lambda: connect(target, connect_timeout=timeout))
         self._connection: connection | None = None
-        self._notices = LiveNotices(maxlen=200)
         self._table_ready = False
         self._table_created_here = False
-        self._rehearsal_began = ""
+        self._notices = Notices()
 
     @classmethod
     def unavailable(cls, settings: Settings) -> str | None:
@@ -105,7 +78,7 @@ class Psycopg2Executor(BaseExecutor):
         if self._connection is None:
             conn = self._connecting.result()
             conn.autocommit = True  # we write BEGIN/COMMIT ourselves, in the same message
-            conn.notices = self._notices  # psycopg2 takes any object with append()
+            conn.notices = self._notices  # psycopg2 calls its append() per notice
             self._connection = conn
         return self._connection
 
@@ -117,7 +90,7 @@ class Psycopg2Executor(BaseExecutor):
 
         try:
             with self._conn.cursor() as cur:
-                cur.execute(SELECT_ROWS)
+                cur.execute(SELECT_JOINED)
                 rows = cur.fetchall()
         except (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName):
             self._table_created_here = True  # if we create it, a failed first run removes it
@@ -125,7 +98,7 @@ class Psycopg2Executor(BaseExecutor):
         except psycopg2.Error as exc:
             raise fx.history_error("read", exc) from None
         self._table_ready = True
-        return [HistoryRow(v, n, tuple(s) if s is not None else None) for v, n, s in rows]
+        return [HistoryRow.joined(version, name, joined) for version, name, joined in rows]
 
     def _ensure_table(self) -> None:
         if not self._table_ready:
@@ -142,21 +115,107 @@ class Psycopg2Executor(BaseExecutor):
     ) -> list[Result]:
         self._ensure_table()
         results: list[Result] = []
-        for migration in todo:
-            envelope = wrap(migration, self.limits, rerun=rerun)
-            if envelope.transactional:
-                result = self._apply_transaction(envelope)
+        wrapped: dict[int, Envelope] = {}  # wrapped ahead of use, dropped once it ended
+
+        def envelope(index: int) -> Envelope:
+            if index not in wrapped:
+                wrapped[index] = wrap(todo[index], self.limits, rerun=rerun)
+            return wrapped[index]
+
+        sizer = Sizer()
+        while len(results) < len(todo) and not (results and results[-1].stops_run):
+            first = envelope(len(results))
+            if first.transactional:
+                batch = self._next_batch(first, envelope, len(results), len(todo), sizer.take())
+                done = self._apply_batch(batch, sizer)
             else:
-                result = self._apply_statements(envelope)
-            results.append(result)
-            on_result(result)
-            if result.stops_run or interrupt.requested() is not None:
+                done = [self._apply_statements(first)]
+            for result in done:
+                wrapped.pop(len(results), None)
+                results.append(result)
+                on_result(result)
+            if interrupt.requested() is not None:
                 break
         if self._table_created_here and not any(r.outcome is Outcome.OK for r in results):
             self._run(DROP_IF_UNUSED)
         return results
 
+    def _next_batch(
+        self,
+        first: Envelope,
+        envelope: Callable[[int], Envelope],
+        start: int,
+        end: int,
+        count: int,
+    ) -> list[Envelope]:
+        """`first` and the transactional files after it that may share its message."""
+        batch, size = [first], len(first.body)
+        if not can_share(first.body):
+            return batch
+        for index in range(start + 1, min(start + count, end)):
+            candidate = envelope(index)
+            size += len(candidate.body)
+            if size > MAX_BYTES or not candidate.transactional or not can_share(candidate.body):
+                break
+            batch.append(candidate)
+        return batch
+
+    def _apply_batch(self, envelopes: list[Envelope], sizer: Sizer) -> list[Result]:
+        """One message; the results of the migrations that ended (see batch.py for how an
+        error and each notice are attributed). [] when nothing ran and a smaller message
+        must be sent first."""
+        if len(envelopes) == 1:  # no markers needed: the error and every notice are its own
+            result = self._apply_transaction(envelopes[0])
+            sizer.done(1)
+            return [result]
+        batch = Batch.render(envelopes)
+        self._notices.expect([e.migration.version for e in envelopes])
+        started = time.perf_counter()
+        error = self._run(batch.text)
+        ran = len(self._notices.started) if error is not None else len(envelopes)
+        if error is not None:
+            self._run("ROLLBACK;")
+        sizer.done(ran)
+        share = (time.perf_counter() - started) * 1000 / max(ran, 1)
+        if error is None:
+            return [self._batch_result(e, Outcome.OK, share) for e in envelopes]
+        if ran == 0:
+            return self._nothing_ran(batch, error, sizer)
+        results = [self._batch_result(e, Outcome.OK, share) for e in envelopes[: ran - 1]]
+        failing = envelopes[ran - 1]
+        if is_already_applied(fx.sqlstate(error), str(error)):
+            return [*results, self._batch_result(failing, Outcome.SKIPPED, share)]
+        notices = self._notices.of(failing.migration.version)[:]  # the re-run clears them
+        failure = self._locate(error, failing, batch.body_at[ran - 1], outer="transaction")
+        return [*results, self._batch_result(failing, Outcome.FAILED, share, failure, notices)]
+
+    def _nothing_ran(self, batch: Batch, error: Any, sizer: Sizer) -> list[Result]:
+        """The message did not parse: its error position names the file. The files before it
+        are resent without it; the file itself fails, located by that position."""
+        index = batch.index_at(fx.position(error))
+        if index is None:  # no position: find the file by sending them one at a time
+            sizer.cap = 1
+            return []
+        if index > 0:
+            sizer.cap = index
+            return []
+        first = batch.envelopes[0]
+        failure = self._locate(error, first, batch.body_at[0], outer="transaction")
+        return [self._batch_result(first, Outcome.FAILED, 0.0, failure, [])]
+
+    def _batch_result(
+        self,
+        envelope: Envelope,
+        outcome: Outcome,
+        ms: float,
+        failure: Failure | None = None,
+        notices: list[str] | None = None,
+    ) -> Result:
+        found = self._notices.of(envelope.migration.version) if notices is None else notices
+        return Result(envelope.migration, outcome, ms, failure, _shown(found))
+
     def _apply_transaction(self, envelope: Envelope) -> Result:
+        self._notices.clear()
         started = time.perf_counter()
         message, body_at = envelope.message()
         error = self._run(message)
@@ -165,7 +224,9 @@ class Psycopg2Executor(BaseExecutor):
         self._run("ROLLBACK;")
         if is_already_applied(fx.sqlstate(error), str(error)):
             return self._result(envelope.migration, Outcome.SKIPPED, started)
+        notices = self._notices.loose[:]  # locating re-runs statements, which clears them
         failure = self._locate(error, envelope, body_at, outer="transaction")
+        self._notices.loose[:] = notices
         return self._result(envelope.migration, Outcome.FAILED, started, failure)
 
     def _apply_statements(self, envelope: Envelope) -> Result:
@@ -210,66 +271,13 @@ class Psycopg2Executor(BaseExecutor):
         self._notices.clear()
 
     def rehearse(self, todo: Sequence[MigrationFile]) -> list[Result]:
-        """Run them all in one transaction and roll it back: proof they work, nothing kept."""
-        results: list[Result] = []
-        # The history table, if missing, is created inside the rehearsal and rolled back too.
-        lock = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});"
-        error = self._run(f"BEGIN;\nRESET ALL;\n{lock}\n{CREATE_TABLE}{REHEARSAL_GUARD}")
-        if error is not None:
-            self._run("ROLLBACK;")
-            raise fx.history_error("create", error)
-        self._rehearsal_began = self._now()
-        try:
-            for migration in todo:
-                result = self._rehearse_one(wrap(migration, self.limits, rerun=True))
-                results.append(result)
-                if result.stops_run:
-                    break
-        finally:
-            self._run("ROLLBACK;")
-        return results
+        """Run them all in one transaction and roll it back (rehearsal.py)."""
+        return Rehearsal(self).run(todo)
 
-    def _rehearse_one(self, envelope: Envelope) -> Result:
-        """One file under a savepoint, statement by statement as Postgres's parser reads it,
-        traced (locks taken, relations rewritten, time); then its history row."""
-        started, migration = time.perf_counter(), envelope.migration
-        self._run("SAVEPOINT supamigrate_rehearsal;\n" + self.limits.sql("LOCAL"))
-        reading = read_sql(migration.sql)
-        steps = [(st.line, st.text) for st in reading.statements]
-        trace, error = trace_statements(steps, self._run_in_rehearsal, self._query)
-        if error is None:
-            error = self._run_in_rehearsal(envelope.record)
-        if error is None:
-            self._run("RELEASE SAVEPOINT supamigrate_rehearsal;")
-            return replace(self._result(migration, Outcome.OK, started), trace=trace)
-        self._run("ROLLBACK TO SAVEPOINT supamigrate_rehearsal;")
-        failure = fx.failure(error)
-        if trace.statements and trace.statements[-1].error:
-            last = trace.statements[-1]
-            failure = fx.with_statement(failure, Statement(last.text, 0, last.line), "statement")
-        result = self._result(migration, Outcome.FAILED, started, failure)
-        return replace(result, trace=trace)
-
-    def _run_in_rehearsal(self, sql: str) -> Any:
-        """Run inside the rehearsal's transaction; a statement that ended it is an error, so
-        nothing after it can run outside the transaction (and commit)."""
+    def in_transaction(self) -> bool:
         from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
-        error = self._run(sql)
-        if error is not None:
-            return error
-        ended = self._conn.info.transaction_status == TRANSACTION_STATUS_IDLE
-        if ended or self._now() != self._rehearsal_began:  # ROLLBACK/COMMIT AND CHAIN: a new one
-            self._run("ROLLBACK;")
-            raise UsageError(
-                "A statement ended the rehearsal's transaction; the rehearsal stopped there and "
-                "everything it ran was rolled back. Remove transaction control from the file."
-            )
-        return None
-
-    def _now(self) -> str:
-        """The transaction's start time: it changes only if a file started another one."""
-        return str(self._query("SELECT now()::text", ())[0][0])
+        return self._conn.info.transaction_status != TRANSACTION_STATUS_IDLE
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._conn.cursor() as cur:
@@ -309,12 +317,8 @@ class Psycopg2Executor(BaseExecutor):
         failure: Failure | None = None,
     ) -> Result:
         ms = (time.perf_counter() - started) * 1000
-        notices = tuple(
-            mask(n.strip())
-            for n in self._conn.notices
-            if "there is no transaction in progress" not in n  # our own ROLLBACK's echo
-        )
-        self._conn.notices.clear()
+        notices = _shown(self._notices.loose)
+        self._notices.clear()
         return Result(migration, outcome, ms, failure, notices)
 
     def _locate(self, error: Any, envelope: Envelope, body_at: int, *, outer: str) -> Failure:
@@ -353,7 +357,15 @@ class Psycopg2Executor(BaseExecutor):
             return None
         finally:
             self._run(undo)
-            self._conn.notices.clear()
+            self._notices.clear()
+
+
+def _shown(notices: list[str]) -> tuple[str, ...]:
+    return tuple(
+        mask(n.strip())
+        for n in notices
+        if "there is no transaction in progress" not in n  # our own ROLLBACK's echo
+    )
 
 
 def _end_failure(error: Any, ran: list[str]) -> Failure:

@@ -1,0 +1,156 @@
+"""Many migrations per round trip: consecutive envelopes sent as ONE simple-query message.
+
+Each envelope is its own BEGIN ... COMMIT. Inside one simple-query message an explicit COMMIT
+commits at once, the server runs the statements in order, and at the first error it skips
+the rest of the message. So after an error the migrations before the failing one are
+committed, the failing one's transaction is aborted (we send ROLLBACK), and the ones after
+it never ran: the semantics of one message per migration, minus the round trips.
+
+Attribution. Each envelope raises a marker notice (`supamigrate: start <version>`) as its
+first act after the clean session. Notices between marker k and marker k+1 are migration
+k's; an error belongs to the last migration whose marker arrived. No marker at all means
+nothing ran: the server parses the whole message before executing any of it, so a syntax
+error anywhere aborts all of it. Its position then names the file, and the files before it
+are resent without it.
+
+Which files may share a message: only ones that cannot swallow the next envelope. Postgres's
+own lexer (pglast's scan) must read the file to its end outside any quote, comment or
+dollar quote, and the file must have no backslash (so the session's
+standard_conforming_strings, possibly left off on a pooled backend, cannot change how it
+lexes). Other files, and very large ones, go in a message of their own, as before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from supamigrate.envelope import CLEAN_SESSION, Envelope
+from supamigrate.masking import mask
+
+MARK = "supamigrate: start "
+MAX_COUNT = 50  # migrations per message
+MAX_BYTES = 256 * 1024  # characters per message, and the largest file that shares one
+TARGET_SECONDS = 1.0  # a long run prints progress at least about this often
+NOTICES_KEPT = 200  # per migration: a file raising a million notices cannot fill memory
+_OPENING = "BEGIN;\n" + CLEAN_SESSION
+
+
+def marker_sql(version: str) -> str:
+    """The marker notice. A role default may hide NOTICEs (client_min_messages): the marker
+    must arrive anyway, and RESET puts back exactly what RESET ALL had left."""
+    if not (version.isascii() and version.isdigit()):  # it goes into a literal: digits only
+        raise ValueError(f"not a migration version: {version!r}")
+    return (
+        "SET LOCAL client_min_messages = notice;\n"
+        f"DO $supamigrate$BEGIN RAISE NOTICE '{MARK}{version}'; END$supamigrate$;\n"
+        "RESET client_min_messages;\n"
+    )
+
+
+def can_share(sql: str) -> bool:
+    """Whether this file may share a message with others (see the module docstring)."""
+    if len(sql) > MAX_BYTES or "\\" in sql:
+        return False
+    from pglast.parser import ParseError, scan
+
+    try:
+        scan(sql)
+    except ParseError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The envelopes of one message, its text, and where each file's text starts in it."""
+
+    envelopes: tuple[Envelope, ...]
+    text: str
+    body_at: tuple[int, ...]
+
+    @classmethod
+    def render(cls, envelopes: list[Envelope], prefix: str = "") -> Batch:
+        parts, starts, length = [prefix], [], len(prefix)
+        for envelope in envelopes:
+            message, body_at = envelope.message()
+            assert message.startswith(_OPENING), "a transactional envelope starts this way"
+            mark = marker_sql(envelope.migration.version)
+            parts += [_OPENING, mark, message[len(_OPENING) :]]
+            starts.append(length + body_at + len(mark))
+            length += len(message) + len(mark)
+        return cls(tuple(envelopes), "".join(parts), tuple(starts))
+
+    def index_at(self, position: int | None) -> int | None:
+        """The envelope holding 1-based character `position` of the message, if any."""
+        if position is None:
+            return None
+        found = None
+        for index, start in enumerate(self.body_at):
+            if start <= position - 1:
+                found = index
+        return found
+
+
+class Notices:
+    """psycopg2's `conn.notices`: the server's notices, split per migration at the markers.
+
+    Outside a batch every notice goes to `loose`. psycopg2 only needs `append`.
+    """
+
+    def __init__(self) -> None:
+        # While set (a long no-transaction file runs), loose notices are also passed on as
+        # they arrive, masked, so the terminal shows progress.
+        self.live: Callable[[str], None] | None = None
+        self.loose: list[str] = []
+        self._expected: list[str] = []
+        self.started: list[str] = []  # versions whose marker arrived, in order
+        self._by_version: dict[str, list[str]] = {}
+
+    def expect(self, versions: list[str]) -> None:
+        self.clear()
+        self._expected = [MARK + version for version in versions]
+
+    def append(self, text: str) -> None:
+        at = len(self.started)
+        if at < len(self._expected) and text.rstrip().endswith(self._expected[at]):
+            version = self._expected[at].removeprefix(MARK)
+            self.started.append(version)
+            self._by_version[version] = []
+            return
+        bucket = self._by_version[self.started[-1]] if self.started else self.loose
+        if len(bucket) < NOTICES_KEPT:
+            bucket.append(text)
+        if self.live is not None and not self.started:
+            self.live(mask(text.strip()))
+
+    def of(self, version: str) -> list[str]:
+        return self._by_version.get(version, [])
+
+    def clear(self) -> None:
+        self.loose.clear()
+        self._expected, self.started, self._by_version = [], [], {}
+
+
+@dataclass
+class Sizer:
+    """How many migrations the next message carries: one first (the terminal shows progress
+    at once), then twice as many each time, up to MAX_COUNT, and fewer when the last message
+    took long, so a long run still shows progress about every TARGET_SECONDS."""
+
+    count: int = 1
+    cap: int | None = None  # a one-off limit after a message nothing of which ran
+    _started: float = field(default=0.0, repr=False)
+
+    def take(self) -> int:
+        self._started = time.perf_counter()
+        wanted = self.count if self.cap is None else min(self.count, self.cap)
+        self.cap = None
+        return max(1, wanted)
+
+    def done(self, ran: int) -> None:
+        elapsed = time.perf_counter() - self._started
+        per_migration = elapsed / max(ran, 1)
+        by_time = int(TARGET_SECONDS / per_migration) if per_migration > 0 else MAX_COUNT
+        self.count = max(1, min(self.count * 2, MAX_COUNT, by_time))
