@@ -197,8 +197,20 @@ def test_every_migration_starts_from_a_clean_session(
         f"{NO_TX}create table public.o (id int);\nbegin;\ninsert into public.o values (1);\n",
         f"{NO_TX}create table public.o (id int);\nset search_path = pg_catalog;\n",
         f"{NO_TX}create table public.o (id int);\nset role anon;\n",
+        f"{NO_TX}create table public.o (id int);\ncreate temp table t (a int);\n",
+        f"{NO_TX}create table public.o (id int);\nprepare p as select 1;\n",
+        f"{NO_TX}create table public.o (id int);\nlisten somewhere;\n",
+        f"{NO_TX}create table public.o (id int);\nselect pg_advisory_lock(42);\n",
     ],
-    ids=["transaction-open", "setting-changed", "role-changed"],
+    ids=[
+        "transaction-open",
+        "setting-changed",
+        "role-changed",
+        "temp-table",
+        "prepared-statement",
+        "listen",
+        "advisory-lock",
+    ],
 )
 def test_no_transaction_file_must_end_as_it_began(
     method: str, sql: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
@@ -398,3 +410,20 @@ def test_a_file_that_could_swallow_the_next_one_runs_alone(
     assert [r.outcome for r in results] == [Outcome.OK] * 4 + [Outcome.FAILED]
     assert results[-1].failure is not None and results[-1].failure.sqlstate == "42601"
     assert _tables(db) == ["m1", "m2", "m3", "m4"]
+
+
+def test_temp_objects_do_not_reach_the_next_migration(
+    method: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """A temp table one migration makes cannot shadow a real table for the next one."""
+    todo = [
+        _file(
+            tmp_path,
+            "20250101000001",
+            "a",
+            "create table public.t (a int);\ncreate temp table t (a int);\n",
+        ),
+        _file(tmp_path, "20250101000002", "b", "insert into t values (42);\n"),
+    ]
+    assert [r.outcome for r in _apply(open_executor(method), todo)] == [Outcome.OK, Outcome.OK]
+    assert _query(db, "select a from public.t") == [(42,)]

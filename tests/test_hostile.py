@@ -3,7 +3,11 @@ working value or one SupamigrateError line, never a traceback; secrets never sho
 
 from __future__ import annotations
 
+import os
 import string
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +16,7 @@ from hypothesis import strategies as st
 
 from helpers.project import Project
 from supamigrate.config import load_config
+from supamigrate.db import session
 from supamigrate.dburl import parse_db_url
 from supamigrate.errors import SupamigrateError
 from supamigrate.files import MigrationFile, discover_sources, read_utf8
@@ -176,3 +181,102 @@ def test_status_against_a_missing_database_fails(project: Project) -> None:
     """status on a database that does not exist exits 1 with the reason, not 0."""
     result = project.invoke("status", url=project.target.with_database("no_such_db").url())
     assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("files", "needle"),
+    [
+        (
+            {
+                "001_a.sql": "set standard_conforming_strings = off;\n",
+                "002_b.sql": "create table public.p1 (a int);\nselect 'a\\''; commit; select 1/0; --';\n",
+            },
+            "standard_conforming_strings",
+        ),
+        ({"001_c.sql": "create table public.c (t text);\ncopy public.c from stdin;\n"}, "COPY"),
+        (
+            {"001_u.sql": "-- supamigrate:no-transaction\nselect pg_advisory_unlock_all();\n"},
+            "must not release advisory locks",
+        ),
+    ],
+    ids=["standard-conforming-strings", "copy-from-stdin", "advisory-unlock"],
+)
+@pytest.mark.parametrize("method", ["psycopg2", "psql"])
+def test_files_that_could_escape_are_refused_before_anything_runs(
+    project: Project, files: dict[str, str], needle: str, method: str
+) -> None:
+    """Files that change how SQL is read, stream data, or free the runner lock: refused in one
+    line, exit 2, for every method, with nothing applied (no table, no history)."""
+    for name, sql in files.items():
+        project.write(name, sql)
+    result = project.invoke("migrate", "--skip-confirm", "--method", method)
+    assert result.returncode == 2 and needle in result.stderr, result.stdout + result.stderr
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select to_regclass('public.p1'), to_regclass('public.c'), "
+            "to_regclass('supabase_migrations.schema_migrations')"
+        )
+        assert cur.fetchone() == (None, None, None)
+
+
+def test_a_planted_symlink_cannot_redirect_the_mirror(project: Project, tmp_path: Path) -> None:
+    """Symlinks at every name the mirror might write through: the victims stay untouched."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine\n")
+    supabase = project.root / "supabase"
+    for planted in (
+        supabase / ".supamigrate-mirror.txt.tmp",
+        supabase / "migrations" / ".20251201000001_a.sql.tmp",
+    ):
+        planted.symlink_to(victim)
+    project.write("001_a.sql", "select 1;\n")
+    assert project.invoke("mirror").returncode == 0
+    assert victim.read_text() == "mine\n"
+    assert not (supabase / "migrations" / "20251201000001_a.sql").is_symlink()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: os.mkfifo(d / "001_fifo.sql"),
+        lambda d: (d / "001_loop.sql").symlink_to(d / "001_loop.sql"),
+        lambda d: (d / "20251201000001_x.sql").write_text("select 1;\n"),
+        lambda d: (d / "99999999999999999999_x.sql").write_text("select 1;\n"),
+    ],
+    ids=["fifo", "symlink-loop", "14-digit-number", "huge-number"],
+)
+def test_odd_files_in_migrations_never_hang_or_trace(project: Project, make: Any) -> None:
+    """A FIFO, a symlink loop, a 14-digit or a huge number: a line or a working run, fast."""
+    make(project.root / "migrations")
+    result = project.invoke("status", timeout=30)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.returncode in (0, 2), result.stdout + result.stderr
+    if result.returncode:
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "needle"),
+    [
+        ("\ufeffDATABASE_URL={url}\n", 0, "from DATABASE_URL (.env.secrets)"),
+        ('DATABASE_URL="{url}\n', 2, "line 1: cannot be read"),
+    ],
+    ids=["bom", "unclosed-quote"],
+)
+def test_env_files_are_read_or_refused_never_skipped(
+    project: Project, content: str, code: int, needle: str
+) -> None:
+    """A BOM is fine; a line that cannot be read stops the run instead of falling back to the
+    default database."""
+    (project.root / ".env.secrets").write_text(content.format(url=project.target.url()))
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CI")}
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", "status"],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == code, result.stdout + result.stderr
+    assert needle in result.stdout + result.stderr

@@ -192,3 +192,25 @@ def test_the_pinned_cli_is_the_verified_one(tmp_path: Path) -> None:
         assert SupabaseCliExecutor.notes(settings) == []
     (note,) = version_note("3.2.0", CLI)
     assert "3.2.0" in note and VERIFIED_CLI_VERSION in note
+
+
+@pytest.mark.skipif(not CLI.exists(), reason="npm ci has not installed the Supabase CLI")
+def test_two_cli_runners_at_once_report_the_truth(project: Any) -> None:
+    """Two runners through the CLI together: each migration applied once; each runner reports
+    a migration ok (its push applied it) or skipped (the other did), never a false failure."""
+    for number in (1, 2, 3):
+        project.write(
+            f"00{number}_m{number}.sql",
+            f"create table public.m{number} (id int);\nselect pg_sleep(0.3);\n",
+        )
+    assert project.invoke("mirror").returncode == 0
+    (project.root / "supabase" / ".temp").mkdir()
+    (project.root / "supabase" / ".temp" / "project-ref").write_text("abcdefghijklmnopqrst\n")
+    project.env["SUPABASE_CLI"] = str(CLI)
+    runners = [project.popen("migrate", "--skip-confirm", "--method", "supabase") for _ in range(2)]
+    outputs = [runner.communicate(timeout=120) for runner in runners]
+    assert [r.returncode for r in runners] == [0, 0], outputs
+    assert _versions(project.target) == ["20251201000001", "20251201000002", "20251201000003"]
+    combined = "".join(out for out, _ in outputs)
+    for number in (1, 2, 3):
+        assert combined.count(f"00{number}_m{number} ... ok") == 1, combined

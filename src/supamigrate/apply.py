@@ -56,7 +56,8 @@ def apply_all(
             batch = executor.apply(remaining, rerun=rerun, on_result=show)
             remaining = remaining[len(batch) :]
             failed = bool(batch) and batch[-1].stops_run
-            if not batch or not failed or not remaining or not _go_on(continue_on_error, out):
+            stopped = not batch or not failed or not remaining or interrupt.requested() is not None
+            if stopped or not _go_on(continue_on_error, out):
                 break
     out.notice_hook = None
     out.fact("results", [result_json(r) for r in results])

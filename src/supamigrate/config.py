@@ -7,6 +7,7 @@ pyproject.toml; built-in defaults (the database URL defaults to the local one th
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
@@ -135,11 +136,22 @@ def _env_layers(root: Path, env: Mapping[str, str]) -> list[tuple[str, Mapping[s
 
 
 def _dotenv(path: Path, reader: Any) -> Mapping[str, str | None]:
+    """A .env file's values; one a line of which cannot be read is an error, not a quiet
+    fall-back to the next layer (which could be another database). A BOM is allowed."""
+    from dotenv.parser import parse_stream
+
     try:
-        values: Mapping[str, str | None] = reader(path, encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (UnicodeDecodeError, OSError) as exc:
         reason = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else "cannot be read"
         raise ConfigError(f"{path} {reason}: re-save it as UTF-8 text (KEY=value lines).") from None
+    broken = [b.original.line for b in parse_stream(io.StringIO(text)) if b.error]
+    if broken:
+        raise ConfigError(
+            f"{path}, line {broken[0]}: cannot be read as KEY=value (an unclosed quote?): fix "
+            "it; nothing was done."
+        )
+    values: Mapping[str, str | None] = reader(stream=io.StringIO(text))
     return values
 
 

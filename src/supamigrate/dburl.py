@@ -203,7 +203,7 @@ def parse_db_url(
     for key, value in params:
         if SECRET_PARAM.match(key):
             register_secret(value)
-    _check_params(text, source, [key for key, _ in params])
+    _check_params(text, source, [key for key, _ in params], dict(params))
     query_password = dict(params).get("password")
     params = tuple((k, v) for k, v in params if k != "password")
     resolved = unquote(url_password) if url_password is not None else query_password or password
@@ -211,7 +211,13 @@ def parse_db_url(
     return DbTarget(parts.hostname, port, user, database, resolved, params)
 
 
-def _check_params(url: str, source: str, keys: list[str]) -> None:
+_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _check_params(url: str, source: str, keys: list[str], values: dict[str, str]) -> None:
+    sslmode = values.get("sslmode")
+    if sslmode is not None and sslmode not in _SSLMODES:
+        raise ConfigError(f"{source} has sslmode={sslmode!r}: use one of {', '.join(_SSLMODES)}.")
     unknown = [key for key in keys if key not in _LIBPQ_PARAMS]
     if unknown:
         raise ConfigError(

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from supamigrate import interrupt
@@ -40,6 +41,7 @@ from supamigrate.executors.batch import MAX_BYTES, Batch, Notices, Sizer, can_sh
 from supamigrate.executors.rehearsal import Rehearsal
 from supamigrate.files import MigrationFile
 from supamigrate.history import (
+    ADVISORY_LOCK_KEY,
     DROP_IF_UNUSED,
     SELECT_JOINED,
     HistoryRow,
@@ -273,6 +275,21 @@ class Psycopg2Executor(BaseExecutor):
     def rehearse(self, todo: Sequence[MigrationFile]) -> list[Result]:
         """Run them all in one transaction and roll it back (rehearsal.py)."""
         return Rehearsal(self).run(todo)
+
+    @contextmanager
+    def runner_lock(self) -> Iterator[None]:
+        """Hold the runners' advisory lock in this session (around a tool that takes none);
+        waiting for it is never cut short by a role's statement_timeout."""
+        key = ADVISORY_LOCK_KEY
+        self._run(
+            f"SET lock_timeout = 0; SET statement_timeout = 0; SELECT pg_advisory_lock({key});"
+        )
+        try:
+            yield
+        finally:
+            self._run(
+                f"SELECT pg_advisory_unlock({key}); RESET lock_timeout; RESET statement_timeout;"
+            )
 
     def in_transaction(self) -> bool:
         from psycopg2.extensions import TRANSACTION_STATUS_IDLE

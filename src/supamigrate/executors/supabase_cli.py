@@ -72,6 +72,17 @@ def version_note(found: str, cli: Path) -> list[str]:
     ]
 
 
+def _pushed(
+    migration: MigrationFile, before: set[str], after: set[str], ms: float, code: int
+) -> Result:
+    if migration.version in before:
+        return Result(migration, Outcome.SKIPPED, 0.0)  # another runner applied it meanwhile
+    if migration.version in after:
+        return Result(migration, Outcome.OK, ms, notices=("(by supabase db push)",))
+    why = f"`supabase db push` exited {code} without applying it; see its output above"
+    return Result(migration, Outcome.FAILED, ms, Failure("?????", why))
+
+
 class SupabaseCliExecutor(BaseExecutor):
     name: ClassVar[str] = "supabase"
     capabilities: ClassVar[Capabilities] = Capabilities(rehearse=False, rerun=False)
@@ -116,21 +127,20 @@ class SupabaseCliExecutor(BaseExecutor):
     def apply(
         self, todo: Sequence[MigrationFile], *, rerun: bool, on_result: OnResult
     ) -> list[Result]:
-        """Push, then report per migration what the history says now."""
-        before = {row.version for row in self.read_history()}
-        newest = max(before, default="")
-        include_all = any(m.version < newest for m in todo)
-        started = time.perf_counter()
-        code = self._push(dry=False, include_all=include_all)
-        ms = (time.perf_counter() - started) * 1000 / max(len(todo), 1)
-        applied = {row.version for row in self.read_history()}
+        """Push under the runners' lock (the CLI takes none), then report per migration what
+        history says: applied by this push, applied by another runner meanwhile, or not."""
+        with self.reader.runner_lock():
+            before = {row.version for row in self.read_history()}
+            pending = [m for m in todo if m.version not in before]
+            started, code = time.perf_counter(), 0
+            if pending:
+                newest = max(before, default="")
+                code = self._push(dry=False, include_all=any(m.version < newest for m in pending))
+            ms = (time.perf_counter() - started) * 1000 / max(len(pending), 1)
+            applied = {row.version for row in self.read_history()}
         results: list[Result] = []
         for migration in todo:
-            if migration.version in applied:
-                result = Result(migration, Outcome.OK, ms, notices=("(by supabase db push)",))
-            else:
-                why = f"`supabase db push` exited {code} without applying it; see its output above"
-                result = Result(migration, Outcome.FAILED, ms, Failure("?????", why))
+            result = _pushed(migration, before, applied, ms, code)
             results.append(result)
             on_result(result)
             if result.stops_run:

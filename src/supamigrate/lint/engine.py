@@ -20,7 +20,8 @@ from supamigrate.reading import (
 
 def check_file_rules(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
     """Statements the runner refuses or cannot run as written, and SQL lint cannot see."""
-    if statement.kind == "TransactionStmt":
+    if statement.kind == "TransactionStmt" and not migration.no_transaction:
+        # a no-transaction file may open and close its own (the runner checks it ends closed)
         yield Hit("transaction-control", statement.line, statement.text.split(None, 1)[0])
     if not migration.no_transaction:
         for what in needs_no_transaction(statement):
