@@ -177,3 +177,18 @@ def test_verify_sql_is_printable(migrated: Any) -> None:
     assert (
         "users_without_tenant" in psql.stdout and " 0\n" in psql.stdout
     )  # every user has a tenant
+
+
+def test_a_percent_sign_in_a_table_name_is_probed(migrated: Any) -> None:
+    """A tenant table named with % is probed like any other: no crash, named in the probe."""
+    _run(
+        migrated.target,
+        'create table public."pct%d" (id int primary key, tenant_id uuid references public.tenants (id));'
+        'alter table public."pct%d" enable row level security;'
+        'create policy "pct: members" on public."pct%d" to authenticated '
+        "using (tenant_id = any (array(select public.current_user_tenant_ids())))"
+        " with check (tenant_id = any (array(select public.current_user_tenant_ids())));",
+    )
+    result = migrated.invoke("verify")
+    assert "Traceback" not in result.stdout + result.stderr
+    assert 'public."pct%d"' in result.stdout, result.stdout
