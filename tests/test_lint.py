@@ -19,6 +19,7 @@ from supamigrate.lint import (
 )
 from supamigrate.lint.exclusive import access_exclusive_tables
 from supamigrate.reading import read_sql
+from supamigrate.trace import MODES
 
 NO_TX = "-- supamigrate:no-transaction\n"
 ROOT = Path(__file__).resolve().parent.parent
@@ -337,16 +338,7 @@ LOCKS = [
     ("comment on table t is 'x'", "ShareUpdateExclusiveLock"),
     ("grant select on t to anon", None),
 ]
-_STRENGTH = [
-    "AccessShareLock",
-    "RowShareLock",
-    "RowExclusiveLock",
-    "ShareUpdateExclusiveLock",
-    "ShareLock",
-    "ShareRowExclusiveLock",
-    "ExclusiveLock",
-    "AccessExclusiveLock",
-]
+_STRENGTH = list(MODES)  # weakest first: the order Postgres lists its lock modes in
 
 
 @pytest.mark.parametrize(("sql", "mode"), LOCKS)

@@ -11,7 +11,6 @@ Nothing here touches a database.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,14 +27,14 @@ from supamigrate.files import (
     sql_files,
     version_for,
 )
-
-# Outside supabase/migrations: the CLI warns about every non-migration file in there.
-MANIFEST_NAME = "supamigrate-mirror.txt"
-_HEADER = (
-    "# Written by `invoke mirror`: the supabase/migrations files it wrote, each from its\n"
-    "# source in migrations/. Commit it; supamigrate rewrites or removes only these files.\n"
+from supamigrate.manifest import (
+    HEADER,
+    MANIFEST_NAME,
+    manifest_text,
+    parse_manifest,
+    write_atomically,
 )
-_ARROW = " <- "
+
 _FORMAT = "%Y%m%d%H%M%S"
 
 
@@ -137,8 +136,12 @@ def plan_mirror(
     for name in sorted(set(recorded) & set(on_disk) - paired):
         items.append(MirrorItem(MirrorState.ORPHANED, None, None, on_disk[name]))
     _refuse_collisions(items, on_disk, set(recorded) | adopted)
-    text: str | None = _manifest_text(items)
-    if manifest_now is None and text == _HEADER:
+    text: str | None = manifest_text(
+        (i.target.name, i.source.path.name)
+        for i in items
+        if i.source is not None and i.target is not None
+    )
+    if manifest_now is None and text == HEADER:
         text = None  # nothing mirrored and no manifest: a repo that never asked gets none
     return MirrorPlan(mirror_dir, tuple(items), text, manifest_now)
 
@@ -154,9 +157,9 @@ def apply_mirror(plan: MirrorPlan) -> list[MirrorItem]:
         if item.state is MirrorState.RENAMED and item.current is not None:
             item.current.replace(item.target)  # one atomic step: never two files, one version
         if item.state is not MirrorState.RELINKED:
-            _write_atomically(item.target, item.source.content)
+            write_atomically(item.target, item.source.content)
     if plan.manifest_text is not None and plan.manifest_now != plan.manifest_text:
-        _write_atomically(plan.manifest, plan.manifest_text.encode())
+        write_atomically(plan.manifest, plan.manifest_text.encode())
     return plan.changed
 
 
@@ -191,23 +194,6 @@ def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str
             version, source.name, source.path, texts[target], source.label
         )
     return [by_version[v] for v in sorted(by_version)], warnings
-
-
-def parse_manifest(path: Path, text: str) -> dict[str, str]:
-    """Mirror file name -> source file name, from the manifest's `mirror <- source` lines."""
-    recorded: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        mirror, arrow, source = line.partition(_ARROW)
-        if not arrow or not CLI_NAME.match(mirror.strip()):
-            raise UsageError(
-                f"{path}, line {number}: expected `<version>_name.sql <- NNN_name.sql`. "
-                "Fix the line (keep both sides of a merge), or delete the file and run "
-                "`invoke mirror` to rebuild it from the files."
-            )
-        recorded[mirror.strip()] = source.strip()
-    return recorded
 
 
 # --- pairing sources with the files already there ---------------------------------------------
@@ -381,28 +367,3 @@ def _name_part(mirror_name: str) -> str:
 def _number(source_name: str) -> int | None:
     head = source_name.split("_", 1)[0]
     return int(head) if head.isdigit() else None
-
-
-def _manifest_text(items: list[MirrorItem]) -> str:
-    lines = sorted(
-        f"{item.target.name}{_ARROW}{item.source.path.name}\n"
-        for item in items
-        if item.source is not None and item.target is not None
-    )
-    return _HEADER + "".join(lines)
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    """A crash leaves the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A new, exclusively created temp file: a symlink planted at a predictable temp name can
-    # never redirect the write; os.replace swaps the directory entry, not a link's target.
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-        Path(temporary).chmod(0o644)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
