@@ -155,9 +155,8 @@ SQLSTATE_ADVICE = {
 }
 
 ROLLBACK_GUIDANCE = (
-    "Earlier migrations of this run are committed. To undo Row Level Security quickly "
-    "(keeping tables and data): `invoke rollback-rls`. Otherwise write a new migration that "
-    "reverses what you need, or fix this file and run `invoke migrate` again."
+    "Earlier migrations of this run are committed. Fix this file and run `invoke migrate` "
+    "again, or write a new migration that reverses what you need."
 )
 
 
