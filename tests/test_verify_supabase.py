@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from typing import Any
 
 import pytest
 
 from helpers.platform_fixtures import add_user_foreign_keys, populate
-from helpers.tenancy import REPO
+from helpers.tenancy import copy_shipped
 from supamigrate.db import session
 
 PROJECTS = """
@@ -32,8 +31,7 @@ create policy projects_members on public.projects to authenticated
 def supabase_app(project: Any) -> Any:
     """The four migrations applied (as the non-superuser postgres) over platform tables with
     data whose files.user_id and sessions.user_id reference auth.users without an index."""
-    for path in (REPO / "migrations").glob("*.sql"):
-        shutil.copy(path, project.root / "migrations" / path.name)
+    copy_shipped(project.root)
     with session(project.target) as conn, conn.cursor() as cur:
         populate(cur, users=5, rows_per_user=2)
         add_user_foreign_keys(cur)
