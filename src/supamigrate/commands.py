@@ -135,14 +135,25 @@ def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.Mig
 
     Without write_mirror (dry runs, status) the mirror is applied in memory only.
     """
-    plan = _mirror_plan(config)
+    found, plan = _collect(config, out)
     if write_mirror:
-        for item in mirror_files.apply_mirror(plan):
-            out.say(f"Mirrored {item.describe()}")
+        _write_mirror(plan, out)
+    return found
+
+
+def _collect(
+    config: Config, out: Reporter
+) -> tuple[list[fs.MigrationFile], mirror_files.MirrorPlan]:
+    plan = _mirror_plan(config)
     found, warnings = mirror_files.mirrored_migrations(plan)
     for warning in warnings:
         out.warn(warning)
-    return found
+    return found, plan
+
+
+def _write_mirror(plan: mirror_files.MirrorPlan, out: Reporter) -> None:
+    for item in mirror_files.apply_mirror(plan):
+        out.say(f"Mirrored {item.describe()}")
 
 
 # --- status and migrate ------------------------------------------------------------------------
@@ -165,7 +176,7 @@ def status(config: Config, out: Reporter, executor: Executor) -> Plan:
 
 def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Executor) -> int:
     """Apply what is pending; return the exit code (0 ok or nothing to do, 1 a failure)."""
-    migrations = collect(config, out, write_mirror=not options.dry)
+    migrations, mirror_plan = _collect(config, out)
     plan = make_plan(migrations, executor.read_history() or [])
     if options.migration:
         plan = select_one(plan, options.migration)
@@ -173,6 +184,8 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Ex
     for line in plan_lines(plan):
         out.say(line)
     todo = _refusals(config, options, plan, executor, out)
+    if not options.dry:  # only once nothing refused: a refused run writes no file either
+        _write_mirror(mirror_plan, out)
     if not todo:
         out.say(f"Nothing to apply: {plan_summary(plan)}.")
         out.fact("summary", {"applied": 0, "pending": 0})

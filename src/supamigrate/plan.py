@@ -115,7 +115,8 @@ def check_runnable(
         labels = ", ".join(f.label for f in late)
         raise CheckFailed(
             f"Pending migration(s) older than the newest applied one ({newest}): {labels}. "
-            "Pass --include-all to apply them anyway (as `supabase db push --include-all`)."
+            "Pass --include-all to apply them anyway (as `supabase db push --include-all`), or "
+            "name one with `invoke migrate --migration <number>`."
         )
     return drift_skipped(drifted) if drifted and not plan.rerun else []
 
@@ -125,6 +126,7 @@ def check_runnable(
 
 class EditOrigin(Enum):
     UNCOMMITTED = "uncommitted"  # the working tree differs from git's last commit of the file
+    UNTRACKED = "untracked"  # git has never seen the file (`supabase migration new` makes these)
     COMMITTED = "committed"  # the edit is in a commit
     NO_GIT = "no git"  # not a git repository, or git is not installed
 
@@ -138,6 +140,8 @@ def edit_origin(root: Path, path: Path) -> tuple[EditOrigin, str]:
     if status is None:
         return EditOrigin.NO_GIT, ""
     last = _git(root, "log", "-1", "--format=%h %s", "--", str(path)) or ""
+    if status.startswith("??"):
+        return EditOrigin.UNTRACKED, ""
     if status.strip():
         return EditOrigin.UNCOMMITTED, last.strip()
     return EditOrigin.COMMITTED, last.strip()
@@ -179,6 +183,11 @@ def _one_drift(entry: Entry, root: Path | None) -> str:
         return (
             f"the edit is not committed (`git diff {shown}` shows it). Undo it with "
             f"`git restore {shown}` and put the change in a NEW migration."
+        )
+    if origin is EditOrigin.UNTRACKED:
+        return (
+            f"{shown} is not in git yet, so git cannot show or undo the edit: put it back as it "
+            "ran, and put the change in a NEW migration (then commit both)."
         )
     if origin is EditOrigin.COMMITTED:
         since = f" (last commit: {last})" if last else ""

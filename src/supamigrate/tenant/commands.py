@@ -17,6 +17,15 @@ def verify(config: Config, out: Reporter, *, probe: bool, strict: bool = False) 
     --strict, a warning) is found."""
     from supamigrate.db import session
     from supamigrate.tenant import report_lines, run_checks, summary, verdict
+    from supamigrate.tenant.names import TENANT_MIGRATION_NAMES
+
+    names = {m.name for m in collect(config, out, write_mirror=False)}
+    if not names & set(TENANT_MIGRATION_NAMES):
+        raise UsageError(
+            "verify checks what the tenant migrations (001-004) build, and this project has none "
+            "of them: nothing to verify here. (`invoke lint` and `invoke migrate --rehearse` "
+            "check any migrations.)"
+        )
 
     with session(config.target, connect_timeout=config.connect_timeout) as conn:
         try:
@@ -62,5 +71,8 @@ def rollback_rls(
         with conn.cursor() as cur:
             apply_rollback(cur, plan, lock_timeout=config.lock_timeout)
     number = next((m.label.split("_", 1)[0] for m in migrations if m.version == version), "004")
-    out.say(f"RLS rolled back. Re-enable it with `invoke migrate --migration {number}`.")
+    out.say(
+        f"RLS rolled back. Re-enable it with `invoke migrate --migration {number}` "
+        "(add --skip-confirm in a script)."
+    )
     return 0

@@ -17,6 +17,13 @@ TRIGGERS = {SIGNUP_TRIGGER: "auth.users", "tenants_set_updated_at": "public.tena
 FILES_TRIGGER = ("files_set_tenant_id", "public.files")
 
 RLS_MIGRATION_NAME = "enable_rls_policies"
+# The shipped migrations' names (the part after NNN_ or <version>_).
+TENANT_MIGRATION_NAMES = (
+    "create_tenant_management_tables",
+    "add_tenant_id_to_existing_tables",
+    "backfill_tenant_data",
+    RLS_MIGRATION_NAME,
+)
 _CRUD = ("read", "insert", "update", "delete")
 POLICIES: dict[str, tuple[str, ...]] = {
     TENANTS: ("tenants: members can read", "tenants: owners and admins can rename"),

@@ -31,6 +31,7 @@ from supamigrate.tenant.probe import isolation_probe
 from supamigrate.tenant.signup import signup_probe
 
 _MIGRATE = "run `invoke migrate`"
+_REENABLE = "run `invoke migrate --migration 004`"  # also after rollback-rls and later migrations
 
 
 def run_checks(cur: Cursor, *, probe: bool) -> list[Check]:
@@ -103,7 +104,7 @@ def _rls(cur: Cursor, tables: list[str]) -> list[Check]:
         detail = (
             f"RLS {'on' if enabled else 'OFF'}, {policies} polic{'y' if policies == 1 else 'ies'}"
         )
-        fix = "" if ok else f"{_MIGRATE} (004), or enable RLS on {table} and add tenant policies"
+        fix = "" if ok else f"{_REENABLE}, or enable RLS on {table} and add tenant policies"
         checks.append(Check(f"RLS {table}", Level.ERROR, ok, detail, fix))
     return checks
 
