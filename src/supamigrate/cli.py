@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from invoke.program import Program
 
+from supamigrate import output
 from supamigrate.collection import ns
 
 
@@ -26,6 +27,7 @@ program = Program(namespace=ns, name="supamigrate", binary="supamigrate", versio
 
 
 def main() -> None:
+    output.PROGRAM = "supamigrate"  # advice names the command people typed
     # invoke turns bytecode caching off; our modules are worth caching (see tasks.py).
     if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
         sys.dont_write_bytecode = False

@@ -34,18 +34,24 @@ def friendly(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from supamigrate.errors import SupamigrateError
-        from supamigrate.masking import mask
+        from supamigrate.output import shown
 
         try:
             return func(*args, **kwargs)
         except SupamigrateError as exc:
             if os.environ.get("SUPAMIGRATE_DEBUG"):
                 traceback.print_exc()
-            raise Exit(mask(f"FAILED: {exc}"), code=exc.exit_code) from None
+            raise Exit(shown(f"FAILED: {exc}"), code=exc.exit_code) from None
         except KeyboardInterrupt:  # before or after applying: nothing was in flight
             raise Exit("Interrupted (SIGINT): no migration was running.", code=130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _shown(text: str) -> str:
+    from supamigrate.output import shown
+
+    return shown(text)
 
 
 def project_root() -> Path:
@@ -316,7 +322,7 @@ def db_start(c: Context) -> None:
     """Start the local Supabase-like Postgres on 127.0.0.1:54322 (idempotent)."""
     from supamigrate.local import server
 
-    print(server.start(_local_server()))
+    print(_shown(server.start(_local_server())))
 
 
 @task(name="stop")
@@ -338,7 +344,9 @@ def db_status(c: Context) -> None:
     state = local.status(server)
     print(f"Local database: {state.detail}")
     if state.running:
-        print(f"URL: {server.user_target().masked_url} (password: see `invoke db.url --help`)")
+        print(
+            _shown(f"URL: {server.user_target().masked_url} (password: see `invoke db.url --help`)")
+        )
 
 
 @task(name="reset")
@@ -347,7 +355,7 @@ def db_reset(c: Context) -> None:
     """Drop and recreate the local `postgres` database: empty, with the Supabase shim."""
     from supamigrate.local import server
 
-    print(server.reset(_local_server()))
+    print(_shown(server.reset(_local_server())))
 
 
 @task(

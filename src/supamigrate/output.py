@@ -18,6 +18,15 @@ from supamigrate.plan import Plan, State
 from supamigrate.sqlsplit import split_statements
 
 PREVIEW_LINES = 3
+# The command people typed: advice says `invoke migrate` in this repo, `supamigrate migrate`
+# when run as the `supamigrate` command (cli.py sets it).
+PROGRAM = "invoke"
+
+
+def shown(text: object) -> str:
+    """Every line the user reads: masked, and naming the command they actually use."""
+    out = mask(text)
+    return out if PROGRAM == "invoke" else out.replace("`invoke ", f"`{PROGRAM} ")
 
 
 class Reporter:
@@ -31,12 +40,12 @@ class Reporter:
 
     def say(self, text: str = "") -> None:
         if not self.as_json:
-            print(mask(text), file=self.stream, flush=True)
+            print(shown(text), file=self.stream, flush=True)
 
     def warn(self, text: str) -> None:
-        self.doc.setdefault("warnings", []).append(mask(text))
+        self.doc.setdefault("warnings", []).append(shown(text))
         if not self.as_json:
-            print(mask(f"warning: {text}"), file=sys.stderr, flush=True)
+            print(shown(f"warning: {text}"), file=sys.stderr, flush=True)
 
     def notice(self, text: str) -> None:
         """A notice that arrived while a migration runs: to whoever listens now."""
@@ -48,7 +57,7 @@ class Reporter:
 
     def finish(self) -> None:
         if self.as_json:
-            print(mask(json.dumps(self.doc, indent=2, default=str)), file=self.stream, flush=True)
+            print(shown(json.dumps(self.doc, indent=2, default=str)), file=self.stream, flush=True)
 
     def ask(self, question: str, *, refuse_hint: str) -> bool:
         """Ask y/N on a terminal; with no terminal, refuse (exit 2) instead of hanging."""
