@@ -58,3 +58,31 @@ def test_add_column_alone_takes_access_exclusive_without_rewrite(project: Any) -
     human = project.invoke("migrate", "--rehearse").stdout
     assert "ACCESS EXCLUSIVE on public.big (200,000 rows" in human
     assert "from line 2 to commit" in human
+
+
+def test_no_false_disagreement_between_lint_and_trace(project: Any) -> None:
+    """A table made by the rehearsal, then altered by the next migration (its lock already
+    held): lint and the trace agree, and the rehearsal says nothing of a disagreement."""
+    project.write(
+        "001_notes.sql",
+        "create table public.notes (id int primary key, body text);\n"
+        "alter table public.notes enable row level security;\n",
+    )
+    project.write("002_pin.sql", "alter table public.notes add column pinned boolean;\n")
+    result = project.invoke("migrate", "--rehearse")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "disagree" not in result.stdout, result.stdout
+
+
+def test_a_real_disagreement_is_reported(project: Any) -> None:
+    """Where lint's static model is more cautious than the server (fillfactor takes SHARE
+    UPDATE EXCLUSIVE, not ACCESS EXCLUSIVE), the rehearsal says so, naming the line."""
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute("create table public.t (id int primary key)")
+    project.write("001_ff.sql", "select 1;\nalter table public.t set (fillfactor = 70);\n")
+    result = project.invoke("migrate", "--rehearse")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "lint and trace disagree at line 2: lint expected ACCESS EXCLUSIVE on public.t; "
+        "the server did not take it" in result.stdout
+    ), result.stdout

@@ -38,11 +38,13 @@ def disagreements(sql: str, trace: MigrationTrace) -> list[str]:
     expected = {
         st.line: {_qualified(t) for t in access_exclusive_tables(st)} for st in reading.statements
     }
-    held: set[str] = set()
+    held: set[str] = set(trace.held_before)  # an earlier migration of the rehearsal took them
+    created: set[str] = set()
     lines = []
     for statement in trace.statements:
-        taken = {lk.relation for lk in statement.locks if lk.mode == _EXCLUSIVE}
-        wanted = expected.get(statement.line, set())
+        created |= set(statement.created)
+        taken = {lk.relation for lk in statement.locks if lk.mode == _EXCLUSIVE} - created
+        wanted = expected.get(statement.line, set()) - created
         held |= taken
         for relation in sorted(wanted - held):
             lines.append(

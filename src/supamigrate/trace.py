@@ -75,6 +75,7 @@ class StatementTrace:
     rewrites: tuple[str, ...]
     ms: float
     error: str = ""
+    created: tuple[str, ...] = ()  # relations this statement made (their locks are no news)
 
     def as_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -96,6 +97,7 @@ class TableSize:
 class MigrationTrace:
     statements: tuple[StatementTrace, ...]
     sizes: dict[str, TableSize] = field(default_factory=dict)
+    held_before: frozenset[str] = frozenset()  # ACCESS EXCLUSIVE already held when it began
 
     def strongest(self) -> list[tuple[str, str, int]]:
         """(relation, strongest mode, line it was first taken) over the whole migration."""
@@ -118,6 +120,7 @@ def trace_statements(
     """Run each (line, text) in turn; stop at the first error, returned with the trace."""
     traced: list[StatementTrace] = []
     held: set[tuple[str, str]] = set(_locks(query))
+    before = frozenset(r for r, m in held if m == "AccessExclusiveLock")
     error: Any = None
     for line, text in statements:
         nodes = _nodes(query)
@@ -127,17 +130,18 @@ def trace_statements(
         if error is not None:  # the transaction is aborted now: nothing more can be asked
             message = (str(error).strip() or "error").splitlines()[0]
             traced.append(StatementTrace(line, text, (), (), ms, message))
-            return MigrationTrace(tuple(traced)), error
+            return MigrationTrace(tuple(traced), held_before=before), error
         now = _locks(query)
         taken = tuple(Lock(r, m) for r, m in sorted(set(now) - held))
         held |= set(now)
         after = _nodes(query)
         rewrites = tuple(sorted(r for r, node in nodes.items() if after.get(r, node) != node))
-        traced.append(StatementTrace(line, text, taken, rewrites, ms))
+        created = tuple(sorted(set(after) - set(nodes)))
+        traced.append(StatementTrace(line, text, taken, rewrites, ms, created=created))
     touched = {lk.relation for s in traced for lk in s.locks} | {
         r for s in traced for r in s.rewrites
     }
-    return MigrationTrace(tuple(traced), _sizes(sorted(touched), query)), error
+    return MigrationTrace(tuple(traced), _sizes(sorted(touched), query), before), error
 
 
 def _nodes(query: Query) -> dict[str, int]:
