@@ -157,8 +157,7 @@ def status(config: Config, out: Reporter, executor: Executor) -> Plan:
     out.fact("migrations", plan_json(plan))
     out.fact("summary", plan_summary(plan))
     out.say(f"Migrations on {config.target.describe()}:")
-    for line in plan_lines(plan):
-        out.say(line)
+    out.say_lines(plan_lines(plan))
     out.say(plan_summary(plan))
     return plan
 
@@ -170,8 +169,7 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Ex
     if options.migration:
         plan = select_one(plan, options.migration)
     out.fact("plan", plan_json(plan))
-    for line in plan_lines(plan):
-        out.say(line)
+    out.say_lines(plan_lines(plan))
     todo = _refusals(config, options, plan, executor, out)
     if not todo:
         out.say(f"Nothing to apply: {plan_summary(plan)}.")
