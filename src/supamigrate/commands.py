@@ -6,7 +6,10 @@ show, ask, apply, report. Every step lives in its own module; this one only sequ
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from supamigrate import files as fs
@@ -148,12 +151,26 @@ def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.Mig
 # --- status and migrate ------------------------------------------------------------------------
 
 
+@contextmanager
+def _no_collector_passes() -> Iterator[None]:
+    """Reading 10,000 migrations and their history makes ~200,000 objects and no cycles; the
+    cyclic collector's passes over them cost ~90 ms for nothing. Back on afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def status(config: Config, out: Reporter, executor: Executor) -> Plan:
-    migrations = collect(config, out, write_mirror=False)
-    rows = executor.read_history()
-    if rows is None:
-        raise DatabaseUnavailable("status needs a database connection; none could be made.")
-    plan = make_plan(migrations, rows)
+    with _no_collector_passes():
+        migrations = collect(config, out, write_mirror=False)
+        rows = executor.read_history()
+        if rows is None:
+            raise DatabaseUnavailable("status needs a database connection; none could be made.")
+        plan = make_plan(migrations, rows)
     out.fact("migrations", plan_json(plan))
     out.fact("summary", plan_summary(plan))
     out.say(f"Migrations on {config.target.describe()}:")
@@ -164,8 +181,9 @@ def status(config: Config, out: Reporter, executor: Executor) -> Plan:
 
 def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Executor) -> int:
     """Apply what is pending; return the exit code (0 ok or nothing to do, 1 a failure)."""
-    migrations = collect(config, out, write_mirror=not options.dry)
-    plan = make_plan(migrations, executor.read_history() or [])
+    with _no_collector_passes():
+        migrations = collect(config, out, write_mirror=not options.dry)
+        plan = make_plan(migrations, executor.read_history() or [])
     if options.migration:
         plan = select_one(plan, options.migration)
     out.fact("plan", plan_json(plan))
