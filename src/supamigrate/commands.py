@@ -6,10 +6,7 @@ show, ask, apply, report. Every step lives in its own module; this one only sequ
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from supamigrate import files as fs
@@ -22,6 +19,7 @@ from supamigrate.executors.base import Executor, Settings
 from supamigrate.executors.registry import Needs, choose
 from supamigrate.output import Reporter, plan_json, plan_lines, plan_summary, preview_lines
 from supamigrate.plan import Plan, make_plan, select_one
+from supamigrate.quiet_gc import no_collector_passes
 from supamigrate.sqlsplit import is_no_transaction, split_statements
 
 SKIP_HINT = "pass --skip-confirm (or set CI=true) to apply without asking."
@@ -151,21 +149,8 @@ def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.Mig
 # --- status and migrate ------------------------------------------------------------------------
 
 
-@contextmanager
-def _no_collector_passes() -> Iterator[None]:
-    """Reading 10,000 migrations and their history makes ~200,000 objects and no cycles; the
-    cyclic collector's passes over them cost ~90 ms for nothing. Back on afterwards."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def status(config: Config, out: Reporter, executor: Executor) -> Plan:
-    with _no_collector_passes():
+    with no_collector_passes():
         migrations = collect(config, out, write_mirror=False)
         rows = executor.read_history()
         if rows is None:
@@ -181,7 +166,7 @@ def status(config: Config, out: Reporter, executor: Executor) -> Plan:
 
 def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Executor) -> int:
     """Apply what is pending; return the exit code (0 ok or nothing to do, 1 a failure)."""
-    with _no_collector_passes():
+    with no_collector_passes():
         migrations = collect(config, out, write_mirror=not options.dry)
         plan = make_plan(migrations, executor.read_history() or [])
     if options.migration:

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from supamigrate.quiet_gc import no_collector_passes
+
 Node = dict[str, Any]
 NO_TRANSACTION_MARKER = "-- supamigrate:no-transaction"
 _BACKSLASH = "ASCII_92"
@@ -70,6 +72,11 @@ def line_of(sql: str, index: int) -> int:
 
 def read_sql(sql: str) -> Reading:
     """Parse the whole file once; on a syntax error, keep what parses before it."""
+    with no_collector_passes():  # a 50 MB file's tree is millions of dicts (see quiet_gc)
+        return _read(sql)
+
+
+def _read(sql: str) -> Reading:
     from pglast import parser  # on first use: a run with nothing pending never parses
 
     marker = has_no_transaction_marker(sql)
