@@ -2,8 +2,8 @@
 
 The pinned CLI (VERIFIED_CLI_VERSION, the npm package) writes each migration's pieces to
 `supabase_migrations.schema_migrations.statements`; `statements_text` must return the same
-array, byte for byte. Its splitter is a black box to us: the rules below were learned by
-running the binary (they live in clisplit) and are held to it by tests/test_cli_split_diff.py. It cuts at each `;`
+array, byte for byte. Its splitter is a black box to us: the rules (in clisplit) were learned
+by running the binary and are held to it by tests/test_cli_split_diff.py. It cuts at each `;`
 outside quotes, comments, dollar quotes, parentheses and BEGIN ATOMIC bodies, keeps comments
 inside the statement they precede (a comment-only tail is its own piece), removes trailing
 `;`, trims JavaScript's whitespace set (not Python's) and drops empty pieces.
