@@ -19,6 +19,7 @@ from supamigrate.executors.base import Executor, Settings
 from supamigrate.executors.registry import Needs, choose
 from supamigrate.output import Reporter, plan_json, plan_lines, plan_summary, preview_lines
 from supamigrate.plan import Plan, make_plan, select_one
+from supamigrate.quiet_gc import no_collector_passes
 from supamigrate.sqlsplit import is_no_transaction, split_statements
 
 SKIP_HINT = "pass --skip-confirm (or set CI=true) to apply without asking."
@@ -160,29 +161,29 @@ def _write_mirror(plan: mirror_files.MirrorPlan, out: Reporter) -> None:
 
 
 def status(config: Config, out: Reporter, executor: Executor) -> Plan:
-    migrations = collect(config, out, write_mirror=False)
-    rows = executor.read_history()
-    if rows is None:
-        raise DatabaseUnavailable("status needs a database connection; none could be made.")
-    plan = make_plan(migrations, rows)
+    with no_collector_passes():
+        migrations = collect(config, out, write_mirror=False)
+        rows = executor.read_history()
+        if rows is None:
+            raise DatabaseUnavailable("status needs a database connection; none could be made.")
+        plan = make_plan(migrations, rows)
     out.fact("migrations", plan_json(plan))
     out.fact("summary", plan_summary(plan))
     out.say(f"Migrations on {config.target.describe()}:")
-    for line in plan_lines(plan):
-        out.say(line)
+    out.say_lines(plan_lines(plan))
     out.say(plan_summary(plan))
     return plan
 
 
 def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Executor) -> int:
     """Apply what is pending; return the exit code (0 ok or nothing to do, 1 a failure)."""
-    migrations, mirror_plan = _collect(config, out)
-    plan = make_plan(migrations, executor.read_history() or [])
+    with no_collector_passes():
+        migrations, mirror_plan = _collect(config, out)
+        plan = make_plan(migrations, executor.read_history() or [])
     if options.migration:
         plan = select_one(plan, options.migration)
     out.fact("plan", plan_json(plan))
-    for line in plan_lines(plan):
-        out.say(line)
+    out.say_lines(plan_lines(plan))
     todo = _refusals(config, options, plan, executor, out)
     if not options.dry:  # only once nothing refused: a refused run writes no file either
         _write_mirror(mirror_plan, out)

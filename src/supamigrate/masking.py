@@ -49,6 +49,20 @@ def mask(text: object) -> str:
     return out
 
 
+def mask_lines(lines: list[str]) -> list[str]:
+    """`mask` of each line. Checked on all of them at once first: a pattern or a secret found
+    in one line is found in the joined text too (a line's start and end are non-word
+    characters there as well), so when the joined text has none, no line has any."""
+    joined = "\n".join(lines)
+    if (
+        _URL_USERINFO.search(joined) is None
+        and _KEYWORD.search(joined) is None
+        and not any(secret in joined for secret in _secrets)
+    ):
+        return lines
+    return [mask(line) for line in lines]
+
+
 def _mask_userinfo(match: re.Match[str]) -> str:
     if match.group("pw") == MASK:
         return match.group(0)

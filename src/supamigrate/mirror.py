@@ -23,8 +23,9 @@ from supamigrate.files import (
     MigrationFile,
     SourceFile,
     discover_migrations,
+    list_entries,
     read_utf8,
-    sql_files,
+    try_read_plain,
     version_for,
 )
 from supamigrate.manifest import (
@@ -54,18 +55,20 @@ class MirrorItem:
     source: SourceFile | None  # None when ORPHANED
     target: Path | None  # None: a NEW source where versions may not be assigned (CI)
     current: Path | None = None  # our file on disk now, when it differs from target
+    # Kept, not computed: asked for per item in several passes (Path.name is no field).
+    version: str | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def version(self) -> str | None:
-        return None if self.target is None else self.target.name.split("_", 1)[0]
+    def __post_init__(self) -> None:
+        version = None if self.target is None else self.target.name.split("_", 1)[0]
+        object.__setattr__(self, "version", version)
 
     def describe(self) -> str:
         if self.source is None:
             name = self.current.name if self.current else "?"
             return f"{name}: its source is gone, removed"
         if self.target is None:
-            return f"{self.source.path.name}: not mirrored yet (CI assigns no versions)"
-        text = f"{self.source.path.name} -> {self.target.name}: {self.state.value}"
+            return f"{self.source.file_name}: not mirrored yet (CI assigns no versions)"
+        text = f"{self.source.file_name} -> {self.target.name}: {self.state.value}"
         if self.state is MirrorState.RENAMED and self.current is not None:
             text += f" from {self.current.name} (same version)"
         return text
@@ -118,13 +121,13 @@ def plan_mirror(
     manifest = mirror_dir.parent / MANIFEST_NAME
     manifest_now = manifest.read_text(encoding="utf-8") if manifest.is_file() else None
     recorded = parse_manifest(manifest, manifest_now or "")
-    pairs, adopted = _pair(sources, recorded, on_disk, legacy_base)
+    pairs, adopted = _pair(sources, recorded, _Contents(mirror_dir, on_disk), legacy_base)
     taken = {name.split("_", 1)[0] for name in [*on_disk, *recorded]}
     items: list[MirrorItem] = []
     for source in sources:
-        mirror_name = pairs.get(source.path.name)
+        mirror_name = pairs.get(source.file_name)
         if mirror_name is not None:
-            items.append(_existing(source, mirror_dir / mirror_name, recorded))
+            items.append(_existing(source, mirror_dir, mirror_name, on_disk, recorded))
         elif assign:
             version = _next_version(taken, now)
             taken.add(version)
@@ -134,10 +137,10 @@ def plan_mirror(
             items.append(MirrorItem(MirrorState.NEW, source, None))
     paired = set(pairs.values())
     for name in sorted(set(recorded) & set(on_disk) - paired):
-        items.append(MirrorItem(MirrorState.ORPHANED, None, None, on_disk[name]))
-    _refuse_collisions(items, on_disk, set(recorded) | adopted)
+        items.append(MirrorItem(MirrorState.ORPHANED, None, None, mirror_dir / name))
+    _refuse_collisions(items, mirror_dir, on_disk, set(recorded) | adopted)
     text: str | None = manifest_text(
-        (i.target.name, i.source.path.name)
+        (i.target.name, i.source.file_name)
         for i in items
         if i.source is not None and i.target is not None
     )
@@ -165,7 +168,7 @@ def apply_mirror(plan: MirrorPlan) -> list[MirrorItem]:
 
 def require_versions(plan: MirrorPlan) -> None:
     """CI assigns no versions: an unmirrored source must be mirrored and committed first."""
-    unassigned = [i.source.path.name for i in plan.items if i.source and i.target is None]
+    unassigned = [i.source.file_name for i in plan.items if i.source and i.target is None]
     if unassigned:
         raise UsageError(
             f"{', '.join(unassigned)} not mirrored into {plan.mirror_dir} yet, and with CI=true "
@@ -182,17 +185,16 @@ def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str
         for item in plan.items
         if item.source is not None and item.target is not None and item.version is not None
     }
-    texts = {target: read_utf8(s.path, s.content) for s, target in sourced.values()}
     labels = {version: source.label for version, (source, _) in sourced.items()}
-    found, warnings = discover_migrations(plan.mirror_dir, labels, texts)
+    names = {target.name for _, target in sourced.values()}
+    found, warnings = discover_migrations(plan.mirror_dir, labels, skip=names)
     by_version = {m.version: m for m in found}
     for item in plan.items:  # a renamed or removed file's old name is gone after apply
         if item.current is not None:
             by_version.pop(item.current.name.split("_", 1)[0], None)
-    for version, (source, target) in sourced.items():  # sources are the truth, written or not
-        by_version[version] = MigrationFile(
-            version, source.name, source.path, texts[target], source.label
-        )
+    for version, (source, _) in sourced.items():  # sources are the truth, written or not
+        text = read_utf8(source.path, source.content)
+        by_version[version] = MigrationFile(version, source.name, source.path, text, source.label)
     return [by_version[v] for v in sorted(by_version)], warnings
 
 
@@ -202,7 +204,7 @@ def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str
 def _pair(
     sources: list[SourceFile],
     recorded: dict[str, str],
-    on_disk: dict[str, Path],
+    contents: _Contents,
     legacy_base: str | None,
 ) -> tuple[dict[str, str], set[str]]:
     """Source file name -> mirror file name, plus the unlisted files adopted as ours.
@@ -215,11 +217,10 @@ def _pair(
     free = set(recorded)
     by_source = {source: mirror for mirror, source in recorded.items()}
     for source in sources:
-        mirror = by_source.get(source.path.name)
+        mirror = by_source.get(source.file_name)
         if mirror in free:
-            pairs[source.path.name] = mirror
+            pairs[source.file_name] = mirror
             free.discard(mirror)
-    contents = _Contents(on_disk)
     keys: list[tuple[Callable[[SourceFile], Hashable], Callable[[str], Hashable]]] = [
         (lambda s: s.content, contents.get),
         (lambda s: s.name, _name_part),
@@ -227,7 +228,8 @@ def _pair(
     ]
     for source_key, mirror_key in keys:
         _match_unique(sources, pairs, free, source_key, mirror_key)
-    adopted = _adopt(sources, pairs, set(on_disk) - set(recorded), contents, legacy_base)
+    unlisted = set(contents.on_disk) - set(recorded)
+    adopted = _adopt(sources, pairs, unlisted, contents, legacy_base)
     return pairs, adopted
 
 
@@ -260,9 +262,11 @@ def _refuse_legacy_lookalikes(
     """A file named as the old rule named a source's mirror, with other bytes: ours, edited
     since, or the user's? Guessing wrong either overwrites theirs or runs a migration twice."""
     for source in sources:
+        if source.file_name in pairs or not unlisted:  # paired: no lookalike to tell apart
+            continue
         old_version = version_for(source.number, legacy_base)
         legacy = f"{old_version}_{source.name}.sql"
-        if old_version is not None and source.path.name not in pairs and legacy in unlisted:
+        if old_version is not None and legacy in unlisted:
             raise UsageError(
                 f"supabase/migrations/{legacy} has the name an older supamigrate gave the mirror "
                 f"of {source.path}, but other content, and {MANIFEST_NAME} does not list it. If "
@@ -281,9 +285,9 @@ def _match_unique(
     fits: Callable[[SourceFile, str], bool] | None = None,
 ) -> None:
     """Pair each unpaired source with the one free file that fits it, if it fits no other."""
-    wanted = [s for s in sources if s.path.name not in pairs]
+    wanted = [s for s in sources if s.file_name not in pairs]
     test = fits or (lambda s, m: mirror_key(m) is not None and mirror_key(m) == source_key(s))
-    options = {s.path.name: [m for m in sorted(free) if test(s, m)] for s in wanted}
+    options = {s.file_name: [m for m in sorted(free) if test(s, m)] for s in wanted}
     claims: dict[str, int] = {}
     for candidates in options.values():
         for mirror in candidates:
@@ -298,38 +302,56 @@ def _match_unique(
 class _Contents:
     """File bytes, read once and only when a comparison needs them."""
 
-    on_disk: dict[str, Path]
+    mirror_dir: Path
+    on_disk: dict[str, bool]  # CLI-named file -> plainly a regular file (files.list_entries)
     cache: dict[str, bytes | None] = field(default_factory=dict)
 
     def get(self, name: str) -> bytes | None:
         if name not in self.cache:
-            path = self.on_disk.get(name)
-            self.cache[name] = path.read_bytes() if path is not None else None
+            plain = self.on_disk.get(name)
+            path = self.mirror_dir / name
+            content = None if plain is None else try_read_plain(str(path), plain)
+            if plain is not None and content is None:
+                content = path.read_bytes()
+            self.cache[name] = content
         return self.cache[name]
 
 
-def _existing(source: SourceFile, current: Path, recorded: dict[str, str]) -> MirrorItem:
-    target = current.with_name(f"{current.name.split('_', 1)[0]}_{source.name}.sql")
-    if not current.exists():
+def _existing(
+    source: SourceFile,
+    mirror_dir: Path,
+    current: str,
+    on_disk: dict[str, bool],
+    recorded: dict[str, str],
+) -> MirrorItem:
+    target_name = f"{current.split('_', 1)[0]}_{source.name}.sql"
+    target = mirror_dir / target_name  # one Path per source: str(target) would build its text
+    if current != target_name:
+        path = mirror_dir / current
+        if not path.exists():
+            return MirrorItem(MirrorState.MISSING, source, target)
+        return MirrorItem(MirrorState.RENAMED, source, target, path)
+    content = try_read_plain(f"{mirror_dir}/{current}", on_disk.get(current, False))
+    if content is None and not target.exists():
         return MirrorItem(MirrorState.MISSING, source, target)
-    if current.name != target.name:
-        return MirrorItem(MirrorState.RENAMED, source, target, current)
-    if current.read_bytes() != source.content:
+    if (target.read_bytes() if content is None else content) != source.content:
         return MirrorItem(MirrorState.STALE, source, target)
-    if recorded.get(current.name) != source.path.name:
+    if recorded.get(current) != source.file_name:
         return MirrorItem(MirrorState.RELINKED, source, target)
     return MirrorItem(MirrorState.OK, source, target)
 
 
-def _refuse_collisions(items: list[MirrorItem], on_disk: dict[str, Path], ours: set[str]) -> None:
+def _refuse_collisions(
+    items: list[MirrorItem], mirror_dir: Path, on_disk: dict[str, bool], ours: set[str]
+) -> None:
     """A file we did not write, holding a version we write to: name both, change nothing."""
-    theirs = {name.split("_", 1)[0]: path for name, path in on_disk.items() if name not in ours}
+    theirs = {name.split("_", 1)[0]: mirror_dir / name for name in on_disk if name not in ours}
     for item in items:
         if item.source is None or item.version is None or item.version not in theirs:
             continue
         raise UsageError(
             f"{theirs[item.version]} is in the way of {item.source.path}: it has version "
-            f"{item.version}, which the mirror of {item.source.path.name} holds, and "
+            f"{item.version}, which the mirror of {item.source.file_name} holds, and "
             "supamigrate did not write it, so it will not overwrite or delete it. Give your "
             "file another version (`supabase migration new` makes one), then run `invoke mirror`."
         )
@@ -354,10 +376,11 @@ def _next_version(taken: Iterable[str], now: datetime) -> str:
     return candidate
 
 
-def _cli_files(mirror_dir: Path) -> dict[str, Path]:
+def _cli_files(mirror_dir: Path) -> dict[str, bool]:
+    """CLI-named file -> plainly a regular file (files.list_entries)."""
     if not mirror_dir.is_dir():
         return {}
-    return {p.name: p for p in sql_files(mirror_dir) if CLI_NAME.match(p.name)}
+    return {name: plain for name, plain in list_entries(mirror_dir).items() if CLI_NAME.match(name)}
 
 
 def _name_part(mirror_name: str) -> str:

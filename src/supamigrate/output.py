@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from supamigrate.errors import UsageError
 from supamigrate.executors.base import Outcome, Result
-from supamigrate.masking import mask
+from supamigrate.masking import mask, mask_lines
 from supamigrate.plan import Plan, State
 from supamigrate.sqlsplit import split_statements
 
@@ -41,6 +41,11 @@ class Reporter:
     def say(self, text: str = "") -> None:
         if not self.as_json:
             print(shown(text), file=self.stream, flush=True)
+
+    def say_lines(self, lines: list[str]) -> None:
+        """`say` each line, in one write: the plan of 10,000 migrations is 10,000 lines."""
+        if not self.as_json and lines:
+            print("\n".join(mask_lines(lines)), file=self.stream, flush=True)
 
     def warn(self, text: str) -> None:
         self.doc.setdefault("warnings", []).append(shown(text))

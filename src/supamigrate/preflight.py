@@ -14,6 +14,7 @@ from supamigrate.errors import UsageError
 from supamigrate.executors.base import Executor
 from supamigrate.files import MigrationFile
 from supamigrate.plan import Plan, check_runnable
+from supamigrate.quiet_gc import no_collector_passes
 from supamigrate.reading import (
     Reading,
     no_transaction_only,
@@ -34,24 +35,31 @@ def check_files(migrations: Sequence[MigrationFile]) -> None:
     """Read each file with Postgres's own parser (pglast), the whole file, and refuse before
     anything runs: NUL bytes, empty files, syntax errors, psql meta-commands, transaction
     control in a transactional file, and statements that cannot run in one without the marker."""
-    for migration in migrations:
-        _check_bytes(migration)
-        name, sql = migration.path.name, migration.sql
-        meta = psql_meta_command(sql)
-        if meta is not None:
-            raise UsageError(
-                f"{name}, line {meta.line}: `{meta.text}` is a psql command, which only psql "
-                "would run (and not alike on every method): write it as SQL or remove it."
-            )
-        reading = read_sql(sql)
-        if reading.error is not None:
-            raise UsageError(
-                f"{name}, line {reading.error.line}: syntax error ({reading.error.message}): "
-                "fix the SQL. Nothing was applied."
-            )
-        _check_session_changes(name, sql, reading)
-        if reading.no_transaction:
-            continue
+    with no_collector_passes():  # each reading holds a parse tree: see quiet_gc
+        for migration in migrations:
+            _check_file(migration)
+
+
+def _check_file(migration: MigrationFile) -> None:
+    """check_files for one file."""
+    _check_bytes(migration)
+    name, sql = migration.path.name, migration.sql
+    reading = read_sql(sql)
+    # A file that parses has no psql command (the server's lexer takes no backslash
+    # outside a quoted token): only a broken one is parsed again to look for one.
+    meta = psql_meta_command(sql) if reading.error is not None else None
+    if meta is not None:
+        raise UsageError(
+            f"{name}, line {meta.line}: `{meta.text}` is a psql command, which only psql "
+            "would run (and not alike on every method): write it as SQL or remove it."
+        )
+    if reading.error is not None:
+        raise UsageError(
+            f"{name}, line {reading.error.line}: syntax error ({reading.error.message}): "
+            "fix the SQL. Nothing was applied."
+        )
+    _check_session_changes(name, sql, reading)
+    if not reading.no_transaction:
         _check_transactional(name, reading)
 
 

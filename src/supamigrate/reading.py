@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pglast import parser
+from supamigrate.quiet_gc import no_collector_passes
 
 Node = dict[str, Any]
 NO_TRANSACTION_MARKER = "-- supamigrate:no-transaction"
@@ -72,6 +72,13 @@ def line_of(sql: str, index: int) -> int:
 
 def read_sql(sql: str) -> Reading:
     """Parse the whole file once; on a syntax error, keep what parses before it."""
+    with no_collector_passes():  # a 50 MB file's tree is millions of dicts (see quiet_gc)
+        return _read(sql)
+
+
+def _read(sql: str) -> Reading:
+    from pglast import parser  # on first use: a run with nothing pending never parses
+
     marker = has_no_transaction_marker(sql)
     try:
         return Reading(sql, _statements(sql), None, marker)
@@ -83,6 +90,8 @@ def read_sql(sql: str) -> Reading:
 
 
 def _statements(sql: str) -> tuple[Statement, ...]:
+    from pglast import parser  # on first use: a run with nothing pending never parses
+
     utf8 = sql.encode("utf-8")
     raw = json.loads(parser.parse_sql_json(sql))["stmts"]
     spans: list[tuple[int, int]] = []
@@ -120,6 +129,8 @@ def _prefix_statements(sql: str, error_at: int) -> tuple[Statement, ...]:
     matters. We cut after a top-level `;` (a scanner token, never one inside a string) and
     try the nearest few: a `;` inside a BEGIN ATOMIC body does not end a statement.
     """
+    from pglast import parser  # on first use: a run with nothing pending never parses
+
     try:
         tokens = parser.scan(sql[:error_at])
     except parser.ParseError:
@@ -163,6 +174,8 @@ def psql_meta_command(sql: str) -> Located | None:
     has none. Otherwise the first syntax error is at or before the first backslash: often the
     backslash itself; if not, the scanner finds the later ones.
     """
+    from pglast import parser  # on first use: a run with nothing pending never parses
+
     try:
         parser.parse_sql_json(sql)
         return None
@@ -178,6 +191,8 @@ def psql_meta_command(sql: str) -> Located | None:
 
 def _scan_leniently(sql: str) -> list[Any]:
     """Scanner tokens of the file, or of the part before a lexical error (an open quote)."""
+    from pglast import parser  # on first use: a run with nothing pending never parses
+
     try:
         return list(parser.scan(sql))
     except parser.ParseError as exc:

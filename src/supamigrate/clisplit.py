@@ -1,0 +1,165 @@
+"""The Supabase CLI's splitter, as learned from its binary (see sqlsplit, which uses it).
+
+Its own module so that its patterns, which take ~20 ms to compile (the Unicode classes),
+are compiled only by a run that splits a file: a run with nothing pending never does.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A word goes on through ASCII letters, digits, `_`, `$` and any non-ASCII character: the CLI
+# does not ask Unicode, so `é`, U+00A0 and U+2028 all continue a word.
+_WORD_CHARS = "A-Za-z0-9_$\\x80-\\U0010ffff"
+_TAG = "A-Za-z0-9_\\x80-\\U0010ffff"  # a dollar-quote tag: a word without `$`, digits first too
+_SPACE = " \t\n\r\v\f"  # ASCII only, between BEGIN and ATOMIC and before END
+_FLAGS = re.IGNORECASE | re.ASCII  # ASCII case folding: a dotless i makes no BEGIN
+# Everything that can change the splitter's state. A `$` after a word character is part of
+# the word (`a$b$` opens no quote). `E'` and BEGIN ATOMIC are told by looking back at the raw
+# text, as the binary does: `\\begin atomic` and `-- begin<LF>atomic` both open a body.
+_CODE = re.compile(
+    rf"""[;'"\\()]|--|/\*|(?<![{_WORD_CHARS}])\$[{_TAG}]*\$|(?<=[{_SPACE}])atomic""", _FLAGS
+)
+_BEGIN = re.compile(f"(?<![{_WORD_CHARS}])begin", _FLAGS)  # ATOMIC may go on: `atomicx` counts
+_END = re.compile(f"(?<![{_WORD_CHARS}])end(?![{_WORD_CHARS}])", _FLAGS)  # `atomicend` is no END
+_SPACES = re.compile(f"[{_SPACE}]*")
+_NESTING = re.compile(r"/\*|\*/")
+_LINE_END = re.compile(r"[\r\n]")
+_E_STRING_STOP = re.compile(r"['\\]")
+_IS_WORD = re.compile(f"[{_WORD_CHARS}]")
+_PAREN, _ATOMIC = "(", "ATOMIC"
+
+
+class _Splitter:
+    """Jumps from one state-changing token to the next (_CODE): linear in the file.
+
+    `frames` holds what the text is inside: a parenthesis (they do not nest: one `)` closes
+    all) or a BEGIN ATOMIC body (these nest). A `;` cuts only outside both.
+    """
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        self.frames: list[str] = []
+
+    def cuts(self) -> list[int]:
+        found: list[int] = []
+        pos = 0
+        while (token := _CODE.search(self.sql, pos)) is not None:
+            if token.group() == ";" and not self.frames:
+                found.append(token.end())
+            pos = self._step(token)
+        return found
+
+    def _step(self, token: re.Match[str]) -> int:
+        """Where scanning goes on after `token`."""
+        sql, text, end = self.sql, token.group(), token.end()
+        if text == ";":
+            return self._body_start(end) if self._inside(_ATOMIC) else end
+        if text in ("'", '"'):
+            return self._quote(token.start())
+        if text == "\\":  # outside quotes a backslash hides the next character, but an
+            if sql.startswith(")", end) and self._inside(_PAREN):  # escaped `)` still closes
+                self.frames.pop()
+            return end + 1
+        if text == "--":
+            return _line_end(sql, end)
+        if text == "/*":
+            return _comment_end(sql, end)
+        if text == "(":
+            if not self._inside(_PAREN):
+                self.frames.append(_PAREN)
+        elif text == ")":
+            if self._inside(_PAREN):
+                self.frames.pop()
+        elif text[0] == "$":  # the opening's last `$` may start the closing tag: `$$$` is done
+            stop = sql.find(text, end - 1)
+            return len(sql) if stop < 0 else stop + len(text)
+        elif _after_begin(sql, token.start()):  # ATOMIC
+            self.frames.append(_ATOMIC)
+            return self._body_start(end)
+        return end
+
+    def _inside(self, frame: str) -> bool:
+        return bool(self.frames) and self.frames[-1] == frame
+
+    def _quote(self, at: int) -> int:
+        sql = self.sql
+        e_prefix = sql[at] == "'" and sql[at - 1 : at] in ("E", "e")
+        if e_prefix and (at < 2 or not _IS_WORD.match(sql, at - 2)):  # xE'' is x then ''
+            return _e_string_end(sql, at + 1)
+        return _quote_end(sql, at + 1, sql[at])
+
+    def _body_start(self, pos: int) -> int:
+        """At the start of a statement in a BEGIN ATOMIC body: an END here closes the body.
+
+        Only there: `select case ... end;`, `x.end` or `)end` inside the body do not close it.
+        """
+        sql = self.sql
+        while True:
+            spaces = _SPACES.match(sql, pos)
+            pos = spaces.end() if spaces else pos
+            if sql.startswith("--", pos):
+                pos = _line_end(sql, pos + 2)
+            elif sql.startswith("/*", pos):
+                pos = _comment_end(sql, pos + 2)
+            else:
+                break
+        if _END.match(sql, pos):
+            self.frames.pop()
+            return pos + 3
+        return pos
+
+
+def _after_begin(sql: str, at: int) -> bool:
+    """Whether the ATOMIC at `at` follows a BEGIN word and ASCII whitespace only."""
+    start = at
+    while start > 0 and sql[start - 1] in _SPACE:  # each run is walked once: stays linear
+        start -= 1
+    return start >= 5 and _BEGIN.fullmatch(sql, start - 5, start) is not None
+
+
+def _quote_end(sql: str, pos: int, quote: str) -> int:
+    """Past the closing quote of a standard string or quoted identifier (doubled = kept)."""
+    while (stop := sql.find(quote, pos)) >= 0:
+        if not sql.startswith(quote, stop + 1):
+            return stop + 1
+        pos = stop + 2
+    return len(sql)
+
+
+def _e_string_end(sql: str, pos: int) -> int:
+    """Past the closing quote of an E'' string, where a backslash escapes any character."""
+    while (stop := _E_STRING_STOP.search(sql, pos)) is not None:
+        at = stop.start()
+        if sql[at] == "'" and not sql.startswith("'", at + 1):
+            return at + 1
+        pos = at + 2
+    return len(sql)
+
+
+def _line_end(sql: str, pos: int) -> int:
+    """A `--` comment ends before the next CR or LF."""
+    stop = _LINE_END.search(sql, pos)
+    return stop.start() if stop else len(sql)
+
+
+def _comment_end(sql: str, pos: int) -> int:
+    """Past the `*/` closing a block comment opened just before `pos`; they nest."""
+    depth = 1
+    while (mark := _NESTING.search(sql, pos)) is not None:
+        depth += 1 if mark.group() == "/*" else -1
+        pos = mark.end()
+        if depth == 0:
+            return pos
+    return len(sql)
+
+
+def spans(sql: str) -> list[tuple[int, int]]:
+    """(start, stop) of each piece: up to and including its cutting `;`, or to the end."""
+    spans, start = [], 0
+    for cut in _Splitter(sql).cuts():
+        spans.append((start, cut))
+        start = cut
+    if start < len(sql):
+        spans.append((start, len(sql)))
+    return spans
