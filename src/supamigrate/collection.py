@@ -222,8 +222,9 @@ def lint(
     linked: bool = False,
     json: bool = False,
 ) -> None:
-    """Read migrations with Postgres's parser and report lock, rewrite, breaking and security
-    hazards with the safer rewrite; exit 1 on any error-level finding."""
+    """Lint migrations: locks, rewrites, breaking changes, security; with safer rewrites.
+
+    Reads them with Postgres's parser (no database needed); exit 1 on any error finding."""
     from supamigrate import lint_command
 
     def body(out: Reporter) -> int:
@@ -343,6 +344,11 @@ def db_status(c: Context) -> None:
     server = _local_server()
     state = local.status(server)
     print(f"Local database: {state.detail}")
+    if not state.running and local.port_answers(server):
+        print(
+            f"Note: something else answers on {server.host}:{server.port} (`supabase start`, "
+            "or another project's local database); the default URL reaches that one."
+        )
     if state.running:
         print(
             _shown(f"URL: {server.user_target().masked_url} (password: see `invoke db.url --help`)")

@@ -111,11 +111,12 @@ def mirror(config: Config, out: Reporter, *, check: bool) -> int:
                 f"{len(changes)} mirror change(s) pending in {config.supabase_migrations_dir}: "
                 "run `invoke mirror` and commit the result."
             )
-        out.say(f"Mirror up to date: {len(plan.items)} file(s).")
+        out.say(f"Mirror up to date: {len(plan.items)} mirrored file(s).")
         return 0
     for item in mirror_files.apply_mirror(plan):
         out.say(f"  {item.describe()}")
-    out.say(f"Mirror up to date: {len(plan.items)} file(s) in {config.supabase_migrations_dir}.")
+    where = config.supabase_migrations_dir
+    out.say(f"Mirror up to date: {len(plan.items)} mirrored file(s) in {where}.")
     return 0
 
 

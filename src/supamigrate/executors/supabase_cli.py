@@ -102,7 +102,10 @@ class SupabaseCliExecutor(BaseExecutor):
                 "can fail on prepared statements; use the session pooler (port 5432) for it"
             )
         if find_cli(settings.root, settings.environ) is None:
-            return "Supabase CLI not found (run `npm ci`, or set SUPABASE_CLI)"
+            return (
+                "Supabase CLI not found (`npm ci` in this repo, `npm install --save-dev supabase` "
+                "in yours, or set SUPABASE_CLI)"
+            )
         if linked_ref(settings.supabase_dir, settings.passthrough) is None:
             return "project not linked (`invoke link`, or set SUPABASE_PROJECT_ID)"
         return Psycopg2Executor.unavailable(settings)

@@ -199,15 +199,19 @@ def _bootstrap(server: LocalServer) -> None:
     install_shim(server.admin_target())
 
 
-def _check_port_free(server: LocalServer) -> None:
+def port_answers(server: LocalServer) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(1)
-        if sock.connect_ex((server.host, server.port)) == 0:
-            raise ConfigError(
-                f"Port {server.port} on {server.host} is already in use by another server "
-                "(is `supabase start` running? Its database serves the same URL, so you do not "
-                "need db.start). Stop it or free the port, then retry."
-            )
+        return sock.connect_ex((server.host, server.port)) == 0
+
+
+def _check_port_free(server: LocalServer) -> None:
+    if port_answers(server):
+        raise ConfigError(
+            f"Port {server.port} on {server.host} is already in use by another server "
+            "(is `supabase start` running? Its database serves the same URL, so you do not "
+            "need db.start). Stop it or free the port, then retry."
+        )
 
 
 def _pg_ctl(
