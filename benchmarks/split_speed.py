@@ -1,4 +1,4 @@
-"""How fast the CLI-compatible splitter is: split_statements + statements_text on big files.
+"""How fast a big file is split (CLI-compatible) and checked (pre-flight, Postgres's parser).
 
 Generates 5, 10 and 50 MB migrations from realistic statements (tables, inserts with E'' and
 standard strings, dollar-quoted plpgsql, BEGIN ATOMIC functions, nested comments, policies)
@@ -51,6 +51,20 @@ def time_split(sql: str) -> tuple[float, int]:
     return time.perf_counter() - started, len(rows)
 
 
+def time_check(sql: str) -> float:
+    """Seconds for the pre-flight check of one file (pglast's whole-file reading and every
+    refusal), as `invoke migrate` does before anything runs."""
+    from pathlib import Path
+
+    from supamigrate.files import MigrationFile
+    from supamigrate.preflight import check_files
+
+    migration = MigrationFile("20250101000000", "big", Path("big.sql"), sql, "001_big")
+    started = time.perf_counter()
+    check_files([migration])
+    return time.perf_counter() - started
+
+
 def small_file_ms(repeats: int = 2000) -> float:
     """Milliseconds per split of a typical 2 KB migration (what every run pays per file)."""
     sql = "".join(block.format(n=1) for block in BLOCKS) * 2
@@ -69,8 +83,11 @@ def main() -> None:
     for megabytes in sizes:
         sql = generate(megabytes)
         seconds, rows = time_split(sql)
-        rate = len(sql) / seconds / 1_000_000
-        print(f"{megabytes:>3} MB: {seconds:6.2f} s ({rows} statements, {rate:.1f} MB/s)")
+        checked = time_check(sql)
+        print(
+            f"{megabytes:>3} MB: split {seconds:6.2f} s ({rows} statements), check "
+            f"{checked:6.2f} s, together {seconds + checked:6.2f} s"
+        )
 
 
 if __name__ == "__main__":
