@@ -304,3 +304,52 @@ def test_statements_allowed_in_a_transaction_block_are_not_listed(cur: Any, sql:
     cur.execute("begin")
     cur.execute(sql)
     cur.execute("rollback")
+
+
+SCAN_PIECES = st.sampled_from(
+    [
+        "é",
+        "☃",
+        "\u00a0",
+        "x",
+        "z",
+        "E",
+        "b",
+        "n",
+        "U&",
+        "'",
+        "''",
+        '"',
+        "$",
+        "$é$",
+        "1",
+        " ",
+        "\n",
+        ";",
+        "\\",
+        "--",
+        "/*",
+        "*/",
+        "select",
+        "zone",
+        "(",
+        ")",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(SCAN_PIECES, max_size=24).map("".join))
+def test_linear_scan_finds_pglast_scanner_boundaries(sql: str) -> None:
+    """reading.scan reads non-ASCII as `z` to stay linear: the same tokens at the same places."""
+    from pglast import parser
+
+    from supamigrate.reading import scan
+
+    try:
+        expected = [(t.start, t.end) for t in parser.scan(sql)]
+    except parser.ParseError:
+        with pytest.raises(parser.ParseError):
+            scan(sql)
+        return
+    assert [(t.start, t.end) for t in scan(sql)] == expected

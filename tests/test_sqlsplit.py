@@ -7,14 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from supamigrate.sqlsplit import (
-    _TX_KEYWORDS,
     has_sql,
     is_no_transaction,
     split_raw,
     split_statements,
     statements_text,
     strip_bom,
-    transaction_control,
 )
 
 # Each case is the list of pieces the old Go parser's Split returned for their concatenation
@@ -128,31 +126,6 @@ def test_statement_lines_point_at_the_first_character() -> None:
     assert lines == [1, 4, 6]
 
 
-@pytest.mark.parametrize(
-    ("sql", "line"),
-    [
-        ("create table t (id int);\nBEGIN;\nselect 1;\nCOMMIT;", 2),
-        ("select 1;\n-- note\ncommit;", 3),
-        ("savepoint a;", 1),
-        ("select 1;\nstart transaction isolation level serializable;", 2),
-        ("select 1;\nrollback;", 2),
-    ],
-)
-def test_transaction_control_is_found_with_its_line(sql: str, line: int) -> None:
-    """BEGIN/COMMIT/ROLLBACK/SAVEPOINT at top level are found, pointing at the keyword."""
-    found = transaction_control(split_statements(sql))
-    assert found is not None and found.line == line
-
-
-def test_function_bodies_may_use_begin_and_end() -> None:
-    """BEGIN ... END inside a plpgsql body or DO block is not transaction control."""
-    sql = (
-        "create function f() returns void language plpgsql as $$ begin perform 1; end $$;\n"
-        "do $$ begin raise notice 'x'; end $$;"
-    )
-    assert transaction_control(split_statements(sql)) is None
-
-
 def test_no_transaction_marker_only_on_the_first_line() -> None:
     """The escape hatch is the exact first-line comment, nothing else."""
     assert is_no_transaction("-- supamigrate:no-transaction\ncreate index concurrently i on t (a);")
@@ -210,7 +183,7 @@ def test_pieces_cover_the_file_and_statements_point_into_it(pieces: list[str]) -
 @given(st.lists(st.sampled_from(_PIECES), max_size=20))
 @settings(max_examples=300, deadline=None)
 def test_prefilters_agree_with_pglast(pieces: list[str]) -> None:
-    """has_sql and transaction_control skip pglast only where pglast would agree."""
+    """has_sql skips pglast only where pglast would agree."""
     from pglast.parser import ParseError, scan
 
     sql = "".join(pieces)
@@ -219,10 +192,3 @@ def test_prefilters_agree_with_pglast(pieces: list[str]) -> None:
         assert has_sql(sql) == bool(tokens)
     except ParseError:
         assert has_sql(sql)
-    for statement in split_statements(sql):
-        try:
-            first = [t for t in scan(statement.text) if t.name not in {"SQL_COMMENT", "C_COMMENT"}]
-        except ParseError:
-            continue
-        is_tx = bool(first) and first[0].name in _TX_KEYWORDS
-        assert (transaction_control([statement]) is not None) == is_tx, statement.text

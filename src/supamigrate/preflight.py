@@ -7,7 +7,9 @@ one-line error (exit 2 for input that cannot work, 1 for a state that needs a de
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NoReturn
 
 from supamigrate.dburl import DbTarget
 from supamigrate.errors import UsageError
@@ -17,12 +19,20 @@ from supamigrate.plan import Plan, check_runnable
 from supamigrate.quiet_gc import no_collector_passes
 from supamigrate.reading import (
     Reading,
+    SyntaxProblem,
+    copies_through_client,
+    has_no_transaction_marker,
     no_transaction_only,
     psql_meta_command,
     read_sql,
     transaction_control,
 )
-from supamigrate.sqlsplit import has_sql, is_no_transaction
+from supamigrate.skim import needs_whole_reading, top_level_statements
+from supamigrate.sqlsplit import has_sql, is_no_transaction, split_statements
+
+# Characters from which pre-flight parses in a thread while this one splits (see
+# _statements_alongside_split): below, starting the thread costs more than it saves.
+_ALONGSIDE = 1_000_000
 
 
 def check_plan(plan: Plan, *, allow_drift: bool, include_all: bool, root: Path) -> list[str]:
@@ -44,23 +54,44 @@ def _check_file(migration: MigrationFile) -> None:
     """check_files for one file."""
     _check_bytes(migration)
     name, sql = migration.path.name, migration.sql
+    no_transaction = has_no_transaction_marker(sql)
+    statements = _statements_alongside_split(sql)
+    if isinstance(statements, SyntaxProblem):
+        _refuse_unparsable(name, sql, statements)
+    if not needs_whole_reading(statements, no_transaction=no_transaction):
+        _check_text(name, sql, no_transaction=no_transaction)
+        return
     reading = read_sql(sql)
-    # A file that parses has no psql command (the server's lexer takes no backslash
-    # outside a quoted token): only a broken one is parsed again to look for one.
-    meta = psql_meta_command(sql) if reading.error is not None else None
+    _check_session_changes(name, sql, reading)
+    if not reading.no_transaction:
+        _check_transactional(name, reading)
+
+
+def _refuse_unparsable(name: str, sql: str, problem: SyntaxProblem) -> NoReturn:
+    # A file that parses has no psql command (the server's lexer takes no backslash outside
+    # a quoted token): only a broken one is searched for one, which then explains the error.
+    meta = psql_meta_command(sql)
     if meta is not None:
         raise UsageError(
             f"{name}, line {meta.line}: `{meta.text}` is a psql command, which only psql "
             "would run (and not alike on every method): write it as SQL or remove it."
         )
-    if reading.error is not None:
-        raise UsageError(
-            f"{name}, line {reading.error.line}: syntax error ({reading.error.message}): "
-            "fix the SQL. Nothing was applied."
-        )
-    _check_session_changes(name, sql, reading)
-    if not reading.no_transaction:
-        _check_transactional(name, reading)
+    raise UsageError(
+        f"{name}, line {problem.line}: syntax error ({problem.message}): "
+        "fix the SQL. Nothing was applied."
+    )
+
+
+def _statements_alongside_split(sql: str) -> Sequence[str] | SyntaxProblem:
+    """Postgres's cut of the file (skim). For a big file, this thread meanwhile does the
+    CLI-compatible split the run needs next anyway (it is cached): pglast releases the GIL
+    while it parses, so the two use both cores."""
+    if len(sql) < _ALONGSIDE:
+        return top_level_statements(sql)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        statements = pool.submit(top_level_statements, sql)
+        split_statements(sql)
+        return statements.result()
 
 
 def _check_bytes(migration: MigrationFile) -> None:
@@ -82,6 +113,21 @@ def _check_bytes(migration: MigrationFile) -> None:
 def _check_session_changes(name: str, sql: str, reading: Reading) -> None:
     """What would make the server (or psql) read the rest differently from the parser we
     checked with, feed the script to a statement, or break the runner's lock."""
+    _check_text(name, sql, no_transaction=False)
+    for statement in reading.statements:
+        if copies_through_client(statement):
+            raise UsageError(
+                f"{name}, line {statement.line}: COPY ... FROM STDIN / TO STDOUT needs a client "
+                "that streams data, which a migration has not: use INSERT ... VALUES or "
+                "INSERT ... SELECT. Nothing was applied."
+            )
+    if reading.no_transaction:
+        _check_text(name, sql, no_transaction=True)
+
+
+def _check_text(name: str, sql: str, *, no_transaction: bool) -> None:
+    """The refusals told from the text alone: a setting that changes how SQL is read, and
+    (in a no-transaction file) releasing advisory locks."""
     lowered = sql.lower()
     if "standard_conforming_strings" in lowered:
         line = sql[: lowered.index("standard_conforming_strings")].count("\n") + 1
@@ -90,15 +136,7 @@ def _check_session_changes(name: str, sql: str, reading: Reading) -> None:
             "rest of the SQL is read (a backslash could then hide a COMMIT): remove it; "
             "Supabase keeps it on. Nothing was applied."
         )
-    for statement in reading.statements:
-        node = statement.node
-        if statement.kind == "CopyStmt" and "filename" not in node and not node.get("is_program"):
-            raise UsageError(
-                f"{name}, line {statement.line}: COPY ... FROM STDIN / TO STDOUT needs a client "
-                "that streams data, which a migration has not: use INSERT ... VALUES or "
-                "INSERT ... SELECT. Nothing was applied."
-            )
-    if reading.no_transaction and "advisory_unlock" in lowered:
+    if no_transaction and "advisory_unlock" in lowered:
         line = sql[: lowered.index("advisory_unlock")].count("\n") + 1
         raise UsageError(
             f"{name}, line {line}: a no-transaction file must not release advisory locks: "

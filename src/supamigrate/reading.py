@@ -15,6 +15,7 @@ convert the few we need (statement starts and ends) in one forward pass.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -132,7 +133,7 @@ def _prefix_statements(sql: str, error_at: int) -> tuple[Statement, ...]:
     from pglast import parser  # on first use: a run with nothing pending never parses
 
     try:
-        tokens = parser.scan(sql[:error_at])
+        tokens = scan(sql[:error_at])
     except parser.ParseError:
         return ()
     cuts = [token.end + 1 for token in tokens if token.name == _SEMICOLON]
@@ -142,6 +143,25 @@ def _prefix_statements(sql: str, error_at: int) -> tuple[Statement, ...]:
         except parser.ParseError:
             continue
     return ()
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def scan(sql: str) -> Any:
+    """pglast's scanner tokens of `sql`, at character offsets, in time linear in the file.
+
+    pglast maps each token's byte offset to a character offset with a linear search, which is
+    quadratic in a file with many non-ASCII characters. Postgres's lexer reads every non-ASCII
+    character like a letter (in an identifier or a dollar-quote tag) or as content (in a
+    string or comment), so we scan a copy with each replaced by `z`, a letter that starts no
+    prefixed literal (b, e, n, u and x do): the same token boundaries at the same character
+    offsets. Only token names can differ (`éone` reads as the keyword ZONE): we use the
+    boundaries, comments, `;` and `\\`.
+    """
+    from pglast import parser
+
+    return parser.scan(_NON_ASCII.sub("z", sql))
 
 
 _TRANSACTION_WORDS = {
@@ -176,6 +196,8 @@ def psql_meta_command(sql: str) -> Located | None:
     """
     from pglast import parser  # on first use: a run with nothing pending never parses
 
+    if "\\" not in sql:
+        return None
     try:
         parser.parse_sql_json(sql)
         return None
@@ -194,13 +216,13 @@ def _scan_leniently(sql: str) -> list[Any]:
     from pglast import parser  # on first use: a run with nothing pending never parses
 
     try:
-        return list(parser.scan(sql))
+        return list(scan(sql))
     except parser.ParseError as exc:
         index = exc.args[1]
         if not index:
             return []
         try:
-            return list(parser.scan(sql[:index]))
+            return list(scan(sql[:index]))
         except parser.ParseError:
             return []
 
@@ -217,6 +239,12 @@ def no_transaction_only(reading: Reading) -> list[Located]:
         for statement in reading.statements
         for what in needs_no_transaction(statement)
     ]
+
+
+def copies_through_client(statement: Statement) -> bool:
+    """COPY ... FROM STDIN / TO STDOUT: data a migration's client never streams."""
+    node = statement.node
+    return statement.kind == "CopyStmt" and "filename" not in node and not node.get("is_program")
 
 
 def needs_no_transaction(statement: Statement) -> Iterator[str]:

@@ -10,7 +10,7 @@ inside the statement they precede (a comment-only tail is its own piece), remove
 docs/decisions.md lists where it differs from the old Go parser (supabase/cli pkg/parser).
 
 pglast's scanner split was the first choice, but it drops a trailing comment and an
-unparseable statement that the CLI keeps; pglast still classifies statements (`scan`).
+unparseable statement that the CLI keeps. What a statement *means* is read by reading.py.
 """
 
 from __future__ import annotations
@@ -21,18 +21,6 @@ from dataclasses import dataclass
 
 NO_TRANSACTION_MARKER = "-- supamigrate:no-transaction"
 VERIFIED_CLI_VERSION = "3.1.0"  # the `supabase` npm release tests/test_cli_split_diff.py ran
-# Statements that open or close transactions; allowed only inside function bodies, which the
-# scanner sees as one string constant, so a top-level first keyword is enough to tell.
-_TX_KEYWORDS = {
-    "BEGIN_P",
-    "COMMIT",
-    "ROLLBACK",
-    "SAVEPOINT",
-    "RELEASE",
-    "START",
-    "END_P",
-    "ABORT_P",
-}
 _COMMENTS = {"SQL_COMMENT", "C_COMMENT"}
 
 
@@ -87,8 +75,6 @@ def is_no_transaction(sql: str) -> bool:
 # Leading whitespace and `--` comments; what follows is either a /* comment (ask pglast) or
 # the first token. Used to skip pglast's scanner for the common, plainly-not-matching case.
 _LEAD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$))*")
-_WORD = re.compile(r"[A-Za-z_]+")
-_TX_WORDS = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "START", "END", "ABORT"}
 
 
 def _after_lead(text: str) -> str:
@@ -103,32 +89,14 @@ def has_sql(sql: str) -> bool:
         return False
     if not rest.startswith("/*"):
         return True
-    from pglast.parser import ParseError, scan
+    from pglast.parser import ParseError
+
+    from supamigrate.reading import scan  # linear in a file of non-ASCII text
 
     try:
         return any(t.name not in _COMMENTS for t in scan(sql))
     except ParseError:
         return True
-
-
-def transaction_control(statements: list[Statement]) -> Statement | None:
-    """The first statement that is BEGIN/COMMIT/ROLLBACK/SAVEPOINT/..., if any."""
-    from pglast.parser import ParseError, scan
-
-    for statement in statements:
-        rest = _after_lead(statement.text)
-        word = _WORD.match(rest)
-        if not rest.startswith("/*") and (word is None or word.group().upper() not in _TX_WORDS):
-            continue  # its first token is plainly not a transaction keyword
-        try:
-            tokens = [t for t in scan(statement.text) if t.name not in _COMMENTS]
-        except ParseError:
-            continue  # the server will report the syntax error with its position
-        if tokens and tokens[0].name in _TX_KEYWORDS:
-            at = tokens[0].start  # past any leading comment: point at the keyword itself
-            line = statement.line + statement.text.count("\n", 0, at)
-            return Statement(statement.text[at:], statement.start + at, line)
-    return None
 
 
 def statement_at(statements: list[Statement], offset: int) -> Statement | None:

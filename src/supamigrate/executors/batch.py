@@ -53,10 +53,10 @@ def can_share(sql: str) -> bool:
     """Whether this file may share a message with others (see the module docstring)."""
     if len(sql) > MAX_BYTES or "\\" in sql:
         return False
-    from pglast.parser import ParseError, scan
+    from pglast.parser import ParseError, split
 
-    try:
-        scan(sql)
+    try:  # the scanner alone: does every quote, comment and dollar quote close?
+        split(sql, with_parser=False)
     except ParseError:
         return False
     return True

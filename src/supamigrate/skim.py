@@ -1,0 +1,114 @@
+"""Pre-flight's fast pass over a file: does any statement need the whole-file reading?
+
+`reading.read_sql` builds the parse tree of every statement, and for a 50 MB file of INSERTs
+that tree (hundreds of MB of JSON) is nearly all of the time. Pre-flight only refuses a few
+kinds of top-level statement (transaction control, what cannot run in a transaction, COPY
+with STDIN/STDOUT), and a statement's kind is fixed by its first words: `INSERT ...` is always
+an InsertStmt, `CREATE TABLE ...` never an IndexStmt. So we let Postgres's parser (libpg_query,
+the same one) accept the whole file and cut it into statements without building any tree,
+build the tree only for statements whose first words leave their kind open, and hand the file
+to the whole reading (exact lines, the same messages) only when one of those could be refused
+or the file does not parse. tests/test_skim.py holds the two to the same answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+
+from supamigrate.reading import (
+    Statement,
+    SyntaxProblem,
+    copies_through_client,
+    line_of,
+    needs_no_transaction,
+)
+
+# First words whose statement can only be one pre-flight never refuses (DML, SELECT, grants,
+# comments). Anything else, or a first word we cannot read plainly, is parsed.
+_PLAIN_FIRST = frozenset(
+    [
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "SELECT",
+        "VALUES",
+        "WITH",
+        "TABLE",
+        "MERGE",
+        "GRANT",
+        "REVOKE",
+        "COMMENT",
+    ]
+)
+# CREATE / DROP followed by these make no index, database or tablespace statement.
+_PLAIN_OBJECT = frozenset(
+    [
+        "TABLE",
+        "FUNCTION",
+        "PROCEDURE",
+        "POLICY",
+        "VIEW",
+        "TRIGGER",
+        "TYPE",
+        "SCHEMA",
+        "SEQUENCE",
+        "EXTENSION",
+        "OR",
+        "DOMAIN",
+        "MATERIALIZED",
+        "TEMP",
+        "TEMPORARY",
+        "UNLOGGED",
+        "ROLE",
+        "AGGREGATE",
+    ]
+)
+_CREATE_OR_DROP = frozenset({"CREATE", "DROP"})
+# The first word, and the second when only Postgres whitespace separates them (no comment).
+_WORDS = re.compile(r"([A-Za-z_][A-Za-z0-9_$]*)(?:[ \t\n\r\f\v]+([A-Za-z_][A-Za-z0-9_$]*))?")
+
+
+def top_level_statements(sql: str) -> Sequence[str] | SyntaxProblem:
+    """The text of each top-level statement, as Postgres's parser cuts them, or where the file
+    does not parse. No parse tree is built, and the parse releases the GIL."""
+    from pglast import parser  # on first use: a run with nothing pending never parses
+
+    try:
+        return parser.split(sql, with_parser=True)
+    except parser.ParseError as exc:
+        message, index = exc.args[0], exc.args[1]
+        return SyntaxProblem(line_of(sql, len(sql) if index is None else index), str(message))
+
+
+def needs_whole_reading(statements: Sequence[str], *, no_transaction: bool) -> bool:
+    """Whether pre-flight must read the file whole: a statement in it is one pre-flight may
+    refuse (tested on its own parse tree)."""
+    return any(_refusable(text, no_transaction) for text in statements if not _kind_is_plain(text))
+
+
+def _kind_is_plain(text: str) -> bool:
+    words = _WORDS.match(text)
+    if words is None:
+        return False
+    first = words.group(1).upper()
+    if first in _PLAIN_FIRST:
+        return True
+    second = words.group(2)
+    return first in _CREATE_OR_DROP and second is not None and second.upper() in _PLAIN_OBJECT
+
+
+def _refusable(text: str, no_transaction: bool) -> bool:
+    from pglast import parser
+
+    for item in json.loads(parser.parse_sql_json(text))["stmts"]:
+        ((kind, node),) = item["stmt"].items()
+        statement = Statement(kind, node, 0, len(text), 1, text)
+        if copies_through_client(statement):
+            return True
+        if not no_transaction and (
+            kind == "TransactionStmt" or any(needs_no_transaction(statement))
+        ):
+            return True
+    return False
