@@ -184,7 +184,7 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Ex
     if options.migration:
         plan = select_one(plan, options.migration)
     out.fact("plan", plan_json(plan))
-    out.say_lines(plan_lines(plan))
+    out.say_lines(plan_lines(plan, brief=True))
     todo = _refusals(config, options, plan, executor, out)
     if not options.dry:  # only once nothing refused: a refused run writes no file either
         _write_mirror(mirror_plan, out)

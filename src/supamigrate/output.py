@@ -72,12 +72,31 @@ class Reporter:
         return answer in {"y", "yes"}
 
 
-def plan_lines(plan: Plan) -> list[str]:
-    """A table like `supabase migration list`, plus drift."""
+# `migrate` lists at most this many applied migrations (the latest); `status` lists all.
+BRIEF_APPLIED = 5
+
+
+def plan_lines(plan: Plan, *, brief: bool = False) -> list[str]:
+    """A table like `supabase migration list`, plus drift. Brief (migrate): every migration
+    that is not plainly applied, and only the latest applied ones: a project with 10,000
+    applied migrations is not shown 10,000 lines on every run."""
     if not plan.entries:
         return ["  (no migrations)"]
     width = max(len(e.label) for e in plan.entries)
-    return [f"  {e.version}  {e.label:<{width}}  {e.state.value}" for e in plan.entries]
+    applied = [i for i, e in enumerate(plan.entries) if e.state is State.APPLIED]
+    hidden = set(applied[:-BRIEF_APPLIED]) if brief else set()
+    lines = [
+        f"  {e.version}  {e.label:<{width}}  {e.state.value}"
+        for i, e in enumerate(plan.entries)
+        if i not in hidden
+    ]
+    if hidden:
+        lines.insert(
+            0,
+            f"  ({len(hidden):,} earlier applied migration(s) not listed: "
+            "`invoke status` lists every one)",
+        )
+    return lines
 
 
 def plan_json(plan: Plan) -> list[dict[str, str]]:

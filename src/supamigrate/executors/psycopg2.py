@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from supamigrate import interrupt
-from supamigrate.db import Background, connect
+from supamigrate.db import Background
 from supamigrate.envelope import (
     CLEAN_SESSION,
     Envelope,
@@ -38,12 +38,12 @@ from supamigrate.executors.base import (
     Settings,
 )
 from supamigrate.executors.batch import MAX_BYTES, Batch, Notices, Sizer, can_share
+from supamigrate.executors.history_read import ConnectAndRead, fetch_history
 from supamigrate.executors.rehearsal import Rehearsal
 from supamigrate.files import MigrationFile
 from supamigrate.history import (
     ADVISORY_LOCK_KEY,
     DROP_IF_UNUSED,
-    SELECT_JOINED,
     HistoryRow,
     ensure_table_sql,
     is_already_applied,
@@ -62,10 +62,11 @@ class Psycopg2Executor(BaseExecutor):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.limits = Limits(settings.lock_timeout, settings.statement_timeout)
-        # Connecting (several round trips to a far-away project) overlaps with reading and
-        # checking the files; the first use waits for it and raises its error, if any.
-        target, timeout = settings.target, settings.connect_timeout
-        self._connecting = Background(lambda: connect(target, connect_timeout=timeout))
+        # Connecting (several round trips to a far-away project) and reading the history
+        # overlap with reading and checking the files (history_read); the first use waits
+        # for it and raises its error, if any.
+        self._ahead = ConnectAndRead(settings.target, settings.connect_timeout)
+        self._connecting = Background(self._ahead)
         self._connection: connection | None = None
         self._table_ready = False
         self._table_created_here = False
@@ -79,7 +80,6 @@ class Psycopg2Executor(BaseExecutor):
     def _conn(self) -> connection:
         if self._connection is None:
             conn = self._connecting.result()
-            conn.autocommit = True  # we write BEGIN/COMMIT ourselves, in the same message
             conn.notices = self._notices  # psycopg2 calls its append() per notice
             self._connection = conn
         return self._connection
@@ -88,19 +88,15 @@ class Psycopg2Executor(BaseExecutor):
 
     def read_history(self) -> list[HistoryRow]:
         """The history rows; [] when the table does not exist yet (nothing is created)."""
-        import psycopg2.errors
-
-        try:
-            with self._conn.cursor() as cur:
-                cur.execute(SELECT_JOINED)
-                rows = cur.fetchall()
-        except (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName):
+        conn = self._conn
+        fetched = self._ahead.take() or fetch_history(conn)
+        if fetched.error is not None:
+            raise fx.history_error("read", fetched.error) from None
+        if fetched.rows is None:
             self._table_created_here = True  # if we create it, a failed first run removes it
             return []
-        except psycopg2.Error as exc:
-            raise fx.history_error("read", exc) from None
         self._table_ready = True
-        return [HistoryRow.joined(version, name, joined) for version, name, joined in rows]
+        return fetched.rows
 
     def _ensure_table(self) -> None:
         if not self._table_ready:
