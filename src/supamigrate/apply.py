@@ -15,7 +15,6 @@ from supamigrate.output import (
     progress_line,
     result_json,
 )
-from supamigrate.rehearsal_report import trace_json, trace_lines
 from supamigrate.sqlsplit import is_no_transaction
 
 
@@ -115,16 +114,18 @@ def summarise(results: Sequence[Result], total: int, out: Reporter) -> int:
 
 def rehearse(executor: Executor, todo: Sequence[MigrationFile], out: Reporter) -> int:
     """Run the transactional files in one rolled-back transaction; report, then the verdict."""
+    from supamigrate import rehearsal_report  # the trace and lint: only rehearsals need them
+
     rehearsable = [m for m in todo if not is_no_transaction(m.sql)]
     results = executor.rehearse(rehearsable)
     for index, result in enumerate(results, 1):
         out.say(progress_line(index, len(rehearsable), result))
-        for line in trace_lines(result) + failure_lines(result, rehearsal=True):
+        for line in rehearsal_report.trace_lines(result) + failure_lines(result, rehearsal=True):
             out.say(line)
     for migration in todo:
         if is_no_transaction(migration.sql):
             out.say(f"  {migration.label}: not rehearsable (runs outside a transaction)")
-    out.fact("rehearsal", [result_json(r) | trace_json(r) for r in results])
+    out.fact("rehearsal", [result_json(r) | rehearsal_report.trace_json(r) for r in results])
     failed = any(r.outcome is not Outcome.OK for r in results)
     if failed:
         out.say("Rehearsal failed; everything it ran was rolled back: nothing was changed.")

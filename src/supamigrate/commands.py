@@ -183,7 +183,8 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Ex
         plan = make_plan(migrations, executor.read_history() or [])
     if options.migration:
         plan = select_one(plan, options.migration)
-    out.fact("plan", plan_json(plan))
+    if out.as_json:  # 10,000 dicts nobody reads otherwise
+        out.fact("plan", plan_json(plan))
     out.say_lines(plan_lines(plan, brief=True))
     todo = _refusals(config, options, plan, executor, out)
     if not options.dry:  # only once nothing refused: a refused run writes no file either

@@ -70,7 +70,18 @@ def version_for(number: int, base: str) -> str | None:
 
 def sql_files(directory: Path) -> list[Path]:
     """The directory's entries, sorted, without a stat per entry (os.scandir's d_type)."""
-    return [directory / name for name in list_entries(directory)]
+    return [child(directory, name) for name in list_entries(directory)]
+
+
+def child(directory: Path, name: str) -> Path:
+    """`directory / name` for one entry name from a listing, without parsing it again.
+
+    `/` parses its operand as a path (~4 us): 40 ms of a run that lists 10,000 migrations.
+    pathlib's own iterdir() builds children with `_make_child_relpath`; where a Python
+    lacks it, the plain operator does the same.
+    """
+    make = getattr(directory, "_make_child_relpath", None)
+    return directory / name if make is None else make(name)
 
 
 def list_entries(directory: Path) -> dict[str, bool]:
@@ -139,7 +150,7 @@ def discover_sources(directory: Path) -> list[SourceFile]:
     for name, plain in list_entries(directory).items():  # a dangling link or a FIFO is read,
         if name.startswith("."):  # and fails loudly
             continue
-        path = directory / name
+        path = child(directory, name)
         match = SOURCE_NAME.match(name)
         if not match:
             raise UsageError(
@@ -195,19 +206,20 @@ def discover_migrations(
     mirror_dir: Path,
     labels: Mapping[str, str],
     skip: Collection[str] = (),
+    listing: Mapping[str, bool] | None = None,
 ) -> tuple[list[MigrationFile], list[str]]:
     """Everything applicable in supabase/migrations, in version order, plus skip warnings.
 
     `labels` names versions after their sources (NNN_name). Files named in `skip` (the mirrors
     of sources, whose text the caller has) are checked for a shared version but not read, and
-    left out of the result.
+    left out of the result. `listing`: the directory's list_entries, when the caller has it.
     """
     migrations: dict[str, MigrationFile] = {}
     names: dict[str, str] = {}  # version -> file name, skipped ones too
     warnings: list[str] = []
     if not mirror_dir.is_dir():
         return [], warnings
-    for name, plain in list_entries(mirror_dir).items():
+    for name, plain in (list_entries(mirror_dir) if listing is None else listing).items():
         if not name.endswith(".sql") or name == ".sql":  # Path.suffix: ".sql" itself has none
             continue
         match = CLI_NAME.match(name)
@@ -223,7 +235,7 @@ def discover_migrations(
         names[version] = name
         if name in skip:
             continue
-        path = mirror_dir / name
+        path = child(mirror_dir, name)
         sql = read_utf8(path, read_file(path, plain))
         label = labels.get(version, name[:-4])
         migrations[version] = MigrationFile(version, match.group("name"), path, sql, label)

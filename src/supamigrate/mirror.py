@@ -22,6 +22,7 @@ from supamigrate.files import (
     CLI_NAME,
     MigrationFile,
     SourceFile,
+    child,
     discover_migrations,
     list_entries,
     read_utf8,
@@ -80,6 +81,8 @@ class MirrorPlan:
     items: tuple[MirrorItem, ...]
     manifest_text: str | None  # what the manifest should hold after apply (None: no file)
     manifest_now: str | None  # what it holds now (None: no file)
+    # supabase/migrations as listed for the plan (files.list_entries), listed once a run.
+    listing: dict[str, bool] | None = None
 
     @property
     def manifest(self) -> Path:
@@ -117,7 +120,8 @@ def plan_mirror(
     legacy_base: str | None = None,
 ) -> MirrorPlan:
     """What the mirror should be. `assign=False` (CI) leaves unmirrored sources without one."""
-    on_disk = _cli_files(mirror_dir)
+    listing = list_entries(mirror_dir) if mirror_dir.is_dir() else {}
+    on_disk = {name: plain for name, plain in listing.items() if CLI_NAME.match(name)}
     manifest = mirror_dir.parent / MANIFEST_NAME
     manifest_now = manifest.read_text(encoding="utf-8") if manifest.is_file() else None
     recorded = parse_manifest(manifest, manifest_now or "")
@@ -146,7 +150,7 @@ def plan_mirror(
     )
     if manifest_now is None and text == HEADER:
         text = None  # nothing mirrored and no manifest: a repo that never asked gets none
-    return MirrorPlan(mirror_dir, tuple(items), text, manifest_now)
+    return MirrorPlan(mirror_dir, tuple(items), text, manifest_now, listing)
 
 
 def apply_mirror(plan: MirrorPlan) -> list[MirrorItem]:
@@ -187,7 +191,7 @@ def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str
     }
     labels = {version: source.label for version, (source, _) in sourced.items()}
     names = {target.name for _, target in sourced.values()}
-    found, warnings = discover_migrations(plan.mirror_dir, labels, skip=names)
+    found, warnings = discover_migrations(plan.mirror_dir, labels, skip=names, listing=plan.listing)
     by_version = {m.version: m for m in found}
     for item in plan.items:  # a renamed or removed file's old name is gone after apply
         if item.current is not None:
@@ -325,7 +329,7 @@ def _existing(
     recorded: dict[str, str],
 ) -> MirrorItem:
     target_name = f"{current.split('_', 1)[0]}_{source.name}.sql"
-    target = mirror_dir / target_name  # one Path per source: str(target) would build its text
+    target = child(mirror_dir, target_name)
     if current != target_name:
         path = mirror_dir / current
         if not path.exists():
@@ -374,13 +378,6 @@ def _next_version(taken: Iterable[str], now: datetime) -> str:
             ) from None
         candidate = later.strftime(_FORMAT)
     return candidate
-
-
-def _cli_files(mirror_dir: Path) -> dict[str, bool]:
-    """CLI-named file -> plainly a regular file (files.list_entries)."""
-    if not mirror_dir.is_dir():
-        return {}
-    return {name: plain for name, plain in list_entries(mirror_dir).items() if CLI_NAME.match(name)}
 
 
 def _name_part(mirror_name: str) -> str:

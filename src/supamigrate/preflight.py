@@ -7,7 +7,6 @@ one-line error (exit 2 for input that cannot work, 1 for a state that needs a de
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NoReturn
 
@@ -88,6 +87,8 @@ def _statements_alongside_split(sql: str) -> Sequence[str] | SyntaxProblem:
     while it parses, so the two use both cores."""
     if len(sql) < _ALONGSIDE:
         return top_level_statements(sql)
+    from concurrent.futures import ThreadPoolExecutor  # only for big files: import costs ~5 ms
+
     with ThreadPoolExecutor(max_workers=1) as pool:
         statements = pool.submit(top_level_statements, sql)
         split_statements(sql)
