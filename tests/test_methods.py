@@ -189,7 +189,7 @@ def test_the_pinned_cli_is_the_verified_one(tmp_path: Path) -> None:
         environ={"SUPABASE_CLI": str(CLI)},
     )
     if CLI.exists():
-        assert SupabaseCliExecutor.notes(settings) == []
+        assert SupabaseCliExecutor(settings).version_notes() == []
     (note,) = version_note("3.2.0", CLI)
     assert "3.2.0" in note and VERIFIED_CLI_VERSION in note
 

@@ -110,19 +110,20 @@ class SupabaseCliExecutor(BaseExecutor):
             return "project not linked (`invoke link`, or set SUPABASE_PROJECT_ID)"
         return Psycopg2Executor.unavailable(settings)
 
-    @classmethod
-    def notes(cls, settings: Settings) -> list[str]:
-        """One line when the CLI found is not the version whose splitter our rows match."""
-        cli = find_cli(settings.root, settings.environ)
-        if cli is None:
-            return []
+    def version_notes(self) -> list[str]:
+        """One line when the CLI found is not the version whose splitter our rows match. Asked
+        only before a push (starting the CLI costs ~0.35 s; a run with nothing to do skips it)."""
         try:
             found = subprocess.run(
-                [str(cli), "--version"], capture_output=True, text=True, timeout=30, check=False
+                [str(self.cli), "--version"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
             ).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             found = "unknown"
-        return version_note(found, cli)
+        return version_note(found, self.cli)
 
     def read_history(self) -> list[HistoryRow]:
         return self.reader.read_history()
@@ -137,6 +138,8 @@ class SupabaseCliExecutor(BaseExecutor):
             pending = [m for m in todo if m.version not in before]
             started, code = time.perf_counter(), 0
             if pending:
+                for note in self.version_notes():
+                    self.settings.say(note)
                 newest = max(before, default="")
                 code = self._push(dry=False, include_all=any(m.version < newest for m in pending))
             ms = (time.perf_counter() - started) * 1000 / max(len(pending), 1)
