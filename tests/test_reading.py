@@ -308,6 +308,10 @@ def test_statements_allowed_in_a_transaction_block_are_not_listed(cur: Any, sql:
 
 SCAN_PIECES = st.sampled_from(
     [
+        "$é$",
+        "$ü$",
+        "$z$",
+        "$aé$",
         "é",
         "☃",
         "\u00a0",
@@ -353,3 +357,9 @@ def test_linear_scan_finds_pglast_scanner_boundaries(sql: str) -> None:
             scan(sql)
         return
     assert [(t.start, t.end) for t in scan(sql)] == expected
+
+
+def test_an_expression_too_deep_for_the_json_reader_is_a_refusal_not_a_crash() -> None:
+    sql = "insert into t (s) values (" + " || ".join(["'a'"] * 2000) + ");\n"
+    reading = read_sql(sql)
+    assert reading.error is not None and "nested too deeply" in reading.error.message

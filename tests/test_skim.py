@@ -205,3 +205,30 @@ def test_a_clean_big_file_passes_and_is_split_for_the_run_once() -> None:
     rows = statements_text(sql)
     assert _split_cached.cache_info().hits == 1 and len(rows) == sql.count("\n")
     assert rows[0] == "insert into public.t (id, note) values (0, 'é; commit; ☃ 0')"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "alter table t rename to user\xa0;\n",  # pglast's split strips U+00A0: then USER
+        "alter table t rename column a to from\u3000;\n",
+        "drop index concurrently\xa0;\n",  # an index named concurrently<U+00A0>
+        "vacuum select\xa0",
+        "alter table t add constraint c check (" + "+".join(["a"] * 100_000) + " > 0);\n",
+    ],
+    ids=["user", "from", "concurrently", "vacuum", "deep"],
+)
+def test_what_the_skim_cannot_reparse_goes_to_the_whole_reading(sql: str) -> None:
+    """Found by an adversarial review: the skim crashed on these; now it hands them over, and
+    pre-flight decides as the whole reading does (or refuses with a one-line error)."""
+    statements = top_level_statements(sql)
+    if isinstance(statements, SyntaxProblem):
+        return
+    assert needs_whole_reading(statements, no_transaction=False)
+    refused = whole_reading_refuses(sql)
+    try:
+        check_files([_migration(sql)])
+    except UsageError:
+        assert refused
+    else:
+        assert not refused

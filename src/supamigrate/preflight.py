@@ -61,6 +61,8 @@ def _check_file(migration: MigrationFile) -> None:
         _check_text(name, sql, no_transaction=no_transaction)
         return
     reading = read_sql(sql)
+    if reading.error is not None:  # the split parsed, the tree could not be built (too deep)
+        _refuse_unparsable(name, sql, reading.error)
     _check_session_changes(name, sql, reading)
     if not reading.no_transaction:
         _check_transactional(name, reading)

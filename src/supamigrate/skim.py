@@ -100,9 +100,18 @@ def _kind_is_plain(text: str) -> bool:
 
 
 def _refusable(text: str, no_transaction: bool) -> bool:
+    """Whether this statement's own parse tree is one pre-flight may refuse; True also when it
+    cannot tell, so the whole reading decides. pglast's split strips each statement with
+    Python's strip(), which also takes U+00A0 and other spaces Postgres reads as letters off
+    a trailing identifier (`rename to user<U+00A0>` then reads as the keyword USER), and a
+    deeply nested expression parses but its tree is too deep to build here."""
     from pglast import parser
 
-    for item in json.loads(parser.parse_sql_json(text))["stmts"]:
+    try:
+        items = json.loads(parser.parse_sql_json(text))["stmts"]
+    except (parser.ParseError, RecursionError):
+        return True
+    for item in items:
         ((kind, node),) = item["stmt"].items()
         statement = Statement(kind, node, 0, len(text), 1, text)
         if copies_through_client(statement):
