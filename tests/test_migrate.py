@@ -132,6 +132,8 @@ def test_dry_and_rehearse_change_nothing(project: Any) -> None:
     project.write("001_log.sql", M1)
     project.write("002_widgets.sql", M2)
     before = _snapshot(project)
+    mirror_dir = project.root / "supabase" / "migrations"
+    files_before = sorted(p.name for p in mirror_dir.glob("*")) if mirror_dir.exists() else []
     dry = project.invoke("migrate", "--dry")
     assert dry.returncode == 0
     assert "2 statement(s)" in dry.stdout and "line 2: insert into public.applied_log" in dry.stdout
@@ -143,6 +145,9 @@ def test_dry_and_rehearse_change_nothing(project: Any) -> None:
     assert rehearse.returncode == 0, rehearse.stdout + rehearse.stderr
     assert "[2/2] 002_widgets ... ok" in rehearse.stdout and "Rehearsal passed" in rehearse.stdout
     assert _snapshot(project) == before
+    # Nor the working tree: no version assigned, no mirror file written, by either.
+    files_after = sorted(p.name for p in mirror_dir.glob("*")) if mirror_dir.exists() else []
+    assert files_after == files_before and "Mirrored" not in dry.stdout + rehearse.stdout
 
 
 def test_rehearse_reports_a_failure_and_changes_nothing(project: Any) -> None:
@@ -301,3 +306,13 @@ def test_rehearse_skips_no_transaction_files(project: Any) -> None:
     assert "[3/3] 004_enable_rls_policies ... ok" in result.stdout
     assert "003_backfill_tenant_data: not rehearsable" in result.stdout
     assert _snapshot(project) == before
+
+
+def test_mirror_counts_what_it_mirrors_after_removing_an_orphan(project: Any) -> None:
+    project.write("001_log.sql", M1)
+    gone = project.write("002_widgets.sql", M2)
+    assert project.invoke("mirror").returncode == 0
+    gone.unlink()
+    result = project.invoke("mirror")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Mirror up to date: 1 mirrored file(s)" in result.stdout

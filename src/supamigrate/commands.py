@@ -111,13 +111,18 @@ def mirror(config: Config, out: Reporter, *, check: bool) -> int:
                 f"{len(changes)} mirror change(s) pending in {config.supabase_migrations_dir}: "
                 "run `invoke mirror` and commit the result."
             )
-        out.say(f"Mirror up to date: {len(plan.items)} mirrored file(s).")
+        out.say(f"Mirror up to date: {_mirrored(plan)} mirrored file(s).")
         return 0
     for item in mirror_files.apply_mirror(plan):
         out.say(f"  {item.describe()}")
     where = config.supabase_migrations_dir
-    out.say(f"Mirror up to date: {len(plan.items)} mirrored file(s) in {where}.")
+    out.say(f"Mirror up to date: {_mirrored(plan)} mirrored file(s) in {where}.")
     return 0
+
+
+def _mirrored(plan: mirror_files.MirrorPlan) -> int:
+    """Sources with a mirror file (an orphan just removed is not one)."""
+    return sum(1 for item in plan.items if item.source is not None)
 
 
 def _mirror_plan(config: Config) -> mirror_files.MirrorPlan:
@@ -187,7 +192,9 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Ex
         out.fact("plan", plan_json(plan))
     out.say_lines(plan_lines(plan, brief=True))
     todo = _refusals(config, options, plan, executor, out)
-    if not options.dry:  # only once nothing refused: a refused run writes no file either
+    # Only once nothing refused (a refused run writes no file either), and never for a dry run
+    # or a rehearsal: they change nothing, in the database or the working tree.
+    if not (options.dry or options.rehearse):
         _write_mirror(mirror_plan, out)
     if not todo:
         out.say(f"Nothing to apply: {plan_summary(plan)}.")
