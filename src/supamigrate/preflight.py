@@ -116,7 +116,7 @@ def _check_bytes(migration: MigrationFile) -> None:
 def _check_session_changes(name: str, sql: str, reading: Reading) -> None:
     """What would make the server (or psql) read the rest differently from the parser we
     checked with, feed the script to a statement, or break the runner's lock."""
-    _check_text(name, sql, no_transaction=False)
+    _check_text(name, sql, no_transaction=reading.no_transaction)
     for statement in reading.statements:
         if copies_through_client(statement):
             raise UsageError(
@@ -124,8 +124,6 @@ def _check_session_changes(name: str, sql: str, reading: Reading) -> None:
                 "that streams data, which a migration has not: use INSERT ... VALUES or "
                 "INSERT ... SELECT. Nothing was applied."
             )
-    if reading.no_transaction:
-        _check_text(name, sql, no_transaction=True)
 
 
 def _check_text(name: str, sql: str, *, no_transaction: bool) -> None:
