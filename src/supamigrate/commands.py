@@ -17,10 +17,13 @@ from supamigrate.config import Config
 from supamigrate.errors import CheckFailed, DatabaseUnavailable, UsageError
 from supamigrate.executors.base import Executor, Settings
 from supamigrate.executors.registry import Needs, choose
+from supamigrate.history import HistoryRow
+from supamigrate.history_digests import DIGESTS_NAME, save_digests
 from supamigrate.output import Reporter, plan_json, plan_lines, plan_summary, preview_lines
 from supamigrate.plan import Plan, make_plan, select_one
 from supamigrate.quiet_gc import no_collector_passes
 from supamigrate.sqlsplit import is_no_transaction, split_statements
+from supamigrate.statcache import CACHE_NAME, StatCache
 
 SKIP_HINT = "pass --skip-confirm (or set CI=true) to apply without asking."
 
@@ -100,7 +103,9 @@ def connection_notes(config: Config) -> list[str]:
 
 def mirror(config: Config, out: Reporter, *, check: bool) -> int:
     """Write (or with check, only compare) supabase/migrations from migrations/."""
-    plan = _mirror_plan(config)
+    cache = stat_cache(config)
+    plan = _mirror_plan(config, cache)
+    cache.save()
     out.fact("mirror", [{"file": i.describe(), "state": i.state.value} for i in plan.items])
     if check:
         changes = plan.changes()
@@ -125,15 +130,29 @@ def _mirrored(plan: mirror_files.MirrorPlan) -> int:
     return sum(1 for item in plan.items if item.source is not None)
 
 
-def _mirror_plan(config: Config) -> mirror_files.MirrorPlan:
+def stat_cache(config: Config, *, keep: bool = True) -> StatCache:
+    """The stat cache in supabase/.temp (statcache.py); `keep=False`: used, never written."""
+    cache = StatCache.load(config.supabase_dir / ".temp" / CACHE_NAME)
+    return cache if keep and config.supabase_dir.is_dir() else cache.read_only()
+
+
+def _remember(config: Config, rows: list[HistoryRow]) -> None:
+    """The rows' digests for the next run (history_digests), beside the stat cache."""
+    if config.supabase_dir.is_dir():
+        save_digests(config.supabase_dir / ".temp" / DIGESTS_NAME, rows)
+
+
+def _mirror_plan(config: Config, cache: StatCache) -> mirror_files.MirrorPlan:
     """migrations/NNN_name.sql (none in a repo that only has supabase/migrations) mirrored."""
-    sources = fs.discover_sources(config.migrations_dir) if config.migrations_dir else []
+    directory = config.migrations_dir
+    sources = fs.discover_sources(directory, cache) if directory else []
     return mirror_files.plan_mirror(
         sources,
         config.supabase_migrations_dir,
         now=mirror_files.utc_now(),
         assign=not in_ci(),  # in CI the committed mirror is the record: nothing new is assigned
         legacy_base=config.version_base,
+        cache=cache,
     )
 
 
@@ -149,10 +168,12 @@ def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.Mig
 
 
 def _collect(
-    config: Config, out: Reporter
+    config: Config, out: Reporter, *, keep_cache: bool = True
 ) -> tuple[list[fs.MigrationFile], mirror_files.MirrorPlan]:
-    plan = _mirror_plan(config)
+    cache = stat_cache(config, keep=keep_cache)
+    plan = _mirror_plan(config, cache)
     found, warnings = mirror_files.mirrored_migrations(plan)
+    cache.save()  # now, within moments of the reads it remembers (statcache: racy writes)
     for warning in warnings:
         out.warn(warning)
     return found, plan
@@ -172,6 +193,7 @@ def status(config: Config, out: Reporter, executor: Executor) -> Plan:
         rows = executor.read_history()
         if rows is None:
             raise DatabaseUnavailable("status needs a database connection; none could be made.")
+        _remember(config, rows)
         plan = make_plan(migrations, rows)
     out.fact("migrations", plan_json(plan))
     out.fact("summary", plan_summary(plan))
@@ -184,8 +206,13 @@ def status(config: Config, out: Reporter, executor: Executor) -> Plan:
 def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Executor) -> int:
     """Apply what is pending; return the exit code (0 ok or nothing to do, 1 a failure)."""
     with no_collector_passes():
-        migrations, mirror_plan = _collect(config, out)
-        plan = make_plan(migrations, executor.read_history() or [])
+        # --dry and --rehearse write nothing, not even the git-ignored stat cache.
+        keep = not (options.dry or options.rehearse)
+        migrations, mirror_plan = _collect(config, out, keep_cache=keep)
+        rows = executor.read_history() or []
+        if keep:
+            _remember(config, rows)
+        plan = make_plan(migrations, rows)
     if options.migration:
         plan = select_one(plan, options.migration)
     if out.as_json:  # 10,000 dicts nobody reads otherwise

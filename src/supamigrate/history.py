@@ -40,11 +40,14 @@ END$$;
 COMMIT;
 """
 SELECT_ROWS = f"SELECT version, coalesce(name, ''), statements FROM {TABLE} ORDER BY version"
-# The same rows with the statements joined on the server: one text per row instead of an
-# array psycopg2 would turn into a list of strings, which the drift check only joins again.
-SELECT_JOINED = (
-    f"SELECT version, coalesce(name, ''), array_to_string(statements, E'\\n') "
-    f"FROM {TABLE} ORDER BY version"
+# The statements joined on the server (one text per row, not an array psycopg2 would turn into
+# a list of strings the drift check only joins again), and the md5 of that text, by which
+# history_digests remembers each text's digest. An empty text has nothing to compare: NULL.
+_JOINED = "nullif(array_to_string(statements, E'\\n'), '')"
+SELECT_SUMS = f"SELECT version, coalesce(name, ''), md5({_JOINED}) FROM {TABLE} ORDER BY version"
+SELECT_TEXTS = (
+    f"SELECT version, coalesce(name, ''), md5({_JOINED}), {_JOINED} "
+    f"FROM {TABLE} {{where}} ORDER BY version"
 )
 # SQLSTATE our re-check raises when another runner applied the version while we waited.
 
@@ -57,11 +60,15 @@ class HistoryRow:
     # Instead of the statements: the digest of their normalised text (see `digest`), so a
     # history of 10,000 rows is not held in memory only to be compared once.
     digest: bytes | None = None
+    text_md5: str | None = None  # the server's md5 of the joined text (history_digests)
+    remembered: bool = False  # the digest came from history_digests, not from the text
 
     @classmethod
-    def joined(cls, version: str, name: str, joined: str | None) -> HistoryRow:
-        """A row from SELECT_JOINED: keep the digest; '' or NULL mean nothing to compare."""
-        return cls(version, name, None, digest(joined) if joined else None)
+    def joined(
+        cls, version: str, name: str, joined: str | None, md5: str | None = None
+    ) -> HistoryRow:
+        """A row from SELECT_TEXTS: keep the digest; '' or NULL mean nothing to compare."""
+        return cls(version, name, None, digest(joined) if joined else None, md5)
 
 
 def ensure_table_sql() -> str:

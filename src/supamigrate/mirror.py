@@ -25,7 +25,6 @@ from supamigrate.files import (
     child,
     discover_migrations,
     list_entries,
-    read_utf8,
     try_read_plain,
     version_for,
 )
@@ -36,6 +35,7 @@ from supamigrate.manifest import (
     parse_manifest,
     write_atomically,
 )
+from supamigrate.statcache import StatCache, raw_digest
 
 _FORMAT = "%Y%m%d%H%M%S"
 
@@ -57,11 +57,11 @@ class MirrorItem:
     target: Path | None  # None: a NEW source where versions may not be assigned (CI)
     current: Path | None = None  # our file on disk now, when it differs from target
     # Kept, not computed: asked for per item in several passes (Path.name is no field).
-    version: str | None = field(init=False, repr=False, compare=False)
+    version: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        version = None if self.target is None else self.target.name.split("_", 1)[0]
-        object.__setattr__(self, "version", version)
+        if self.version is None and self.target is not None:
+            object.__setattr__(self, "version", self.target.name.split("_", 1)[0])
 
     def describe(self) -> str:
         if self.source is None:
@@ -83,6 +83,7 @@ class MirrorPlan:
     manifest_now: str | None  # what it holds now (None: no file)
     # supabase/migrations as listed for the plan (files.list_entries), listed once a run.
     listing: dict[str, bool] | None = None
+    cache: StatCache | None = None  # what vouched for the files, to vouch for the rest
 
     @property
     def manifest(self) -> Path:
@@ -118,8 +119,10 @@ def plan_mirror(
     now: datetime,
     assign: bool,
     legacy_base: str | None = None,
+    cache: StatCache | None = None,
 ) -> MirrorPlan:
-    """What the mirror should be. `assign=False` (CI) leaves unmirrored sources without one."""
+    """What the mirror should be. `assign=False` (CI) leaves unmirrored sources without one.
+    `cache`: the stat cache that read the sources, asked about their mirror copies too."""
     listing = list_entries(mirror_dir) if mirror_dir.is_dir() else {}
     on_disk = {name: plain for name, plain in listing.items() if CLI_NAME.match(name)}
     manifest = mirror_dir.parent / MANIFEST_NAME
@@ -131,7 +134,7 @@ def plan_mirror(
     for source in sources:
         mirror_name = pairs.get(source.file_name)
         if mirror_name is not None:
-            items.append(_existing(source, mirror_dir, mirror_name, on_disk, recorded))
+            items.append(_existing(source, mirror_dir, mirror_name, on_disk, recorded, cache))
         elif assign:
             version = _next_version(taken, now)
             taken.add(version)
@@ -150,7 +153,7 @@ def plan_mirror(
     )
     if manifest_now is None and text == HEADER:
         text = None  # nothing mirrored and no manifest: a repo that never asked gets none
-    return MirrorPlan(mirror_dir, tuple(items), text, manifest_now, listing)
+    return MirrorPlan(mirror_dir, tuple(items), text, manifest_now, listing, cache)
 
 
 def apply_mirror(plan: MirrorPlan) -> list[MirrorItem]:
@@ -191,14 +194,17 @@ def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str
     }
     labels = {version: source.label for version, (source, _) in sourced.items()}
     names = {target.name for _, target in sourced.values()}
-    found, warnings = discover_migrations(plan.mirror_dir, labels, skip=names, listing=plan.listing)
+    found, warnings = discover_migrations(
+        plan.mirror_dir, labels, skip=names, listing=plan.listing, cache=plan.cache
+    )
     by_version = {m.version: m for m in found}
     for item in plan.items:  # a renamed or removed file's old name is gone after apply
         if item.current is not None:
             by_version.pop(item.current.name.split("_", 1)[0], None)
     for version, (source, _) in sourced.items():  # sources are the truth, written or not
-        text = read_utf8(source.path, source.content)
-        by_version[version] = MigrationFile(version, source.name, source.path, text, source.label)
+        by_version[version] = MigrationFile(
+            version, source.name, source.path, source.body, source.label
+        )
     return [by_version[v] for v in sorted(by_version)], warnings
 
 
@@ -314,7 +320,8 @@ class _Contents:
         if name not in self.cache:
             plain = self.on_disk.get(name)
             path = self.mirror_dir / name
-            content = None if plain is None else try_read_plain(str(path), plain)
+            read = None if plain is None else try_read_plain(str(path), plain)
+            content = None if read is None else read[0]
             if plain is not None and content is None:
                 content = path.read_bytes()
             self.cache[name] = content
@@ -327,22 +334,40 @@ def _existing(
     current: str,
     on_disk: dict[str, bool],
     recorded: dict[str, str],
+    cache: StatCache | None,
 ) -> MirrorItem:
-    target_name = f"{current.split('_', 1)[0]}_{source.name}.sql"
+    version = current.split("_", 1)[0]
+    target_name = f"{version}_{source.name}.sql"
     target = child(mirror_dir, target_name)
     if current != target_name:
         path = mirror_dir / current
         if not path.exists():
-            return MirrorItem(MirrorState.MISSING, source, target)
-        return MirrorItem(MirrorState.RENAMED, source, target, path)
-    content = try_read_plain(f"{mirror_dir}/{current}", on_disk.get(current, False))
-    if content is None and not target.exists():
-        return MirrorItem(MirrorState.MISSING, source, target)
-    if (target.read_bytes() if content is None else content) != source.content:
-        return MirrorItem(MirrorState.STALE, source, target)
-    if recorded.get(current) != source.file_name:
-        return MirrorItem(MirrorState.RELINKED, source, target)
-    return MirrorItem(MirrorState.OK, source, target)
+            return MirrorItem(MirrorState.MISSING, source, target, version=version)
+        return MirrorItem(MirrorState.RENAMED, source, target, path, version)
+    raw = _mirror_digest(f"{mirror_dir}/{current}", on_disk.get(current, False), cache)
+    if raw is None and not target.exists():
+        state = MirrorState.MISSING
+    elif (raw_digest(target.read_bytes()) if raw is None else raw) != source.body.raw:
+        state = MirrorState.STALE
+    elif recorded.get(current) != source.file_name:
+        state = MirrorState.RELINKED
+    else:
+        state = MirrorState.OK
+    return MirrorItem(state, source, target, version=version)
+
+
+def _mirror_digest(path: str, plain: bool, cache: StatCache | None) -> str | None:
+    """The digest of a mirror copy's bytes: vouched for, or read (and learnt) the quick way.
+    None: not a plainly regular file, or gone; the caller goes the careful way."""
+    known = cache.vouch(path) if plain and cache is not None else None
+    if known is not None:
+        return known.raw
+    read = try_read_plain(path, plain)
+    if read is None:
+        return None
+    data, st = read
+    learnt = cache.learn(path, st, data, None) if cache is not None else None
+    return learnt.raw if learnt is not None else raw_digest(data)
 
 
 def _refuse_collisions(

@@ -56,7 +56,7 @@ def make_plan(files: list[MigrationFile], rows: list[HistoryRow]) -> Plan:
         if row is None:
             state = State.PENDING
         else:
-            state = State.APPLIED if matches_file(row, file.sql) else State.DRIFTED
+            state = State.APPLIED if _same(row, file) else State.DRIFTED
         entries.append(Entry(file.version, file.label, state, file, row))
     for row in by_version.values():
         label = f"{row.version}_{row.name}" if row.name else row.version
@@ -64,6 +64,13 @@ def make_plan(files: list[MigrationFile], rows: list[HistoryRow]) -> Plan:
     entries.sort(key=lambda e: e.version)
     pending = tuple(e.file for e in entries if e.state is State.PENDING and e.file)
     return Plan(tuple(entries), pending)
+
+
+def _same(row: HistoryRow, file: MigrationFile) -> bool:
+    """history.matches_file, by the digest the stat cache kept when it can (no file read)."""
+    if row.digest is not None:
+        return row.digest == file.text_digest
+    return matches_file(row, file.sql)
 
 
 def select_one(plan: Plan, wanted: str) -> Plan:
@@ -233,7 +240,7 @@ def _twin(row: HistoryRow, pending: list[Entry]) -> Entry | None:
     if not row.statements:  # rows with no statements match anything: compare names only
         same: list[Entry] = []
     else:
-        same = [e for e in pending if e.file is not None and matches_file(row, e.file.sql)]
+        same = [e for e in pending if e.file is not None and _same(row, e.file)]
     named = [e for e in pending if e.file is not None and row.name and e.file.name == row.name]
     found = same or named
     return found[0] if found else None
@@ -241,7 +248,7 @@ def _twin(row: HistoryRow, pending: list[Entry]) -> Entry | None:
 
 def _one_missing(version: str, row: HistoryRow, twin: Entry | None) -> str:
     if twin is not None and twin.file is not None:
-        same = row.statements and matches_file(row, twin.file.sql)
+        same = row.statements and _same(row, twin.file)
         how = "the same statements" if same else "the same name"
         return (
             f"{twin.label} (version {twin.version}) has {how}: it is probably this migration "

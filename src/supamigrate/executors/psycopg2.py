@@ -48,6 +48,7 @@ from supamigrate.history import (
     ensure_table_sql,
     is_already_applied,
 )
+from supamigrate.history_digests import DIGESTS_NAME
 from supamigrate.masking import mask
 from supamigrate.sqlsplit import Statement, line_of, statement_at
 
@@ -65,7 +66,8 @@ class Psycopg2Executor(BaseExecutor):
         # Connecting (several round trips to a far-away project) and reading the history
         # overlap with reading and checking the files (history_read); the first use waits
         # for it and raises its error, if any.
-        self._ahead = ConnectAndRead(settings.target, settings.connect_timeout)
+        digests = settings.supabase_dir / ".temp" / DIGESTS_NAME
+        self._ahead = ConnectAndRead(settings.target, settings.connect_timeout, digests)
         self._connecting = Background(self._ahead)
         self._connection: connection | None = None
         self._table_ready = False
