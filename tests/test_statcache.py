@@ -24,7 +24,7 @@ from supamigrate.db import session
 from supamigrate.errors import UsageError
 from supamigrate.executors.history_read import fetch_history
 from supamigrate.history import CREATE_TABLE, digest, record_sql
-from supamigrate.history_digests import DIGESTS_NAME, load_digests, save_digests
+from supamigrate.history_digests import DIGESTS_NAME, load_digests, recorded_row, save_digests
 from supamigrate.mirror import MirrorPlan, apply_mirror, mirrored_migrations, plan_mirror
 from supamigrate.statcache import CACHE_NAME, StatCache
 
@@ -197,6 +197,8 @@ def test_edits_a_cache_cannot_see_by_mtime_are_still_found(project: Any) -> None
     project.write("001_a.sql", "create table a (id int);\n")
     project.write("002_b.sql", "create table b (id int);\n")
     assert project.invoke("migrate", "--skip-confirm").returncode == 0
+    digests = project.root / "supabase" / ".temp" / DIGESTS_NAME
+    assert len(digests.read_text().splitlines()) == 1 + 2  # the rows it wrote
     time.sleep(2.1)
     quiet = project.invoke("migrate", "--skip-confirm")
     assert "Nothing to apply: 2 applied." in quiet.stdout
@@ -243,6 +245,11 @@ def test_remembered_digests_equal_digests_of_the_texts(
     path = tmp_path / "digests"
     first = fetch_history(conn).rows
     assert first is not None
+    # What a run remembers of the rows it writes is what the server then says of them.
+    written = [recorded_row(f"{n:014d}", "m", statements) for n, statements in enumerate(rows)]
+    assert [(w.text_md5, w.digest) if w else (None, None) for w in written] == [
+        (r.text_md5, r.digest) for r in first
+    ]
     save_digests(path, first)
     again = fetch_history(conn, load_digests(path)).rows
     assert again is not None

@@ -18,11 +18,11 @@ from supamigrate.errors import CheckFailed, DatabaseUnavailable, UsageError
 from supamigrate.executors.base import Executor, Settings
 from supamigrate.executors.registry import Needs, choose
 from supamigrate.history import HistoryRow
-from supamigrate.history_digests import DIGESTS_NAME, save_digests
+from supamigrate.history_digests import DIGESTS_NAME, recorded_row, save_digests
 from supamigrate.output import Reporter, plan_json, plan_lines, plan_summary, preview_lines
 from supamigrate.plan import Plan, make_plan, select_one
 from supamigrate.quiet_gc import no_collector_passes
-from supamigrate.sqlsplit import is_no_transaction, split_statements
+from supamigrate.sqlsplit import is_no_transaction, split_statements, statements_text
 from supamigrate.statcache import CACHE_NAME, StatCache
 
 SKIP_HINT = "pass --skip-confirm (or set CI=true) to apply without asking."
@@ -241,9 +241,13 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Ex
     confirmed = options.skip_confirm or in_ci()
     if not confirmed and not out.ask(f"Apply {len(todo)} migration(s)?", refuse_hint=SKIP_HINT):
         raise UsageError("Cancelled: nothing was applied.")
-    return apply_all(
-        executor, todo, rerun=plan.rerun, continue_on_error=options.continue_on_error, out=out
-    )
+    try:
+        return apply_all(
+            executor, todo, rerun=plan.rerun, continue_on_error=options.continue_on_error, out=out
+        )
+    finally:  # the texts this run wrote: the next one need not fetch them (history_digests)
+        recorded = (recorded_row(m.version, m.name, statements_text(m.sql)) for m in todo)
+        _remember(config, [*rows, *(row for row in recorded if row is not None)])
 
 
 def _refusals(

@@ -11,15 +11,27 @@ md5. It lives beside the stat cache in supabase/.temp; a malformed file is no ca
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from supamigrate.history import HistoryRow
+from supamigrate.history import HistoryRow, digest
 
 DIGESTS_NAME = "supamigrate-history"
 _HEADER = b"supamigrate-history 1\n"
 _MD5 = re.compile(r"[0-9a-f]{32}")
+
+
+def recorded_row(version: str, name: str, statements: list[str]) -> HistoryRow | None:
+    """The row a run records (envelope.record_sql), with the md5 the server will give its
+    text (UTF-8, as Supabase stores it; under another server encoding the key never matches,
+    and the text is fetched as before): the next run need not fetch the text it just wrote."""
+    joined = "\n".join(statements)
+    if not joined:
+        return None
+    md5 = hashlib.md5(joined.encode(), usedforsecurity=False).hexdigest()
+    return HistoryRow(version, name, None, digest(joined), md5)
 
 
 def load_digests(path: Path) -> dict[str, bytes]:
