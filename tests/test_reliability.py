@@ -82,9 +82,9 @@ def test_sigkill_at_random_moments(tmp_path: Path, make_db: Callable[[], DbTarge
     seen_partway = 0
     for trial in range(KILL_TRIALS):
         method = "psql" if trial % 4 == 3 else "psycopg2"
-        project = _steps_project(tmp_path / f"trial{trial}", make_db(), sleep=0.08)
+        project = _steps_project(tmp_path / f"trial{trial}", make_db(), sleep=0.12)
         runner = project.popen("migrate", "--skip-confirm", "--method", method)
-        time.sleep(rng.uniform(0.2, 1.2))  # startup is ~0.3 s, the six steps ~0.6 s more
+        time.sleep(rng.uniform(0.2, 1.2))  # startup is ~0.3 s, the six steps ~0.8 s more
         os.kill(runner.pid, signal.SIGKILL)
         runner.communicate(timeout=30)
         _quiet(project.target)

@@ -194,6 +194,7 @@ def test_edits_a_cache_cannot_see_by_mtime_are_still_found(project: Any) -> None
     """A team's repo after a day: applied, then left alone (past the racy window), then a
     source rewritten under its old mtime and a history row edited on the server. Status with
     the caches says what status says without them, and both name the drift."""
+    (project.root / "supabase" / ".temp").mkdir()  # as any `supabase` command makes it
     project.write("001_a.sql", "create table a (id int);\n")
     project.write("002_b.sql", "create table b (id int);\n")
     assert project.invoke("migrate", "--skip-confirm").returncode == 0
@@ -219,9 +220,20 @@ def test_edits_a_cache_cannot_see_by_mtime_are_still_found(project: Any) -> None
 
 
 def test_dry_and_rehearse_write_no_cache(project: Any) -> None:
+    temp = project.root / "supabase" / ".temp"
+    temp.mkdir()
     project.write("001_a.sql", "create table a (id int);\n")
     assert project.invoke("migrate", "--dry").returncode == 0
     assert project.invoke("migrate", "--rehearse").returncode == 0
+    assert list(temp.iterdir()) == []
+    assert project.invoke("migrate", "--skip-confirm").returncode == 0
+    assert [p.name for p in temp.iterdir()] == [DIGESTS_NAME]  # (the file, too fresh to trust)
+
+
+def test_no_cache_without_the_cli_s_folder(project: Any) -> None:
+    """A repository that never ran the Supabase CLI has no supabase/.temp: none is made."""
+    project.write("001_a.sql", "create table a (id int);\n")
+    assert project.invoke("migrate", "--skip-confirm").returncode == 0
     assert not (project.root / "supabase" / ".temp").exists()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from supamigrate import files as fs
 from supamigrate import mirror as mirror_files
@@ -130,16 +131,28 @@ def _mirrored(plan: mirror_files.MirrorPlan) -> int:
     return sum(1 for item in plan.items if item.source is not None)
 
 
+def _temp(config: Config) -> Path | None:
+    """supabase/.temp, where the caches live, if the Supabase CLI made it (any `supabase`
+    command does; `supabase init` git-ignores it). supamigrate never makes it: a repository
+    that never ran the CLI gains no file."""
+    temp = config.supabase_dir / ".temp"
+    return temp if temp.is_dir() else None
+
+
 def stat_cache(config: Config, *, keep: bool = True) -> StatCache:
-    """The stat cache in supabase/.temp (statcache.py); `keep=False`: used, never written."""
-    cache = StatCache.load(config.supabase_dir / ".temp" / CACHE_NAME)
-    return cache if keep and config.supabase_dir.is_dir() else cache.read_only()
+    """The stat cache (statcache.py); `keep=False`, or no supabase/.temp: used, never written."""
+    temp = _temp(config)
+    if temp is None:
+        return StatCache.off()
+    cache = StatCache.load(temp / CACHE_NAME)
+    return cache if keep else cache.read_only()
 
 
 def _remember(config: Config, rows: list[HistoryRow]) -> None:
     """The rows' digests for the next run (history_digests), beside the stat cache."""
-    if config.supabase_dir.is_dir():
-        save_digests(config.supabase_dir / ".temp" / DIGESTS_NAME, rows)
+    temp = _temp(config)
+    if temp is not None:
+        save_digests(temp / DIGESTS_NAME, rows)
 
 
 def _mirror_plan(config: Config, cache: StatCache) -> mirror_files.MirrorPlan:
