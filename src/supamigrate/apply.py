@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from supamigrate import interrupt
 from supamigrate.errors import MigrationFailed, UsageError
@@ -25,8 +25,10 @@ def apply_all(
     rerun: bool,
     continue_on_error: bool,
     out: Reporter,
+    on_result: Callable[[Result], None] | None = None,
 ) -> int:
-    """Apply `todo` in order, printing each result as it ends; 0, or raise MigrationFailed."""
+    """Apply `todo` in order, printing each result as it ends (and passing it to `on_result`);
+    0, or raise MigrationFailed."""
     results: list[Result] = []
     live: list[str] = []  # notices of the running migration already shown as they came
 
@@ -38,6 +40,8 @@ def apply_all(
 
     def show(result: Result) -> None:
         results.append(result)
+        if on_result is not None:
+            on_result(result)
         out.say(progress_line(len(results), len(todo), result))
         for text in result.notices:
             if text in live:

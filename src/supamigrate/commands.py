@@ -16,7 +16,7 @@ from supamigrate import preflight
 from supamigrate.apply import apply_all, rehearse
 from supamigrate.config import Config
 from supamigrate.errors import CheckFailed, DatabaseUnavailable, UsageError
-from supamigrate.executors.base import Executor, Settings
+from supamigrate.executors.base import Executor, Outcome, Result, Settings
 from supamigrate.executors.registry import Needs, choose
 from supamigrate.history import HistoryRow
 from supamigrate.history_digests import DIGESTS_NAME, recorded_row, save_digests
@@ -254,13 +254,25 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Ex
     confirmed = options.skip_confirm or in_ci()
     if not confirmed and not out.ask(f"Apply {len(todo)} migration(s)?", refuse_hint=SKIP_HINT):
         raise UsageError("Cancelled: nothing was applied.")
+    recorded: list[HistoryRow] = []  # the rows this run writes: the next need not fetch them
+
+    def remember(result: Result) -> None:  # as each ends: its split is still cached then
+        file = result.migration
+        if result.outcome is Outcome.OK:
+            row = recorded_row(file.version, file.name, statements_text(file.sql))
+            recorded.extend([row] if row is not None else [])
+
     try:
         return apply_all(
-            executor, todo, rerun=plan.rerun, continue_on_error=options.continue_on_error, out=out
+            executor,
+            todo,
+            rerun=plan.rerun,
+            continue_on_error=options.continue_on_error,
+            out=out,
+            on_result=remember,
         )
-    finally:  # the texts this run wrote: the next one need not fetch them (history_digests)
-        recorded = (recorded_row(m.version, m.name, statements_text(m.sql)) for m in todo)
-        _remember(config, [*rows, *(row for row in recorded if row is not None)])
+    finally:
+        _remember(config, [*rows, *recorded])
 
 
 def _refusals(
