@@ -43,6 +43,7 @@ from supamigrate.executors.rehearsal import Rehearsal
 from supamigrate.files import MigrationFile
 from supamigrate.history import (
     ADVISORY_LOCK_KEY,
+    CREATE_TABLE,
     DROP_IF_UNUSED,
     HistoryRow,
     ensure_table_sql,
@@ -113,13 +114,19 @@ class Psycopg2Executor(BaseExecutor):
     def apply(
         self, todo: Sequence[MigrationFile], *, rerun: bool, on_result: OnResult
     ) -> list[Result]:
-        self._ensure_table()
+        # No history table yet (a fresh database, a new branch): the first migration's own
+        # transaction creates it, under the same lock: one round trip less, and a first
+        # migration that fails takes the table with it.
+        fold = self._table_created_here and not self._table_ready
+        if not fold:
+            self._ensure_table()
         results: list[Result] = []
         wrapped: dict[int, Envelope] = {}  # wrapped ahead of use, dropped once it ended
 
         def envelope(index: int) -> Envelope:
             if index not in wrapped:
-                wrapped[index] = wrap(todo[index], self.limits, rerun=rerun)
+                table = fold and index == 0
+                wrapped[index] = wrap(todo[index], self.limits, rerun=rerun, ensure_table=table)
             return wrapped[index]
 
         sizer = Sizer()
@@ -134,11 +141,22 @@ class Psycopg2Executor(BaseExecutor):
                 wrapped.pop(len(results), None)
                 results.append(result)
                 on_result(result)
+            if fold and not self._table_ready:
+                self._table_after_first(done)
             if interrupt.requested() is not None:
                 break
         if self._table_created_here and not any(r.outcome is Outcome.OK for r in results):
             self._run(DROP_IF_UNUSED)
         return results
+
+    def _table_after_first(self, done: list[Result]) -> None:
+        """The first message made the table, unless it was rolled back. Then a separate try
+        says whether the table itself could not be made (no CREATE privilege: the clear
+        error, not the migration's); the run's end removes it again if nothing applied."""
+        if any(result.outcome is not Outcome.FAILED for result in done):
+            self._table_ready = True
+        elif done:
+            self._ensure_table()
 
     def _next_batch(
         self,
@@ -360,7 +378,8 @@ class Psycopg2Executor(BaseExecutor):
                 "SAVEPOINT supamigrate_locate;",
                 "ROLLBACK TO SAVEPOINT supamigrate_locate;",
             )
-        self._run(begin + self.limits.sql("LOCAL"))
+        table = CREATE_TABLE.lstrip() if envelope.creates_table else ""
+        self._run(begin + table + self.limits.sql("LOCAL"))
         try:
             for statement in statements:
                 if self._run(statement.text) is not None:
