@@ -289,3 +289,66 @@ def test_a_hostile_digest_file_is_no_cache(garbage: bytes) -> None:
         path.write_bytes(b"supamigrate-history 1\n" + garbage)
         for md5, value in load_digests(path).items():
             assert len(md5) == 32 and len(value) == 16
+
+
+# --- a fresh database: the history table comes with the first migration --------------------
+
+
+def test_continue_on_error_on_a_fresh_database(project: Any) -> None:
+    """The first migration fails and takes the new table with it; the next still applies."""
+    project.write("001_bad.sql", "select 1/0;\n")
+    project.write("002_ok.sql", "create table public.ok (id int);\n")
+    result = project.invoke("migrate", "--skip-confirm", "--continue-on-error")
+    assert result.returncode == 1
+    assert "[2/2] 002_ok ... ok" in result.stdout, result.stdout
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute("select version from supabase_migrations.schema_migrations")
+        assert cur.fetchall() == [("20251201000002",)]
+
+
+def test_a_failed_first_migration_leaves_an_existing_schema_as_it_was(project: Any) -> None:
+    """An empty supabase_migrations schema made beforehand (a dashboard, a script) stays;
+    no notice about it is shown as the migration's."""
+    with session(project.target, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("create schema supabase_migrations")
+    project.write("001_bad.sql", "select 1/0;\n")
+    failed = project.invoke("migrate", "--skip-confirm")
+    assert failed.returncode == 1
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute("select to_regnamespace('supabase_migrations') is not null")
+        assert cur.fetchall() == [(True,)]
+        cur.execute("select to_regclass('supabase_migrations.schema_migrations')")
+        assert cur.fetchall() == [(None,)]
+    project.write("001_bad.sql", "create table public.fine (id int);\n")
+    ok = project.invoke("migrate", "--skip-confirm")
+    assert ok.returncode == 0 and "skipping" not in ok.stdout, ok.stdout
+
+
+def test_a_fifo_in_place_of_a_cache_is_no_cache(project: Any) -> None:
+    temp = project.root / "supabase" / ".temp"
+    temp.mkdir()
+    os.mkfifo(temp / CACHE_NAME)
+    os.mkfifo(temp / DIGESTS_NAME)
+    project.write("001_a.sql", "create table a (id int);\n")
+    result = project.invoke("migrate", "--skip-confirm", timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_psql_run_keeps_what_the_history_cache_knows(project: Any) -> None:
+    (project.root / "supabase" / ".temp").mkdir()
+    project.write("001_a.sql", "create table a (id int);\n")
+    assert project.invoke("migrate", "--skip-confirm").returncode == 0
+    digests = project.root / "supabase" / ".temp" / DIGESTS_NAME
+    project.write("002_b.sql", "create table b (id int);\n")
+    assert project.invoke("migrate", "--skip-confirm", "--method", "psql").returncode == 0
+    assert len(digests.read_text().splitlines()) == 1 + 2  # 001's kept, 002's added
+
+
+def test_mirror_check_writes_no_cache(project: Any) -> None:
+    temp = project.root / "supabase" / ".temp"
+    temp.mkdir()
+    project.write("001_a.sql", "create table a (id int);\n")
+    assert project.invoke("mirror").returncode == 0
+    time.sleep(2.1)  # old enough to be remembered, by a run allowed to write
+    assert project.invoke("mirror", "--check").returncode == 0
+    assert list(temp.iterdir()) == []

@@ -104,7 +104,7 @@ def connection_notes(config: Config) -> list[str]:
 
 def mirror(config: Config, out: Reporter, *, check: bool) -> int:
     """Write (or with check, only compare) supabase/migrations from migrations/."""
-    cache = stat_cache(config)
+    cache = stat_cache(config, keep=not check)  # --check changes nothing
     plan = _mirror_plan(config, cache)
     cache.save()
     out.fact("mirror", [{"file": i.describe(), "state": i.state.value} for i in plan.items])

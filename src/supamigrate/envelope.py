@@ -116,7 +116,12 @@ def wrap(
     record = record_sql(
         migration.version, migration.name, [s.text for s in statements], replace=rerun
     )
-    table = CREATE_TABLE.lstrip() if ensure_table else ""
+    # Quietly: "schema ... already exists, skipping" is no notice of the migration's.
+    table = (
+        f"SET client_min_messages = warning;\n{CREATE_TABLE.lstrip()}RESET client_min_messages;\n"
+        if ensure_table
+        else ""
+    )
     version = None if rerun else migration.version
     if is_no_transaction(migration.sql):
         teardown = f"SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY});\n{CLEAN_SESSION}"

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from supamigrate.history import HistoryRow, digest
+from supamigrate.statcache import read_regular
 
 DIGESTS_NAME = "supamigrate-history"
 _HEADER = b"supamigrate-history 1\n"
@@ -36,10 +37,8 @@ def recorded_row(version: str, name: str, statements: list[str]) -> HistoryRow |
 
 def load_digests(path: Path) -> dict[str, bytes]:
     """md5 (hex) -> digest; empty for a missing, foreign or malformed file."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return {}
+    found = read_regular(path)
+    data = found[0] if found is not None else b""
     if not data.startswith(_HEADER):
         return {}
     known: dict[str, bytes] = {}
@@ -67,13 +66,15 @@ def save_digests(path: Path, rows: Iterable[HistoryRow]) -> None:
         for row in rows
         if row.text_md5 and row.digest and _MD5.fullmatch(row.text_md5)
     }
-    if not pairs:  # read without sums (the psql method), or nothing to compare: keep the file
+    if any(not row.text_md5 and (row.digest or row.statements) for row in rows):
+        pairs = load_digests(path) | pairs  # read without sums (psql): the file still holds
+    if not pairs:
         return
     text = "".join(f"{md5} {digest.hex()}\n" for md5, digest in sorted(pairs.items()))
     content = _HEADER + text.encode("ascii")
-    with contextlib.suppress(OSError):
-        if path.read_bytes() == content:
-            return
+    found = read_regular(path)
+    if found is not None and found[0] == content:
+        return
     from supamigrate.manifest import write_atomically
 
     with contextlib.suppress(OSError):

@@ -76,12 +76,10 @@ class StatCache:
 
     @classmethod
     def load(cls, path: Path) -> StatCache:
-        try:
-            with path.open("rb") as handle:
-                written = os.fstat(handle.fileno()).st_mtime_ns
-                data = handle.read()
-        except OSError:
+        found = read_regular(path)
+        if found is None:
             return cls(path, {})
+        data, written = found
         return cls(path, _parse(data), written - RACY_NS)
 
     def read_only(self) -> StatCache:
@@ -128,6 +126,25 @@ class StatCache:
 
         with contextlib.suppress(OSError):  # read-only: the next run reads the files again
             write_atomically(self.path, _HEADER + text.encode(errors="surrogateescape"))
+
+
+def read_regular(path: Path) -> tuple[bytes, int] | None:
+    """A cache file's bytes and mtime (ns); None if missing, unreadable, or not a regular
+    file (a FIFO or a link to /dev/zero planted there must not hang or fill the run)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(descriptor)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        with os.fdopen(os.dup(descriptor), "rb") as handle:
+            return handle.read(), st.st_mtime_ns
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
 
 
 def _parse(data: bytes) -> dict[str, str]:

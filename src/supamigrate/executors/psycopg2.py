@@ -72,7 +72,8 @@ class Psycopg2Executor(BaseExecutor):
         self._connecting = Background(self._ahead)
         self._connection: connection | None = None
         self._table_ready = False
-        self._table_created_here = False
+        self._table_created_here = False  # no table when the history was read
+        self._table_made = False  # ... and this run committed one: removed if nothing applied
         self._notices = Notices()
 
     @classmethod
@@ -108,6 +109,7 @@ class Psycopg2Executor(BaseExecutor):
                 self._run("ROLLBACK;")
                 raise fx.history_error("create", error)
             self._table_ready = True
+            self._table_made = self._table_created_here
 
     # --- applying --------------------------------------------------------------------------
 
@@ -141,22 +143,23 @@ class Psycopg2Executor(BaseExecutor):
                 wrapped.pop(len(results), None)
                 results.append(result)
                 on_result(result)
-            if fold and not self._table_ready:
-                self._table_after_first(done)
+            if fold and not self._table_ready and done:
+                # Made by the first message, unless its transaction was rolled back.
+                made = not first.transactional or done[0].outcome is not Outcome.FAILED
+                self._table_ready = self._table_made = made
             if interrupt.requested() is not None:
                 break
-        if self._table_created_here and not any(r.outcome is Outcome.OK for r in results):
-            self._run(DROP_IF_UNUSED)
+        if self._table_made and not any(r.outcome is Outcome.OK for r in results):
+            self._run(DROP_IF_UNUSED)  # a first run that applied nothing leaves no table
+            self._table_ready = self._table_made = False  # (--continue-on-error: made again)
         return results
 
-    def _table_after_first(self, done: list[Result]) -> None:
-        """The first message made the table, unless it was rolled back. Then a separate try
-        says whether the table itself could not be made (no CREATE privilege: the clear
-        error, not the migration's); the run's end removes it again if nothing applied."""
-        if any(result.outcome is not Outcome.FAILED for result in done):
-            self._table_ready = True
-        elif done:
-            self._ensure_table()
+    def _probe_table(self) -> None:
+        """Create the history table in a transaction that is rolled back: its error, if any."""
+        error = self._run(ensure_table_sql().replace("COMMIT;", "ROLLBACK;"))
+        if error is not None:
+            self._run("ROLLBACK;")
+            raise fx.history_error("create", error)
 
     def _next_batch(
         self,
@@ -240,6 +243,8 @@ class Psycopg2Executor(BaseExecutor):
         if error is None:
             return self._result(envelope.migration, Outcome.OK, started)
         self._run("ROLLBACK;")
+        if envelope.creates_table:  # was it the table? (no CREATE privilege: say so, alone)
+            self._probe_table()
         if is_already_applied(fx.sqlstate(error), str(error)):
             return self._result(envelope.migration, Outcome.SKIPPED, started)
         notices = self._notices.loose[:]  # locating re-runs statements, which clears them
@@ -253,7 +258,9 @@ class Psycopg2Executor(BaseExecutor):
         started, migration = time.perf_counter(), envelope.migration
         # Statement by statement, often long (a backfill): show its notices as they come.
         self._notices.live = self.settings.on_notice
-        self._run(envelope.before_check)
+        error = self._run(envelope.before_check)
+        if error is not None and envelope.creates_table:
+            raise fx.history_error("create", error)
         ran: list[str] = []
         try:
             error = self._run(envelope.recheck_sql())
