@@ -257,10 +257,10 @@ def _adopt(
     """
 
     def fits(source: SourceFile, mirror: str) -> bool:
-        return _name_part(mirror) == source.name and contents.get(mirror) == source.content
+        return contents.get(mirror) == source.content
 
     before = set(pairs.values())
-    _match_unique(sources, pairs, unlisted, lambda s: s, lambda m: m, fits)
+    _match_unique(sources, pairs, unlisted, lambda s: s.name, _name_part, fits)
     if legacy_base:
         _refuse_legacy_lookalikes(sources, pairs, unlisted, legacy_base)
     return set(pairs.values()) - before
@@ -294,10 +294,21 @@ def _match_unique(
     mirror_key: Callable[[str], Hashable],
     fits: Callable[[SourceFile, str], bool] | None = None,
 ) -> None:
-    """Pair each unpaired source with the one free file that fits it, if it fits no other."""
+    """Pair each unpaired source with the one free file of the same key (that also `fits`),
+    if that file fits no other source. Indexed by key: adopting 10,000 mirrors without a
+    manifest compares each source with its candidates, not with every file."""
     wanted = [s for s in sources if s.file_name not in pairs]
-    test = fits or (lambda s, m: mirror_key(m) is not None and mirror_key(m) == source_key(s))
-    options = {s.file_name: [m for m in sorted(free) if test(s, m)] for s in wanted}
+    if not wanted:
+        return
+    index: dict[Hashable, list[str]] = {}
+    for mirror in sorted(free):
+        key = mirror_key(mirror)
+        if key is not None:
+            index.setdefault(key, []).append(mirror)
+    options = {}
+    for source in wanted:
+        candidates = index.get(source_key(source), [])
+        options[source.file_name] = [m for m in candidates if fits is None or fits(source, m)]
     claims: dict[str, int] = {}
     for candidates in options.values():
         for mirror in candidates:
