@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +99,25 @@ def test_a_digest_row_sees_drift_but_not_whitespace() -> None:
     assert matches_file(row, "create table t (id int);\n\n  insert into t values (1);\n")
     assert not matches_file(row, "create table t (id int);\ninsert into t values (2);\n")
     assert matches_file(HistoryRow.joined("1", "m", None), "anything;")
+
+
+def test_work_for_the_next_message_runs_while_the_server_works(db: Any) -> None:
+    """A task queued with while_waiting runs during the next wait for the server (an error
+    in it is dropped: the same work is done again where it is needed)."""
+    from supamigrate import interrupt
+    from supamigrate.db import connect
+
+    conn = connect(db, connect_timeout=10)
+    conn.autocommit = True
+    ran: list[float] = []
+
+    def task() -> None:
+        ran.append(time.monotonic())
+        raise RuntimeError("dropped")
+
+    interrupt.while_waiting(task)
+    with conn.cursor() as cur:
+        cur.execute("select pg_sleep(0.3)")
+    answered = time.monotonic()
+    conn.close()
+    assert len(ran) == 1 and ran[0] < answered - 0.2  # while the server slept, not after

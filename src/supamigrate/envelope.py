@@ -83,11 +83,6 @@ class Envelope:
     on_skip: str  # what ends the migration when the re-check finds it applied
 
     @property
-    def creates_table(self) -> bool:
-        """Whether this envelope creates the history table (wrap's ensure_table)."""
-        return CREATE_TABLE.lstrip() in self.before_check
-
-    @property
     def after_body(self) -> str:
         return self.record + self.close
 

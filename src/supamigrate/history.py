@@ -24,21 +24,26 @@ CREATE TABLE IF NOT EXISTS {TABLE} (version text NOT NULL PRIMARY KEY);
 ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS statements text[];
 ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS name text;
 """
+
+
 # After a run whose first migration failed on a database that had no history table: the table
 # (and schema) this run created go again, so a refused first run leaves the database as it was.
-DROP_IF_UNUSED = f"""
-BEGIN;
-SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});
-DO $$BEGIN
-  IF to_regclass('{TABLE}') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {TABLE}) THEN
-    DROP TABLE {TABLE};
-    IF NOT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = '{SCHEMA}'::regnamespace) THEN
-      DROP SCHEMA {SCHEMA};
-    END IF;
-  END IF;
-END$$;
-COMMIT;
-"""
+def drop_if_unused_sql(*, schema: bool) -> str:
+    """The table if still empty, and with `schema` (this run made it too) the schema if empty."""
+    drop_schema = (
+        f"    IF NOT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = '{SCHEMA}'::regnamespace)"
+        f" THEN\n      DROP SCHEMA {SCHEMA};\n    END IF;\n"
+        if schema
+        else ""
+    )
+    return (
+        f"BEGIN;\nSELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\nDO $$BEGIN\n"
+        f"  IF to_regclass('{TABLE}') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {TABLE}) THEN\n"
+        f"    DROP TABLE {TABLE};\n{drop_schema}  END IF;\nEND$$;\nCOMMIT;\n"
+    )
+
+
+DROP_IF_UNUSED = drop_if_unused_sql(schema=True)
 SELECT_ROWS = f"SELECT version, coalesce(name, ''), statements FROM {TABLE} ORDER BY version"
 # The statements joined on the server (one text per row, not an array psycopg2 would turn into
 # a list of strings the drift check only joins again), and the md5 of that text, by which

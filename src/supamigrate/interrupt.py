@@ -9,10 +9,11 @@ which, says how many were not run, and exits 130 (SIGINT) or 143 (SIGTERM).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -56,6 +57,21 @@ def forwarding(pid: int) -> Iterator[None]:
         _children.discard(pid)
 
 
+_idle: list[Callable[[], object]] = []
+
+
+def while_waiting(task: Callable[[], object]) -> None:
+    """Run `task` once, the next time we wait for the server (in this thread): work for the
+    next message is done while the server runs this one. It must not use the connection; an
+    error in it is dropped (the same work is done again where it is needed, and fails there)."""
+    _idle.append(task)
+
+
+def drop_waiting() -> None:
+    """Forget tasks that found no wait (the server answered first)."""
+    _idle.clear()
+
+
 def wait_interruptibly(conn: Any) -> None:
     """psycopg2's wait callback: poll with a short select, so a signal received while a
     statement runs is seen at once; then ask the server to cancel it (once) and wait for the
@@ -71,6 +87,10 @@ def wait_interruptibly(conn: Any) -> None:
         if _received and not cancelled:
             conn.cancel()
             cancelled = True
+        if state == POLL_READ and _idle:
+            with contextlib.suppress(Exception):
+                _idle.pop(0)()
+            continue
         if state == POLL_READ:
             select.select([conn.fileno()], [], [], 0.2)
         elif state == POLL_WRITE:

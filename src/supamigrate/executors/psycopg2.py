@@ -15,6 +15,7 @@ import importlib.util
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from supamigrate import interrupt
@@ -37,15 +38,14 @@ from supamigrate.executors.base import (
     Result,
     Settings,
 )
-from supamigrate.executors.batch import MAX_BYTES, Batch, Notices, Sizer, can_share
+from supamigrate.executors.batch import MAX_BYTES, MAX_COUNT, Batch, Notices, Sizer, can_share
 from supamigrate.executors.history_read import ConnectAndRead, fetch_history
 from supamigrate.executors.rehearsal import Rehearsal
 from supamigrate.files import MigrationFile
 from supamigrate.history import (
     ADVISORY_LOCK_KEY,
-    CREATE_TABLE,
-    DROP_IF_UNUSED,
     HistoryRow,
+    drop_if_unused_sql,
     ensure_table_sql,
     is_already_applied,
 )
@@ -74,6 +74,7 @@ class Psycopg2Executor(BaseExecutor):
         self._table_ready = False
         self._table_created_here = False  # no table when the history was read
         self._table_made = False  # ... and this run committed one: removed if nothing applied
+        self._schema_created_here = False  # nor its schema: removed too then
         self._notices = Notices()
 
     @classmethod
@@ -98,6 +99,7 @@ class Psycopg2Executor(BaseExecutor):
             raise fx.history_error("read", fetched.error) from None
         if fetched.rows is None:
             self._table_created_here = True  # if we create it, a failed first run removes it
+            self._schema_created_here = fetched.schema_missing
             return []
         self._table_ready = True
         return fetched.rows
@@ -116,19 +118,13 @@ class Psycopg2Executor(BaseExecutor):
     def apply(
         self, todo: Sequence[MigrationFile], *, rerun: bool, on_result: OnResult
     ) -> list[Result]:
-        # No history table yet (a fresh database, a new branch): the first migration's own
-        # transaction creates it, under the same lock: one round trip less, and a first
-        # migration that fails takes the table with it.
-        fold = self._table_created_here and not self._table_ready
-        if not fold:
-            self._ensure_table()
+        self._ensure_table()
         results: list[Result] = []
         wrapped: dict[int, Envelope] = {}  # wrapped ahead of use, dropped once it ended
 
         def envelope(index: int) -> Envelope:
             if index not in wrapped:
-                table = fold and index == 0
-                wrapped[index] = wrap(todo[index], self.limits, rerun=rerun, ensure_table=table)
+                wrapped[index] = wrap(todo[index], self.limits, rerun=rerun)
             return wrapped[index]
 
         sizer = Sizer()
@@ -136,30 +132,28 @@ class Psycopg2Executor(BaseExecutor):
             first = envelope(len(results))
             if first.transactional:
                 batch = self._next_batch(first, envelope, len(results), len(todo), sizer.take())
-                done = self._apply_batch(batch, sizer)
+                # The next message's envelopes (splitting each file) while the server runs
+                # this one: on 2 cores the split otherwise leaves the server idle.
+                start = len(results) + len(batch)
+                ahead = range(start, min(start + MAX_COUNT, len(todo)))
+                interrupt.while_waiting(partial(_prepare, envelope, ahead))
+                try:
+                    done = self._apply_batch(batch, sizer)
+                finally:
+                    interrupt.drop_waiting()
             else:
                 done = [self._apply_statements(first)]
             for result in done:
                 wrapped.pop(len(results), None)
                 results.append(result)
                 on_result(result)
-            if fold and not self._table_ready and done:
-                # Made by the first message, unless its transaction was rolled back.
-                made = not first.transactional or done[0].outcome is not Outcome.FAILED
-                self._table_ready = self._table_made = made
             if interrupt.requested() is not None:
                 break
         if self._table_made and not any(r.outcome is Outcome.OK for r in results):
-            self._run(DROP_IF_UNUSED)  # a first run that applied nothing leaves no table
+            # A first run that applied nothing leaves no table (nor a schema it made).
+            self._run(drop_if_unused_sql(schema=self._schema_created_here))
             self._table_ready = self._table_made = False  # (--continue-on-error: made again)
         return results
-
-    def _probe_table(self) -> None:
-        """Create the history table in a transaction that is rolled back: its error, if any."""
-        error = self._run(ensure_table_sql().replace("COMMIT;", "ROLLBACK;"))
-        if error is not None:
-            self._run("ROLLBACK;")
-            raise fx.history_error("create", error)
 
     def _next_batch(
         self,
@@ -243,8 +237,6 @@ class Psycopg2Executor(BaseExecutor):
         if error is None:
             return self._result(envelope.migration, Outcome.OK, started)
         self._run("ROLLBACK;")
-        if envelope.creates_table:  # was it the table? (no CREATE privilege: say so, alone)
-            self._probe_table()
         if is_already_applied(fx.sqlstate(error), str(error)):
             return self._result(envelope.migration, Outcome.SKIPPED, started)
         notices = self._notices.loose[:]  # locating re-runs statements, which clears them
@@ -258,9 +250,7 @@ class Psycopg2Executor(BaseExecutor):
         started, migration = time.perf_counter(), envelope.migration
         # Statement by statement, often long (a backfill): show its notices as they come.
         self._notices.live = self.settings.on_notice
-        error = self._run(envelope.before_check)
-        if error is not None and envelope.creates_table:
-            raise fx.history_error("create", error)
+        self._run(envelope.before_check)
         ran: list[str] = []
         try:
             error = self._run(envelope.recheck_sql())
@@ -385,8 +375,7 @@ class Psycopg2Executor(BaseExecutor):
                 "SAVEPOINT supamigrate_locate;",
                 "ROLLBACK TO SAVEPOINT supamigrate_locate;",
             )
-        table = CREATE_TABLE.lstrip() if envelope.creates_table else ""
-        self._run(begin + table + self.limits.sql("LOCAL"))
+        self._run(begin + self.limits.sql("LOCAL"))
         try:
             for statement in statements:
                 if self._run(statement.text) is not None:
@@ -399,6 +388,11 @@ class Psycopg2Executor(BaseExecutor):
         finally:
             self._run(undo)
             self._notices.clear()
+
+
+def _prepare(envelope: Callable[[int], Envelope], indexes: range) -> None:
+    for index in indexes:
+        envelope(index)
 
 
 def _shown(notices: list[str]) -> tuple[str, ...]:
