@@ -260,7 +260,8 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Ex
         file = result.migration
         if result.outcome is Outcome.OK:
             row = recorded_row(file.version, file.name, statements_text(file.sql))
-            recorded.extend([row] if row is not None else [])
+            if row is not None:
+                recorded.append(row)
 
     try:
         return apply_all(
