@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -192,3 +194,23 @@ def test_prefilters_agree_with_pglast(pieces: list[str]) -> None:
         assert has_sql(sql) == bool(tokens)
     except ParseError:
         assert has_sql(sql)
+
+
+@given(st.characters(codec="utf-8"))
+@settings(max_examples=500, deadline=None)
+def test_word_and_tag_characters_are_the_clis(char: str) -> None:
+    """The splitter's classes, spelled as negated ASCII sets (fast to compile), hold exactly
+    ASCII letters, digits, `_` (and `$` in a word) and every non-ASCII character."""
+    from supamigrate.clisplit import _IS_WORD, _TAG
+
+    tag = not char.isascii() or char.isalnum() or char == "_"
+    assert bool(_IS_WORD.fullmatch(char)) == (tag or char == "$")
+    assert bool(re.fullmatch(_TAG, char)) == tag
+
+
+def test_keywords_fold_ascii_case_only() -> None:
+    """`BEGIN ATOMIC` opens a body in any ASCII case; a dotless or dotted i makes no keyword."""
+    body = "create function f() returns int language sql {} return 1; end; select 2"
+    mixed = body.format("BeGiN aToMiC")
+    assert statements_text(mixed) == [mixed.removesuffix("; select 2"), "select 2"]
+    assert len(statements_text(body.format("beg\u0131n atomic"))) == 3
