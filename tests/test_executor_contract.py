@@ -117,6 +117,29 @@ def test_failure_is_located_to_file_and_line(
     assert result.failure.statement.startswith("insert into public.t")
 
 
+@pytest.mark.parametrize("schema_before", [False, True])
+def test_a_failed_first_run_leaves_the_database_as_it_was(
+    method: str,
+    schema_before: bool,
+    tmp_path: Path,
+    db: DbTarget,
+    open_executor: Callable[..., Executor],
+) -> None:
+    """No history table before, the first migration fails: the table the run made goes, and
+    the schema too only if the run made it (an empty one made beforehand stays)."""
+    if schema_before:
+        _query(db, "create schema supabase_migrations")
+    executor = open_executor(method)
+    assert executor.read_history() == []
+    bad = _file(tmp_path, "20250101000001", "bad", "select 1/0;\n")
+    (result,) = _apply(executor, [bad])
+    assert result.outcome is Outcome.FAILED
+    left = _query(
+        db, f"select to_regnamespace('supabase_migrations') is not null, to_regclass('{TABLE}')"
+    )
+    assert left == [(schema_before, None)]
+
+
 def test_lock_timeout_is_honoured(
     method: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
 ) -> None:

@@ -306,6 +306,19 @@ def test_continue_on_error_on_a_fresh_database(project: Any) -> None:
         assert cur.fetchall() == [("20251201000002",)]
 
 
+def test_a_failed_first_migration_on_a_fresh_database_leaves_no_schema(project: Any) -> None:
+    """The schema the run made goes with the table, also where the database hides notices
+    (the run learns that it made the schema from one, in the same transaction)."""
+    with session(project.target, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"alter database {project.target.database} set client_min_messages = error")
+    project.write("001_bad.sql", "select 1/0;\n")
+    failed = project.invoke("migrate", "--skip-confirm")
+    assert failed.returncode == 1, failed.stdout
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute("select to_regnamespace('supabase_migrations')")
+        assert cur.fetchall() == [(None,)]
+
+
 def test_a_failed_first_migration_leaves_an_existing_schema_as_it_was(project: Any) -> None:
     """An empty supabase_migrations schema made beforehand (a dashboard, a script) stays;
     no notice about it is shown as the migration's."""

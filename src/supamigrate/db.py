@@ -30,6 +30,9 @@ _HINTS = (
 )
 
 
+PATIENCE = 0.02  # seconds: longer than connecting on loopback takes (~10 ms)
+
+
 class Background:
     """Run `work` on a daemon thread now; `result()` waits and returns or raises its outcome.
 
@@ -51,7 +54,14 @@ class Background:
     def done(self) -> bool:
         return not self._thread.is_alive()
 
-    def result(self) -> Any:
+    def result(self, meanwhile: Callable[[], object] | None = None) -> Any:
+        """Wait for the outcome. `meanwhile` runs first if the work is still going after
+        PATIENCE (a far-away server: connecting takes several round trips), so the wait does
+        something the run needs next; nearby, the work is done by then and it does not run."""
+        if meanwhile is not None:
+            self._thread.join(PATIENCE)
+            if self._thread.is_alive():
+                meanwhile()
         self._thread.join()
         if self._error is not None:
             raise self._error

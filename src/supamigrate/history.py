@@ -43,7 +43,6 @@ def drop_if_unused_sql(*, schema: bool) -> str:
     )
 
 
-DROP_IF_UNUSED = drop_if_unused_sql(schema=True)
 SELECT_ROWS = f"SELECT version, coalesce(name, ''), statements FROM {TABLE} ORDER BY version"
 # The statements joined on the server (one text per row, not an array psycopg2 would turn into
 # a list of strings the drift check only joins again), and the md5 of that text, by which
@@ -76,9 +75,20 @@ class HistoryRow:
         return cls(version, name, None, digest(joined) if joined else None, md5)
 
 
+SCHEMA_MADE_MARK = "supamigrate: history schema made"
+
+
 def ensure_table_sql() -> str:
-    """One transaction, under the runner lock so two first runs cannot race on CREATE."""
-    return f"BEGIN;\nSELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n{CREATE_TABLE}COMMIT;"
+    """One transaction, under the runner lock so two first runs cannot race on CREATE. A NOTICE
+    (SCHEMA_MADE_MARK, shown whatever a role's client_min_messages) says when this transaction
+    makes the schema too: only then may a failed first run drop it (drop_if_unused_sql)."""
+    return (
+        f"BEGIN;\nSELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n"
+        "SET LOCAL client_min_messages = notice;\n"
+        f"DO $supamigrate$BEGIN IF to_regnamespace('{SCHEMA}') IS NULL THEN "
+        f"RAISE NOTICE '{SCHEMA_MADE_MARK}'; END IF; END$supamigrate$;\n"
+        f"SET LOCAL client_min_messages = warning;\n{CREATE_TABLE}COMMIT;"
+    )
 
 
 ALREADY_APPLIED_MARK = "supamigrate: already applied"

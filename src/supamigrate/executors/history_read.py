@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from supamigrate.db import connect
 from supamigrate.dburl import DbTarget
-from supamigrate.history import SCHEMA, SELECT_SUMS, SELECT_TEXTS, HistoryRow
+from supamigrate.history import SELECT_SUMS, SELECT_TEXTS, HistoryRow
 from supamigrate.history_digests import load_digests
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ class Fetched:
 
     rows: list[HistoryRow] | None
     error: Any = None
-    schema_missing: bool = False  # no table, nor its schema: a run that makes both may drop both
 
 
 def fetch_history(conn: connection, known: Mapping[str, bytes] | None = None) -> Fetched:
@@ -42,24 +41,12 @@ def fetch_history(conn: connection, known: Mapping[str, bytes] | None = None) ->
         with conn.cursor() as cur:
             rows = _fetch(cur, known or {})
     except (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName):
-        return _no_table(conn)
+        # No table (nor maybe its schema): the executor's CREATE tells which it made, in the
+        # same transaction, so a fresh database costs no second round trip here.
+        return Fetched(None)
     except psycopg2.Error as exc:
         return Fetched(None, exc)
     return Fetched(rows)
-
-
-def _no_table(conn: connection) -> Fetched:
-    """No history table: whether its schema is missing too (a schema made beforehand, by a
-    dashboard or a script, is not ours to drop after a failed first run)."""
-    import psycopg2
-
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT to_regnamespace('{SCHEMA}') IS NULL")
-            row = cur.fetchone()
-            return Fetched(None, schema_missing=bool(row and row[0]))
-    except psycopg2.Error as exc:
-        return Fetched(None, exc)
 
 
 def _fetch(cur: cursor, known: Mapping[str, bytes]) -> list[HistoryRow]:

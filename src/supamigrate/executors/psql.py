@@ -37,15 +37,17 @@ from supamigrate.files import MigrationFile
 from supamigrate.history import (
     ADVISORY_LOCK_KEY,
     CREATE_TABLE,
-    DROP_IF_UNUSED,
+    SCHEMA,
     TABLE,
     HistoryRow,
+    drop_if_unused_sql,
     quote_literal,
 )
 from supamigrate.masking import mask
 from supamigrate.pgpass import password_env
 
 _MARK = re.compile(r"^supamigrate:(?P<event>begin|ok|skipped):(?P<index>\d+)$")
+_SCHEMA_MADE = "supamigrate:history-schema-made"
 _ERROR = re.compile(r"^psql:<stdin>:(?P<line>\d+): ERROR:\s+(?P<state>[0-9A-Z]{5}): (?P<msg>.*)$")
 _FATAL = re.compile(r"FATAL:\s+(?P<state>[0-9A-Z]{5}):\s+(?P<msg>.*)")
 # "psql:<stdin>:12: NOTICE:  00000: text" -> "NOTICE:  text", as the psycopg2 path shows it
@@ -90,7 +92,8 @@ class PsqlExecutor(BaseExecutor):
         self.limits = Limits(settings.lock_timeout, settings.statement_timeout)
         libpq = settings.target.libpq_env(settings.connect_timeout)
         self.env = {k: v for k, v in libpq.items() if k != "PGPASSWORD"}
-        self._table_created_here = False
+        self._table_created_here = False  # no table when the history was read
+        self._schema_created_here = False  # ... nor its schema (the script says: SCHEMA_MADE)
 
     @classmethod
     def unavailable(cls, settings: Settings) -> str | None:
@@ -110,6 +113,7 @@ class PsqlExecutor(BaseExecutor):
                 or "3F000" in result.stderr
                 or "does not exist" in result.stderr
             ):
+                self._table_created_here = True  # if we create it, a failed first run removes it
                 return []
             raise DatabaseUnavailable(
                 mask(f"psql could not read the history: {result.stderr.strip()}")
@@ -138,7 +142,8 @@ class PsqlExecutor(BaseExecutor):
             with interrupt.forwarding(process.pid):
                 results = self._follow(process, script, spans, on_result)
         if self._table_created_here and not any(r.outcome is Outcome.OK for r in results):
-            self._psql(["-Xq", "-v", "ON_ERROR_STOP=1", "-c", DROP_IF_UNUSED])
+            drop = drop_if_unused_sql(schema=self._schema_created_here)
+            self._psql(["-Xq", "-v", "ON_ERROR_STOP=1", "-c", drop])
         return results
 
     def _follow(
@@ -173,6 +178,9 @@ class PsqlExecutor(BaseExecutor):
     def _read_line(
         self, line: str, state: _Follow, spans: list[_Span], on_result: OnResult
     ) -> None:
+        if line == _SCHEMA_MADE:
+            self._schema_created_here = True
+            return
         mark = _MARK.match(line)
         if mark is None:
             if state.errors or _ERROR.match(line) or _FATAL.search(line):
@@ -207,7 +215,11 @@ class PsqlExecutor(BaseExecutor):
     def _script(self, todo: Sequence[MigrationFile], *, rerun: bool) -> tuple[str, list[_Span]]:
         """The script, and for each migration the script lines its file occupies."""
         lock = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n"
-        parts = [_SETUP, f"BEGIN;\n{lock}{CREATE_TABLE}COMMIT;\n"]
+        # Whether the schema is missing, asked in the transaction that makes it: only a
+        # schema this run made may go after a failed first run (a dashboard's stays).
+        made = f"SELECT to_regnamespace('{SCHEMA}') IS NULL AS supamigrate_schema_made \\gset\n"
+        said = f"\\if :supamigrate_schema_made\n\\warn {_SCHEMA_MADE}\n\\endif\n"
+        parts = [_SETUP, f"BEGIN;\n{lock}{made}{CREATE_TABLE}COMMIT;\n{said}"]
         lines = sum(p.count("\n") for p in parts)
         spans = []
         for index, migration in enumerate(todo):

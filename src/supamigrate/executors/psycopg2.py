@@ -44,6 +44,7 @@ from supamigrate.executors.rehearsal import Rehearsal
 from supamigrate.files import MigrationFile
 from supamigrate.history import (
     ADVISORY_LOCK_KEY,
+    SCHEMA_MADE_MARK,
     HistoryRow,
     drop_if_unused_sql,
     ensure_table_sql,
@@ -84,7 +85,7 @@ class Psycopg2Executor(BaseExecutor):
     @property
     def _conn(self) -> connection:
         if self._connection is None:
-            conn = self._connecting.result()
+            conn = self._connecting.result(meanwhile=_warm_up)
             conn.notices = self._notices  # psycopg2 calls its append() per notice
             self._connection = conn
         return self._connection
@@ -99,19 +100,24 @@ class Psycopg2Executor(BaseExecutor):
             raise fx.history_error("read", fetched.error) from None
         if fetched.rows is None:
             self._table_created_here = True  # if we create it, a failed first run removes it
-            self._schema_created_here = fetched.schema_missing
             return []
         self._table_ready = True
         return fetched.rows
 
     def _ensure_table(self) -> None:
         if not self._table_ready:
+            self._notices.clear()
             error = self._run(ensure_table_sql())
             if error is not None:
                 self._run("ROLLBACK;")
                 raise fx.history_error("create", error)
             self._table_ready = True
             self._table_made = self._table_created_here
+            # Checked in the transaction that made it: a schema made beforehand (a dashboard,
+            # a script) is never ours to drop.
+            made = [n for n in self._notices.loose if SCHEMA_MADE_MARK in n]
+            self._schema_created_here = bool(made)
+            self._notices.clear()
 
     # --- applying --------------------------------------------------------------------------
 
@@ -388,6 +394,15 @@ class Psycopg2Executor(BaseExecutor):
         finally:
             self._run(undo)
             self._notices.clear()
+
+
+def _warm_up() -> None:
+    """While a far-away server answers: what a run with anything pending needs first (the
+    parser's import, ~17 ms, and the splitter's patterns). A run with nothing pending pays
+    for it only where it outlasts the wait."""
+    import pglast.parser  # noqa: F401
+
+    import supamigrate.clisplit  # noqa: F401
 
 
 def _prepare(envelope: Callable[[int], Envelope], indexes: range) -> None:
