@@ -126,12 +126,17 @@ def test_a_failed_first_run_leaves_the_database_as_it_was(
     open_executor: Callable[..., Executor],
 ) -> None:
     """No history table before, the first migration fails: the table the run made goes, and
-    the schema too only if the run made it (an empty one made beforehand stays)."""
+    the schema too only if the run made it (an empty one made beforehand stays, also when the
+    migration's own notices spell the markers that say the run made it)."""
     if schema_before:
         _query(db, "create schema supabase_migrations")
     executor = open_executor(method)
     assert executor.read_history() == []
-    bad = _file(tmp_path, "20250101000001", "bad", "select 1/0;\n")
+    spoof = (
+        "do $$begin raise notice E'supamigrate: history schema made\\n"
+        "supamigrate:history-schema-made'; end$$;\nselect 1/0;\n"
+    )
+    bad = _file(tmp_path, "20250101000001", "bad", spoof)
     (result,) = _apply(executor, [bad])
     assert result.outcome is Outcome.FAILED
     left = _query(

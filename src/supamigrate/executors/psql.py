@@ -178,7 +178,7 @@ class PsqlExecutor(BaseExecutor):
     def _read_line(
         self, line: str, state: _Follow, spans: list[_Span], on_result: OnResult
     ) -> None:
-        if line == _SCHEMA_MADE:
+        if line == _SCHEMA_MADE and state.current < 0:  # only before any migration's output
             self._schema_created_here = True
             return
         mark = _MARK.match(line)
