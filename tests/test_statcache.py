@@ -319,6 +319,36 @@ def test_a_failed_first_migration_on_a_fresh_database_leaves_no_schema(project: 
         assert cur.fetchall() == [(None,)]
 
 
+def test_a_first_run_where_plpgsql_is_not_the_runners_to_use(project: Any, pg_server: Any) -> None:
+    """The table's making announces the schema with a DO block; where plpgsql is revoked it
+    is made without one: the migrations run (the cleanup after a failed first run still needs
+    plpgsql, as before: not asserted here)."""
+    admin = pg_server.admin.with_database(project.target.database)
+    with session(admin, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("revoke usage on language plpgsql from public")
+    project.write("001_bad.sql", "select 1/0;\n")
+    failed = project.invoke("migrate", "--skip-confirm")
+    assert failed.returncode == 1 and "division by zero" in failed.stdout, failed.stdout
+    project.write("001_bad.sql", "create table public.fine (id int);\n")
+    ok = project.invoke("migrate", "--skip-confirm")
+    assert ok.returncode == 0, ok.stdout
+
+
+def test_psql_keeps_a_history_table_it_cannot_read(project: Any) -> None:
+    """A table of an older layout (no name column) is an error to report, not 'no table':
+    the run stops before anything, and the table stays."""
+    with session(project.target, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("create schema supabase_migrations")
+        cur.execute("create table supabase_migrations.schema_migrations (version text primary key)")
+    project.write("001_bad.sql", "select 1/0;\n")
+    result = project.invoke("migrate", "--skip-confirm", "--method", "psql")
+    assert result.returncode != 0
+    assert "could not read the history" in result.stdout + result.stderr, result.stdout
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('supabase_migrations.schema_migrations') is not null")
+        assert cur.fetchall() == [(True,)]
+
+
 def test_a_failed_first_migration_leaves_an_existing_schema_as_it_was(project: Any) -> None:
     """An empty supabase_migrations schema made beforehand (a dashboard, a script) stays;
     no notice about it is shown as the migration's."""

@@ -78,13 +78,15 @@ class HistoryRow:
 SCHEMA_MADE_MARK = "supamigrate: history schema made"
 
 
-def ensure_table_sql() -> str:
+def ensure_table_sql(*, announce: bool = True) -> str:
     """One transaction, under the runner lock so two first runs cannot race on CREATE. A NOTICE
     (SCHEMA_MADE_MARK, shown whatever a role's client_min_messages) says when this transaction
     makes the schema too: only then may a failed first run drop it (drop_if_unused_sql)."""
+    lock = f"BEGIN;\nSELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n"
+    if not announce:  # where plpgsql may not be used: the caller asks beforehand
+        return f"{lock}{CREATE_TABLE}COMMIT;"
     return (
-        f"BEGIN;\nSELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n"
-        "SET LOCAL client_min_messages = notice;\n"
+        f"{lock}SET LOCAL client_min_messages = notice;\n"
         f"DO $supamigrate$BEGIN IF to_regnamespace('{SCHEMA}') IS NULL THEN "
         f"RAISE NOTICE '{SCHEMA_MADE_MARK}'; END IF; END$supamigrate$;\n"
         f"SET LOCAL client_min_messages = warning;\n{CREATE_TABLE}COMMIT;"

@@ -48,6 +48,7 @@ from supamigrate.pgpass import password_env
 
 _MARK = re.compile(r"^supamigrate:(?P<event>begin|ok|skipped):(?P<index>\d+)$")
 _SCHEMA_MADE = "supamigrate:history-schema-made"
+_NO_TABLE = re.compile(r"ERROR:\s+(?:42P01|3F000):")
 _ERROR = re.compile(r"^psql:<stdin>:(?P<line>\d+): ERROR:\s+(?P<state>[0-9A-Z]{5}): (?P<msg>.*)$")
 _FATAL = re.compile(r"FATAL:\s+(?P<state>[0-9A-Z]{5}):\s+(?P<msg>.*)")
 # "psql:<stdin>:12: NOTICE:  00000: text" -> "NOTICE:  text", as the psycopg2 path shows it
@@ -108,11 +109,9 @@ class PsqlExecutor(BaseExecutor):
             ["-XAtq", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-c", query]
         )
         if result.returncode != 0:
-            if (
-                "42P01" in result.stderr
-                or "3F000" in result.stderr
-                or "does not exist" in result.stderr
-            ):
+            # Only a missing table (or schema) is no history: not a missing column of a table
+            # in an older layout, nor a missing database (those are errors to report).
+            if _NO_TABLE.search(result.stderr):
                 self._table_created_here = True  # if we create it, a failed first run removes it
                 return []
             raise DatabaseUnavailable(
@@ -128,6 +127,7 @@ class PsqlExecutor(BaseExecutor):
     ) -> list[Result]:
         """Apply in order through one psql; stop at the first failure."""
         script, spans = self._script(todo, rerun=rerun)
+        self._schema_created_here = False  # the script says so again (--continue-on-error)
         with password_env(self.settings.target) as (extra_env, fds):
             process = subprocess.Popen(
                 [self.psql, "-X", "-f", "-"],

@@ -44,6 +44,7 @@ from supamigrate.executors.rehearsal import Rehearsal
 from supamigrate.files import MigrationFile
 from supamigrate.history import (
     ADVISORY_LOCK_KEY,
+    SCHEMA,
     SCHEMA_MADE_MARK,
     HistoryRow,
     drop_if_unused_sql,
@@ -108,16 +109,31 @@ class Psycopg2Executor(BaseExecutor):
         if not self._table_ready:
             self._notices.clear()
             error = self._run(ensure_table_sql())
+            # Told by the transaction that made it: a schema made beforehand (a dashboard, a
+            # script) is never ours to drop.
+            made = any(SCHEMA_MADE_MARK in n for n in self._notices.loose)
+            self._notices.clear()
             if error is not None:
                 self._run("ROLLBACK;")
+                error, made = self._ensure_table_plainly(error)
+            if error is not None:
                 raise fx.history_error("create", error)
             self._table_ready = True
             self._table_made = self._table_created_here
-            # Checked in the transaction that made it: a schema made beforehand (a dashboard,
-            # a script) is never ours to drop.
-            made = [n for n in self._notices.loose if SCHEMA_MADE_MARK in n]
-            self._schema_created_here = bool(made)
-            self._notices.clear()
+            self._schema_created_here = made
+
+    def _ensure_table_plainly(self, error: Any) -> tuple[Any, bool]:
+        """Where plpgsql is not the runner's to use (its DO said so): ask about the schema
+        first, a round trip more, then make the table without it. (error or None, made)."""
+        if fx.sqlstate(error) != "42501" or "plpgsql" not in str(error):
+            return error, False
+        with self._conn.cursor() as cur:
+            cur.execute(f"SELECT to_regnamespace('{SCHEMA}') IS NULL")
+            row = cur.fetchone()
+        error = self._run(ensure_table_sql(announce=False))
+        if error is not None:
+            self._run("ROLLBACK;")
+        return error, bool(row and row[0])
 
     # --- applying --------------------------------------------------------------------------
 
