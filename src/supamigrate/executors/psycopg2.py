@@ -125,11 +125,16 @@ class Psycopg2Executor(BaseExecutor):
     def _ensure_table_plainly(self, error: Any) -> tuple[Any, bool]:
         """Where plpgsql is not the runner's to use (its DO said so): ask about the schema
         first, a round trip more, then make the table without it. (error or None, made)."""
+        import psycopg2
+
         if fx.sqlstate(error) != "42501" or "plpgsql" not in str(error):
             return error, False
-        with self._conn.cursor() as cur:
-            cur.execute(f"SELECT to_regnamespace('{SCHEMA}') IS NULL")
-            row = cur.fetchone()
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(f"SELECT to_regnamespace('{SCHEMA}') IS NULL")
+                row = cur.fetchone()
+        except psycopg2.Error as exc:
+            return exc, False
         error = self._run(ensure_table_sql(announce=False))
         if error is not None:
             self._run("ROLLBACK;")
