@@ -94,17 +94,18 @@ def status(server: LocalServer) -> ServerStatus:
 
 def start(server: LocalServer, *, fast: bool = False) -> str:
     """Initialise if needed, start, bootstrap roles and the shim. Idempotent; returns a message."""
-    current = status(server)
-    if current.running:
-        return f"Local database already running on {server.host}:{server.port}."
-    _check_port_free(server)
     made_by = data_major(server.data_dir)
     if made_by is not None and server.major is not None and made_by != server.major:
         raise ConfigError(
             f"{server.data_dir} holds a PostgreSQL {made_by} cluster, and supabase/config.toml "
-            f"asks for {server.major}. Set [db] major_version = {made_by} to keep it, or remove "
-            f"{server.root} (its data is lost) and run db.start again to make a {server.major} one."
+            f"asks for {server.major}. Set [db] major_version = {made_by} to keep it, or stop it "
+            f"(db.stop), remove {server.root} (its data is lost) and run db.start again to make "
+            f"a {server.major} one."
         )
+    current = status(server)
+    if current.running:
+        return f"Local database already running on {server.host}:{server.port}."
+    _check_port_free(server)
     if not current.initialized:
         _initdb(server, settings=_FAST_SETTINGS if fast else {})
     _pg_ctl(server, ["start", "-w", "-t", "60", "-l", str(server.log_file)])
@@ -136,7 +137,8 @@ def reset(server: LocalServer) -> str:
 
 def create_database(server: LocalServer, name: str) -> str:
     """A database for another app on the local server, owned by `postgres`, with the shim
-    (template1 holds it). Starts the server; an existing database is kept as it is."""
+    (template1 holds it). Starts the server, unless another project's local server already
+    answers on the port (then the database is made there); an existing one is kept as it is."""
     from supamigrate.local.shim import install_shim
 
     if not _DB_NAME.fullmatch(name):
@@ -144,7 +146,8 @@ def create_database(server: LocalServer, name: str) -> str:
             f"Not a database name: {name!r}. Use lowercase letters, digits and underscores, "
             "starting with a letter (at most 63), e.g. `db.create otherapp`."
         )
-    start(server)
+    if status(server).running or not port_answers(server):
+        start(server)
     with session(server.admin_target("template1"), autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("select 1 from pg_database where datname = %s", (name,))
         made = cur.fetchone() is None
