@@ -126,3 +126,24 @@ def test_db_create_refuses_a_bad_name(name: str, scratch: Path) -> None:
     """A name that is not a plain lowercase identifier is a usage error before any server work."""
     with pytest.raises(UsageError, match="Not a database name"):
         localdb.create_database(local_server(scratch / "local"), name)
+
+
+def test_library_symlinks_are_made_where_npm_ran_no_scripts(tmp_path: Path) -> None:
+    """Without the package's postinstall, the symlinks its pg-symlinks.json lists are made
+    (relative, so the folder can move), once; nothing else is touched."""
+    from supamigrate.local.binaries import hydrate_symlinks
+
+    native = tmp_path / "pkg" / "native"
+    (native / "lib").mkdir(parents=True)
+    (native / "lib" / "libpq.so.5.17").write_bytes(b"elf")
+    listing = [
+        {"source": "native/lib/libpq.so.5.17", "target": "native/lib/libpq.so.5"},
+        {"source": "native/lib/missing.so.1.0", "target": "native/lib/missing.so.1"},
+    ]
+    (native / "pg-symlinks.json").write_text(json.dumps(listing), encoding="utf-8")
+    hydrate_symlinks(native)
+    hydrate_symlinks(native)  # again: nothing changes, nothing fails
+    link = native / "lib" / "libpq.so.5"
+    assert link.is_symlink() and str(link.readlink()) == "libpq.so.5.17"
+    assert link.read_bytes() == b"elf"
+    assert sorted(p.name for p in (native / "lib").iterdir()) == ["libpq.so.5", "libpq.so.5.17"]

@@ -41,7 +41,8 @@ def run_advise(config: Config, out: Reporter, *, strict: bool) -> int:
 
 def report(result: Advice, out: Reporter, *, strict: bool) -> None:
     schemas = ", ".join(result.app_schemas) or "none"
-    out.say(f"Advisors: {len(result.ran)} lints (exposed schemas: {schemas})")
+    every = len(result.ran) + len(result.skipped)
+    out.say(f"Advisors: {len(result.ran)} of {every} lints apply here (exposed schemas: {schemas})")
     width = max((len(f.lint.name) for f in result.findings), default=0)
     for finding in result.findings:
         lint = finding.lint
