@@ -147,3 +147,30 @@ def test_library_symlinks_are_made_where_npm_ran_no_scripts(tmp_path: Path) -> N
     assert link.is_symlink() and str(link.readlink()) == "libpq.so.5.17"
     assert link.read_bytes() == b"elf"
     assert sorted(p.name for p in (native / "lib").iterdir()) == ["libpq.so.5", "libpq.so.5.17"]
+
+
+def test_syntax_new_in_17_applies_there_and_fails_whole_on_15(project: Any) -> None:
+    """`grant maintain` is Postgres 17's (the MAINTAIN privilege): lint reads it on both (the
+    parser is the newest), 17 applies it, 15 refuses it at its line and keeps nothing of the
+    file; the rehearsal says the same first."""
+    project.write(
+        "001_maintain.sql",
+        "create table public.t (id int primary key);\n"
+        "alter table public.t enable row level security;\n"
+        "grant maintain on table public.t to service_role;\n",
+    )
+    linted = project.invoke("lint", "--all")
+    assert linted.returncode == 0, linted.stdout
+    rehearsal = project.invoke("migrate", "--rehearse")
+    applied = project.invoke("migrate", "--skip-confirm")
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('public.t') is not null")
+        made = cur.fetchone() == (True,)
+    if pg_major() >= 17:
+        assert rehearsal.returncode == 0 and applied.returncode == 0, applied.stdout
+        assert made
+    else:
+        assert rehearsal.returncode == 1 and applied.returncode == 1
+        assert 'unrecognized privilege type "maintain"' in applied.stdout + applied.stderr
+        assert "line 3" in applied.stdout + applied.stderr, applied.stdout
+        assert not made
