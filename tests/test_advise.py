@@ -332,3 +332,20 @@ def test_bad_url_is_one_line(tmp_path: Path) -> None:
     result = _supamigrate(tmp_path, "postgresql://u:secret@:notaport/x")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "secret" not in result.stdout + result.stderr
+
+
+def test_a_plain_postgres_database_is_advised_too(pg_server: Any) -> None:
+    """No auth schema, no API roles (template0): nothing is exposed, the rest still runs."""
+    name = "advise_plain_test"
+    with session(pg_server.admin, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"drop database if exists {name}")
+        cur.execute(f"create database {name} template template0")
+    plain = pg_server.admin.with_database(name)
+    try:
+        _apply([("admin", "create table public.t (x int)")], plain, plain)
+        with session(plain) as conn, conn.cursor() as cur:
+            result = advise(cur)
+        assert [(f.lint.name, f.obj) for f in result.findings] == [("no_primary_key", "public.t")]
+    finally:
+        with session(pg_server.admin, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(f"drop database if exists {name} with (force)")
