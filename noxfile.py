@@ -42,10 +42,12 @@ def migrations(session: nox.Session) -> None:
 
 
 @nox.session
-def tests(session: nox.Session) -> None:
-    """pytest against a real throwaway Postgres (extra arguments go to pytest)."""
+@nox.parametrize("pg", ["15", "17"])
+def tests(session: nox.Session, pg: str) -> None:
+    """pytest against a real throwaway Postgres of each major version Supabase runs (extra
+    arguments go to pytest; `nox -s "tests(pg='17')"` runs one)."""
     session.install("-e", ".[dev]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *session.posargs, env={"SUPAMIGRATE_TEST_PG": pg})
 
 
 @nox.session(default=False)

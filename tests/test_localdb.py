@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.server import free_port
+from helpers.server import local_server
 from supamigrate.db import session
 from supamigrate.errors import ConfigError
 from supamigrate.local import server as localdb
@@ -19,7 +19,7 @@ from supamigrate.local import server as localdb
 def server() -> Iterator[localdb.LocalServer]:
     root = Path(tempfile.mkdtemp(prefix="supamigrate-localdb-"))
     root.chmod(0o755)  # the postgres OS user must reach the data dir below it
-    srv = localdb.LocalServer(root / "local", port=free_port())
+    srv = local_server(root / "local")
     yield srv
     localdb.stop(srv)
     shutil.rmtree(root, ignore_errors=True)

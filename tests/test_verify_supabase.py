@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from helpers.platform_fixtures import add_user_foreign_keys, populate
+from helpers.server import pg_major
 from helpers.tenancy import copy_shipped
 from supamigrate.db import session
 
@@ -87,10 +88,18 @@ def test_fixed_policy_passes_and_the_probe_names_projects(supabase_app: Any) -> 
 
 
 def test_security_invoker_signup_trigger_fails_with_the_reason(supabase_app: Any) -> None:
-    """The 001 signup function switched to security invoker fails verify with Postgres's error."""
+    """The 001 signup function switched to security invoker fails verify with Postgres's error.
+    On 17 (16+) a CREATEROLE role can no longer grant itself supabase_auth_admin, so the probe
+    cannot act as the auth server: the invoker trigger is then named as an unproven warning."""
     with session(supabase_app.target) as conn, conn.cursor() as cur:
         cur.execute("alter function public.handle_new_user_tenant() security invoker")
     result = _verify(supabase_app)
+    if pg_major() >= 16:
+        warned = _lines(result.stdout, "WARN  warning  signup triggers running as the auth server")
+        assert warned and "public.handle_new_user_tenant() run as supabase_auth_admin" in warned[0]
+        assert 'permission denied to grant role "supabase_auth_admin"' in warned[0]
+        assert result.returncode == 0 and _verify(supabase_app, "--strict").returncode == 1
+        return
     assert result.returncode == 1, result.stdout
     failed = _lines(result.stdout, "FAIL  error    signup as the auth server")
     assert failed and "as supabase_auth_admin fails" in failed[0]
@@ -98,6 +107,13 @@ def test_security_invoker_signup_trigger_fails_with_the_reason(supabase_app: Any
     assert "handle_new_user_tenant" in failed[0]
 
 
+@pytest.mark.xfail(
+    pg_major() >= 16,
+    strict=True,
+    reason="on 16+ postgres cannot act as supabase_auth_admin, and the probe's fallback inserts "
+    "without GoTrue's search_path (auth), so the unqualified name is not caught (issue 28 found "
+    "it; tenant/signup.py)",
+)
 def test_unqualified_name_under_the_auth_search_path_fails_signup(supabase_app: Any) -> None:
     """A definer trigger naming a public table unqualified breaks under GoTrue's search_path."""
     with session(supabase_app.target) as conn, conn.cursor() as cur:

@@ -61,9 +61,12 @@ def project_root() -> Path:
 
 
 def _local_server() -> LocalServer:
+    from supamigrate.local.binaries import configured_major
     from supamigrate.local.server import LocalServer
 
-    return LocalServer(project_root() / ".supamigrate" / "local")
+    root = project_root()
+    major = configured_major(root / "supabase")  # as `supabase start`: [db] major_version
+    return LocalServer(root / ".supamigrate" / "local", major=major, npm_roots=(root,))
 
 
 CONFIG_HELP = {
@@ -268,6 +271,27 @@ def verify(
     _run(json, body)
 
 
+@task(help={**CONFIG_HELP, "strict": "Fail on warnings too (errors always fail; info never)."})
+@friendly
+def advise(
+    c: Context,
+    db_url: str | None = None,
+    linked: bool = False,
+    json: bool = False,
+    strict: bool = False,
+) -> None:
+    """Supabase's database advisors (splinter's security and performance lints) on any project."""
+    from supamigrate.advise.command import run_advise
+    from supamigrate.commands import banner
+
+    def body(out: Reporter) -> int:
+        config = _config(linked, db_url=db_url)
+        banner(config, out)
+        return run_advise(config, out, strict=strict)
+
+    _run(json, body)
+
+
 @task(
     name="rollback-rls",
     help={
@@ -364,6 +388,15 @@ def db_reset(c: Context) -> None:
     print(_shown(server.reset(_local_server())))
 
 
+@task(name="create", help={"name": "The new database's name, e.g. otherapp."})
+@friendly
+def db_create(c: Context, name: str) -> None:
+    """Create a database for another app on the local server, with the Supabase shim."""
+    from supamigrate.local import server
+
+    print(_shown(server.create_database(_local_server(), name)))
+
+
 @task(
     name="seed",
     help={
@@ -394,7 +427,7 @@ def db_url(c: Context, show_password: bool = False) -> None:
     print(target.url() if show_password else target.masked_url)
 
 
-db = Collection("db", db_start, db_stop, db_status, db_reset, db_seed, db_url)
+db = Collection("db", db_start, db_stop, db_status, db_reset, db_create, db_seed, db_url)
 
-ns = Collection(migrate, status, mirror, lint, verify, rollback_rls, link)
+ns = Collection(migrate, status, mirror, lint, verify, advise, rollback_rls, link)
 ns.add_collection(db)

@@ -9,10 +9,9 @@ the compatibility shim. Run as root, every server process runs as the `postgres`
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
-import shutil
+import re
 import socket
 import subprocess
 from collections.abc import Sequence
@@ -22,19 +21,26 @@ from pathlib import Path
 from supamigrate.config import LOCAL_PASSWORD
 from supamigrate.db import session
 from supamigrate.dburl import DbTarget
-from supamigrate.errors import ConfigError, SupamigrateError
+from supamigrate.errors import ConfigError, SupamigrateError, UsageError
+from supamigrate.local.binaries import data_major, find_bindir
 from supamigrate.masking import mask
+
+__all__ = [
+    "LocalServer",
+    "ServerStatus",
+    "create_database",
+    "find_bindir",
+    "reset",
+    "start",
+    "status",
+    "stop",
+]
 
 LOCAL_PORT = 54322
 LOCAL_HOST = "127.0.0.1"
 SUPERUSER = "supabase_admin"
 PASSWORD = LOCAL_PASSWORD  # the documented local default, as `supabase start` uses
-_BINARIES = ("initdb", "pg_ctl", "postgres")
-_INSTALL_HINT = (
-    "No PostgreSQL server binaries (initdb, pg_ctl, postgres) found on PATH, via pg_config, or "
-    "in /usr/lib/postgresql/*/bin. Install them (Debian/Ubuntu: `apt-get install postgresql`; "
-    "macOS: `brew install postgresql@15`) or put their directory on PATH."
-)
+_DB_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
@@ -45,6 +51,12 @@ class LocalServer:
     root: Path
     port: int = LOCAL_PORT
     host: str = LOCAL_HOST
+    major: int | None = None  # the Postgres major version to run (None: whichever is found)
+    npm_roots: tuple[Path, ...] = ()  # folders whose node_modules may hold the npm builds
+
+    def bindir(self) -> Path:
+        """The binaries for this cluster: its data's version once made, else `major`."""
+        return find_bindir(data_major(self.data_dir) or self.major, roots=self.npm_roots)
 
     @property
     def data_dir(self) -> Path:
@@ -70,43 +82,26 @@ class ServerStatus:
     detail: str
 
 
-def find_bindir(path: str | None = None, lib_glob: str = "/usr/lib/postgresql/*/bin") -> Path:
-    """The directory holding initdb, pg_ctl and postgres; ConfigError naming the package if none."""
-    candidates: list[Path] = []
-    found = shutil.which("pg_ctl", path=path)
-    if found:
-        candidates.append(Path(found).resolve().parent)
-    pg_config = shutil.which("pg_config", path=path)
-    if pg_config:
-        result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
-        if result.returncode == 0:
-            candidates.append(Path(result.stdout.strip()))
-    versions = sorted(glob.glob(lib_glob), key=_version_key, reverse=True)  # noqa: PTH207
-    candidates.extend(Path(p) for p in versions)
-    for candidate in candidates:
-        if all((candidate / name).is_file() for name in _BINARIES):
-            return candidate
-    raise ConfigError(_INSTALL_HINT)
-
-
-def _version_key(path: str) -> float:
-    try:
-        return float(Path(path).parent.name)
-    except ValueError:
-        return 0.0
-
-
 def status(server: LocalServer) -> ServerStatus:
     if not (server.data_dir / "PG_VERSION").is_file():
         return ServerStatus(False, False, f"not initialised ({server.data_dir} does not exist)")
     result = _pg_ctl(server, ["status"], check=False)
+    version = f"PostgreSQL {data_major(server.data_dir)}"
     if result.returncode == 0:
-        return ServerStatus(True, True, f"running on {server.host}:{server.port}")
-    return ServerStatus(False, True, "stopped")
+        return ServerStatus(True, True, f"running on {server.host}:{server.port} ({version})")
+    return ServerStatus(False, True, f"stopped ({version})")
 
 
 def start(server: LocalServer, *, fast: bool = False) -> str:
     """Initialise if needed, start, bootstrap roles and the shim. Idempotent; returns a message."""
+    made_by = data_major(server.data_dir)
+    if made_by is not None and server.major is not None and made_by != server.major:
+        raise ConfigError(
+            f"{server.data_dir} holds a PostgreSQL {made_by} cluster, and supabase/config.toml "
+            f"asks for {server.major}. Set [db] major_version = {made_by} to keep it, or stop it "
+            f"(db.stop), remove {server.root} (its data is lost) and run db.start again to make "
+            f"a {server.major} one."
+        )
     current = status(server)
     if current.running:
         return f"Local database already running on {server.host}:{server.port}."
@@ -115,7 +110,10 @@ def start(server: LocalServer, *, fast: bool = False) -> str:
         _initdb(server, settings=_FAST_SETTINGS if fast else {})
     _pg_ctl(server, ["start", "-w", "-t", "60", "-l", str(server.log_file)])
     _bootstrap(server)
-    return f"Local database started on {server.host}:{server.port} (data in {server.data_dir})."
+    return (
+        f"Local database started on {server.host}:{server.port} "
+        f"(PostgreSQL {data_major(server.data_dir)}, data in {server.data_dir})."
+    )
 
 
 def stop(server: LocalServer) -> str:
@@ -137,6 +135,30 @@ def reset(server: LocalServer) -> str:
     return "Local database reset: empty `postgres` database with the Supabase shim."
 
 
+def create_database(server: LocalServer, name: str) -> str:
+    """A database for another app on the local server, owned by `postgres`, with the shim
+    (template1 holds it). Starts the server, unless another project's local server already
+    answers on the port (then the database is made there); an existing one is kept as it is."""
+    from supamigrate.local.shim import install_shim
+
+    if not _DB_NAME.fullmatch(name):
+        raise UsageError(
+            f"Not a database name: {name!r}. Use lowercase letters, digits and underscores, "
+            "starting with a letter (at most 63), e.g. `db.create otherapp`."
+        )
+    if status(server).running or not port_answers(server):
+        start(server)
+    with session(server.admin_target("template1"), autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("select 1 from pg_database where datname = %s", (name,))
+        made = cur.fetchone() is None
+        if made:
+            cur.execute(f"create database {name} owner postgres")  # name checked above
+    install_shim(server.admin_target(name))  # a database made before template1 had it
+    url = server.user_target(name).masked_url
+    state = "created" if made else "already exists"
+    return f"Local database {name} {state}, with the Supabase shim: {url}"
+
+
 def _initdb(server: LocalServer, *, settings: dict[str, str]) -> None:
     server.root.mkdir(parents=True, exist_ok=True)
     owner = _server_os_user()
@@ -156,7 +178,7 @@ def _initdb(server: LocalServer, *, settings: dict[str, str]) -> None:
         pwfile.chmod(0o600)
         _run_as_server_user(
             [
-                str(find_bindir() / "initdb"),
+                str(server.bindir() / "initdb"),
                 "-D",
                 str(server.data_dir),
                 "-U",
@@ -196,6 +218,9 @@ def _bootstrap(server: LocalServer) -> None:
                 (PASSWORD,),
             )
         cur.execute("alter database postgres owner to postgres")
+    # template1 too, so every database made on this server has the shim (`db.create`, or a
+    # plain `create database`); a cluster made before this installs it on its next start.
+    install_shim(server.admin_target("template1"))
     install_shim(server.admin_target())
 
 
@@ -217,7 +242,7 @@ def _check_port_free(server: LocalServer) -> None:
 def _pg_ctl(
     server: LocalServer, args: Sequence[str], *, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [str(find_bindir() / "pg_ctl"), "-D", str(server.data_dir), *args]
+    cmd = [str(server.bindir() / "pg_ctl"), "-D", str(server.data_dir), *args]
     return _run_as_server_user(cmd, what="pg_ctl " + args[0], check=check)
 
 

@@ -23,8 +23,8 @@ def verify(config: Config, out: Reporter, *, probe: bool, strict: bool = False) 
     if not names & set(TENANT_MIGRATION_NAMES):
         raise UsageError(
             "verify checks what the tenant migrations (001-004) build, and this project has none "
-            "of them: nothing to verify here. (`invoke lint` and `invoke migrate --rehearse` "
-            "check any migrations.)"
+            "of them: nothing to verify here. (`invoke advise` runs the database advisors on any "
+            "project; `invoke lint` and `invoke migrate --rehearse` check any migrations.)"
         )
 
     with session(config.target, connect_timeout=config.connect_timeout) as conn:
