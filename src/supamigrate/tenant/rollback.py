@@ -57,11 +57,11 @@ def plan_rollback(
             f"No {RLS_MIGRATION_NAME} migration (004) in this project: rollback-rls undoes only "
             "what 004 (and 005) did, and there is no 004 here. Nothing was changed."
         )
+    done = _from_record(cur) if _has_record(cur) else {}
+    wanted = _choose(done or _from_names(cur), table)
     versions = tuple(v for v in (rls_version, boundary_version) if v and _recorded(cur, v))
     if not versions:
         return RollbackPlan((), (), ("004 is not applied on this database: nothing of it to undo",))
-    done = _from_record(cur) if _has_record(cur) else _from_names(cur)
-    wanted = _choose(done, table)
     statements: list[str] = []
     kept: list[str] = []
     for rel, (rls, policies) in wanted.items():
