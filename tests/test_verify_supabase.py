@@ -90,7 +90,9 @@ def test_fixed_policy_passes_and_the_probe_names_projects(supabase_app: Any) -> 
     """With a tenant-members policy the probe passes, and its line names public.projects."""
     _migrate(supabase_app, "006_projects.sql", PROJECTS + MEMBERS_ONLY)
     bare = _verify(supabase_app)
-    assert bare.returncode == 1 and _lines(bare.stdout, "FAIL  error    tenant boundary public.projects")
+    assert bare.returncode == 1 and _lines(
+        bare.stdout, "FAIL  error    tenant boundary public.projects"
+    )
     assert "fix: run `invoke migrate --migration 005`" in bare.stdout
     supabase_app.invoke("migrate", "--migration", "005", "--skip-confirm")
     result = _verify(supabase_app)
