@@ -1,4 +1,4 @@
-"""The local demo app: a realistic pre-tenant app that 001-004 then migrate."""
+"""The local demo app: a realistic pre-tenant app that 001-005 then migrate."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_seed_is_refused_after_the_tenant_migrations(db: Any) -> None:
 
 
 def test_full_size_seed_is_fast_and_migrates(db: Any) -> None:
-    """2,000 users and 200,000 files rows seed in under 10 s; 001-004 then migrate them."""
+    """2,000 users and 200,000 files rows seed in under 10 s; 001-005 then migrate them."""
     started = time.perf_counter()
     with session(db) as conn, conn.cursor() as cur:
         summary = seed_demo_app(cur, users=2000, rows_per_user=100)
