@@ -161,3 +161,29 @@ def test_rollback_then_reapply_returns_the_catalog(project: Any, app: bool) -> N
         )
         assert cur.fetchall() == record
     assert project.invoke("verify").returncode == 0
+
+
+def test_a_role_the_app_makes_is_bounded_too(db: Any) -> None:
+    """The boundary is TO public: a role the app creates and lets read everything still sees
+    only the rows of the tenants its JWT's user belongs to."""
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    with session(db) as conn, conn.cursor() as cur:
+        users = populate(cur, users=3, rows_per_user=2)
+    apply(db)
+    try:
+        with session(db) as conn, conn.cursor() as cur:
+            cur.execute(f"create role {role} nologin; grant {role} to postgres")
+            cur.execute(f"grant usage on schema public to {role}")
+            cur.execute(f"grant select, update, delete on public.files to {role}")
+            cur.execute(f"create policy everything on public.files to {role} using (true)")
+            conn.commit()
+            act_as(cur, role, users[0])
+            cur.execute("select count(*), count(distinct user_id) from public.files")
+            assert cur.fetchone() == (2, 1)
+            act_as(cur, role, None)
+            cur.execute("select count(*) from public.files")
+            assert cur.fetchone() == (0,)
+    finally:
+        with session(db) as conn, conn.cursor() as cur:
+            cur.execute("drop policy if exists everything on public.files")
+            cur.execute(f"drop owned by {role}; drop role {role}")
