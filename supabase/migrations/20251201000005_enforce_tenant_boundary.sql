@@ -124,8 +124,8 @@ begin
   for t, q, rel in
     select c.oid::regclass, format('%I.%I', 'public', c.relname), c.relname::text
     from pg_class c
+    -- partitions too: the API can query a partition of a public table directly
     where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')
-      and not c.relispartition
       and (c.relname in ('tenants', 'user_tenants')
            or exists (select 1 from pg_attribute a where a.attrelid = c.oid
                       and a.attname = 'tenant_id' and not a.attisdropped))
