@@ -67,6 +67,12 @@ ERRORS = {
         "security definer set search_path = '' as 'select * from public.files'",
         "FAIL  error    RLS bypass: security definer function",
     ),
+    "definer function reading a view over a tenant table": (
+        "create view public.v_docs with (security_invoker = on) as select * from public.files;"
+        "create function public.all_docs() returns bigint language sql "
+        "security definer set search_path = '' as 'select count(*) from public.v_docs'",
+        "FAIL  error    RLS bypass: security definer function",
+    ),
     "matview over a tenant table": (
         "create materialized view public.file_counts as "
         "select tenant_id, count(*) from public.files group by 1",
