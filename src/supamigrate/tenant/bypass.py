@@ -66,6 +66,10 @@ where c.relkind in ('r', 'p') and n.nspname = any(%(schemas)s)
                     coalesce(to_regclass('public.user_tenants'), 0))
   and (has_table_privilege('anon', c.oid, 'select')
        or has_table_privilege('authenticated', c.oid, 'select'))
+  -- and RLS lets somebody read it: off, or a permissive policy for reading
+  and (not c.relrowsecurity
+       or exists (select 1 from pg_policy p where p.polrelid = c.oid and p.polpermissive
+                  and p.polcmd in ('r', '*')))
 order by 1"""
 
 _TRIGGERS = """
