@@ -37,6 +37,10 @@ EXPRESSIONS = (
     "auth.role() = 'anon'",
     "current_user = 'authenticated'",
 )
+TENANCY_EXPRESSIONS = {
+    "tenants": ("true", "auth.uid() is not null", "kind = 'team'"),
+    "user_tenants": ("true", "(select auth.uid()) = user_id", "auth.role() = 'authenticated'"),
+}
 # A required value per table, so a user's own insert can succeed.
 INSERTS = {
     "files": "insert into public.files (user_id, name) values (%s, 'new.pdf')",
@@ -73,6 +77,23 @@ def app_policies(draw: Any) -> dict[str, Any]:
                 }
             )
         tables[table] = {"rls": bool(policies) or draw(st.booleans()), "policies": policies}
+    # Policies the app adds to the tenancy tables after the migrations (membership
+    # expressions are about user_id there too).
+    for table in ("tenants", "user_tenants"):
+        later = []
+        for _ in range(draw(st.integers(0, 2))):
+            cmd = draw(st.sampled_from(("select", "insert", "update", "delete", "all")))
+            grammar = st.sampled_from(TENANCY_EXPRESSIONS[table])
+            later.append(
+                {
+                    "kind": "permissive",
+                    "cmd": cmd,
+                    "role": draw(st.sampled_from(ROLES)),
+                    "using": None if cmd == "insert" else draw(grammar),
+                    "check": draw(grammar) if cmd in ("insert", "update", "all") else None,
+                }
+            )
+        tables[table] = {"rls": True, "policies": later}
     return tables
 
 
@@ -172,7 +193,8 @@ def test_no_app_policy_widens_the_boundary(pg_server: Any, template: str, app: A
 
 def _check(target: Any, app: dict[str, Any]) -> None:
     with session(target) as conn, conn.cursor() as cur:
-        for table, spec in app.items():
+        for table in PLATFORM_TABLES:
+            spec = app[table]
             if spec["rls"]:
                 cur.execute(f"alter table public.{table} enable row level security")
             for index, policy in enumerate(spec["policies"]):
@@ -184,6 +206,9 @@ def _check(target: Any, app: dict[str, Any]) -> None:
         conn.rollback()
     apply(target)
     with session(target) as conn, conn.cursor() as cur:
+        for table in ("tenants", "user_tenants"):
+            for index, policy in enumerate(app[table]["policies"]):
+                cur.execute(_policy_sql(table, index, policy))
         a, _, c = users
         cur.execute(
             "insert into public.user_tenants (user_id, tenant_id, role) "
@@ -203,10 +228,16 @@ def _check(target: Any, app: dict[str, Any]) -> None:
                     assert kept <= got, (table, action, user, app[table])
                 assert before[user][table]["insert"] <= after[table]["insert"], (table, app)
                 _no_write_elsewhere(cur, user, table, mine, member, tenant_of[table], app)
+            _tenancy_tables(cur, user, mine, member, app)
         anon = _rights(cur, "anon", None)
         assert all(not got for per in anon.values() for got in per.values()), anon
         for table in ("tenants", "user_tenants"):
             assert not _attempt(cur, "anon", None, f"select 1 from public.{table}")
+            for sql in (
+                f"update public.{table} set created_at = now() returning 1",
+                f"delete from public.{table} returning 1",
+            ):
+                assert not _attempt(cur, "anon", None, sql), (table, app[table])
 
 
 def _no_write_elsewhere(
@@ -238,3 +269,42 @@ def _no_write_elsewhere(
                 (tenant, row),
             ).decode()
             assert not _attempt(cur, "authenticated", user, sql), ("move", table, app[table])
+
+
+def _tenancy_tables(
+    cur: Any, user: str, mine: set[str], member: dict[str, set[str]], app: Any
+) -> None:
+    """Whatever the app added to tenants and user_tenants: only the user's tenants are seen,
+    changed or removed; no membership is made in, or moved to, another tenant."""
+    every = {t for ts in member.values() for t in ts}
+    seen = _attempt(cur, "authenticated", user, "select id::text from public.tenants")
+    assert seen <= mine, ("tenants", app["tenants"])
+    for action, sql in (
+        ("read", "select tenant_id::text from public.user_tenants"),
+        ("update", "update public.user_tenants set role = role returning tenant_id::text"),
+        ("delete", "delete from public.user_tenants returning tenant_id::text"),
+    ):
+        got = _attempt(cur, "authenticated", user, sql)
+        assert got <= mine, ("user_tenants", action, app["user_tenants"])
+    for table, sql in (
+        ("tenants", "update public.tenants set name = 'x' returning id::text"),
+        ("tenants", "delete from public.tenants returning id::text"),
+    ):
+        assert _attempt(cur, "authenticated", user, sql) <= mine, (table, app[table])
+    for tenant in sorted(every - mine):
+        join = cur.mogrify(
+            "insert into public.user_tenants (user_id, tenant_id, role) "
+            "values (%s, %s, 'owner') returning 1",
+            (user, tenant),
+        ).decode()
+        assert not _attempt(cur, "authenticated", user, join), ("join", app["user_tenants"])
+        move = cur.mogrify(
+            "update public.user_tenants set tenant_id = %s where user_id = %s returning 1",
+            (tenant, user),
+        ).decode()
+        assert not _attempt(cur, "authenticated", user, move), ("move", app["user_tenants"])
+    squat = cur.mogrify(
+        "insert into public.tenants (name, slug, kind) values ('t', %s, 'personal') returning 1",
+        (f"personal-{uuid.uuid4().hex}",),
+    ).decode()
+    assert not _attempt(cur, "authenticated", user, squat), ("squat", app["tenants"])
