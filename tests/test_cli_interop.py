@@ -84,12 +84,12 @@ def test_our_statements_equal_the_clis_row_for_row(project: Any, make_db: Any, f
     assert result.returncode == 0, result.stderr
     assert project.invoke("migrate", "--skip-confirm").returncode == 0
     ours = rows(project.target)
-    assert len(ours) == len(AWKWARD) if files == "awkward" else len(ours) == 4
+    assert len(ours) == len(AWKWARD) if files == "awkward" else len(ours) == 5
     assert ours == rows(theirs)
 
 
 def test_cli_first_then_supamigrate(project: Any) -> None:
-    """The CLI applies 001-002; supamigrate applies only 003-004 and sees no drift."""
+    """The CLI applies 001-002; supamigrate applies only 003-005 and sees no drift."""
     _shipped(project)
     mirrors = sorted((project.root / "supabase" / "migrations").glob("*.sql"))
     held = [p.rename(p.with_suffix(".held")) for p in mirrors[2:]]
@@ -97,18 +97,18 @@ def test_cli_first_then_supamigrate(project: Any) -> None:
     for path in held:
         path.rename(path.with_suffix(".sql"))
     status = project.invoke("status")
-    assert "2 applied, 2 pending" in status.stdout  # the CLI's rows count as applied, not drifted
+    assert "2 applied, 3 pending" in status.stdout  # the CLI's rows count as applied, not drifted
     result = project.invoke("migrate", "--skip-confirm")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (
-        "Will apply 2 migration(s): 003_backfill_tenant_data, 004_enable_rls_policies"
-        in result.stdout
+        "Will apply 3 migration(s): 003_backfill_tenant_data, 004_enable_rls_policies, "
+        "005_enforce_tenant_boundary" in result.stdout
     )
-    assert [r[0] for r in rows(project.target)] == [f"2025120100000{n}" for n in range(1, 5)]
+    assert [r[0] for r in rows(project.target)] == [f"2025120100000{n}" for n in range(1, 6)]
 
 
 def test_supamigrate_first_then_cli(project: Any) -> None:
-    """supamigrate applies 001-002; `supabase db push` applies only 003-004; the CLI lists all four."""
+    """supamigrate applies 001-002; `supabase db push` applies only 003-005; the CLI lists all five."""
     _shipped(project)
     for number in ("001", "002"):
         assert project.invoke("migrate", "--skip-confirm", "--migration", number).returncode == 0
@@ -119,7 +119,7 @@ def test_supamigrate_first_then_cli(project: Any) -> None:
     assert "20251201000001_create_tenant_management_tables.sql" not in applied
     listing = cli(project.root, project.target, "migration", "list")
     assert listing.returncode == 0, listing.stderr
-    for number in range(1, 5):
+    for number in range(1, 6):
         line = next(
             line for line in listing.stdout.splitlines() if f"2025120100000{number}" in line
         )

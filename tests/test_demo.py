@@ -1,4 +1,4 @@
-"""The local demo app: a realistic pre-tenant app that 001-004 then migrate."""
+"""The local demo app: a realistic pre-tenant app that 001-005 then migrate."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_seed_is_refused_after_the_tenant_migrations(db: Any) -> None:
 
 
 def test_full_size_seed_is_fast_and_migrates(db: Any) -> None:
-    """2,000 users and 200,000 files rows seed in under 10 s; 001-004 then migrate them."""
+    """2,000 users and 200,000 files rows seed in under 10 s; 001-005 then migrate them."""
     started = time.perf_counter()
     with session(db) as conn, conn.cursor() as cur:
         summary = seed_demo_app(cur, users=2000, rows_per_user=100)
@@ -48,3 +48,27 @@ def test_full_size_seed_is_fast_and_migrates(db: Any) -> None:
     with session(db) as conn, conn.cursor() as cur:
         cur.execute("select count(*) from public.files where tenant_id is null")
         assert cur.fetchone() == (0,)
+
+
+def test_seed_has_the_shape_of_a_supabase_app(cur: Any) -> None:
+    """Per-user policies on each table, profiles filled by the app's own signup trigger, an
+    avatars bucket with per-user object policies, a security-invoker view."""
+    seed_demo_app(cur, users=5, rows_per_user=2)
+    cur.execute(
+        "select tablename, count(*) from pg_policies where schemaname in ('public', 'storage') "
+        "group by 1 order by 1"
+    )
+    assert cur.fetchall() == [
+        ("audit_logs", 1),
+        ("files", 1),
+        ("objects", 2),
+        ("profiles", 2),
+        ("sessions", 2),
+    ]
+    cur.execute(
+        "select (select count(*) from public.profiles), (select count(*) from storage.objects), "
+        "(select tgname from pg_trigger where tgrelid = 'auth.users'::regclass "
+        " and not tgisinternal), "
+        "(select reloptions from pg_class where oid = 'public.file_stats'::regclass)"
+    )
+    assert cur.fetchone() == (5, 5, "on_auth_user_created", ["security_invoker=on"])

@@ -296,14 +296,15 @@ def test_no_transaction_failure_is_reported_as_partial(project: Any) -> None:
 
 
 def test_rehearse_skips_no_transaction_files(project: Any) -> None:
-    """Rehearsing the shipped four passes: 003 is listed as not rehearsable, not run."""
+    """Rehearsing the shipped five passes: 003 is listed as not rehearsable, not run."""
     from helpers.tenancy import copy_shipped
 
     copy_shipped(project.root)
     before = _snapshot(project)
     result = project.invoke("migrate", "--rehearse")
     assert result.returncode == 0, result.stdout
-    assert "[3/3] 004_enable_rls_policies ... ok" in result.stdout
+    assert "[3/4] 004_enable_rls_policies ... ok" in result.stdout
+    assert "[4/4] 005_enforce_tenant_boundary ... ok" in result.stdout
     assert "003_backfill_tenant_data: not rehearsable" in result.stdout
     assert _snapshot(project) == before
 

@@ -29,6 +29,7 @@ SHIPPED = {
     2: "add_tenant_id_to_existing_tables",
     3: "backfill_tenant_data",
     4: "enable_rls_policies",
+    5: "enforce_tenant_boundary",
 }
 
 
@@ -183,7 +184,7 @@ def test_legacy_lookalike_with_other_bytes_is_refused(tmp_path: Path) -> None:
 
 
 def test_shipped_migrations_keep_their_versions() -> None:
-    """This repo's 001-004 map to 2025120100000N, without assigning anything (as in CI)."""
+    """This repo's 001-005 map to 2025120100000N, without assigning anything (as in CI)."""
     sources = [s for s in discover_sources(REPO / "migrations") if s.number in SHIPPED]
     plan = plan_mirror(sources, REPO / "supabase" / "migrations", now=NOON, assign=False)
     got = {i.source.number: i.target.name for i in plan.items if i.source and i.target}

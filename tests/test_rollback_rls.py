@@ -39,7 +39,7 @@ def _files_state(project: Any) -> tuple[bool, list[str], int]:
 def test_where_004_never_ran_nothing_is_touched(project: Any) -> None:
     """001-003 applied, 004 pending, the app's own RLS on files: rollback-rls changes nothing."""
     with session(project.target) as conn, conn.cursor() as cur:
-        populate(cur, users=3, rows_per_user=2)
+        populate(cur, users=3, rows_per_user=2, app=False)
         cur.execute(APP_POLICY)
     _ship(project, ("001", "002", "003"))
     assert project.invoke("migrate", "--skip-confirm").returncode == 0
@@ -53,7 +53,7 @@ def test_where_004_never_ran_nothing_is_touched(project: Any) -> None:
 def test_the_apps_own_policy_keeps_rls_on(project: Any) -> None:
     """004 ran over a files table with its own policy: 004's policies go, RLS stays on."""
     with session(project.target) as conn, conn.cursor() as cur:
-        populate(cur, users=3, rows_per_user=2)
+        populate(cur, users=3, rows_per_user=2, app=False)
         cur.execute(APP_POLICY)
     _ship(project, ("001", "002", "003", "004"))
     assert project.invoke("migrate", "--skip-confirm").returncode == 0
@@ -69,3 +69,32 @@ def test_a_project_without_004_is_refused(project: Any) -> None:
     assert project.invoke("migrate", "--skip-confirm").returncode == 0
     result = project.invoke("rollback-rls", "--skip-confirm")
     assert result.returncode == 2 and "no 004 here" in result.stderr
+
+
+def test_before_005_the_tenancy_tables_keep_001s_rls(project: Any) -> None:
+    """A database where 004 ran and 005 did not (no record yet): 004's policies go, RLS goes
+    from the platform tables 004 turned it on for, never from tenants and user_tenants."""
+    with session(project.target) as conn, conn.cursor() as cur:
+        populate(cur, users=3, rows_per_user=2, app=False)
+    _ship(project, ("001", "002", "003", "004"))
+    assert project.invoke("migrate", "--skip-confirm").returncode == 0
+    result = project.invoke("rollback-rls", "--skip-confirm")
+    assert result.returncode == 0, result.stderr
+    assert "tenants disable" not in result.stdout and "then `invoke" not in result.stdout
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select relname, relrowsecurity, (select count(*) from pg_policy where polrelid = c.oid) "
+            "from pg_class c where relnamespace = 'public'::regnamespace and relkind = 'r' order by 1"
+        )
+        assert cur.fetchall() == [
+            ("audit_logs", False, 0),
+            ("files", False, 0),
+            ("sessions", False, 0),
+            ("tenants", True, 0),
+            ("user_tenants", True, 0),
+        ]
+        cur.execute("set local role anon")
+        cur.execute(
+            "select (select count(*) from public.tenants) + (select count(*) from public.user_tenants)"
+        )
+        assert cur.fetchone() == (0,)

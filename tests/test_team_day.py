@@ -34,12 +34,12 @@ def _rls_on_files(project: Any) -> bool:
 
 @pytest.mark.skipif(not CLI.exists(), reason="npm ci has not installed the Supabase CLI")
 def test_a_teams_day(project: Any) -> None:
-    """Both new files apply in the order written with no flag; 005 keeps its version through two
-    mirrors; rollback-rls then `invoke migrate --migration 004` turns RLS back on."""
+    """Both new files apply in the order written with no flag; 006 keeps its version through two
+    mirrors; rollback-rls then `invoke migrate --migration 004` and 005 turn RLS back on."""
     project.env.pop("SOURCE_DATE_EPOCH")  # the real clock, as on a developer's machine
     copy_shipped(project.root)
     with session(project.target) as conn, conn.cursor() as cur:
-        populate(cur, users=5, rows_per_user=3)
+        populate(cur, users=5, rows_per_user=3, app=False)  # files had no RLS before 004
     assert project.invoke("migrate", "--skip-confirm").returncode == 0
     made = subprocess.run(
         [str(CLI), "migration", "new", "add_notes", "--workdir", str(project.root)],
@@ -54,7 +54,7 @@ def test_a_teams_day(project: Any) -> None:
         "alter table public.notes enable row level security;\n"
     )
     time.sleep(1.1)  # written a moment later, as people do
-    project.write("005_pin_notes.sql", "alter table public.notes add column pinned boolean;\n")
+    project.write("006_pin_notes.sql", "alter table public.notes add column pinned boolean;\n")
     result = project.invoke("migrate", "--skip-confirm")
     assert result.returncode == 0, (made.stdout, result.stdout, result.stderr)
     applied = _applied(project)
@@ -65,7 +65,9 @@ def test_a_teams_day(project: Any) -> None:
     rolled = project.invoke("rollback-rls", "--skip-confirm")
     assert rolled.returncode == 0 and not _rls_on_files(project)
     assert "invoke migrate --migration 004" in rolled.stdout
-    again = project.invoke("migrate", "--skip-confirm", "--migration", "004")
-    assert again.returncode == 0, again.stdout + again.stderr
+    assert "then `invoke migrate --migration 005`" in rolled.stdout
+    for number in ("004", "005"):
+        again = project.invoke("migrate", "--skip-confirm", "--migration", number)
+        assert again.returncode == 0, again.stdout + again.stderr
     assert _rls_on_files(project)
     assert project.invoke("verify").returncode == 0

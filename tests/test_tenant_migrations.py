@@ -1,4 +1,4 @@
-"""The four shipped tenant migrations: idempotent, working with any set of platform tables."""
+"""The shipped tenant migrations (001-005): idempotent, working with any set of platform tables."""
 
 from __future__ import annotations
 
@@ -28,12 +28,12 @@ def _state(target: Any, tables: tuple[str, ...]) -> tuple[list[Any], dict[str, i
 
 @pytest.mark.parametrize("tables", TABLE_SETS, ids=["none", "files", "audit+sessions", "all"])
 def test_each_and_all_migrations_run_twice_with_no_change(db: Any, tables: tuple[str, ...]) -> None:
-    """Every migration twice in a row, then all four again: same schema, same row counts."""
+    """Every migration twice in a row, then all five again: same schema, same row counts."""
     with session(db) as conn, conn.cursor() as cur:
         populate(cur, tables=tables, users=15, rows_per_user=4)
-    apply(db, [1, 1, 2, 2, 3, 3, 4, 4], rerun=True)
+    apply(db, [1, 1, 2, 2, 3, 3, 4, 4, 5, 5], rerun=True)
     first = _state(db, tables)
-    apply(db, [1, 2, 3, 4], rerun=True)
+    apply(db, [1, 2, 3, 4, 5], rerun=True)
     assert _state(db, tables) == first
     tenants = first[1]["public.tenants"]
     assert tenants == 15  # one personal tenant per existing user, not two

@@ -30,7 +30,7 @@ create policy projects_members on public.projects to authenticated
 
 @pytest.fixture
 def supabase_app(project: Any) -> Any:
-    """The four migrations applied (as the non-superuser postgres) over platform tables with
+    """The shipped migrations applied (as the non-superuser postgres) over platform tables with
     data whose files.user_id and sessions.user_id reference auth.users without an index."""
     copy_shipped(project.root)
     with session(project.target) as conn, conn.cursor() as cur:
@@ -67,17 +67,35 @@ def test_unindexed_user_foreign_keys_are_info_and_verify_passes(supabase_app: An
 
 def test_user_table_with_an_always_true_policy_fails_naming_it(supabase_app: Any) -> None:
     """A user's own tenant table with `using (true)` fails the isolation probe, named."""
-    _migrate(supabase_app, "005_projects.sql", PROJECTS + LEAKY)
+    _migrate(supabase_app, "006_projects.sql", PROJECTS + LEAKY)
     result = _verify(supabase_app)
     assert result.returncode == 1, result.stdout
     failed = _lines(result.stdout, "FAIL  error    isolation probe")
     assert failed and "public.projects: a user sees 2 of the 2 probe rows" in failed[0]
     assert "public.projects: a user can insert into another tenant" in failed[0]
+    assert "public.projects: a user can delete another tenant's row" in failed[0]
+    assert 'let through by policy "projects_all"' in failed[0]
+    fix = result.stdout.split(failed[0], 1)[1].splitlines()[1]
+    assert 'fix: let through by policy "projects_all" on public.projects' in fix, fix
+    boundary = _lines(result.stdout, "FAIL  error    tenant boundary public.projects")
+    assert boundary and "select, insert, update, delete" in boundary[0]
+    # 005 again bounds the new table: the leaky policy stays, and no longer leaks.
+    again = supabase_app.invoke("migrate", "--migration", "005", "--skip-confirm")
+    assert again.returncode == 0, again.stdout + again.stderr
+    result = _verify(supabase_app)
+    assert result.returncode == 0, result.stdout
+    assert _lines(result.stdout, "PASS  error    tenant boundary public.projects")
 
 
 def test_fixed_policy_passes_and_the_probe_names_projects(supabase_app: Any) -> None:
     """With a tenant-members policy the probe passes, and its line names public.projects."""
-    _migrate(supabase_app, "005_projects.sql", PROJECTS + MEMBERS_ONLY)
+    _migrate(supabase_app, "006_projects.sql", PROJECTS + MEMBERS_ONLY)
+    bare = _verify(supabase_app)
+    assert bare.returncode == 1 and _lines(
+        bare.stdout, "FAIL  error    tenant boundary public.projects"
+    )
+    assert "fix: run `invoke migrate --migration 005`" in bare.stdout
+    supabase_app.invoke("migrate", "--migration", "005", "--skip-confirm")
     result = _verify(supabase_app)
     assert result.returncode == 0, result.stdout
     passed = _lines(result.stdout, "PASS  error    isolation probe")
@@ -117,10 +135,10 @@ def test_security_invoker_signup_trigger_fails_with_the_reason(supabase_app: Any
 def test_unqualified_name_under_the_auth_search_path_fails_signup(supabase_app: Any) -> None:
     """A definer trigger naming a public table unqualified breaks under GoTrue's search_path."""
     with session(supabase_app.target) as conn, conn.cursor() as cur:
-        cur.execute("create table public.profiles (id uuid primary key)")
+        cur.execute("create table public.nicknames (id uuid primary key)")
         cur.execute(
             "create function public.new_profile() returns trigger language plpgsql "
-            "security definer as $$ begin insert into profiles (id) values (new.id); "
+            "security definer as $$ begin insert into nicknames (id) values (new.id); "
             "return new; end $$"
         )
         cur.execute(
@@ -129,14 +147,14 @@ def test_unqualified_name_under_the_auth_search_path_fails_signup(supabase_app: 
         )
     result = _verify(supabase_app)
     failed = _lines(result.stdout, "FAIL  error    signup as the auth server")
-    assert failed and 'relation "profiles" does not exist' in failed[0], result.stdout
+    assert failed and 'relation "nicknames" does not exist' in failed[0], result.stdout
 
 
 def test_pasted_sql_shows_the_invoker_trigger_and_leaky_table(supabase_app: Any) -> None:
     """`verify --sql` in real psql shows an invoker signup trigger and an always-true policy."""
     from helpers.project import paste_into_psql
 
-    _migrate(supabase_app, "005_projects.sql", PROJECTS + LEAKY)
+    _migrate(supabase_app, "006_projects.sql", PROJECTS + LEAKY)
     with session(supabase_app.target) as conn, conn.cursor() as cur:
         cur.execute("alter function public.handle_new_user_tenant() security invoker")
     psql = paste_into_psql(supabase_app.target, supabase_app.invoke("verify", "--sql").stdout)
@@ -201,7 +219,7 @@ def test_probe_names_a_table_it_cannot_fill(supabase_app: Any) -> None:
     """A required column of a type the probe cannot fill gives an info line naming the table."""
     _migrate(
         supabase_app,
-        "005_ranges.sql",
+        "006_ranges.sql",
         "create table public.bookings (id serial primary key, tenant_id uuid not null "
         "references public.tenants (id), span tstzrange not null);\n"
         "create index on public.bookings (tenant_id);\n"
@@ -209,6 +227,7 @@ def test_probe_names_a_table_it_cannot_fill(supabase_app: Any) -> None:
         "create policy members on public.bookings to authenticated "
         "using (tenant_id = any (array(select public.current_user_tenant_ids())));\n",
     )
+    supabase_app.invoke("migrate", "--migration", "005", "--skip-confirm")
     result = _verify(supabase_app)
     assert result.returncode == 0, result.stdout
     skipped = _lines(result.stdout, "INFO  info     isolation probe skipped public.bookings")

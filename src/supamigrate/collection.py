@@ -311,7 +311,7 @@ def rollback_rls(
     linked: bool = False,
     json: bool = False,
 ) -> None:
-    """Disable RLS and drop the 004 policies (tables, columns and data stay); one transaction."""
+    """Undo 004 and 005 as recorded: their policies, RLS where they turned it on (never 001's)."""
     from supamigrate.commands import banner
     from supamigrate.tenant import commands
 

@@ -1,7 +1,9 @@
 """Fixture schemas shaped like the platform tables a Supabase app may already have, and data.
 
-The DDL and generators live in supamigrate.local.demo (also used by `seed_demo_app`); this
-module adds the test-only convenience of creating a chosen subset with a few users.
+The DDL and generators live in supamigrate.local.demo (also used by `seed_demo_app`), the app
+around them (per-user policies, profiles with their signup trigger, storage, a view) in
+supamigrate.local.demo_app; this module adds the test-only convenience of creating a chosen
+subset with a few users.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from supamigrate.local.demo import (
     create_platform_tables,
     create_users,
 )
+from supamigrate.local.demo_app import add_avatars, create_app
 
 __all__ = [
     "DDL",
@@ -33,11 +36,17 @@ def populate(
     tables: Iterable[str] = PLATFORM_TABLES,
     users: int = 20,
     rows_per_user: int = 5,
+    app: bool = True,
 ) -> list[str]:
-    """Create the tables, users and rows for each user in each table; return the user ids."""
+    """Create the tables (with the app around them unless `app` is false), users and rows for
+    each user in each table; return the user ids."""
     tables = list(tables)
     create_platform_tables(cur, tables)
+    if app:
+        create_app(cur, tables)
     ids = create_users(cur, users)
+    if app:
+        add_avatars(cur, ids)
     for table in tables:
         add_rows(cur, table, ids, rows_per_user)
     return ids

@@ -15,8 +15,8 @@ from supamigrate.files import MigrationFile, SourceFile, discover_sources, read_
 
 REPO = Path(__file__).resolve().parents[2]
 # The shipped migrations by number: named explicitly so that migrations a user adds to this
-# repo's migrations/ and supabase/migrations/ change no test of the shipped four.
-SHIPPED = (1, 2, 3, 4)
+# repo's migrations/ and supabase/migrations/ change no test of the shipped five.
+SHIPPED = (1, 2, 3, 4, 5)
 
 
 def shipped_sources() -> list[SourceFile]:
@@ -35,7 +35,7 @@ def shipped_mirror(source: SourceFile) -> Path:
 
 
 def shipped() -> dict[int, MigrationFile]:
-    """The four shipped migrations, keyed by number, with their committed versions."""
+    """The shipped migrations, keyed by number, with their committed versions."""
     files = {}
     for s in shipped_sources():
         version = shipped_mirror(s).name.split("_", 1)[0]
@@ -46,7 +46,7 @@ def shipped() -> dict[int, MigrationFile]:
 
 
 def copy_shipped(root: Path) -> None:
-    """Put 001-004 and their committed mirror files (so their versions) into a project."""
+    """Put 001-005 and their committed mirror files (so their versions) into a project."""
     for source in shipped_sources():
         shutil.copy(source.path, root / "migrations" / source.path.name)
         mirror = shipped_mirror(source)
@@ -54,7 +54,7 @@ def copy_shipped(root: Path) -> None:
 
 
 def apply(
-    target: DbTarget, numbers: Iterable[int] = (1, 2, 3, 4), *, rerun: bool = False
+    target: DbTarget, numbers: Iterable[int] = SHIPPED, *, rerun: bool = False
 ) -> list[Result]:
     files = shipped()
     executor = Psycopg2Executor(Settings(target, REPO, REPO / "supabase"))

@@ -1,5 +1,7 @@
 """A realistic pre-tenant app in the local database: auth users with their files, audit logs
-and sessions, as many Supabase apps have before tenancy (so 001-004 have something to migrate).
+and sessions, as many Supabase apps have before tenancy (so 001-005 have something to migrate),
+with the app around them (per-user policies, profiles filled by the app's own signup trigger,
+a storage bucket with per-user object policies, a view: supamigrate.local.demo_app).
 
 `files`, `audit_logs` and `sessions` each have `id` and `user_id uuid` (nullable in audit_logs,
 no foreign key, as in many real apps, so orphaned user ids occur). Rows are generated
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supamigrate.errors import UsageError
+from supamigrate.local.demo_app import add_avatars, create_app
 
 DEMO_PREFIX = "demo"  # demo users are demo-<n>@example.com: how a second run finds them
 PLATFORM_TABLES = ("files", "audit_logs", "sessions")
@@ -130,7 +133,10 @@ def seed_demo_app(cur: Any, *, users: int, rows_per_user: int) -> DemoSummary:
         )
     missing = [t for t in PLATFORM_TABLES if not _exists(cur, f"public.{t}")]
     create_platform_tables(cur, missing)
+    if not _exists(cur, "public.profiles"):
+        create_app(cur, PLATFORM_TABLES)
     ids = _add_missing_users(cur, users)
+    add_avatars(cur, ids)
     for table in PLATFORM_TABLES:
         add_rows(cur, table, ids, _per_user(table, rows_per_user))
     rows = {table: _count(cur, f"public.{table}") for table in PLATFORM_TABLES}

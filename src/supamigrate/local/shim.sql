@@ -120,3 +120,60 @@ alter default privileges for role postgres in schema public
   grant all on sequences to anon, authenticated, service_role;
 alter default privileges for role postgres in schema public
   grant all on functions to anon, authenticated, service_role;
+
+-- RLS is on for auth.users (its owner, the auth server, is not bound by it; postgres bypasses
+-- RLS): the API roles see no user rows.
+alter table auth.users enable row level security;
+
+-- Storage, shaped like Supabase's (enough for buckets and per-user object policies): schema
+-- and tables owned by supabase_storage_admin, RLS on, the API roles granted, postgres a member
+-- of the storage admin (as in projects made before 2024-06) so it may write object policies.
+do $$
+begin
+  if not exists (select 1 from pg_roles where rolname = 'supabase_storage_admin') then
+    create role supabase_storage_admin nologin noinherit createrole;
+  end if;
+end
+$$;
+grant supabase_storage_admin to postgres;
+create schema if not exists storage authorization supabase_storage_admin;
+
+create table if not exists storage.buckets (
+  id text primary key,
+  name text not null unique,
+  owner uuid,
+  public boolean default false,
+  file_size_limit bigint,
+  allowed_mime_types text[],
+  created_at timestamptz default now(),
+  updated_at timestamptz default now()
+);
+create table if not exists storage.objects (
+  id uuid primary key default gen_random_uuid(),
+  bucket_id text references storage.buckets (id),
+  name text,
+  owner uuid,
+  metadata jsonb,
+  path_tokens text[] generated always as (string_to_array(name, '/')) stored,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  last_accessed_at timestamptz default now(),
+  unique (bucket_id, name)
+);
+alter table storage.buckets owner to supabase_storage_admin;
+alter table storage.objects owner to supabase_storage_admin;
+alter table storage.buckets enable row level security;
+alter table storage.objects enable row level security;
+
+-- The folders of an object's name ('<user id>/avatar.png' -> {<user id>}), as object policies
+-- use it.
+create or replace function storage.foldername(name text) returns text[]
+language sql immutable
+as $$
+  select (string_to_array(name, '/'))[1:greatest(cardinality(string_to_array(name, '/')) - 1, 0)]
+$$;
+alter function storage.foldername(text) owner to supabase_storage_admin;
+
+grant usage on schema storage to anon, authenticated, service_role, postgres;
+grant all on storage.buckets, storage.objects to anon, authenticated, service_role, postgres;
+grant execute on function storage.foldername(text) to public;

@@ -22,7 +22,7 @@ def verify(config: Config, out: Reporter, *, probe: bool, strict: bool = False) 
     names = {m.name for m in collect(config, out, write_mirror=False)}
     if not names & set(TENANT_MIGRATION_NAMES):
         raise UsageError(
-            "verify checks what the tenant migrations (001-004) build, and this project has none "
+            "verify checks what the tenant migrations (001-005) build, and this project has none "
             "of them: nothing to verify here. (`invoke advise` runs the database advisors on any "
             "project; `invoke lint` and `invoke migrate --rehearse` check any migrations.)"
         )
@@ -45,19 +45,24 @@ def rollback_rls(
     config: Config, out: Reporter, *, table: str | None, dry: bool, skip_confirm: bool
 ) -> int:
     from supamigrate.db import session
+    from supamigrate.tenant.names import BOUNDARY_MIGRATION_NAME
     from supamigrate.tenant.rollback import RLS_MIGRATION_NAME, apply_rollback, plan_rollback
 
     migrations = collect(config, out, write_mirror=False)
     version = next((m.version for m in migrations if m.name == RLS_MIGRATION_NAME), None)
+    boundary = next((m.version for m in migrations if m.name == BOUNDARY_MIGRATION_NAME), None)
     with session(config.target, connect_timeout=config.connect_timeout) as conn:
         with conn.cursor() as cur:
-            plan = plan_rollback(cur, table=table, rls_version=version)
+            plan = plan_rollback(cur, table=table, rls_version=version, boundary_version=boundary)
         for line in plan.kept:
             out.say(f"Note: {line}.")
         if plan.empty:
-            out.say("Nothing to roll back: 004's policies and RLS are not in force here.")
+            out.say("Nothing to roll back: 004's and 005's policies and RLS are not in force here.")
             return 0
-        out.say("This keeps tables, columns and data; it removes tenant isolation:")
+        out.say(
+            "This keeps tables, columns, data and 001's RLS on tenants and user_tenants; "
+            "it removes tenant isolation:"
+        )
         for line in plan.sql().splitlines():
             out.say(f"  {line}")
         out.fact("sql", plan.sql())
@@ -70,9 +75,7 @@ def rollback_rls(
             raise UsageError("Cancelled: nothing was changed.")
         with conn.cursor() as cur:
             apply_rollback(cur, plan, lock_timeout=config.lock_timeout)
-    number = next((m.label.split("_", 1)[0] for m in migrations if m.version == version), "004")
-    out.say(
-        f"RLS rolled back. Re-enable it with `invoke migrate --migration {number}` "
-        "(add --skip-confirm in a script)."
-    )
+    numbers = [m.label.split("_", 1)[0] for m in migrations if m.version in plan.history_versions]
+    again = " then ".join(f"`invoke migrate --migration {n}`" for n in numbers)
+    out.say(f"RLS rolled back. Re-enable it with {again} (add --skip-confirm in a script).")
     return 0

@@ -1,6 +1,6 @@
 """Every name the tenant migrations create, in one place: tables, helpers, triggers, policies.
 
-verify, the probes and rollback-rls read these; migrations/001-004 are the source they mirror.
+verify, the probes and rollback-rls read these; migrations/001-005 are the source they mirror.
 """
 
 from __future__ import annotations
@@ -17,12 +17,21 @@ TRIGGERS = {SIGNUP_TRIGGER: "auth.users", "tenants_set_updated_at": "public.tena
 FILES_TRIGGER = ("files_set_tenant_id", "public.files")
 
 RLS_MIGRATION_NAME = "enable_rls_policies"
+BOUNDARY_MIGRATION_NAME = "enforce_tenant_boundary"
+# What 004 and 005 turned on, written by 005: rollback-rls undoes exactly its rows.
+RECORD = "supamigrate.tenant_rls"
+# 005's restrictive policies, one per command, on every tenant-scoped table, tenants and
+# user_tenants, to public; and its member policies where it turned RLS on itself.
+COMMANDS = ("select", "insert", "update", "delete")
+BOUNDARY_POLICIES = {cmd: f"tenant boundary: {cmd}" for cmd in COMMANDS}
+BOUNDARY_HELPER = "supamigrate.member_tenant_ids()"
 # The shipped migrations' names (the part after NNN_ or <version>_).
 TENANT_MIGRATION_NAMES = (
     "create_tenant_management_tables",
     "add_tenant_id_to_existing_tables",
     "backfill_tenant_data",
     RLS_MIGRATION_NAME,
+    BOUNDARY_MIGRATION_NAME,
 )
 _CRUD = ("read", "insert", "update", "delete")
 POLICIES: dict[str, tuple[str, ...]] = {

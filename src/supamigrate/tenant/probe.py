@@ -8,6 +8,7 @@ type; a table the probe cannot fill is named in an info line, never silently pas
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -68,9 +69,27 @@ def isolation_probe(cur: Cursor, scoped: list[str]) -> list[Check]:
         for t, why in skipped.items()
     ]
     if problems:
-        return [Check(NAME, Level.ERROR, False, "; ".join(dict.fromkeys(problems)), _FIX), *infos]
+        problems = list(dict.fromkeys(problems))
+        return [Check(NAME, Level.ERROR, False, "; ".join(problems), _fix(problems)), *infos]
     detail = f"2 probe users isolated in {', '.join(covered)}; anon sees nothing; nothing kept"
     return [Check(NAME, Level.ERROR, True, detail), *infos]
+
+
+def _fix(problems: list[str]) -> str:
+    """The policies that let each leak through, by table, then what to do."""
+    blamed: dict[str, list[str]] = {}
+    for problem in problems:
+        found = re.match(r"^(\S+): .*\(let through by (.*)\)$", problem)
+        if found:
+            names = blamed.setdefault(found.group(1), [])
+            names += [n for n in found.group(2).split(", ") if n not in names]
+    if not blamed:
+        return _FIX
+    named = "; ".join(f"{', '.join(names)} on {table}" for table, names in blamed.items())
+    return (
+        f"let through by {named}: bound the table with the restrictive tenant boundary "
+        "(`invoke migrate --migration 005`), or narrow those policies to tenant members"
+    )
 
 
 def _run(cur: Cursor, scoped: list[str], skipped: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -206,31 +225,117 @@ def _as_user(
 def _table_as_user(
     cur: Cursor, table: str, mine: str, ids: list[str], foreign: Params
 ) -> list[str]:
+    """Every command against the other tenant's row: read, insert, move, update, delete."""
     problems = []
+    theirs = next(i for i in ids if i != mine)
+    user = str(one(cur, "select auth.uid()::text"))
     seen, error = attempt(
         cur, f"select ctid::text from {esc(table)} where ctid = any(%s::tid[])", (ids,)
     )
     if error is not None or {r[0] for r in seen} != {mine}:
         why = f": {error}" if error else ""
-        problems.append(f"{table}: a user sees {len(seen)} of the 2 probe rows (must be 1){why}")
+        problems.append(
+            f"{table}: a user sees {len(seen)} of the 2 probe rows (must be 1){why}"
+            + culprits(cur, table, "select", user, theirs)
+        )
     if attempt(cur, probe_insert(cur, table), foreign)[1] is None:
-        problems.append(f"{table}: a user can insert into another tenant")
+        problems.append(
+            f"{table}: a user can insert into another tenant"
+            + culprits(cur, table, "insert", user, mine, foreign["tenant"])
+        )
     moved, _ = attempt(
         cur,
         f"update {esc(table)} set tenant_id = %s where ctid = %s::tid",
         (foreign["tenant"], mine),
     )
     if moved and moved[0][0]:
-        problems.append(f"{table}: a user can move a row into another tenant")
+        problems.append(
+            f"{table}: a user can move a row into another tenant"
+            + culprits(cur, table, "update", user, mine, foreign["tenant"])
+        )
+    for verb, sql in (
+        ("update", f"update {esc(table)} set tenant_id = tenant_id where ctid = %s::tid"),
+        ("delete", f"delete from {esc(table)} where ctid = %s::tid"),
+    ):
+        done, _ = attempt(cur, sql, (theirs,))
+        if done and done[0][0]:
+            problems.append(
+                f"{table}: a user can {verb} another tenant's row"
+                + culprits(cur, table, verb, user, theirs)
+            )
     return problems
+
+
+_POLICIES = """
+select p.polname, pg_get_expr(case when %(check)s then coalesce(p.polwithcheck, p.polqual)
+                                   else p.polqual end, p.polrelid)
+from pg_policy p
+where p.polrelid = to_regclass(%(table)s) and p.polpermissive
+  and p.polcmd in (%(cmd)s, '*')
+  and (p.polroles = '{0}' or exists (select 1 from unnest(p.polroles) r
+                                     where pg_has_role(%(role)s, r, 'member')))
+order by 1"""
+_CMD = {"select": "r", "insert": "a", "update": "w", "delete": "d"}
+
+
+def culprits(
+    cur: Cursor, table: str, cmd: str, user: str | None, row: str, tenant: str | None = None
+) -> str:
+    """` (let through by policy "x")`: the permissive policies true for the row as the user.
+
+    The row (with tenant_id set to `tenant` for a write into another tenant) is copied into a
+    temporary table the user may read, and each policy's expression is evaluated on it there,
+    as the user: on the real table the boundary (if any) would hide it.
+    """
+    role = str(one(cur, "select current_user"))
+    cur.execute("savepoint supamigrate_culprit")
+    try:
+        cur.execute("reset role")
+        cur.execute(
+            _POLICIES,
+            {
+                "check": tenant is not None or cmd == "insert",
+                "table": table,
+                "cmd": _CMD[cmd],
+                "role": role,
+            },
+        )
+        policies = [(name, expr) for name, expr in cur.fetchall() if expr]
+        cur.execute(
+            f"create temp table supamigrate_probe_row as select * from {esc(table)} "
+            "where ctid = %s::tid",
+            (row,),
+        )
+        if tenant is not None:
+            cur.execute("update pg_temp.supamigrate_probe_row set tenant_id = %s", (tenant,))
+        cur.execute("grant select on pg_temp.supamigrate_probe_row to public")
+        act(cur, role, user)
+        alias = table.rsplit(".", 1)[-1]
+        found = [
+            name
+            for name, expr in policies
+            if attempt(cur, f"select ({esc(expr)}) from pg_temp.supamigrate_probe_row as {alias}")[
+                0
+            ]
+            == [(True,)]
+        ]
+    except psycopg2.Error:
+        found = []
+    finally:
+        cur.execute("rollback to savepoint supamigrate_culprit")
+        cur.execute("release savepoint supamigrate_culprit")
+    if not found:
+        return ""
+    return " (let through by " + ", ".join(f'policy "{n}"' for n in found) + ")"
 
 
 def _as_anon(cur: Cursor, users: list[str], rows: dict[str, list[str]]) -> list[str]:
     act(cur, "anon", None)
     problems = []
     for table in (f"public.{TENANTS}", f"public.{MEMBERSHIPS}", *rows):
-        seen, _ = attempt(cur, f"select 1 from {table} limit 1")
+        seen, _ = attempt(cur, f"select ctid::text from {esc(table)} limit 1")
         if seen:
-            problems.append(f"{table}: anon sees rows")
+            named = culprits(cur, table, "select", None, str(seen[0][0]))
+            problems.append(f"{table}: anon sees rows{named}")
     cur.execute("reset role")
     return problems

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from psycopg2.extensions import cursor as Cursor
 
+from supamigrate.tenant.boundary import boundary_checks
+from supamigrate.tenant.bypass import bypass_checks
 from supamigrate.tenant.catalog import (
     column_list,
     exposed_schemas,
@@ -24,6 +26,7 @@ from supamigrate.tenant.names import (
     HELPERS,
     MEMBERSHIPS,
     PLATFORM_TABLES,
+    SIGNUP_TRIGGER,
     TENANTS,
     TRIGGERS,
 )
@@ -31,7 +34,8 @@ from supamigrate.tenant.probe import isolation_probe
 from supamigrate.tenant.signup import signup_probe
 
 _MIGRATE = "run `invoke migrate`"
-_REENABLE = "run `invoke migrate --migration 004`"  # also after rollback-rls and later migrations
+# also after rollback-rls and later migrations
+_REENABLE = "run `invoke migrate --migration 004`, then `invoke migrate --migration 005`"
 
 
 def run_checks(cur: Cursor, *, probe: bool) -> list[Check]:
@@ -45,6 +49,7 @@ def run_checks(cur: Cursor, *, probe: bool) -> list[Check]:
     )
     scoped = tenant_tables(cur, schemas)
     checks = [*_structure(cur, present), *_rls(cur, [*present, *scoped])]
+    checks += [*boundary_checks(cur, scoped), *bypass_checks(cur, schemas, scoped)]
     checks += [*_counts(cur, present), *_tenant_indexes(cur, scoped), *_user_rows(cur, schemas)]
     if probe:
         checks += [*signup_probe(cur), *isolation_probe(cur, scoped)]
@@ -84,6 +89,19 @@ def _structure(cur: Cursor, present: list[str]) -> list[Check]:
     )
     lost = [f"{name} on {table}" for name, table in triggers.items() if name not in found]
     checks.append(_presence("triggers", lost, ", ".join(triggers), f"{_MIGRATE} (001, 002)"))
+    # tgtype bit 2: BEFORE. AFTER, an app trigger sorting first (on_auth_user_created) would
+    # find no tenant for the new user.
+    if one(
+        cur,
+        "select exists (select 1 from pg_trigger where tgrelid = to_regclass('auth.users') "
+        "and tgname = %s and tgtype & 2 = 0)",
+        (SIGNUP_TRIGGER,),
+    ):
+        detail = (
+            f"{SIGNUP_TRIGGER} fires AFTER insert: app triggers sorting before it find no tenant"
+        )
+        fix = "run `invoke migrate --migration 005` (it makes the tenant BEFORE the insert)"
+        checks.append(Check("signup trigger order", Level.ERROR, False, detail, fix))
     return checks
 
 

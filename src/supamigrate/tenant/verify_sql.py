@@ -17,7 +17,10 @@ select c.relname, c.relrowsecurity as rls_enabled,
          as always_true_policies,
        exists (select 1 from pg_index i join pg_attribute a
                  on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
-               where i.indrelid = c.oid and a.attname = 'tenant_id') as tenant_id_indexed
+               where i.indrelid = c.oid and a.attname = 'tenant_id') as tenant_id_indexed,
+       (select string_agg(distinct p.polcmd::text, '' order by p.polcmd::text) from pg_policy p
+         where p.polrelid = c.oid and not p.polpermissive and p.polroles = '{0}')
+         as boundary_cmds  -- restrictive to public: a d r w = insert delete select update
 from pg_class c
 where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')
   and (c.relname in ('tenants', 'user_tenants')
