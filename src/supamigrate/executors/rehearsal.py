@@ -86,6 +86,7 @@ class Rehearsal:
         self.added_values: dict[str, str] = {}  # enum value -> the file that added it
         self.made_types: set[str] = set()  # enum types made by earlier files
         self.file_types: set[str] = set()  # ... and by this one
+        self.file_values: dict[str, str] = {}  # enum values this file added
         self.all_set = False  # a file said SET CONSTRAINTS ALL: it stays in force here
         self.known: set[int] = set()  # deferrable constraints already in their declared mode
 
@@ -135,7 +136,7 @@ class Rehearsal:
         session._notices.clear()
         tracer, file_all, made = Tracer(self._ask), False, self._constraints()
         self.known = {oid for _, _, oids in made for oid in oids}
-        self.file_types = set()
+        self.file_types, self.file_values = set(), {}
         statements = read_sql(migration.sql).statements
         for index, statement in enumerate(statements):
             stop = self.bound.exhausted() or self._enum_made_earlier(statements[:index])
@@ -163,6 +164,7 @@ class Rehearsal:
             self._learn(migration, statement)
         self.all_set = self.all_set or file_all
         self.made_types |= self.file_types
+        self.added_values |= self.file_values
         return self._commit(migration, started, tracer)
 
     def _commit(self, migration: MigrationFile, started: float, tracer: Tracer) -> Result:
@@ -247,7 +249,7 @@ class Rehearsal:
         if statement.kind == "CreateEnumStmt":
             self.file_types.add(_type_name(node.get("typeName", [])))
         if statement.kind == "AlterEnumStmt" and node.get("newVal") and not node.get("oldVal"):
-            self.added_values[str(node["newVal"])] = migration.label
+            self.file_values[str(node["newVal"])] = migration.label
 
     def _enum_made_earlier(self, done: Sequence[Statement]) -> str:
         """After this file added a value to an enum type an earlier file made: in the real run
