@@ -63,7 +63,8 @@ union all select 'index', n.nspname, c.relname,
   join pg_namespace n on n.oid = c.relnamespace
 union all select 'extension', n.nspname, e.extname, e.extversion, e.xmin
   from pg_extension e join pg_namespace n on n.oid = e.extnamespace
-union all select 'default privilege', '', d.defaclrole::regrole::text || '/' || d.defaclobjtype::text,
+union all select 'default privilege', '',
+  d.defaclrole::regrole::text || '/' || d.defaclobjtype::text,
   concat_ws('|', d.defaclnamespace, d.defaclacl::text), d.xmin from pg_default_acl d
 union all select 'role', '', r.rolname, concat_ws('|', r.rolsuper, r.rolinherit, r.rolcreaterole,
     r.rolcreatedb, r.rolcanlogin, r.rolbypassrls, r.rolconfig::text), r.xmin
