@@ -11,7 +11,9 @@ from supamigrate.db import session
 
 
 def _statements(project: Any) -> list[dict[str, Any]]:
-    result = project.invoke("migrate", "--rehearse", "--json")
+    # A loaded CI machine may take over a second to rewrite 200,000 rows: bound the trace
+    # tests generously (the bound has its own test below).
+    result = project.invoke("migrate", "--rehearse", "--json", "--rehearse-limit", "60s")
     assert result.returncode == 0, result.stdout + result.stderr
     (migration,) = json.loads(result.stdout)["rehearsal"]
     return list(migration["statements"])
@@ -55,7 +57,7 @@ def test_add_column_alone_takes_access_exclusive_without_rewrite(project: Any) -
     (first, second) = _statements(project)
     assert first["locks"] == [] and second["rewrites"] == []
     assert second["locks"] == [{"relation": "public.big", "mode": "AccessExclusiveLock"}]
-    human = project.invoke("migrate", "--rehearse").stdout
+    human = project.invoke("migrate", "--rehearse", "--rehearse-limit", "60s").stdout
     assert "ACCESS EXCLUSIVE on public.big (200,000 rows" in human
     assert "from line 2 to commit" in human
 
@@ -118,7 +120,7 @@ def test_a_lock_already_held_is_listed_with_the_line_that_took_it(project: Any) 
     assert third["locks"] == [
         {"relation": "public.big", "mode": "AccessExclusiveLock", "held_since": 1}
     ], third
-    human = project.invoke("migrate", "--rehearse").stdout
+    human = project.invoke("migrate", "--rehearse", "--rehearse-limit", "60s").stdout
     assert "line 2: ShareLock on public.big (held since line 1)" in human, human
 
 
@@ -130,7 +132,7 @@ def test_dry_and_rehearse_name_the_same_line(project: Any) -> None:
     project.write("001_widen.sql", sql + "-- then\nselect 1/0;\n")
     dry = project.invoke("migrate", "--dry").stdout
     assert "line 4: alter table public.big" in dry and "line 7: select 1/0" in dry, dry
-    rehearse = project.invoke("migrate", "--rehearse").stdout
+    rehearse = project.invoke("migrate", "--rehearse", "--rehearse-limit", "60s").stdout
     assert "    line 4: AccessExclusiveLock on public.big" in rehearse, rehearse
     assert "at line 7 of" in rehearse, rehearse
     real = project.invoke("migrate", "--skip-confirm").stdout

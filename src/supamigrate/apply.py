@@ -123,7 +123,8 @@ def rehearse(executor: Executor, todo: Sequence[MigrationFile], out: Reporter) -
     results = executor.rehearse(todo)
     for index, result in enumerate(results, 1):
         out.say(report.verdict_line(index, len(todo), result))
-        for line in report.trace_lines(result) + failure_lines(result, rehearsal=True):
+        failed = failure_lines(result, rehearsal=True) + report.commit_lines(result)
+        for line in report.trace_lines(result) + failed:
             out.say(line)
     out.fact("rehearsal", [result_json(r) | report.trace_json(r) for r in results])
     changed = getattr(results, "changed_outside", None)

@@ -40,10 +40,15 @@ def trace_lines(result: Result) -> list[str]:
         if mode == _EXCLUSIVE:
             size = _size(trace.sizes.get(relation))
             lines.append(f"  ACCESS EXCLUSIVE on {relation}{size}, from line {line} to commit")
+    return lines + disagreements(result.migration.sql, trace)
+
+
+def commit_lines(result: Result) -> list[str]:
+    """After the error: where a failure at the file's end happened."""
     failure = result.failure
     if failure is not None and failure.located_by == "COMMIT":
-        lines.append("  at this file's COMMIT (after its last statement): a deferred check")
-    return lines + disagreements(result.migration.sql, trace)
+        return ["  at this file's COMMIT, after its last statement: a deferred constraint"]
+    return []
 
 
 def _lock(lock: Lock) -> str:
