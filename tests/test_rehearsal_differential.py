@@ -55,8 +55,9 @@ STATEMENT = st.one_of(
             "set constraints public.imm_pid_fkey deferred;",
             "set search_path = other;",
             "set role authenticated;",
-            "set local statement_timeout = '1ms';",
-            "select pg_sleep(0.01);",
+            # The file's own timeout, far from any statement's time (a 1ms one is a coin toss).
+            "set local statement_timeout = '250ms';",
+            "select pg_sleep(0.6);",
             "insert into parent values (4);",
             "create temp table scratch (id int);",
             "select 1/0;",
