@@ -187,3 +187,22 @@ def test_a_rewrite_stops_at_the_bound_and_holds_the_lock_no_longer(project: Any)
     assert "for longer than 300ms" in because
     assert held, "the side connection never saw the lock"
     assert held[-1] - held[0] < 0.3 + 0.25, f"held for {held[-1] - held[0]:.3f}s"
+
+
+def test_a_lock_held_from_an_earlier_file_is_taken_anew_in_the_real_run(project: Any) -> None:
+    """The rehearsal holds file 1's ACCESS EXCLUSIVE into file 2 (one transaction), where the
+    real run has committed file 1: file 2's need is listed, marked as held from an earlier
+    file, and counted in file 2's "to commit" line."""
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute("create table public.t (id int primary key)")
+    project.write("001_a.sql", "alter table public.t add column a int;\n")
+    project.write("002_b.sql", "select 1;\nalter table public.t add column b int;\n")
+    result = project.invoke("migrate", "--rehearse", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    second = json.loads(result.stdout)["rehearsal"][1]["statements"][1]
+    assert second["locks"] == [
+        {"relation": "public.t", "mode": "AccessExclusiveLock", "held_from_earlier_file": True}
+    ], second
+    human = project.invoke("migrate", "--rehearse").stdout
+    assert human.count("ACCESS EXCLUSIVE on public.t") == 2, human
+    assert "from line 2 to commit" in human
