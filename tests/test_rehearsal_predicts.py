@@ -236,3 +236,29 @@ def test_nothing_is_kept(project: Any) -> None:
     assert code == 0
     with session(project.target) as conn, conn.cursor() as cur:
         assert snapshot(cur) == before
+
+
+def test_the_fingerprint_names_what_changed(conn: Any) -> None:
+    """Taken before and after changes committed elsewhere: the objects made are named per
+    catalog, removals counted, a sequence that moved reported; no change, nothing reported."""
+    from supamigrate.executors import fingerprint as fp
+
+    def query(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with conn.cursor() as cur:
+            cur.execute(sql, params or None)
+            return list(cur.fetchall())
+
+    with conn.cursor() as cur:
+        cur.execute("create table public.gone (id int); create sequence public.s")
+    before = fp.take(query)
+    assert fp.changes(before, fp.take(query), query) == []
+    with conn.cursor() as cur:
+        cur.execute(
+            "create schema s2; create function public.f() returns int language sql as 'select 1';"
+            "drop table public.gone; select nextval('public.s')"
+        )
+    found = fp.changes(before, fp.take(query), query)
+    assert "schema made or altered: s2" in found, found
+    assert "function in schema public made or altered: f()" in found, found
+    assert "relation in schema public: 1 removed" in found, found
+    assert any(c.startswith("sequence public.s moved from - to 1") for c in found), found

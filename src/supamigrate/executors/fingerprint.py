@@ -94,7 +94,7 @@ _NEWER = f"""
 with o as ({_ITEMS.replace("%", "%%")})
 select cat, nsp, item from o
  where {_KEEP.replace("%", "%%")} and (cat || '/' || nsp) = any(%s::text[])
-   and x <> '0'::xid and age(x) < age((%s::bigint %% 4294967296)::text::xid)
+   and x <> '0'::xid and age(x) <= age((%s::bigint %% 4294967296)::text::xid)
  order by 1, 2, 3
 """
 
@@ -136,7 +136,7 @@ def changes(before: Fingerprint, after: Fingerprint, query: Query) -> list[str]:
     for cat, nsp in changed:
         was = before.buckets.get((cat, nsp), (0, ""))[0]
         now = after.buckets.get((cat, nsp), (0, ""))[0]
-        where = f" in schema {nsp}" if nsp else ""
+        where = f" in schema {nsp}" if nsp and cat != "schema" else ""
         items = newer.get((cat, nsp), [])
         if items:
             shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
@@ -145,11 +145,11 @@ def changes(before: Fingerprint, after: Fingerprint, query: Query) -> list[str]:
             found.append(f"{cat}{where}: {was - now} removed")
         if not items and now >= was:
             found.append(f"{cat}{where} changed")
-    for name in sorted(set(before.sequences) | set(after.sequences)):
-        old, new = before.sequences.get(name), after.sequences.get(name)
+    for name in sorted(set(before.sequences) & set(after.sequences)):  # new ones: relations
+        old, new = before.sequences[name], after.sequences[name]
         if old != new:
             found.append(
-                f"sequence {name} moved from {old or 'absent'} to {new or 'absent'} "
+                f"sequence {name} moved from {old} to {new} "
                 "(nextval is never rolled back; other sessions may have used it too)"
             )
     return found
