@@ -262,3 +262,20 @@ def test_the_fingerprint_names_what_changed(conn: Any) -> None:
     assert "function in schema public made or altered: f()" in found, found
     assert "relation in schema public: 1 removed" in found, found
     assert any(c.startswith("sequence public.s moved from - to 1") for c in found), found
+
+
+def test_a_value_added_to_a_type_an_earlier_file_made(project: Any) -> None:
+    """File 1 makes an enum type, file 2 adds a value and uses it: the real run fails (55P04:
+    the type is committed), while in one transaction Postgres would allow it. The rehearsal
+    does not pass it: from the use on, not rehearsed."""
+    project.write("001_type.sql", "create type public.kind as enum ('a');\n")
+    project.write(
+        "002_use.sql", "alter type public.kind add value 'b';\nselect 'b'::public.kind;\n"
+    )
+    code, doc = _rehearse(project)
+    assert code == 0, doc
+    second = doc["rehearsal"][1]
+    assert second["result"] == "not_rehearsed", second
+    assert second["not_rehearsed_because"].startswith("line 2: line 1 added a value to enum type")
+    real = _real(project)
+    assert real.returncode == 1 and "55P04" in real.stdout, real.stdout

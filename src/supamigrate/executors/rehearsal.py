@@ -87,6 +87,7 @@ class Rehearsal:
         self.made_types: set[str] = set()  # enum types made by earlier files
         self.file_types: set[str] = set()  # ... and by this one
         self.file_values: dict[str, str] = {}  # enum values this file added
+        self.enum_stop = ""  # why the rest of this file cannot be told from a rehearsal
         self.all_set = False  # a file said SET CONSTRAINTS ALL: it stays in force here
         self.known: set[int] = set()  # deferrable constraints already in their declared mode
 
@@ -137,9 +138,9 @@ class Rehearsal:
         tracer, file_all, made = Tracer(self._ask), False, self._constraints()
         self.known = {oid for _, _, oids in made for oid in oids}
         self.file_types, self.file_values = set(), {}
-        statements = read_sql(migration.sql).statements
-        for index, statement in enumerate(statements):
-            stop = self.bound.exhausted() or self._enum_made_earlier(statements[:index])
+        self.enum_stop = ""
+        for statement in read_sql(migration.sql).statements:
+            stop = self.bound.exhausted() or self.enum_stop
             if stop:
                 return self._stop(migration, started, tracer, statement, stop)
             setting = statement.kind == "ConstraintsSetStmt"
@@ -250,20 +251,15 @@ class Rehearsal:
             self.file_types.add(_type_name(node.get("typeName", [])))
         if statement.kind == "AlterEnumStmt" and node.get("newVal") and not node.get("oldVal"):
             self.file_values[str(node["newVal"])] = migration.label
-
-    def _enum_made_earlier(self, done: Sequence[Statement]) -> str:
-        """After this file added a value to an enum type an earlier file made: in the real run
-        that type is committed, so using the value before this file commits fails (55P04);
-        here the type is new in the same transaction and Postgres allows it."""
-        for statement in done:
-            node = statement.node
             name = _type_name(node.get("typeName", []))
-            if statement.kind == "AlterEnumStmt" and node.get("newVal") and name in self.made_types:
-                return (
+            if name in self.made_types:
+                # The real run committed that type: using the value before this file commits
+                # fails there (55P04); here the type is new in the same transaction, and
+                # Postgres allows it. Only a commit could tell what follows.
+                self.enum_stop = (
                     f"line {statement.line} added a value to enum type {name}, which an earlier "
                     "file made: only a commit could tell whether what follows may use it"
                 )
-        return ""
 
     def _declared_modes(self) -> None:
         """After `SET CONSTRAINTS ALL` in an earlier file: constraints made since get their
