@@ -295,17 +295,26 @@ def test_no_transaction_failure_is_reported_as_partial(project: Any) -> None:
     assert _history_or_none(project) == []  # no row (and the table this run made is gone)
 
 
-def test_rehearse_skips_no_transaction_files(project: Any) -> None:
-    """Rehearsing the shipped five passes: 003 is listed as not rehearsable, not run."""
+def test_rehearse_stops_at_a_no_transaction_file(project: Any) -> None:
+    """Rehearsing the shipped five: 001-002 ok; 003 runs outside a transaction, so it and 004-005
+    after it (which may depend on it) are "not rehearsed from here", a third outcome: exit 0."""
     from helpers.tenancy import copy_shipped
 
     copy_shipped(project.root)
     before = _snapshot(project)
     result = project.invoke("migrate", "--rehearse")
     assert result.returncode == 0, result.stdout
-    assert "[3/4] 004_enable_rls_policies ... ok" in result.stdout
-    assert "[4/4] 005_enforce_tenant_boundary ... ok" in result.stdout
-    assert "003_backfill_tenant_data: not rehearsable" in result.stdout
+    assert "[2/5] 002_add_tenant_id_to_existing_tables ... ok" in result.stdout
+    assert (
+        "[3/5] 003_backfill_tenant_data ... not rehearsed from here, because it runs outside "
+        "a transaction" in result.stdout
+    )
+    for line in ("[4/5] 004_enable_rls_policies", "[5/5] 005_enforce_tenant_boundary"):
+        assert (
+            f"{line} ... not rehearsed from here, because "
+            "003_backfill_tenant_data runs outside a transaction" in result.stdout
+        )
+    assert "Rehearsal incomplete: 2 migration(s) ok, 3 not rehearsed" in result.stdout
     assert _snapshot(project) == before
 
 

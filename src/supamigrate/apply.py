@@ -15,7 +15,6 @@ from supamigrate.output import (
     progress_line,
     result_json,
 )
-from supamigrate.sqlsplit import is_no_transaction
 
 
 def apply_all(
@@ -117,25 +116,20 @@ def summarise(results: Sequence[Result], total: int, out: Reporter) -> int:
 
 
 def rehearse(executor: Executor, todo: Sequence[MigrationFile], out: Reporter) -> int:
-    """Run the transactional files in one rolled-back transaction; report, then the verdict."""
-    from supamigrate import rehearsal_report  # the trace and lint: only rehearsals need them
+    """Rehearse every pending file (rehearsal.py); report each verdict and trace, then whether
+    anything changed outside the rolled-back transaction; the exit code (rehearsal_report)."""
+    from supamigrate import rehearsal_report as report  # the trace and lint: rehearsals only
 
-    rehearsable = [m for m in todo if not is_no_transaction(m.sql)]
-    results = executor.rehearse(rehearsable)
+    results = executor.rehearse(todo)
     for index, result in enumerate(results, 1):
-        out.say(progress_line(index, len(rehearsable), result))
-        for line in rehearsal_report.trace_lines(result) + failure_lines(result, rehearsal=True):
+        out.say(report.verdict_line(index, len(todo), result))
+        failed = failure_lines(result, rehearsal=True) + report.commit_lines(result)
+        for line in report.trace_lines(result) + failed:
             out.say(line)
-    for migration in todo:
-        if is_no_transaction(migration.sql):
-            out.say(f"  {migration.label}: not rehearsable (runs outside a transaction)")
-    out.fact("rehearsal", [result_json(r) | rehearsal_report.trace_json(r) for r in results])
-    failed = any(r.outcome is not Outcome.OK for r in results)
-    if failed:
-        out.say("Rehearsal failed; everything it ran was rolled back: nothing was changed.")
-        return 1
-    out.say(
-        f"Rehearsal passed: {len(results)} migration(s) ran in one transaction that was then "
-        "rolled back; nothing was changed."
-    )
-    return 0
+    out.fact("rehearsal", [result_json(r) | report.trace_json(r) for r in results])
+    changed = getattr(results, "changed_outside", None)
+    lines, summary, code = report.summary(list(results), changed)
+    for line in lines:
+        out.say(line)
+    out.fact("summary", summary)
+    return code

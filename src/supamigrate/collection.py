@@ -85,6 +85,8 @@ MIGRATE_HELP = {
     "include_all": "Also apply pending migrations older than the newest applied one.",
     "lock_timeout": "Per-migration lock_timeout, e.g. 5s (0 disables). Default 5s.",
     "statement_timeout": "Per-migration statement_timeout, e.g. 15min. Default none.",
+    "rehearse_limit": "--rehearse: how long it may keep the app waiting on a lock (default 2s;"
+    " 0: no bound).",
     "method": "How to apply: auto (default), supabase, psycopg2, psql or manual.",
 }
 
@@ -174,6 +176,7 @@ def migrate(
     include_all: bool = False,
     lock_timeout: str | None = None,
     statement_timeout: str | None = None,
+    rehearse_limit: str | None = None,
     db_url: str | None = None,
     linked: bool = False,
     method: str = "auto",
@@ -197,6 +200,7 @@ def migrate(
             "db_url": db_url,
             "lock_timeout": lock_timeout,
             "statement_timeout": statement_timeout,
+            "rehearse_limit": rehearse_limit,
         }
         config = _config(linked, **flags)
         executor = commands.open_method(config, method, options.needs, out)

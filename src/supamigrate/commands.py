@@ -60,6 +60,7 @@ def settings_for(config: Config, out: Reporter) -> Settings:
         supabase_dir=config.supabase_dir,
         lock_timeout=config.lock_timeout,
         statement_timeout=config.statement_timeout,
+        rehearse_limit=config.rehearse_limit,
         connect_timeout=config.connect_timeout,
         linked=config.linked,
         passthrough=dict(config.supabase_env),

@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "version_base": "20251201000000",
     "lock_timeout": "5s",
     "statement_timeout": "",
+    "rehearse_limit": "2s",
     "connect_timeout": 10,
     "methods": list(METHOD_NAMES),
 }
@@ -77,6 +78,7 @@ class Config:
     supabase_env: Mapping[str, str] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)
     linked: bool = False  # targets the linked project (`--linked`): the CLI gets bare --remote
+    rehearse_limit: str = "2s"  # --rehearse: how long it may hold a lock that blocks the app
 
     @property
     def supabase_migrations_dir(self) -> Path:
@@ -117,6 +119,7 @@ def load_config(
         version_base=_check_version_base(str(values["version_base"])),
         lock_timeout=_check_duration("lock_timeout", str(values["lock_timeout"])),
         statement_timeout=_check_duration("statement_timeout", str(values["statement_timeout"])),
+        rehearse_limit=_check_duration("rehearse_limit", str(values["rehearse_limit"])),
         connect_timeout=_check_int("connect_timeout", values["connect_timeout"]),
         methods=_check_methods(values["methods"]),
         supabase_env=passthrough,

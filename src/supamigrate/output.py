@@ -15,7 +15,7 @@ from supamigrate.errors import UsageError
 from supamigrate.executors.base import Outcome, Result
 from supamigrate.masking import mask, mask_lines
 from supamigrate.plan import Plan, State
-from supamigrate.sqlsplit import split_statements
+from supamigrate.sqlsplit import code_of, split_statements
 
 PREVIEW_LINES = 3
 # The command people typed: advice says `invoke migrate` in this repo, `supamigrate migrate`
@@ -114,8 +114,9 @@ def preview_lines(sql: str) -> list[str]:
     statements = split_statements(sql)
     lines = [f"    {len(statements)} statement(s)"]
     for statement in statements:
-        head = statement.text.splitlines()[:PREVIEW_LINES]
-        more = " ..." if len(statement.text.splitlines()) > PREVIEW_LINES else ""
+        code = code_of(statement.text)  # from the line it is reported at (its first token)
+        head = code.splitlines()[:PREVIEW_LINES]
+        more = " ..." if len(code.splitlines()) > PREVIEW_LINES else ""
         lines.append(f"    line {statement.line}: {head[0]}" if head else "")
         lines.extend(f"      {text}" for text in head[1:])
         if more:

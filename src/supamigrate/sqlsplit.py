@@ -50,8 +50,11 @@ def _split_cached(sql: str) -> tuple[Statement, ...]:
         text = raw.strip(_JS_SPACE)
         if text:
             first = start + len(raw) - len(raw.lstrip(_JS_SPACE))
-            line += sql.count("\n", counted, first)
-            counted = first
+            # Its line is its first token's, past leading comments: the line lint, the
+            # rehearsal's trace and a server error position give for the same statement.
+            token = first + len(text) - len(code_of(text))
+            line += sql.count("\n", counted, token)
+            counted = token
             pieces.append(Statement(text, first, line))
     return tuple(pieces)
 
@@ -75,6 +78,15 @@ def is_no_transaction(sql: str) -> bool:
 # Leading whitespace and `--` comments; what follows is either a /* comment (ask pglast) or
 # the first token. Used to skip pglast's scanner for the common, plainly-not-matching case.
 _LEAD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$))*")
+
+
+_CODE = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*(?:[^*]|\*(?!/))*\*/)*")
+
+
+def code_of(text: str) -> str:
+    """A statement's text from its first token (leading comments and blanks skipped)."""
+    lead = _CODE.match(text)
+    return text[lead.end() if lead else 0 :] or text
 
 
 def _after_lead(text: str) -> str:

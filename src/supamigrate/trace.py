@@ -1,19 +1,23 @@
 """What each statement of a rehearsed migration did on the real target: locks, rewrites, time.
 
 Inside the rehearsal's transaction (always rolled back), each statement of the file, as
-Postgres's parser reads it, runs on its own; after it we read our own backend's relation locks
-(pg_locks) and compare every relation's file node with the one before it (a changed relfilenode
-is a rewrite). Locks are reported on tables (an index's own lock follows its table's). The
-tables touched get their size there (estimated rows, bytes). Nothing here
-decides what a statement *should* lock: the server says what it did.
+Postgres's parser reads it, runs on its own; after it one query reads our own backend's
+relation locks (pg_locks) and every relation's file node (a changed relfilenode is a rewrite,
+a new relation was made by it). Locks are reported on tables (an index's own lock follows its
+table's). pg_locks shows a lock only the first time it is taken, so the locks a statement needs
+but already holds come from its parse tree (trace_needs), marked with the line since which
+they are held; the locks a file takes on a table it made itself block nobody until commit.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from supamigrate.reading import Statement
+from supamigrate.trace_needs import covers, needs
 
 # Postgres lock modes, weakest first, and what each keeps waiting (from the conflict table).
 MODES = (
@@ -42,18 +46,20 @@ _OURS = (
     "n.nspname not in ('pg_catalog', 'information_schema', 'pg_toast') "
     "and n.nspname not like 'pg_temp%'"
 )
-_USER_RELATIONS = (
-    f"select {_NAME}, c.relfilenode from pg_class c join pg_namespace n on n.oid = c.relnamespace "
-    f"where c.relkind in ('r', 'p', 'm', 'i', 't') and {_OURS}"
+# One round trip after each statement: file nodes of every user relation, and our locks.
+_STATE = (
+    f"select 'n', {_NAME}, c.relfilenode::text, c.relkind::text from pg_class c "
+    f"join pg_namespace n on n.oid = c.relnamespace "
+    f"where c.relkind in ('r', 'p', 'm', 'i', 't') and {_OURS} "
+    f"union all select 'l', {_NAME}, l.mode, '' from pg_locks l "
+    "join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace "
+    "where l.pid = pg_backend_pid() and l.locktype = 'relation' and l.granted "
+    f"and c.relkind in ('r', 'p', 'm', 'f') and {_OURS}"
 )
-_OWN_LOCKS = (
-    f"select {_NAME}, l.mode from pg_locks l join pg_class c on c.oid = l.relation "
-    "join pg_namespace n on n.oid = c.relnamespace where l.pid = pg_backend_pid() "
-    f"and l.locktype = 'relation' and l.granted and c.relkind in ('r', 'p', 'm', 'f') and {_OURS}"
-)
-_SIZE = (
-    "select case when c.reltuples >= 0 then c.reltuples::bigint end, "
-    "pg_total_relation_size(c.oid) from pg_class c where c.oid = to_regclass(%s)"
+_SIZES = (
+    "select r, case when c.reltuples >= 0 then c.reltuples::bigint end, "
+    "pg_total_relation_size(c.oid) from unnest(%s::text[]) r "
+    "join pg_class c on c.oid = to_regclass(r)"
 )
 
 
@@ -61,10 +67,28 @@ _SIZE = (
 class Lock:
     relation: str
     mode: str
+    held_since: int | None = None  # needed, and already held since this line of the file
+    earlier: bool = False  # needed, held since an earlier file: the real run takes it here
+    created_at: int | None = None  # the file made this table at that line: blocks nobody
 
     @property
     def blocks(self) -> str:
         return BLOCKS.get(self.mode, "?")
+
+    @property
+    def taken_here(self) -> bool:
+        """Taken by this statement in the real run (not already held by this file)."""
+        return self.held_since is None
+
+    def as_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"relation": self.relation, "mode": self.mode}
+        if self.held_since is not None:
+            doc["held_since"] = self.held_since
+        if self.earlier:
+            doc["held_from_earlier_file"] = True
+        if self.created_at is not None:
+            doc["table_made_at"] = self.created_at
+        return doc
 
 
 @dataclass(frozen=True)
@@ -76,14 +100,17 @@ class StatementTrace:
     ms: float
     error: str = ""
     created: tuple[str, ...] = ()  # relations this statement made (their locks are no news)
+    notices: tuple[str, ...] = ()  # what the server said while this statement ran
 
     def as_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "line": self.line,
-            "locks": [{"relation": lk.relation, "mode": lk.mode} for lk in self.locks],
+            "locks": [lock.as_dict() for lock in self.locks],
             "rewrites": list(self.rewrites),
             "ms": round(self.ms, 2),
         }
+        if self.notices:
+            doc["notices"] = list(self.notices)
         return doc | ({"error": self.error} if self.error else {})
 
 
@@ -97,66 +124,104 @@ class TableSize:
 class MigrationTrace:
     statements: tuple[StatementTrace, ...]
     sizes: dict[str, TableSize] = field(default_factory=dict)
-    held_before: frozenset[str] = frozenset()  # ACCESS EXCLUSIVE already held when it began
+    stopped: str = ""  # "not rehearsed from here, because ...": why the rest was not run
 
     def strongest(self) -> list[tuple[str, str, int]]:
-        """(relation, strongest mode, line it was first taken) over the whole migration."""
+        """(relation, strongest mode, line it was first taken) over the whole migration, for
+        the tables that existed before it (a table it made blocks nobody until commit)."""
         best: dict[str, tuple[str, int]] = {}
         for statement in self.statements:
             for lock in statement.locks:
+                if lock.created_at is not None or not lock.taken_here:
+                    continue
                 known = best.get(lock.relation)
                 if known is None or MODES.index(lock.mode) > MODES.index(known[0]):
                     best[lock.relation] = (lock.mode, statement.line)
         return [(relation, mode, line) for relation, (mode, line) in sorted(best.items())]
 
 
-Run = Callable[[str], Any]  # executes SQL; returns the driver error or None
 Query = Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
-def trace_statements(
-    statements: Sequence[tuple[int, str]], run: Run, query: Query
-) -> tuple[MigrationTrace, Any]:
-    """Run each (line, text) in turn; stop at the first error, returned with the trace."""
-    traced: list[StatementTrace] = []
-    held: set[tuple[str, str]] = set(_locks(query))
-    before = frozenset(r for r, m in held if m == "AccessExclusiveLock")
-    error: Any = None
-    for line, text in statements:
-        nodes = _nodes(query)
-        started = time.perf_counter()
-        error = run(text)
-        ms = (time.perf_counter() - started) * 1000
-        if error is not None:  # the transaction is aborted now: nothing more can be asked
-            message = (str(error).strip() or "error").splitlines()[0]
-            traced.append(StatementTrace(line, text, (), (), ms, message))
-            return MigrationTrace(tuple(traced), held_before=before), error
-        now = _locks(query)
-        taken = tuple(Lock(r, m) for r, m in sorted(set(now) - held))
-        held |= set(now)
-        after = _nodes(query)
-        rewrites = tuple(sorted(r for r, node in nodes.items() if after.get(r, node) != node))
-        created = tuple(sorted(set(after) - set(nodes)))
-        traced.append(StatementTrace(line, text, taken, rewrites, ms, created=created))
-    touched = {lk.relation for s in traced for lk in s.locks} | {
-        r for s in traced for r in s.rewrites
+class Tracer:
+    """Traces one file: call `before()` and `after()` around each of its statements."""
+
+    def __init__(self, query: Query) -> None:
+        self.query = query
+        self.nodes, locks = self._state()
+        self.before_file = set(locks)  # held since an earlier file of the rehearsal
+        self.since: dict[tuple[str, str], int] = {}  # taken in this file, at which line
+        self.made: dict[str, int] = {}  # relations this file made, at which line
+        self.statements: list[StatementTrace] = []
+        self.started = 0.0
+
+    def before(self) -> None:
+        self.started = time.perf_counter()
+
+    def failed(self, statement: Statement, message: str, notices: tuple[str, ...]) -> None:
+        ms = (time.perf_counter() - self.started) * 1000
+        text = (message.strip() or "error").splitlines()[0]
+        self.statements.append(
+            StatementTrace(statement.line, statement.text, (), (), ms, text, notices=notices)
+        )
+
+    def after(self, statement: Statement, notices: tuple[str, ...]) -> StatementTrace:
+        ms = (time.perf_counter() - self.started) * 1000
+        nodes, locks = self._state()
+        line = statement.line
+        created = tuple(sorted(set(nodes) - set(self.nodes)))
+        for relation in created:
+            self.made.setdefault(relation, line)
+        rewrites = tuple(sorted(r for r, n in self.nodes.items() if nodes.get(r, n) != n))
+        self.nodes = nodes
+        fresh = sorted(set(locks) - self.before_file - set(self.since))
+        for key in fresh:
+            self.since[key] = line
+        found = [Lock(r, m, created_at=self.made.get(r)) for r, m in fresh]
+        found += self._already_held(statement, fresh)
+        traced = StatementTrace(
+            line, statement.text, tuple(found), rewrites, ms, "", created, notices
+        )
+        self.statements.append(traced)
+        return traced
+
+    def _already_held(self, statement: Statement, fresh: list[tuple[str, str]]) -> list[Lock]:
+        """What the statement needs that this backend held already (so pg_locks is silent)."""
+        found = []
+        for relation, mode in needs(statement):
+            if any(r == relation and covers(m, mode) for r, m in fresh):
+                continue
+            lines = [ln for (r, m), ln in self.since.items() if r == relation and covers(m, mode)]
+            made = self.made.get(relation)
+            if lines:
+                found.append(Lock(relation, mode, held_since=min(lines), created_at=made))
+            elif any(r == relation and covers(m, mode) for r, m in self.before_file):
+                found.append(Lock(relation, mode, earlier=True, created_at=made))
+        return found
+
+    def finish(self, stopped: str = "") -> MigrationTrace:
+        touched = sorted(
+            {lk.relation for s in self.statements for lk in s.locks}
+            | {r for s in self.statements for r in s.rewrites}
+        )
+        return MigrationTrace(tuple(self.statements), sizes(touched, self.query), stopped)
+
+    def _state(self) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        nodes: dict[str, str] = {}
+        locks: list[tuple[str, str]] = []
+        for kind, name, value, _ in self.query(_STATE, ()):
+            if kind == "n":
+                nodes[str(name)] = str(value)
+            else:
+                locks.append((str(name), str(value)))
+        return nodes, locks
+
+
+def sizes(relations: list[str], query: Query) -> dict[str, TableSize]:
+    """Each relation's estimated rows and bytes, in one round trip."""
+    if not relations:
+        return {}
+    return {
+        str(name): TableSize(None if rows is None else int(rows), int(size))
+        for name, rows, size in query(_SIZES, (relations,))
     }
-    return MigrationTrace(tuple(traced), _sizes(sorted(touched), query), before), error
-
-
-def _nodes(query: Query) -> dict[str, int]:
-    return {str(relation): int(node) for relation, node in query(_USER_RELATIONS, ())}
-
-
-def _locks(query: Query) -> list[tuple[str, str]]:
-    return [(str(r), str(m)) for r, m in query(_OWN_LOCKS, ())]
-
-
-def _sizes(relations: list[str], query: Query) -> dict[str, TableSize]:
-    sizes = {}
-    for relation in relations:
-        rows = query(_SIZE, (relation,))
-        if rows:
-            estimate, size = rows[0]
-            sizes[relation] = TableSize(None if estimate is None else int(estimate), int(size))
-    return sizes

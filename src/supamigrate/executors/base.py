@@ -25,6 +25,7 @@ class Outcome(Enum):
     SKIPPED = "skipped"  # another runner applied it while we waited for the lock
     FAILED = "failed"  # rolled back: schema and history as before
     PARTIAL = "partial"  # a no-transaction file failed after some statements ran
+    NOT_REHEARSED = "not_rehearsed"  # --rehearse: only a commit (or a longer bound) could tell
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Settings:
     supabase_dir: Path
     lock_timeout: str = "5s"
     statement_timeout: str = ""
+    rehearse_limit: str = "2s"  # --rehearse: how long a rehearsal may keep the app waiting
     connect_timeout: int = 10
     linked: bool = False  # the target is the linked project (the CLI gets a bare --remote)
     passthrough: Mapping[str, str] = field(default_factory=dict)  # SUPABASE_* for the CLI

@@ -314,7 +314,7 @@ class Psycopg2Executor(BaseExecutor):
 
     def rehearse(self, todo: Sequence[MigrationFile]) -> list[Result]:
         """Run them all in one transaction and roll it back (rehearsal.py)."""
-        return Rehearsal(self).run(todo)
+        return Rehearsal(self, self.settings.rehearse_limit).run(todo)
 
     @contextmanager
     def runner_lock(self) -> Iterator[None]:

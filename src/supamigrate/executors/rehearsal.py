@@ -1,104 +1,319 @@
-"""`--rehearse` on psycopg2: every pending file in one transaction that is always rolled back.
+"""`--rehearse` on psycopg2: every pending file in one transaction that is always rolled back,
+with the real run's boundaries, so its verdict predicts the real run's.
 
-Each file runs under a savepoint, statement by statement as Postgres's parser reads it, traced
-(trace.py: locks, rewrites, time). A rehearsal can never commit: a deferred trigger fails any
-COMMIT of its transaction, and after each statement we check that the transaction is still
-ours (not ended, not replaced by ROLLBACK/COMMIT AND CHAIN), so nothing runs outside it.
+Each file runs under its own savepoint, as the envelope runs it: a clean session first (RESET
+ALL, role, prepared statements, cursors, session advisory locks, temp tables: nothing one file
+sets reaches the next), the configured timeouts, its statements one by one as Postgres's parser
+reads them, traced (trace.py), its history row, then its deferred constraints checked as its
+COMMIT would check them (deferred.py). Per file the verdict is ok, failed (SQLSTATE, line), or
+not rehearsed from here: where only a commit could tell (a no-transaction file, an enum value a
+later file uses), and where the rehearsal's own bound on how long it may hold a lock that keeps
+the app waiting stopped a statement (a finding, not a failure). The files after a file that was
+not rehearsed are not rehearsed either: they may depend on it.
+
+A rehearsal can never commit: a deferred trigger fails any COMMIT of its transaction, and
+after each statement we check that the transaction is still ours (not ended, not replaced by
+ROLLBACK/COMMIT AND CHAIN), so nothing runs outside it. Before and after, the catalog and the
+sequences are fingerprinted (fingerprint.py): "nothing was changed" is checked, not assumed.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
-from supamigrate.envelope import Envelope, Limits, wrap
+from supamigrate.envelope import Limits
 from supamigrate.errors import UsageError
+from supamigrate.executors import deferred
 from supamigrate.executors import failures as fx
+from supamigrate.executors import fingerprint as fp
 from supamigrate.executors.base import Failure, Outcome, Result
+from supamigrate.executors.batch import Notices
+from supamigrate.executors.rehearsal_limits import Bound, duration_ms, stopped_at_bound
 from supamigrate.files import MigrationFile
-from supamigrate.history import ADVISORY_LOCK_KEY, CREATE_TABLE
-from supamigrate.reading import read_sql
-from supamigrate.sqlsplit import Statement
-from supamigrate.trace import trace_statements
+from supamigrate.history import ADVISORY_LOCK_KEY, CREATE_TABLE, record_sql
+from supamigrate.reading import Statement, line_of, read_sql
+from supamigrate.sqlsplit import is_no_transaction, statements_text
+from supamigrate.trace import MigrationTrace, Tracer
+from supamigrate.trace_needs import BLOCKS_APP
 
-GUARD = """
-CREATE FUNCTION pg_temp.supamigrate_never_commit() RETURNS trigger LANGUAGE plpgsql AS
-$$BEGIN RAISE EXCEPTION 'supamigrate: a rehearsal never commits'; END$$;
-CREATE TEMP TABLE supamigrate_rehearsal_guard (x int) ON COMMIT DROP;
-CREATE CONSTRAINT TRIGGER supamigrate_never_commit AFTER INSERT ON supamigrate_rehearsal_guard
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.supamigrate_never_commit();
-INSERT INTO supamigrate_rehearsal_guard VALUES (1);
-"""
+SAVEPOINT = "supamigrate_rehearsal"
+# What the envelope's clean session resets, inside a transaction (DISCARD TEMP would drop the
+# guard, whose event is pending: the file's own temp relations are dropped by name instead).
+_CLEAN = (
+    "RESET ALL;\nRESET SESSION AUTHORIZATION;\nRESET ROLE;\nDEALLOCATE ALL;\nCLOSE ALL;\n"
+    "UNLISTEN *;\nSELECT pg_advisory_unlock_all();\n"
+)
+_TEMP = (
+    "select format('DROP %s IF EXISTS pg_temp.%I CASCADE;', case relkind when 'v' then 'VIEW' "
+    "when 'm' then 'MATERIALIZED VIEW' when 'S' then 'SEQUENCE' when 'f' then 'FOREIGN TABLE' "
+    "else 'TABLE' end, relname) from pg_class where relnamespace = pg_my_temp_schema() "
+    "and relkind in ('r', 'p', 'v', 'm', 'S', 'f') and relname <> 'supamigrate_rehearsal_guard'"
+)
+# Our own catalog queries: never cut short by the file's bound, never waiting forever.
+_OWN = "SET LOCAL statement_timeout = '60s'; SET LOCAL lock_timeout = '10s';\n"
+_TIMEOUTS = "select current_setting('statement_timeout'), current_setting('lock_timeout')"
+_ENUM_VALUE = re.compile(r'"((?:[^"]|"")*)"')
 
 
 class Session(Protocol):
     """What a rehearsal needs of the executor's connection."""
 
     limits: Limits
+    _notices: Notices
 
     def _run(self, sql: str) -> Any: ...
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
+
+    def in_transaction(self) -> bool: ...
+
+
+class Rehearsed(list[Result]):
+    """The results, and what the fingerprint found changed outside the rolled-back transaction
+    (None: it could not be checked)."""
+
+    changed_outside: list[str] | None = None
+
+
+class Rehearsal:
+    def __init__(self, session: Session, bound: str = "2s") -> None:
+        self.session = session
+        self.bound = Bound(duration_ms(bound))
+        self.began = ""
+        self.added_values: dict[str, str] = {}  # enum value -> the file that added it
+        self.made_types: set[str] = set()  # enum types made by earlier files
+        self.file_types: set[str] = set()  # ... and by this one
+        self.file_values: dict[str, str] = {}  # enum values this file added
+        self.enum_stop = ""  # why the rest of this file cannot be told from a rehearsal
+        self.all_set = False  # a file said SET CONSTRAINTS ALL: it stays in force here
+        self.known: set[int] = set()  # deferrable constraints already in their declared mode
+
+    def run(self, todo: Sequence[MigrationFile]) -> Rehearsed:
+        """Proof the files work on this target; nothing kept, the history table included."""
+        session, results = self.session, Rehearsed()
+        before = fp.take(session._query)
+        lock = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});"
+        quiet = f"SET LOCAL client_min_messages = warning;\n{CREATE_TABLE}"
+        error = session._run(f"BEGIN;\nRESET ALL;\n{lock}\n{quiet}{deferred.GUARD}")
+        session._notices.clear()  # the runner's setup is not the migration's to report
+        if error is not None:
+            session._run("ROLLBACK;")
+            raise fx.history_error("create", error)
+        self.began = self._now()
+        stopped: str = ""
+        try:
+            for migration in todo:
+                if stopped:
+                    results.append(_not_rehearsed(migration, stopped, 0.0))
+                    continue
+                if is_no_transaction(migration.sql):
+                    stopped = f"{migration.label} runs outside a transaction"
+                    why = "it runs outside a transaction: each statement commits on its own"
+                    results.append(_not_rehearsed(migration, why, 0.0))
+                    continue
+                result = self._one(migration)
+                results.append(result)
+                if result.outcome is Outcome.NOT_REHEARSED:
+                    stopped = f"{migration.label} was not rehearsed"
+                elif result.stops_run:
+                    break
+        finally:
+            session._run("ROLLBACK;")
+            session._notices.clear()
+        results.changed_outside = fp.changes(before, fp.take(session._query), session._query)
+        return results
+
+    # --- one file ------------------------------------------------------------------------
+
+    def _one(self, migration: MigrationFile) -> Result:
+        started, session = time.perf_counter(), self.session
+        self.bound.new_file(self.session.limits)
+        self._setup(f"SAVEPOINT {SAVEPOINT};\n{_CLEAN}")
+        drops = "".join(str(row[0]) for row in self._ask(_TEMP))
+        self._setup(drops + self.session.limits.sql("LOCAL"))
+        session._notices.clear()
+        tracer, file_all, made = Tracer(self._ask), False, self._constraints()
+        self.known = {oid for _, _, oids in made for oid in oids}
+        self.file_types, self.file_values = set(), {}
+        self.enum_stop = ""
+        for statement in read_sql(migration.sql).statements:
+            stop = self.bound.exhausted() or self.enum_stop
+            if stop:
+                return self._stop(migration, started, tracer, statement, stop)
+            setting = statement.kind == "ConstraintsSetStmt"
+            tracer.before()
+            prefix = self.bound.prefix() + (deferred.LET_PASS if setting else "")
+            error = self._step(prefix + statement.text, own=False)
+            notices = self._notices()
+            if error is not None:
+                tracer.failed(statement, str(error), notices)
+                return self._failed(migration, started, tracer, statement, error, len(prefix))
+            if statement.kind == "VariableSetStmt":
+                self.bound.file_set(statement.node, self._current_timeouts())
+            if setting:
+                self._setup(deferred.REARM)
+                file_all = file_all or "constraints" not in statement.node
+            traced = tracer.after(statement, notices)
+            if any(lk.mode in BLOCKS_APP and lk.taken_here and lk.created_at is None
+                   for lk in traced.locks):  # fmt: skip
+                self.bound.holding(traced.locks)
+            if self.all_set and not file_all:
+                self._declared_modes()
+            self._learn(migration, statement)
+        self.all_set = self.all_set or file_all
+        self.made_types |= self.file_types
+        self.added_values |= self.file_values
+        return self._commit(migration, started, tracer)
+
+    def _commit(self, migration: MigrationFile, started: float, tracer: Tracer) -> Result:
+        """Its history row, then what its COMMIT would check; keep it for the next file."""
+        record = record_sql(
+            migration.version, migration.name, statements_text(migration.sql), replace=True
+        )
+        error = self._step(f"RESET SESSION AUTHORIZATION;\nRESET ROLE;\n{record}\n", own=True)
+        where = "(the history insert into supabase_migrations.schema_migrations)"
+        if error is None:
+            rows = [(name, bool(d)) for name, d, _ in self._constraints()]
+            error = self._step(self.bound.prefix() + deferred.check_sql(rows), own=False)
+            where = "COMMIT"
+            if error is None:
+                self._setup(deferred.restore_sql(rows) + f"RELEASE SAVEPOINT {SAVEPOINT};")
+                return self._result(migration, Outcome.OK, started, tracer.finish())
+        self.session._run(f"ROLLBACK TO SAVEPOINT {SAVEPOINT};")
+        failure = fx.failure(error)
+        reason = stopped_at_bound(failure.sqlstate, self.bound, "the check of deferred constraints")
+        if reason and where == "COMMIT":
+            return self._result(migration, Outcome.NOT_REHEARSED, started, tracer.finish(reason))
+        failure = Failure(**{**failure.__dict__, "statement": "", "located_by": where})
+        return self._result(migration, Outcome.FAILED, started, tracer.finish(), failure)
+
+    def _failed(
+        self,
+        migration: MigrationFile,
+        started: float,
+        tracer: Tracer,
+        statement: Statement,
+        error: Any,
+        prefix: int,
+    ) -> Result:
+        """A statement failed: a failure, or where only a commit or the bound is to blame,
+        not rehearsed from here."""
+        self.session._run(f"ROLLBACK TO SAVEPOINT {SAVEPOINT};")
+        failure = fx.failure(error)
+        reason = self._only_a_commit(failure)
+        if reason is None:
+            reason = stopped_at_bound(failure.sqlstate, self.bound, "", statement, self._ask)
+        if reason:
+            why = f"line {statement.line}: {reason}"
+            return self._result(migration, Outcome.NOT_REHEARSED, started, tracer.finish(why))
+        at = fx.position(error)
+        line = statement.line
+        if at is not None and 0 <= at - 1 - prefix < len(statement.text):
+            line = line_of(migration.sql, statement.start + at - 1 - prefix)
+        located = Failure(**{**failure.__dict__, "statement": statement.text, "line": line})
+        located = Failure(**{**located.__dict__, "located_by": "statement"})
+        return self._result(migration, Outcome.FAILED, started, tracer.finish(), located)
+
+    def _stop(
+        self,
+        migration: MigrationFile,
+        started: float,
+        tracer: Tracer,
+        statement: Statement,
+        reason: str,
+    ) -> Result:
+        self.session._run(f"ROLLBACK TO SAVEPOINT {SAVEPOINT};")
+        why = f"line {statement.line}: {reason}"
+        return self._result(migration, Outcome.NOT_REHEARSED, started, tracer.finish(why))
+
+    def _only_a_commit(self, failure: Failure) -> str | None:
+        """55P04 on a value an earlier file added: the real run commits that file first."""
+        if failure.sqlstate != "55P04":
+            return None
+        named = _ENUM_VALUE.search(failure.message)
+        value = named.group(1).replace('""', '"') if named else None
+        by = self.added_values.get(value) if value is not None else None
+        if by is None and (value is not None or not self.added_values):
+            return None
+        return (
+            f"it uses an enum value {by or 'an earlier file'} added; Postgres lets a new enum "
+            "value be used only after the transaction that added it commits, and a rehearsal "
+            "commits nothing (the real run commits each file, so this can work there)"
+        )
+
+    def _learn(self, migration: MigrationFile, statement: Statement) -> None:
+        """Enum values and types this file adds: later files may use them only after commit."""
+        node = statement.node
+        if statement.kind == "CreateEnumStmt":
+            self.file_types.add(_type_name(node.get("typeName", [])))
+        if statement.kind == "AlterEnumStmt" and node.get("newVal") and not node.get("oldVal"):
+            self.file_values[str(node["newVal"])] = migration.label
+            name = _type_name(node.get("typeName", []))
+            if name in self.made_types:
+                # The real run committed that type: using the value before this file commits
+                # fails there (55P04); here the type is new in the same transaction, and
+                # Postgres allows it. Only a commit could tell what follows.
+                self.enum_stop = (
+                    f"line {statement.line} added a value to enum type {name}, which an earlier "
+                    "file made: only a commit could tell whether what follows may use it"
+                )
+
+    def _declared_modes(self) -> None:
+        """After `SET CONSTRAINTS ALL` in an earlier file: constraints made since get their
+        declared mode, as they would in the real run's fresh transaction."""
+        rows = self._constraints()
+        fresh = [(name, bool(d)) for name, d, oids in rows if not set(oids) <= self.known]
+        for _, _, oids in rows:
+            self.known |= set(oids)
+        immediate = [name for name, d in fresh if not d]
+        sql = f"SET CONSTRAINTS {', '.join(immediate)} IMMEDIATE;\n" if immediate else ""
+        self._setup(sql + deferred.restore_sql(fresh))
+
+    # --- pieces ----------------------------------------------------------------------------
+
+    def _constraints(self) -> list[tuple[str, bool, list[int]]]:
+        rows = self._ask(deferred.DEFERRABLE)
+        return [(str(name), bool(d), [int(o) for o in oids]) for name, d, oids in rows]
+
+    def _current_timeouts(self) -> tuple[str, str]:
+        (row,) = self.session._query(_TIMEOUTS, ())
+        return str(row[0]), str(row[1])
+
+    def _ask(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self.session._query(_OWN + sql, params)
+
+    def _notices(self) -> tuple[str, ...]:
+        from supamigrate.masking import mask
+
+        found = tuple(mask(n.strip()) for n in self.session._notices.loose)
+        self.session._notices.clear()
+        return found
 
     def _result(
         self,
         migration: MigrationFile,
         outcome: Outcome,
         started: float,
+        trace: MigrationTrace,
         failure: Failure | None = None,
-    ) -> Result: ...
+    ) -> Result:
+        ms = (time.perf_counter() - started) * 1000
+        notices = tuple(n for s in trace.statements for n in s.notices)
+        return Result(migration, outcome, ms, failure, notices, trace)
 
-    def in_transaction(self) -> bool: ...
-
-
-class Rehearsal:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.began = ""
-
-    def run(self, todo: Sequence[MigrationFile]) -> list[Result]:
-        """Proof the files work on this target; nothing kept, the history table included."""
-        session, results = self.session, []
-        lock = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});"
-        error = session._run(f"BEGIN;\nRESET ALL;\n{lock}\n{CREATE_TABLE}{GUARD}")
+    def _setup(self, sql: str) -> None:
+        """One of the rehearsal's own steps, which must work."""
+        error = self._step(sql, own=True)
         if error is not None:
-            session._run("ROLLBACK;")
-            raise fx.history_error("create", error)
-        self.began = self._now()
-        try:
-            for migration in todo:
-                result = self._one(wrap(migration, session.limits, rerun=True))
-                results.append(result)
-                if result.stops_run:
-                    break
-        finally:
-            session._run("ROLLBACK;")
-        return results
+            self.session._run("ROLLBACK;")
+            raise UsageError(f"The rehearsal could not prepare a file: {fx.failure(error).message}")
 
-    def _one(self, envelope: Envelope) -> Result:
-        """One file under a savepoint, traced statement by statement; then its history row."""
-        session = self.session
-        started, migration = time.perf_counter(), envelope.migration
-        session._run("SAVEPOINT supamigrate_rehearsal;\n" + session.limits.sql("LOCAL"))
-        steps = [(st.line, st.text) for st in read_sql(migration.sql).statements]
-        trace, error = trace_statements(steps, self._step, session._query)
-        if error is None:
-            error = self._step(envelope.record)
-        if error is None:
-            session._run("RELEASE SAVEPOINT supamigrate_rehearsal;")
-            return replace(session._result(migration, Outcome.OK, started), trace=trace)
-        session._run("ROLLBACK TO SAVEPOINT supamigrate_rehearsal;")
-        failure = fx.failure(error)
-        if trace.statements and trace.statements[-1].error:
-            last = trace.statements[-1]
-            failure = fx.with_statement(failure, Statement(last.text, 0, last.line), "statement")
-        return replace(session._result(migration, Outcome.FAILED, started, failure), trace=trace)
-
-    def _step(self, sql: str) -> Any:
+    def _step(self, sql: str, own: bool) -> Any:
         """Run inside the rehearsal's transaction; one that ended or replaced it stops all."""
-        error = self.session._run(sql)
+        error = self.session._run((_OWN if own else "") + sql)
         if error is not None:
             return error
         if not self.session.in_transaction() or self._now() != self.began:
@@ -112,3 +327,11 @@ class Rehearsal:
     def _now(self) -> str:
         """The transaction's start time: it changes only if a file started another one."""
         return str(self.session._query("SELECT now()::text", ())[0][0])
+
+
+def _not_rehearsed(migration: MigrationFile, why: str, ms: float) -> Result:
+    return Result(migration, Outcome.NOT_REHEARSED, ms, trace=MigrationTrace((), stopped=why))
+
+
+def _type_name(names: list[dict[str, Any]]) -> str:
+    return ".".join(item.get("String", {}).get("sval", "") for item in names)
