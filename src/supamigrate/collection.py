@@ -20,6 +20,8 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from supamigrate.flagcheck import in_range, refuse_blank  # tiny: no library imports
+
 if TYPE_CHECKING:
     from supamigrate.config import Config
     from supamigrate.local.server import LocalServer
@@ -146,6 +148,8 @@ def status(
     from supamigrate import commands
     from supamigrate.executors.registry import Needs
 
+    refuse_blank(method=method)
+
     def body(out: Reporter) -> int:
         config = _config(linked, db_url=db_url)
         executor = commands.open_method(config, method, Needs(), out)
@@ -179,6 +183,7 @@ def migrate(
     """Mirror, then apply pending migrations, each in its own transaction, with a history row."""
     from supamigrate import commands
 
+    refuse_blank(method=method, migration=migration)
     options = commands.MigrateOptions(
         dry=dry,
         rehearse=rehearse,
@@ -226,6 +231,8 @@ def lint(
 
     Reads them with Postgres's parser (no database needed); exit 1 on any error finding."""
     from supamigrate import lint_command
+
+    refuse_blank(file=file)
 
     def body(out: Reporter) -> int:
         config = _config(linked, db_url=db_url)
@@ -291,6 +298,8 @@ def rollback_rls(
     from supamigrate.commands import banner
     from supamigrate.tenant import commands
 
+    refuse_blank(table=table)
+
     def body(out: Reporter) -> int:
         config = _config(linked, db_url=db_url)
         banner(config, out)
@@ -310,6 +319,7 @@ def link(c: Context, project_ref: str | None = None) -> None:
     """Link this folder to a Supabase project with the real `supabase link` (idempotent)."""
     from supamigrate import link as linking
 
+    refuse_blank(project_ref=project_ref)
     config = _config()
     linking.link(config, linking.derive_ref(config, project_ref), say=print)
 
@@ -377,6 +387,8 @@ def db_seed(c: Context, users: int = 2000, rows_per_user: int = 100) -> None:
     from supamigrate.db import session
     from supamigrate.local.demo import seed_demo_app
 
+    in_range("users", users, 1, 1_000_000)
+    in_range("rows-per-user", rows_per_user, 0, 100_000)
     server = _local_server()
     with session(server.user_target()) as conn, conn.cursor() as cur:
         summary = seed_demo_app(cur, users=users, rows_per_user=rows_per_user)

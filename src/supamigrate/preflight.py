@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from supamigrate.brief import few
 from supamigrate.dburl import DbTarget
 from supamigrate.errors import UsageError
 from supamigrate.executors.base import Executor
@@ -170,7 +171,7 @@ def check_session_needs(migrations: Sequence[MigrationFile], target: DbTarget) -
     needy = [m.path.name for m in migrations if is_no_transaction(m.sql)]
     if needy:
         raise UsageError(
-            f"{', '.join(needy)} run(s) outside a transaction and need one session, which the "
+            f"{few(needy)} run(s) outside a transaction and need one session, which the "
             "transaction pooler (port 6543) does not keep: use the session pooler URL (same "
             "host, port 5432) or the direct connection. Nothing was applied."
         )

@@ -1,0 +1,27 @@
+"""Messages that stay readable at any scale: one line, a count and the first few items."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+FIRST = 5  # items a refusal names before it says how many more there are
+
+
+def few(items: Iterable[object], *, first: int = FIRST, sep: str = ", ") -> str:
+    """`a, b, c, d, e and 9,995 more`: never every item of an unbounded list."""
+    shown: list[str] = []
+    more = 0
+    for item in items:
+        if len(shown) < first:
+            shown.append(str(item))
+        else:
+            more += 1
+    text = sep.join(shown)
+    return f"{text} and {more:,} more" if more else text
+
+
+def one_line(text: str, *, limit: int = 300) -> str:
+    """`text` folded onto one line and cut at `limit` characters (an error from a parser or
+    the operating system can span lines and quote a whole input)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
