@@ -100,7 +100,9 @@ class Envelope:
     def recheck_sql(self) -> str:
         from supamigrate.history import recheck_sql
 
-        return recheck_sql(self.version) + "\n" if self.version is not None else ""
+        if self.version is None:
+            return ""
+        return recheck_sql(self.version, [s.text for s in self.statements]) + "\n"
 
 
 def wrap(
