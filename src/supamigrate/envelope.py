@@ -167,6 +167,10 @@ def state_check_sql() -> str:
         "CASE WHEN EXISTS (SELECT 1 FROM pg_prepared_statements) THEN 'prepared statements' END",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_listening_channels()) THEN 'LISTEN channels' END",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_cursors) THEN 'open cursors' END",
+        # Prepared since this session began (pre-flight refuses PREPARE TRANSACTION: a backstop).
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE database = current_database() "
+        "AND owner = session_user AND prepared >= (SELECT backend_start FROM pg_stat_activity "
+        "WHERE pid = pg_backend_pid())) THEN 'a prepared transaction' END",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
         f"AND pid = pg_backend_pid() AND (classid::bigint, objid::bigint) <> {key}) "
         "THEN 'advisory locks of its own' END",
