@@ -25,3 +25,14 @@ def one_line(text: str, *, limit: int = 300) -> str:
     the operating system can span lines and quote a whole input)."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def printable(text: str) -> str:
+    """`text` with control characters and undecodable bytes (a file name's) escaped, so an
+    error stays one line and nothing in it reaches the terminal as a control code."""
+    return "".join(
+        ch
+        if (ch.isprintable() or ch == " ") and not 0xD800 <= ord(ch) <= 0xDFFF
+        else ascii(ch)[1:-1]
+        for ch in text
+    )

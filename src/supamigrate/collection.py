@@ -35,6 +35,7 @@ def friendly(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from supamigrate.brief import printable
         from supamigrate.errors import SupamigrateError
         from supamigrate.output import shown
 
@@ -43,11 +44,23 @@ def friendly(func: F) -> F:
         except SupamigrateError as exc:
             if os.environ.get("SUPAMIGRATE_DEBUG"):
                 traceback.print_exc()
-            raise Exit(shown(f"FAILED: {exc}"), code=exc.exit_code) from None
+            raise Exit(printable(shown(f"FAILED: {exc}")), code=exc.exit_code) from None
+        except (OSError, UnicodeError) as exc:  # the disk or the environment said no: one line
+            if os.environ.get("SUPAMIGRATE_DEBUG"):
+                traceback.print_exc()
+            raise Exit(printable(shown(f"FAILED: {_os_error(exc)}")), code=2) from None
         except KeyboardInterrupt:  # before or after applying: nothing was in flight
             raise Exit("Interrupted (SIGINT): no migration was running.", code=130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _os_error(exc: OSError | UnicodeError) -> str:
+    if isinstance(exc, UnicodeError):
+        return f"a name or value is not valid text ({exc.__class__.__name__}): fix it."
+    name = exc.filename if isinstance(exc.filename, str) else repr(exc.filename)
+    where = f" ({name[:120]}{'...' if len(name) > 120 else ''})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}: fix the file or its name, then retry."
 
 
 def _shown(text: str) -> str:

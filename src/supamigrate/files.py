@@ -26,6 +26,9 @@ SOURCE_NAME = re.compile(r"^(?P<number>[0-9]+)_(?P<name>[a-z0-9_]+)\.sql$")
 CLI_NAME = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.sql$")
 _VERSION_FORMAT = "%Y%m%d%H%M%S"
 _CHUNK = 1 << 16
+# The longest name part a source can have: its mirror `<14 digits>_<name>.sql` and the temp
+# file the mirror writes first (`.<mirror name>.` + 8 characters) must fit in 255 bytes.
+MAX_NAME = 255 - len("20251201000000_.sql") - len("..") - 8
 
 
 class FileText:
@@ -228,6 +231,12 @@ def discover_sources(directory: Path, cache: StatCache | None = None) -> list[So
             raise UsageError(
                 f"{path}: migration file names must look like 001_create_tables.sql "
                 "(digits, underscore, lowercase letters/digits/underscores, .sql): rename it."
+            )
+        if len(match.group("name")) > MAX_NAME:  # its mirror (and temp) name must fit on disk
+            raise UsageError(
+                f"{name[:40]}...: the name part is {len(match.group('name'))} characters; its "
+                f"mirror file needs it at most {MAX_NAME} (file names stop at 255 bytes): "
+                "shorten it."
             )
         number = int(match.group("number"))
         if number in sources:
