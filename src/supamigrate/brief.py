@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 FIRST = 5  # items a refusal names before it says how many more there are
@@ -30,9 +31,10 @@ def one_line(text: str, *, limit: int = 300) -> str:
 def printable(text: str) -> str:
     """`text` with control characters and undecodable bytes (a file name's) escaped, so an
     error stays one line and nothing in it reaches the terminal as a control code."""
-    return "".join(
-        ch
-        if (ch.isprintable() or ch == " ") and not 0xD800 <= ord(ch) <= 0xDFFF
-        else ascii(ch)[1:-1]
-        for ch in text
-    )
+    return "".join(ch if _plain(ch) else ascii(ch)[1:-1] for ch in text)
+
+
+def _plain(ch: str) -> bool:
+    # Spaces (U+00A0 and the like) are text; controls, line separators, format characters
+    # (bidi overrides) and lone surrogates (undecodable bytes) are not.
+    return ch.isprintable() or (ch != "\u2028" and unicodedata.category(ch) == "Zs")

@@ -242,7 +242,7 @@ def _check_type(key: str, value: object, path: Path) -> None:
             raise ConfigError(f"{where} must be a string, got {type(value).__name__}.")
         if key in _TEXT_KEYS and not str(value).strip():
             raise ConfigError(f"{where} is empty: give it a value, or remove the line.")
-    elif key == "connect_timeout" and type(value) is not int:
+    elif key == "connect_timeout" and type(value) is not int and not isinstance(value, str):
         raise ConfigError(f"{where} must be a whole number of seconds, got {value!r:.40}.")
     elif key == "methods" and not (
         isinstance(value, str)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from supamigrate.brief import printable
 from supamigrate.errors import ConfigError, UsageError
 from supamigrate.history import digest
 from supamigrate.sqlsplit import strip_bom
@@ -320,8 +321,14 @@ def discover_migrations(
             continue
         match = CLI_NAME.match(name)
         if not match:
-            warnings.append(f"Skipping {name}: the Supabase CLI needs <timestamp>_name.sql.")
+            shown = printable(name)
+            warnings.append(f"Skipping {shown}: the Supabase CLI needs <timestamp>_name.sql.")
             continue
+        if printable(name) != name:  # its name goes into history and onto the terminal
+            raise UsageError(
+                f"{mirror_dir}/{printable(name)}: the file name holds control characters or "
+                "bytes that are not UTF-8: rename it. Nothing was applied."
+            )
         version = match.group("version")
         if version in names:
             raise UsageError(
