@@ -103,7 +103,7 @@ def load_config(
     passthrough = {
         name: value
         for name in SUPABASE_PASSTHROUGH
-        if (value := _first_in_layers((name,), layers)[0]) is not None
+        if (value := _first_in_layers((name,), layers, blank_is_unset=True)[0]) is not None
     }
     register_secret(passthrough.get("SUPABASE_DB_PASSWORD"))
     register_secret(passthrough.get("SUPABASE_ACCESS_TOKEN"))
@@ -182,12 +182,17 @@ def _resolve(
 
 
 def _first_in_layers(
-    names: tuple[str, ...], layers: list[tuple[str, Mapping[str, str | None]]]
+    names: tuple[str, ...],
+    layers: list[tuple[str, Mapping[str, str | None]]],
+    *,
+    blank_is_unset: bool = False,  # only for what we pass through to the CLI, unread
 ) -> tuple[str | None, str]:
     for layer_name, layer in layers:
         for name in names:
             value = layer.get(name)
-            if value is None:
+            if value is None and name in layer and not blank_is_unset:
+                value = ""  # a bare `NAME` line in a .env file: no value, not "unset"
+            if value is None or (blank_is_unset and not value.strip()):
                 continue
             if not value.strip():  # a blank CI secret must not fall through to another layer
                 raise ConfigError(

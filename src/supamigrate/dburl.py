@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from supamigrate.brief import few
 from supamigrate.errors import ConfigError
 from supamigrate.masking import SECRET_PARAM, mask, register_secret
 
@@ -230,7 +231,7 @@ def _check_params(url: str, source: str, keys: list[str], values: dict[str, str]
     unknown = [key for key in keys if key not in _LIBPQ_PARAMS]
     if unknown:
         raise ConfigError(
-            f"{source} has parameter(s) {', '.join(sorted(set(unknown)))} that Postgres clients "
+            f"{source} has parameter(s) {few(sorted(set(unknown)))} that Postgres clients "
             "do not know (Prisma and other tools add them): remove them from the URL. "
             "supamigrate needs none of them; it recognises the transaction pooler by port 6543."
         )
