@@ -216,3 +216,22 @@ def test_psql_sends_utf8_whatever_the_locale(project: Project) -> None:
             "select pg_get_expr(adbin, adrelid) from pg_attrdef where adrelid = 'public.a'::regclass"
         )
         assert cur.fetchone() == ("'caf\u00e9 \u6771\u4eac'::text",)
+
+
+@pytest.mark.parametrize("method", ["psycopg2", "psql"])
+def test_a_no_transaction_file_may_set_what_is_already_in_force(
+    method: str, project: Project
+) -> None:
+    """A setting set to the value it already has leaves the session as it began: a
+    no-transaction file with such a header is applied, not failed by the state check."""
+    project.write(
+        "001_concurrently.sql",
+        "-- supamigrate:no-transaction\nSET client_encoding = 'UTF8';\n"
+        "SET standard_conforming_strings = on;\nSET idle_in_transaction_session_timeout = 0;\n"
+        "create table public.nt (id int);\ncreate index concurrently nt_id on public.nt (id);\n",
+    )
+    result = project.invoke("migrate", "--skip-confirm", "--method", method)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('public.nt_id') is not null")
+        assert cur.fetchone() == (True,)

@@ -161,7 +161,8 @@ def state_check_sql() -> str:
         "CASE WHEN now() <> statement_timestamp() THEN 'a transaction open' END",
         "CASE WHEN current_user <> session_user THEN 'role ' || current_user || ' in force' END",
         "(SELECT 'settings changed: ' || string_agg(name, ', ') FROM pg_settings "
-        f"WHERE source = 'session' AND name NOT IN ({own}))",
+        # A setting set to the value it already had changes nothing (a pg_dump header's).
+        f"WHERE source = 'session' AND setting IS DISTINCT FROM reset_val AND name NOT IN ({own}))",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = pg_my_temp_schema()) "
         "THEN 'temp objects' END",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_prepared_statements) THEN 'prepared statements' END",
