@@ -18,11 +18,12 @@ from typing import Any
 
 from supamigrate.reading import Located, Reading, Statement, line_of, scan
 
-# The names, and `SET NAMES` (client_encoding's other spelling), wherever they appear.
-_MENTION = re.compile(
-    r"standard_conforming_strings|client_encoding|\bset\s+(?:session\s+|local\s+)?names\b",
-    re.IGNORECASE,
-)
+# The names, and `SET NAMES` (client_encoding's other spelling), wherever they appear. Found
+# in the UTF-8 bytes lowered (ASCII only, so offsets stay put), each with a pattern that starts
+# with a literal: a case-blind alternation runs at ~4 MB/s, these at memory speed.
+_NAMES = (re.compile(rb"standard_conforming_strings"), re.compile(rb"client_encoding"))
+_SET_NAMES = re.compile(rb"set\s+(?:session\s+|local\s+)?names")
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_$") | frozenset(range(0x80, 0x100))
 _SAFE = {
     "standard_conforming_strings": frozenset({"on", "true", "yes", "1", "t", "y"}),
     "client_encoding": frozenset({"utf8", "utf-8", "unicode"}),
@@ -30,7 +31,28 @@ _SAFE = {
 
 
 def mentions_reading_settings(sql: str) -> bool:
-    return _MENTION.search(sql) is not None
+    return bool(_mentions(sql))
+
+
+def _mentions(sql: str) -> list[tuple[int, str]]:
+    """(character offset, text) of each mention, in order."""
+    data = sql.encode("utf-8", "surrogatepass").lower()
+    spans = [m.span() for pattern in _NAMES for m in pattern.finditer(data)]
+    spans += [m.span() for m in _SET_NAMES.finditer(data) if _whole_words(data, *m.span())]
+    found: list[tuple[int, str]] = []
+    chars, previous = 0, 0
+    for start, end in sorted(spans):  # character offsets counted in one forward pass
+        chars += len(data[previous:start].decode("utf-8", "surrogatepass"))
+        previous = start
+        found.append((chars, data[start:end].decode()))
+    return found
+
+
+def _whole_words(data: bytes, start: int, end: int) -> bool:
+    """`set ... names` is not the end of `offset` or the start of `namespace`."""
+    before = data[start - 1] if start else None
+    after = data[end] if end < len(data) else None
+    return before not in _WORD and after not in _WORD
 
 
 def unsafe_setting(reading: Reading) -> Located | None:
@@ -43,12 +65,12 @@ def unsafe_setting(reading: Reading) -> Located | None:
             return Located(statement.line, statement.text.split("\n", 1)[0][:80])
         if verdict is True:
             safe.append((statement.start, statement.end))
-    mentions = [m for m in _MENTION.finditer(reading.sql) if not _inside(m.start(), safe)]
+    mentions = [(at, text) for at, text in _mentions(reading.sql) if not _inside(at, safe)]
     if mentions:  # a comment may name them: only what the server reads counts
         comments = [(t.start, t.end + 1) for t in scan(reading.sql) if t.name in _COMMENTS]
-        for match in mentions:
-            if not _inside(match.start(), comments):
-                return Located(line_of(reading.sql, match.start()), match.group(0))
+        for at, text in mentions:
+            if not _inside(at, comments):
+                return Located(line_of(reading.sql, at), text)
     return None
 
 
