@@ -22,6 +22,7 @@ from supamigrate.errors import ConfigError
 
 PIPE_WAIT = 10.0  # seconds a secret manager gets to start writing the pipe
 _CHUNK = 1 << 16
+_PIPE_LIMIT = 1 << 20
 
 
 def read_config_file(path: Path, *, wait: float | None = None) -> bytes | None:
@@ -101,6 +102,11 @@ def _read_pipe(path: Path, wait: float) -> bytes:
             if not chunk:  # the writer closed it: the whole content is here
                 return b"".join(parts)
             parts.append(chunk)
+            if sum(map(len, parts)) > _PIPE_LIMIT:  # a writer that never stops is no .env
+                raise ConfigError(
+                    f"{path} is a named pipe that sent more than {_PIPE_LIMIT // 1024} KiB: "
+                    "that is no KEY=value file; check what writes to it. Nothing was done."
+                )
             deadline = max(deadline, time.monotonic() + 1.0)  # a writer mid-way: keep reading
     finally:
         os.close(descriptor)
