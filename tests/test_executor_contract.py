@@ -23,7 +23,7 @@ from supamigrate.executors.base import Executor, Outcome, Result, Settings
 from supamigrate.executors.registry import REGISTRY
 from supamigrate.files import MigrationFile
 from supamigrate.history import ADVISORY_LOCK_KEY, TABLE, record_sql
-from supamigrate.sqlsplit import statements_text
+from supamigrate.sqlsplit import split_statements, statements_text
 
 EXECUTING = ["psycopg2", "psql"]
 CLI = REPO / "node_modules" / ".bin" / "supabase"
@@ -251,28 +251,40 @@ def test_no_transaction_file_must_end_as_it_began(
     assert _query(db, "select count(*) from pg_locks where locktype = 'advisory'") == [(0,)]
 
 
+@pytest.mark.parametrize("same", [True, False], ids=["same-text", "other-text"])
 @pytest.mark.parametrize("marker", ["", NO_TX], ids=["transaction", "no-transaction"])
-def test_in_lock_recheck_skips_what_another_runner_applied(
-    method: str, marker: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+def test_in_lock_recheck_skips_only_the_same_text(
+    method: str,
+    marker: str,
+    same: bool,
+    tmp_path: Path,
+    db: DbTarget,
+    open_executor: Callable[..., Executor],
 ) -> None:
-    """Waiting for the runner lock while another runner records the version: skipped, not run."""
+    """Waiting for the runner lock while another runner records the version: skipped when it
+    recorded this text; with another text the run stops (drift), and nothing of the file ran."""
     sql = f"{marker}create table public.once (id int);\n"
     migration = _file(tmp_path, "20250101000001", "once", sql)
     executor = open_executor(method)
     executor.read_history()  # the table exists before the other runner takes the lock
     _apply(executor, [_file(tmp_path, "20250101000000", "zero", "select 1;\n")])
     results: list[Result] = []
+    texts = [s.text for s in split_statements(sql)] if same else ["create table public.x ()"]
     with session(db, autocommit=True) as other, other.cursor() as cur:
         cur.execute("select pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
         worker = threading.Thread(target=lambda: results.extend(_apply(executor, [migration])))
         worker.start()
         time.sleep(1.0)
         assert worker.is_alive()  # waiting for the lock
-        cur.execute(record_sql(migration.version, "once", ["other runner"], replace=False))
+        cur.execute(record_sql(migration.version, "once", texts, replace=False))
         cur.execute("select pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
         worker.join(timeout=30)
-    assert [r.outcome for r in results] == [Outcome.SKIPPED]
+    assert [r.outcome for r in results] == [Outcome.SKIPPED if same else Outcome.FAILED]
+    if not same:
+        assert results[0].failure is not None
+        assert "with a different text" in results[0].failure.message
     assert _query(db, "select to_regclass('public.once')") == [(None,)]
+    assert _query(db, "select count(*) from pg_locks where locktype = 'advisory'") == [(0,)]
 
 
 def test_a_killed_runner_leaves_nothing(method: str, project: Any) -> None:
@@ -389,11 +401,17 @@ def test_a_failure_amid_many_stops_there(
     assert [row[0][-1] for row in _rows(db)] == ["1", "2", "3", "4"]
 
 
+@pytest.mark.parametrize("same", [True, False], ids=["same-text", "other-text"])
 def test_a_skip_amid_many_goes_on_after_it(
-    method: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+    method: str,
+    same: bool,
+    tmp_path: Path,
+    db: DbTarget,
+    open_executor: Callable[..., Executor],
 ) -> None:
-    """Another runner records file 5 while this one waits for the lock: 5 is skipped and
-    never run, 1-4 and 6-8 are applied, each with its own row."""
+    """Another runner records file 5 while this one waits for the lock: with 5's text, 5 is
+    skipped and never run, 1-4 and 6-8 are applied, each with its own row; with another text
+    the run stops at 5 (drift) after 1-4."""
     todo = _eight(tmp_path, {})
     executor = open_executor(method)
     executor.read_history()
@@ -404,12 +422,20 @@ def test_a_skip_amid_many_goes_on_after_it(
         worker = threading.Thread(target=lambda: results.extend(_apply(executor, todo)))
         worker.start()
         time.sleep(1.0)
-        cur.execute(record_sql(todo[4].version, "m5", ["other runner"], replace=False))
+        texts = [s.text for s in split_statements(todo[4].sql)] if same else ["select 5"]
+        cur.execute(record_sql(todo[4].version, "m5", texts, replace=False))
         cur.execute("select pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
         worker.join(timeout=60)
-    assert [r.outcome for r in results] == [Outcome.OK] * 4 + [Outcome.SKIPPED] + [Outcome.OK] * 3
-    assert _tables(db) == ["m1", "m2", "m3", "m4", "m6", "m7", "m8"]
-    assert len(_rows(db)) == 9
+    if same:
+        assert [r.outcome for r in results] == [Outcome.OK] * 4 + [Outcome.SKIPPED] + [
+            Outcome.OK
+        ] * 3
+        assert _tables(db) == ["m1", "m2", "m3", "m4", "m6", "m7", "m8"]
+        assert len(_rows(db)) == 9
+    else:
+        assert [r.outcome for r in results] == [Outcome.OK] * 4 + [Outcome.FAILED]
+        assert _tables(db) == ["m1", "m2", "m3", "m4"]
+        assert len(_rows(db)) == 6
 
 
 def test_notices_amid_many_belong_to_their_own_file(

@@ -16,6 +16,7 @@ from supamigrate.reading import (
     copies_through_client,
     has_no_transaction_marker,
     no_transaction_only,
+    prepares_transaction,
     read_sql,
     transaction_control,
 )
@@ -104,8 +105,8 @@ def whole_reading_refuses(sql: str) -> bool | int:
         return reading.error.line
     if any(copies_through_client(statement) for statement in reading.statements):
         return True
-    if reading.no_transaction:
-        return False
+    if reading.no_transaction:  # PREPARE TRANSACTION is refused there too
+        return prepares_transaction(reading) is not None
     return transaction_control(reading) is not None or bool(no_transaction_only(reading))
 
 

@@ -20,6 +20,8 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from supamigrate.flagcheck import in_range, refuse_blank  # tiny: no library imports
+
 if TYPE_CHECKING:
     from supamigrate.config import Config
     from supamigrate.local.server import LocalServer
@@ -33,6 +35,7 @@ def friendly(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from supamigrate.brief import printable
         from supamigrate.errors import SupamigrateError
         from supamigrate.output import shown
 
@@ -41,11 +44,23 @@ def friendly(func: F) -> F:
         except SupamigrateError as exc:
             if os.environ.get("SUPAMIGRATE_DEBUG"):
                 traceback.print_exc()
-            raise Exit(shown(f"FAILED: {exc}"), code=exc.exit_code) from None
+            raise Exit(printable(shown(f"FAILED: {exc}")), code=exc.exit_code) from None
+        except (OSError, UnicodeError) as exc:  # the disk or the environment said no: one line
+            if os.environ.get("SUPAMIGRATE_DEBUG"):
+                traceback.print_exc()
+            raise Exit(printable(shown(f"FAILED: {_os_error(exc)}")), code=2) from None
         except KeyboardInterrupt:  # before or after applying: nothing was in flight
             raise Exit("Interrupted (SIGINT): no migration was running.", code=130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _os_error(exc: OSError | UnicodeError) -> str:
+    if isinstance(exc, UnicodeError):
+        return f"a name or value is not valid text ({exc.__class__.__name__}): fix it."
+    name = exc.filename if isinstance(exc.filename, str) else repr(exc.filename)
+    where = f" ({name[:120]}{'...' if len(name) > 120 else ''})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}: fix the file or its name, then retry."
 
 
 def _shown(text: str) -> str:
@@ -151,6 +166,8 @@ def status(
     from supamigrate import commands
     from supamigrate.executors.registry import Needs
 
+    refuse_blank(method=method)
+
     def body(out: Reporter) -> int:
         config = _config(linked, db_url=db_url)
         executor = commands.open_method(config, method, Needs(), out)
@@ -185,6 +202,7 @@ def migrate(
     """Mirror, then apply pending migrations, each in its own transaction, with a history row."""
     from supamigrate import commands
 
+    refuse_blank(method=method, migration=migration)
     options = commands.MigrateOptions(
         dry=dry,
         rehearse=rehearse,
@@ -233,6 +251,8 @@ def lint(
 
     Reads them with Postgres's parser (no database needed); exit 1 on any error finding."""
     from supamigrate import lint_command
+
+    refuse_blank(file=file)
 
     def body(out: Reporter) -> int:
         config = _config(linked, db_url=db_url)
@@ -319,6 +339,8 @@ def rollback_rls(
     from supamigrate.commands import banner
     from supamigrate.tenant import commands
 
+    refuse_blank(table=table)
+
     def body(out: Reporter) -> int:
         config = _config(linked, db_url=db_url)
         banner(config, out)
@@ -338,6 +360,7 @@ def link(c: Context, project_ref: str | None = None) -> None:
     """Link this folder to a Supabase project with the real `supabase link` (idempotent)."""
     from supamigrate import link as linking
 
+    refuse_blank(project_ref=project_ref)
     config = _config()
     linking.link(config, linking.derive_ref(config, project_ref), say=print)
 
@@ -414,6 +437,8 @@ def db_seed(c: Context, users: int = 2000, rows_per_user: int = 100) -> None:
     from supamigrate.db import session
     from supamigrate.local.demo import seed_demo_app
 
+    in_range("users", users, 1, 1_000_000)
+    in_range("rows-per-user", rows_per_user, 0, 100_000)
     server = _local_server()
     with session(server.user_target()) as conn, conn.cursor() as cur:
         summary = seed_demo_app(cur, users=users, rows_per_user=rows_per_user)

@@ -14,6 +14,7 @@ from supamigrate import files as fs
 from supamigrate import mirror as mirror_files
 from supamigrate import preflight
 from supamigrate.apply import apply_all, rehearse
+from supamigrate.brief import few
 from supamigrate.config import Config
 from supamigrate.errors import CheckFailed, DatabaseUnavailable, UsageError
 from supamigrate.executors.base import Executor, Outcome, Result, Settings
@@ -38,6 +39,19 @@ class MigrateOptions:
     continue_on_error: bool = False
     allow_drift: bool = False
     include_all: bool = False
+
+    def __post_init__(self) -> None:
+        """Flags that cannot mean anything are refused before anything connects."""
+        if self.dry and self.rehearse:
+            raise UsageError(
+                "--dry and --rehearse together: --dry shows the plan and runs nothing, "
+                "--rehearse runs everything and rolls it back; pass one of them."
+            )
+        if self.migration is not None and not self.migration.strip():
+            raise UsageError(
+                "--migration is empty: name one migration (its number, version or name), or "
+                "leave the flag out to apply every pending one."
+            )
 
     @property
     def needs(self) -> Needs:
@@ -227,7 +241,7 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Ex
         if keep:
             _remember(config, rows)
         plan = make_plan(migrations, rows)
-    if options.migration:
+    if options.migration is not None:
         plan = select_one(plan, options.migration)
     if out.as_json:  # 10,000 dicts nobody reads otherwise
         out.fact("plan", plan_json(plan))
@@ -300,7 +314,7 @@ def _refusals(
 
 def _announce(plan: Plan, todo: list[fs.MigrationFile], out: Reporter) -> None:
     verb = "re-run" if plan.rerun else "apply"
-    out.say(f"Will {verb} {len(todo)} migration(s): {', '.join(m.label for m in todo)}")
+    out.say(f"Will {verb} {len(todo)} migration(s): {few((m.label for m in todo), first=20)}")
     for migration in todo:
         if is_no_transaction(migration.sql):
             out.say(

@@ -17,10 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from supamigrate.brief import few, one_line
 from supamigrate.dburl import DbTarget, parse_db_url
 from supamigrate.errors import ConfigError, UsageError
 from supamigrate.executors.registry import METHOD_NAMES, check_order
 from supamigrate.masking import register_secret
+from supamigrate.sources import read_config_file
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - tomli kept for older interpreters
     import tomllib
@@ -49,7 +51,8 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "db_url": ("DATABASE_URL", "SUPABASE_DB_URL"),
     **{key: (f"SUPAMIGRATE_{key.upper()}",) for key in DEFAULTS if key != "db_url"},
 }
-_DURATION = re.compile(r"^(?P<n>\d+)\s*(?P<unit>us|ms|s|min|h|d)?$")
+# ASCII digits and spaces only: Python's \d and \s take Unicode ones Postgres would refuse.
+_DURATION = re.compile(r"^(?P<n>[0-9]{1,15})[ \t]*(?P<unit>us|ms|s|min|h|d)?\Z")
 _MS_PER_UNIT = {
     "us": 0.001,
     "ms": 1,
@@ -102,7 +105,7 @@ def load_config(
     passthrough = {
         name: value
         for name in SUPABASE_PASSTHROUGH
-        if (value := _first_in_layers((name,), layers)[0]) is not None
+        if (value := _first_in_layers((name,), layers, blank_is_unset=True)[0]) is not None
     }
     register_secret(passthrough.get("SUPABASE_DB_PASSWORD"))
     register_secret(passthrough.get("SUPABASE_ACCESS_TOKEN"))
@@ -133,21 +136,23 @@ def _env_layers(root: Path, env: Mapping[str, str]) -> list[tuple[str, Mapping[s
     layers: list[tuple[str, Mapping[str, str | None]]] = [("environment", env)]
     for name in (".env.secrets", ".env"):
         path = root / name
-        if path.is_file():
-            layers.append((name, _dotenv(path, dotenv_values)))
+        data = read_config_file(path)  # a pipe, a link, a directory: read or refused
+        if data is not None:
+            layers.append((name, _dotenv(path, data, dotenv_values)))
     return layers
 
 
-def _dotenv(path: Path, reader: Any) -> Mapping[str, str | None]:
+def _dotenv(path: Path, data: bytes, reader: Any) -> Mapping[str, str | None]:
     """A .env file's values; one a line of which cannot be read is an error, not a quiet
     fall-back to the next layer (which could be another database). A BOM is allowed."""
     from dotenv.parser import parse_stream
 
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (UnicodeDecodeError, OSError) as exc:
-        reason = "is not UTF-8" if isinstance(exc, UnicodeDecodeError) else "cannot be read"
-        raise ConfigError(f"{path} {reason}: re-save it as UTF-8 text (KEY=value lines).") from None
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path} is not UTF-8: re-save it as UTF-8 text (KEY=value lines)."
+        ) from None
     broken = [b.original.line for b in parse_stream(io.StringIO(text)) if b.error]
     if broken:
         raise ConfigError(
@@ -165,8 +170,12 @@ def _resolve(
     layers: list[tuple[str, Mapping[str, str | None]]],
     pyproject: Mapping[str, Any],
 ) -> tuple[Any, str]:
-    if flags.get(key) is not None:
-        return flags[key], f"--{key.replace('_', '-')}"
+    flag = flags.get(key)
+    if flag is not None:
+        name = f"--{key.replace('_', '-')}"
+        if isinstance(flag, str) and not flag.strip():  # a blank CI input is no value
+            raise ConfigError(f"{name} is empty: give it a value, or leave the flag out.")
+        return flag, name
     value, source = _first_in_layers(ENV_NAMES[key], layers)
     if value is not None:
         return value, source
@@ -176,35 +185,78 @@ def _resolve(
 
 
 def _first_in_layers(
-    names: tuple[str, ...], layers: list[tuple[str, Mapping[str, str | None]]]
+    names: tuple[str, ...],
+    layers: list[tuple[str, Mapping[str, str | None]]],
+    *,
+    blank_is_unset: bool = False,  # only for what we pass through to the CLI, unread
 ) -> tuple[str | None, str]:
     for layer_name, layer in layers:
         for name in names:
             value = layer.get(name)
-            if value:  # an empty variable counts as unset, as in libpq
-                return value, f"{name} ({layer_name})"
+            if value is None and name in layer and not blank_is_unset:
+                value = ""  # a bare `NAME` line in a .env file: no value, not "unset"
+            if value is None or (blank_is_unset and not value.strip()):
+                continue
+            if not value.strip():  # a blank CI secret must not fall through to another layer
+                raise ConfigError(
+                    f"{name} ({layer_name}) is set but empty: give it a value, or remove it "
+                    "(an unset CI secret?). Nothing was done."
+                )
+            return value, f"{name} ({layer_name})"
     return None, ""
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, data: bytes | None = None) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes() if data is None else data
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}): fix the file and retry.") from None
+        why = one_line(str(exc))
+        raise ConfigError(f"{path} is not valid TOML ({why}): fix the file and retry.") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror}): fix it.") from None
 
 
 def _read_pyproject(path: Path) -> Mapping[str, Any]:
-    if not path.is_file():
+    data = read_config_file(path)
+    if data is None:
         return {}
-    data = _read_toml(path)
-    section: Mapping[str, Any] = data.get("tool", {}).get("supamigrate", {})
+    tool = _read_toml(path, data).get("tool", {})
+    section = tool.get("supamigrate", {}) if isinstance(tool, dict) else None
+    if not isinstance(section, dict):
+        raise ConfigError(f"[tool.supamigrate] in {path} must be a table of settings.")
     unknown = sorted(set(section) - set(DEFAULTS))
     if unknown:
         raise ConfigError(
-            f"Unknown key(s) {', '.join(unknown)} in [tool.supamigrate] of {path}: "
+            f"Unknown key(s) {few(unknown)} in [tool.supamigrate] of {path}: "
             f"valid keys are {', '.join(DEFAULTS)}."
         )
+    for key, value in section.items():
+        _check_type(key, value, path)
     return section
+
+
+# What each [tool.supamigrate] key may hold; TOML gives ints, bools, lists and tables too.
+_TEXT_KEYS = ("db_url", "migrations_dir", "supabase_dir", "version_base")
+
+
+def _check_type(key: str, value: object, path: Path) -> None:
+    where = f"{key} in [tool.supamigrate] of {path}"
+    if key in _TEXT_KEYS or key in ("lock_timeout", "statement_timeout"):
+        ok = isinstance(value, str) or (
+            key in ("lock_timeout", "statement_timeout") and type(value) is int
+        )
+        if not ok:
+            raise ConfigError(f"{where} must be a string, got {type(value).__name__}.")
+        if key in _TEXT_KEYS and not str(value).strip():
+            raise ConfigError(f"{where} is empty: give it a value, or remove the line.")
+    elif key == "connect_timeout" and type(value) is not int and not isinstance(value, str):
+        raise ConfigError(f"{where} must be a whole number of seconds, got {value!r:.40}.")
+    elif key == "methods" and not (
+        isinstance(value, str)
+        or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+    ):
+        raise ConfigError(f'{where} must be a list of method names, e.g. ["psycopg2", "psql"].')
 
 
 def _check_version_base(value: str) -> str:
@@ -225,26 +277,38 @@ def _check_duration(key: str, value: str) -> str:
     match = _DURATION.match(value.strip()) if value else None
     if value and match is None:
         raise ConfigError(
-            f"{key} {value!r} is not a Postgres duration: use for example 5s, 500ms or 2min "
+            f"{key} {_shown(value)} is not a Postgres duration: use for example 5s, 500ms or 2min "
             "(0 or empty disables it)."
+        )
+    if match is not None and not match.group("unit") and int(match.group("n")):
+        raise ConfigError(
+            f"{key} {value!r} has no unit (Postgres would read milliseconds): write it with "
+            f"one, for example {int(match.group('n'))}s or {int(match.group('n'))}ms."
         )
     if match is not None:
         ms = int(match.group("n")) * _MS_PER_UNIT[match.group("unit") or ""]
+        if 0 < ms < 1:
+            raise ConfigError(f"{key} {value!r} is under a millisecond, which Postgres reads as 0.")
         if ms > _MAX_MS:
             raise ConfigError(f"{key} {value!r} is too long: Postgres allows at most 24 days.")
     return value.strip()
 
 
 def _check_int(key: str, value: object) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = -1
+    text = str(value).strip()
+    # ASCII digits only: int() also takes "1_0", "+5" and other scripts' digits.
+    number = int(text) if type(value) is not bool and re.fullmatch("[0-9]{1,6}", text) else -1
     if number <= 0 or number > 86_400:
         raise ConfigError(
-            f"{key} must be a whole number of seconds from 1 to 86400, got {value!r}."
+            f"{key} must be a whole number of seconds from 1 to 86400, got {_shown(value)}."
         )
     return number
+
+
+def _shown(value: object) -> str:
+    """A value as typed, on one line and short: a flag can hold a whole file."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_methods(value: object) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from supamigrate.brief import few
 from supamigrate.errors import ConfigError
 from supamigrate.masking import SECRET_PARAM, mask, register_secret
 
@@ -122,6 +123,8 @@ class DbTarget:
         kwargs: dict[str, str | int] = dict(self.params)
         kwargs.update(host=self.host, port=self.port, user=self.user, dbname=self.database)
         kwargs.setdefault("connect_timeout", connect_timeout)
+        # Migration files are UTF-8 and sent as such: say so, whatever the server's default.
+        kwargs.setdefault("client_encoding", "UTF8")
         if self.password is not None:
             kwargs["password"] = self.password
         return kwargs
@@ -134,6 +137,7 @@ class DbTarget:
             "PGUSER": self.user,
             "PGDATABASE": self.database,
             "PGCONNECT_TIMEOUT": str(connect_timeout),
+            "PGCLIENTENCODING": "UTF8",  # psql sends the files' UTF-8 bytes as they are
         }
         for key, value in self.params:
             if key in _LIBPQ_ENV:
@@ -218,10 +222,16 @@ def _check_params(url: str, source: str, keys: list[str], values: dict[str, str]
     sslmode = values.get("sslmode")
     if sslmode is not None and sslmode not in _SSLMODES:
         raise ConfigError(f"{source} has sslmode={sslmode!r}: use one of {', '.join(_SSLMODES)}.")
+    encoding = values.get("client_encoding")
+    if encoding is not None and encoding.strip().lower() not in ("utf8", "utf-8", "unicode"):
+        raise ConfigError(
+            f"{source} has client_encoding={encoding[:20]!r}: migration files are UTF-8 and are "
+            "sent as UTF-8; remove the parameter (or set it to UTF8)."
+        )
     unknown = [key for key in keys if key not in _LIBPQ_PARAMS]
     if unknown:
         raise ConfigError(
-            f"{source} has parameter(s) {', '.join(sorted(set(unknown)))} that Postgres clients "
+            f"{source} has parameter(s) {few(sorted(set(unknown)))} that Postgres clients "
             "do not know (Prisma and other tools add them): remove them from the URL. "
             "supamigrate needs none of them; it recognises the transaction pooler by port 6543."
         )

@@ -100,7 +100,9 @@ class Envelope:
     def recheck_sql(self) -> str:
         from supamigrate.history import recheck_sql
 
-        return recheck_sql(self.version) + "\n" if self.version is not None else ""
+        if self.version is None:
+            return ""
+        return recheck_sql(self.version, [s.text for s in self.statements]) + "\n"
 
 
 def wrap(
@@ -159,12 +161,17 @@ def state_check_sql() -> str:
         "CASE WHEN now() <> statement_timestamp() THEN 'a transaction open' END",
         "CASE WHEN current_user <> session_user THEN 'role ' || current_user || ' in force' END",
         "(SELECT 'settings changed: ' || string_agg(name, ', ') FROM pg_settings "
-        f"WHERE source = 'session' AND name NOT IN ({own}))",
+        # A setting set to the value it already had changes nothing (a pg_dump header's).
+        f"WHERE source = 'session' AND setting IS DISTINCT FROM reset_val AND name NOT IN ({own}))",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = pg_my_temp_schema()) "
         "THEN 'temp objects' END",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_prepared_statements) THEN 'prepared statements' END",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_listening_channels()) THEN 'LISTEN channels' END",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_cursors) THEN 'open cursors' END",
+        # Prepared since this session began (pre-flight refuses PREPARE TRANSACTION: a backstop).
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE database = current_database() "
+        "AND owner = session_user AND prepared >= (SELECT backend_start FROM pg_stat_activity "
+        "WHERE pid = pg_backend_pid())) THEN 'a prepared transaction' END",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
         f"AND pid = pg_backend_pid() AND (classid::bigint, objid::bigint) <> {key}) "
         "THEN 'advisory locks of its own' END",

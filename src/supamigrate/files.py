@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from supamigrate.brief import printable
 from supamigrate.errors import ConfigError, UsageError
 from supamigrate.history import digest
 from supamigrate.sqlsplit import strip_bom
@@ -26,6 +27,9 @@ SOURCE_NAME = re.compile(r"^(?P<number>[0-9]+)_(?P<name>[a-z0-9_]+)\.sql$")
 CLI_NAME = re.compile(r"^(?P<version>[0-9]+)_(?P<name>.*)\.sql$")
 _VERSION_FORMAT = "%Y%m%d%H%M%S"
 _CHUNK = 1 << 16
+# The longest name part a source can have: its mirror `<14 digits>_<name>.sql` and the temp
+# file the mirror writes first (`.<mirror name>.` + 8 characters) must fit in 255 bytes.
+MAX_NAME = 255 - len("20251201000000_.sql") - len("..") - 8
 
 
 class FileText:
@@ -229,6 +233,12 @@ def discover_sources(directory: Path, cache: StatCache | None = None) -> list[So
                 f"{path}: migration file names must look like 001_create_tables.sql "
                 "(digits, underscore, lowercase letters/digits/underscores, .sql): rename it."
             )
+        if len(match.group("name")) > MAX_NAME:  # its mirror (and temp) name must fit on disk
+            raise UsageError(
+                f"{name[:40]}...: the name part is {len(match.group('name'))} characters; its "
+                f"mirror file needs it at most {MAX_NAME} (file names stop at 255 bytes): "
+                "shorten it."
+            )
         number = int(match.group("number"))
         if number in sources:
             raise UsageError(
@@ -311,8 +321,14 @@ def discover_migrations(
             continue
         match = CLI_NAME.match(name)
         if not match:
-            warnings.append(f"Skipping {name}: the Supabase CLI needs <timestamp>_name.sql.")
+            shown = printable(name)
+            warnings.append(f"Skipping {shown}: the Supabase CLI needs <timestamp>_name.sql.")
             continue
+        if printable(name) != name:  # its name goes into history and onto the terminal
+            raise UsageError(
+                f"{mirror_dir}/{printable(name)}: the file name holds control characters or "
+                "bytes that are not UTF-8: rename it. Nothing was applied."
+            )
         version = match.group("version")
         if version in names:
             raise UsageError(

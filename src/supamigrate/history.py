@@ -94,23 +94,67 @@ def ensure_table_sql(*, announce: bool = True) -> str:
 
 
 ALREADY_APPLIED_MARK = "supamigrate: already applied"
+# Another runner recorded this version with another text while we waited for the lock: the
+# database is not what this run planned against, so the run stops (drift), never skips.
+OTHER_TEXT_MARK = "supamigrate: recorded with another text"
 
 
-def recheck_sql(version: str) -> str:
+def text_key(statements: Sequence[str]) -> str:
+    """md5 of the statements joined by newlines, as `_same_text` computes it on the server.
+    Exact, not normalised: the CLI and every runner store the same split of the same file;
+    a row that differs only in whitespace (the Dashboard) is reported as drift in the race,
+    and the next run's plan, which compares normalised text, sees it as applied."""
+    return hashlib.md5("\n".join(statements).encode(), usedforsecurity=False).hexdigest()
+
+
+def _same_text(statements: Sequence[str]) -> str:
+    """SQL: the row (of TABLE) holds this text, or no text at all (`migration repair` rows)."""
+    key = text_key(statements)
+    return (
+        "(coalesce(cardinality(statements), 0) = 0 OR "
+        f"md5(array_to_string(statements, chr(10))) = '{key}')"
+    )
+
+
+def recheck_sql(version: str, statements: Sequence[str]) -> str:
     """Abort the transaction if `version` is already recorded (inside the lock).
 
     Plain SQL, not a DO block (a plpgsql compile per migration, ~0.15 ms): a recorded
-    version makes the cast of our marker text fail, which `is_already_applied` recognises.
+    version makes the cast of our marker text fail, which `is_already_applied` (the same
+    text) or `is_other_text` (another text: stop) recognises.
     """
+    marks = (
+        f"CASE WHEN {_same_text(statements)} THEN {quote_literal(ALREADY_APPLIED_MARK + ' ')} "
+        f"ELSE {quote_literal(OTHER_TEXT_MARK + ' ')} END"
+    )
     return (
-        f"SELECT ({quote_literal(ALREADY_APPLIED_MARK + ' ')} || version)::int FROM {TABLE} "
-        f"WHERE version = {quote_literal(version)};"
+        f"SELECT ({marks} || version)::int FROM {TABLE} WHERE version = {quote_literal(version)};"
+    )
+
+
+def other_text_sql(version: str, statements: Sequence[str]) -> str:
+    """Only the failing half of recheck_sql: for psql, whose skip is a branch, not an error."""
+    return (
+        f"SELECT ({quote_literal(OTHER_TEXT_MARK + ' ')} || version)::int FROM {TABLE} "
+        f"WHERE version = {quote_literal(version)} AND NOT {_same_text(statements)};"
     )
 
 
 def is_already_applied(sqlstate: str, message: str) -> bool:
     """The error recheck_sql raises (invalid_text_representation naming our marker)."""
     return sqlstate == "22P02" and ALREADY_APPLIED_MARK in message
+
+
+def is_other_text(message: str) -> bool:
+    return OTHER_TEXT_MARK in message
+
+
+def other_text_message(version: str) -> str:
+    return (
+        f"another runner recorded version {version} with a different text while this run "
+        "waited for the lock (drift): the database is not what this run planned against, so "
+        "nothing of this file ran. Run `invoke status` and settle which text is right."
+    )
 
 
 def record_sql(version: str, name: str, statements: Sequence[str], *, replace: bool) -> str:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 
+from supamigrate.brief import few
 from supamigrate.errors import ConfigError, UsageError
 from supamigrate.files import (
     CLI_NAME,
@@ -178,7 +179,7 @@ def require_versions(plan: MirrorPlan) -> None:
     unassigned = [i.source.file_name for i in plan.items if i.source and i.target is None]
     if unassigned:
         raise UsageError(
-            f"{', '.join(unassigned)} not mirrored into {plan.mirror_dir} yet, and with CI=true "
+            f"{few(unassigned)} not mirrored into {plan.mirror_dir} yet, and with CI=true "
             "nothing assigns a new version: run `invoke mirror` on your machine and commit "
             f"supabase/migrations and supabase/{MANIFEST_NAME}."
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from supamigrate.brief import FIRST, few, one_line
 from supamigrate.errors import CheckFailed, UsageError
 from supamigrate.files import MigrationFile
 from supamigrate.history import HistoryRow, matches_file
@@ -76,6 +77,8 @@ def _same(row: HistoryRow, file: MigrationFile) -> bool:
 def select_one(plan: Plan, wanted: str) -> Plan:
     """--migration: one file by NNN, version, name or label, re-run even if applied."""
     key = wanted.strip().removesuffix(".sql")
+    if not key:  # a blank CI input must not mean "every pending migration"
+        raise UsageError("--migration is empty: name one migration (its number, version or name).")
     matches = [
         e
         for e in plan.entries
@@ -83,12 +86,14 @@ def select_one(plan: Plan, wanted: str) -> Plan:
     ]
     if not matches:
         raise UsageError(
-            f"No migration matches {wanted!r}: use its number (001), version, or name; "
+            f"No migration matches {one_line(repr(wanted), limit=80)}: use its number (001), "
+            "version, or name; "
             "`invoke status` lists them."
         )
     if len(matches) > 1:
-        labels = ", ".join(e.label for e in matches)
-        raise UsageError(f"{wanted!r} matches several migrations ({labels}): be more specific.")
+        labels = few(e.label for e in matches)
+        shown = one_line(repr(wanted), limit=80)
+        raise UsageError(f"{shown} matches several migrations ({labels}): be more specific.")
     entry = matches[0]
     assert entry.file is not None
     return Plan(plan.entries, (entry.file,), rerun=entry.row is not None, chosen=True)
@@ -119,7 +124,7 @@ def check_runnable(
     newest = plan.newest_applied
     late = [f for f in plan.to_apply if newest and f.version < newest and not plan.chosen]
     if late and not include_all:
-        labels = ", ".join(f.label for f in late)
+        labels = few(f.label for f in late)
         raise CheckFailed(
             f"Pending migration(s) older than the newest applied one ({newest}): {labels}. "
             "Pass --include-all to apply them anyway (as `supabase db push --include-all`), or "
@@ -170,10 +175,12 @@ def _git(root: Path, *args: str) -> str | None:
 
 def drift_advice(drifted: list[Entry], root: Path | None) -> str:
     """Why the run stops on edited applied migrations, and what to do, edit by edit."""
-    labels = ", ".join(e.label for e in drifted)
+    labels = few(e.label for e in drifted)
     lines = [f"Applied migration(s) edited since they ran: {labels}. What to do:"]
-    for entry in drifted:
+    for entry in drifted[:FIRST]:  # advice for the first few (a git call each), not 10,000
         lines.append(f"{entry.label}: {_one_drift(entry, root)}")
+    if len(drifted) > FIRST:
+        lines.append(f"(and {len(drifted) - FIRST:,} more: `invoke status` lists them all)")
     lines.append(
         "A migration runs once: an edit to an applied one never reaches the database. Or pass "
         "--allow-drift to go on without it."
@@ -227,11 +234,17 @@ def missing_advice(plan: Plan) -> str:
     """History versions with no file. The advice never leads to running a migration twice:
     the likeliest cause is the same migration under a new version (a lost mirror file)."""
     pending = [e for e in plan.entries if e.state is State.PENDING and e.file is not None]
-    lines = ["The database's history has migration(s) with no file in supabase/migrations."]
-    for entry in plan.with_state(State.MISSING_LOCALLY):
+    missing = plan.with_state(State.MISSING_LOCALLY)
+    lines = [
+        f"The database's history has {len(missing):,} migration(s) with no file in "
+        f"supabase/migrations: {few(e.label for e in missing)}."
+    ]
+    for entry in missing[:FIRST]:  # advice for the first few, not a paragraph per version
         assert entry.row is not None
         twin = _twin(entry.row, pending)
         lines.append(f"{entry.label}: {_one_missing(entry.version, entry.row, twin)}")
+    if len(missing) > FIRST:
+        lines.append(f"(and {len(missing) - FIRST:,} more: `invoke status` lists them all)")
     return " ".join(lines)  # errors are one line (the CLI contract)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from supamigrate.brief import few, one_line
 from supamigrate.dburl import DbTarget
 from supamigrate.errors import UsageError
 from supamigrate.executors.base import Executor
@@ -22,10 +23,12 @@ from supamigrate.reading import (
     copies_through_client,
     has_no_transaction_marker,
     no_transaction_only,
+    prepares_transaction,
     psql_meta_command,
     read_sql,
     transaction_control,
 )
+from supamigrate.settings_check import mentions_reading_settings, unsafe_setting
 from supamigrate.skim import needs_whole_reading, top_level_statements
 from supamigrate.sqlsplit import has_sql, is_no_transaction, split_statements
 
@@ -116,7 +119,15 @@ def _check_bytes(migration: MigrationFile) -> None:
 def _check_session_changes(name: str, sql: str, reading: Reading) -> None:
     """What would make the server (or psql) read the rest differently from the parser we
     checked with, feed the script to a statement, or break the runner's lock."""
-    _check_text(name, sql, no_transaction=reading.no_transaction)
+    _check_text(name, sql, no_transaction=reading.no_transaction, reading=reading)
+    if reading.no_transaction:
+        prepared = prepares_transaction(reading)
+        if prepared is not None:
+            raise UsageError(
+                f"{name}, line {prepared.line}: PREPARE TRANSACTION would leave the file's work "
+                "in a prepared transaction, holding its locks after the migration is recorded: "
+                "remove it (and its BEGIN). Nothing was applied."
+            )
     for statement in reading.statements:
         if copies_through_client(statement):
             raise UsageError(
@@ -126,17 +137,22 @@ def _check_session_changes(name: str, sql: str, reading: Reading) -> None:
             )
 
 
-def _check_text(name: str, sql: str, *, no_transaction: bool) -> None:
+def _check_text(
+    name: str, sql: str, *, no_transaction: bool, reading: Reading | None = None
+) -> None:
     """The refusals told from the text alone: a setting that changes how SQL is read, and
     (in a no-transaction file) releasing advisory locks."""
     lowered = sql.lower()
-    if "standard_conforming_strings" in lowered:
-        line = sql[: lowered.index("standard_conforming_strings")].count("\n") + 1
-        raise UsageError(
-            f"{name}, line {line}: changes standard_conforming_strings, which changes how the "
-            "rest of the SQL is read (a backslash could then hide a COMMIT): remove it; "
-            "Supabase keeps it on. Nothing was applied."
-        )
+    if mentions_reading_settings(sql):
+        found = unsafe_setting(reading or read_sql(sql))
+        if found is not None:
+            raise UsageError(
+                f"{name}, line {found.line}: `{one_line(found.text, limit=80)}` can change how "
+                "the rest of the SQL is read or sent (only standard_conforming_strings = on and "
+                "client_encoding = 'UTF8', the values every method already uses, are allowed; "
+                "a backslash could otherwise hide a COMMIT, or text be stored garbled): remove "
+                "it. Nothing was applied."
+            )
     if no_transaction and "advisory_unlock" in lowered:
         line = sql[: lowered.index("advisory_unlock")].count("\n") + 1
         raise UsageError(
@@ -170,7 +186,7 @@ def check_session_needs(migrations: Sequence[MigrationFile], target: DbTarget) -
     needy = [m.path.name for m in migrations if is_no_transaction(m.sql)]
     if needy:
         raise UsageError(
-            f"{', '.join(needy)} run(s) outside a transaction and need one session, which the "
+            f"{few(needy)} run(s) outside a transaction and need one session, which the "
             "transaction pooler (port 6543) does not keep: use the session pooler URL (same "
             "host, port 5432) or the direct connection. Nothing was applied."
         )

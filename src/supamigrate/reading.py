@@ -196,6 +196,18 @@ def transaction_control(reading: Reading) -> Located | None:
     return None
 
 
+def prepares_transaction(reading: Reading) -> Located | None:
+    """The first top-level PREPARE TRANSACTION: it ends the session's transaction by parking
+    it, locks held, where no state check sees it (allowed nowhere, even without a transaction)."""
+    for statement in reading.statements:
+        if statement.kind == "TransactionStmt" and statement.node.get("kind") == _PREPARE:
+            return Located(statement.line, "PREPARE TRANSACTION")
+    return None
+
+
+_PREPARE = "TRANS_STMT_PREPARE"
+
+
 def psql_meta_command(sql: str) -> Located | None:
     """The first backslash command psql would execute itself (`\\set`, `\\i`, `\\!`, ...).
 

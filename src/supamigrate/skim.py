@@ -120,4 +120,6 @@ def _refusable(text: str, no_transaction: bool) -> bool:
             kind == "TransactionStmt" or any(needs_no_transaction(statement))
         ):
             return True
+        if kind == "TransactionStmt" and node.get("kind") == "TRANS_STMT_PREPARE":
+            return True  # refused in every file, also without a transaction
     return False

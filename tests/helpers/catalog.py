@@ -20,7 +20,9 @@ _QUERIES = [
        where schemaname not in ('pg_catalog') order by 1, 2, 3""",
     """select n.nspname, p.proname, pg_get_functiondef(p.oid) from pg_proc p
        join pg_namespace n on n.oid = p.pronamespace
-       where n.nspname not in ('pg_catalog', 'information_schema') order by 1, 2, 3""",
+       where n.nspname not in ('pg_catalog', 'information_schema')
+         and p.prokind <> 'a'  -- pg_get_functiondef refuses aggregates (citext's min, max)
+       order by 1, 2, 3""",
     """select tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) from pg_trigger
        where not tgisinternal order by 1, 2""",
     """select schemaname, tablename, policyname, permissive, roles::text, cmd, qual, with_check

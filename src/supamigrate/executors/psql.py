@@ -41,6 +41,9 @@ from supamigrate.history import (
     TABLE,
     HistoryRow,
     drop_if_unused_sql,
+    is_other_text,
+    other_text_message,
+    other_text_sql,
     quote_literal,
 )
 from supamigrate.masking import mask
@@ -239,14 +242,17 @@ class PsqlExecutor(BaseExecutor):
 
 
 def _recheck(envelope: Envelope) -> str:
-    """psql's rendering of the in-lock re-check: a variable and a branch, not an error."""
+    """psql's rendering of the in-lock re-check: a variable and a branch, not an error; a
+    version recorded with another text is an error (ON_ERROR_STOP), never the skip branch."""
     if envelope.version is None:
-        pending = "true"
-    else:
-        pending = (
-            f"NOT EXISTS (SELECT 1 FROM {TABLE} WHERE version = {quote_literal(envelope.version)})"
-        )
-    return f"SELECT {pending} AS supamigrate_pending \\gset\n\\if :supamigrate_pending\n"
+        return "SELECT true AS supamigrate_pending \\gset\n\\if :supamigrate_pending\n"
+    version = quote_literal(envelope.version)
+    texts = [statement.text for statement in envelope.statements]
+    return (
+        f"{other_text_sql(envelope.version, texts)}\n"
+        f"SELECT NOT EXISTS (SELECT 1 FROM {TABLE} WHERE version = {version}) "
+        "AS supamigrate_pending \\gset\n\\if :supamigrate_pending\n"
+    )
 
 
 def _base_env() -> dict[str, str]:
@@ -260,6 +266,8 @@ def _failure(lines: list[str], span: _Span) -> Failure:
     detail = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("DETAIL:")), "")
     hint = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("HINT:")), "")
     state, message = match.group("state"), match.group("msg")
+    if is_other_text(message):  # the in-lock re-check: another text under this version
+        return Failure(state, other_text_message(span.envelope.migration.version))
     script_line = int(match.group("line"))  # psql reports the line where the statement ended
     statements = span.envelope.statements
     if script_line > span.last:  # after the file: the state check or the history insert

@@ -50,6 +50,8 @@ from supamigrate.history import (
     drop_if_unused_sql,
     ensure_table_sql,
     is_already_applied,
+    is_other_text,
+    other_text_message,
 )
 from supamigrate.history_digests import DIGESTS_NAME
 from supamigrate.masking import mask
@@ -227,6 +229,8 @@ class Psycopg2Executor(BaseExecutor):
         failing = envelopes[ran - 1]
         if is_already_applied(fx.sqlstate(error), str(error)):
             return [*results, self._batch_result(failing, Outcome.SKIPPED, share)]
+        if is_other_text(str(error)):
+            return [*results, self._batch_result(failing, Outcome.FAILED, share, _other(failing))]
         notices = self._notices.of(failing.migration.version)[:]  # the re-run clears them
         failure = self._locate(error, failing, batch.body_at[ran - 1], outer="transaction")
         return [*results, self._batch_result(failing, Outcome.FAILED, share, failure, notices)]
@@ -266,6 +270,8 @@ class Psycopg2Executor(BaseExecutor):
         self._run("ROLLBACK;")
         if is_already_applied(fx.sqlstate(error), str(error)):
             return self._result(envelope.migration, Outcome.SKIPPED, started)
+        if is_other_text(str(error)):
+            return self._result(envelope.migration, Outcome.FAILED, started, _other(envelope))
         notices = self._notices.loose[:]  # locating re-runs statements, which clears them
         failure = self._locate(error, envelope, body_at, outer="transaction")
         self._notices.loose[:] = notices
@@ -284,6 +290,8 @@ class Psycopg2Executor(BaseExecutor):
             if error is not None:
                 if is_already_applied(fx.sqlstate(error), str(error)):
                     return self._result(migration, Outcome.SKIPPED, started)
+                if is_other_text(str(error)):
+                    return self._result(migration, Outcome.FAILED, started, _other(envelope))
                 return self._result(migration, Outcome.FAILED, started, fx.failure(error))
             self._run(envelope.after_check)
             for statement in envelope.statements:
@@ -451,3 +459,8 @@ def _end_failure(error: Any, ran: list[str]) -> Failure:
         )
         base = Failure(base.sqlstate, message)
     return Failure(**{**base.__dict__, "ran": tuple(ran)})
+
+
+def _other(envelope: Envelope) -> Failure:
+    """The in-lock re-check found this version recorded with another text: stop (drift)."""
+    return Failure("22P02", other_text_message(envelope.migration.version))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from supamigrate.brief import few, one_line
 from supamigrate.errors import UsageError
 from supamigrate.executors.base import Executor, Settings
 from supamigrate.executors.manual import ManualExecutor
@@ -64,7 +65,8 @@ def check_order(names: Sequence[str]) -> tuple[str, ...]:
     bad = [name for name in order if name not in REGISTRY]
     if bad or not order:
         raise UsageError(
-            f"methods {list(order)!r} is not valid: choose from {', '.join(METHOD_NAMES)}."
+            f"methods {few(repr(n) for n in bad) or '(none)'} not valid: choose from "
+            f"{', '.join(METHOD_NAMES)}."
         )
     return order
 
@@ -80,7 +82,8 @@ def choose(
     if requested != "auto":
         method = REGISTRY.get(requested)
         if method is None:
-            raise UsageError(f"--method {requested!r}: choose auto, {', '.join(METHOD_NAMES)}.")
+            shown = one_line(repr(requested), limit=60)
+            raise UsageError(f"--method {shown}: choose auto, {', '.join(METHOD_NAMES)}.")
         why = _why_not(method, settings, needs)
         if why is not None:
             raise UsageError(f"--method {requested} cannot run: {why}.")

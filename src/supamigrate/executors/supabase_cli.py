@@ -32,7 +32,7 @@ from supamigrate.executors.base import (
 )
 from supamigrate.executors.psycopg2 import Psycopg2Executor
 from supamigrate.files import MigrationFile
-from supamigrate.history import HistoryRow
+from supamigrate.history import HistoryRow, matches_file, other_text_message
 from supamigrate.masking import mask
 from supamigrate.sqlsplit import VERIFIED_CLI_VERSION
 
@@ -134,9 +134,17 @@ class SupabaseCliExecutor(BaseExecutor):
         """Push under the runners' lock (the CLI takes none), then report per migration what
         history says: applied by this push, applied by another runner meanwhile, or not."""
         with self.reader.runner_lock():
-            before = {row.version for row in self.read_history()}
+            rows = {row.version: row for row in self.read_history()}
+            before = set(rows)
             pending = [m for m in todo if m.version not in before]
             started, code = time.perf_counter(), 0
+            # Recorded meanwhile with another text: the database is not what the plan saw.
+            other = next((m for m in todo if m.version in rows and not _same(rows, m)), None)
+            if other is not None:
+                failure = Failure("22P02", other_text_message(other.version))
+                result = Result(other, Outcome.FAILED, 0.0, failure)
+                on_result(result)
+                return [result]
             if pending:
                 for note in self.version_notes():
                     self.settings.say(note)
@@ -198,3 +206,11 @@ class SupabaseCliExecutor(BaseExecutor):
 
     def close(self) -> None:
         self.reader.close()
+
+
+def _same(rows: Mapping[str, HistoryRow], migration: MigrationFile) -> bool:
+    """The row holds the file's text (as the plan's drift check compares them)."""
+    row = rows[migration.version]
+    if row.digest is not None:
+        return row.digest == migration.text_digest
+    return matches_file(row, migration.sql)
