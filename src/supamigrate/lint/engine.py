@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from supamigrate.lint import breaking, exclusive, locks, security
+from supamigrate.lint import breaking, exclusive, hazards, locks, security
 from supamigrate.lint.catalog import RULES
 from supamigrate.lint.findings import Finding, Hit
+from supamigrate.lint.known import Known, learn
 from supamigrate.lint.migration import Migration, read_migration
-from supamigrate.lint.suppress import Allow, allows_by_statement
+from supamigrate.lint.suppress import EVERY_RULE, Allow, allows_by_statement
 from supamigrate.reading import (
     Reading,
     Statement,
@@ -30,24 +31,61 @@ def check_file_rules(statement: Statement, index: int, migration: Migration) -> 
         yield Hit("dynamic-sql-not-analysed", statement.line, "DO block")
 
 
-CHECKS = [check_file_rules, *locks.CHECKS, *exclusive.CHECKS, *breaking.CHECKS, *security.CHECKS]
+CHECKS = [
+    check_file_rules,
+    *locks.CHECKS,
+    *exclusive.CHECKS,
+    *hazards.CHECKS,
+    *breaking.CHECKS,
+    *security.CHECKS,
+]
+_FK_RULE = "unindexed_foreign_keys"
 
 
-def lint_sql(sql: str, *, path: str) -> list[Finding]:
-    """Every finding for one migration file, ordered by line."""
-    reading = read_sql(sql)
-    findings = _file_findings(sql, reading, path)
-    migration = read_migration(reading)
-    allows = allows_by_statement(sql, reading.statements)
+def lint_sql(sql: str, *, path: str, known: Known | None = None) -> list[Finding]:
+    """Every finding for one migration file, ordered by line.
+
+    `known` carries what earlier files of the same run established (lint_files passes it);
+    it is updated with this file's statements.
+    """
+    single = known is None
+    known = Known() if known is None else known
+    findings = _lint(read_sql(sql), path, known)
+    return _drop_indexed_foreign_keys(findings, known) if single else findings
+
+
+def lint_files(files: list[tuple[str, str]], *, lock_timeout_off: bool = False) -> list[Finding]:
+    """Findings for (path, text) pairs, file by file in the order given (a history's order).
+
+    A foreign key column counts as indexed when an index on it is created anywhere in the
+    run: the index usually follows in a later file of the same change.
+    """
+    known = Known(lock_timeout_off=lock_timeout_off)
+    findings = [f for path, text in files for f in lint_sql(text, path=path, known=known)]
+    return _drop_indexed_foreign_keys(findings, known)
+
+
+def _lint(reading: Reading, path: str, known: Known) -> list[Finding]:
+    findings = _file_findings(reading.sql, reading, path)
+    migration = read_migration(reading, known)
+    allows = allows_by_statement(reading.sql, reading.statements)
     for index, statement in enumerate(reading.statements):
         hits = [hit for check in CHECKS for hit in check(statement, index, migration)]
         findings += _suppressed(path, hits, allows[index])
+        learn(known, statement)
     return sorted(findings, key=lambda finding: finding.line)
 
 
-def lint_files(files: list[tuple[str, str]]) -> list[Finding]:
-    """Findings for (path, text) pairs, file by file in the order given."""
-    return [finding for path, text in files for finding in lint_sql(text, path=path)]
+def _drop_indexed_foreign_keys(findings: list[Finding], known: Known) -> list[Finding]:
+    if not known.foreign_keys:
+        return findings
+    skip = len(RULES[_FK_RULE].summary) + 2  # the message is "summary: hit message"
+
+    def covered(finding: Finding) -> bool:
+        site = known.foreign_keys.get(finding.message[skip:])
+        return site is not None and known.covers(*site)
+
+    return [f for f in findings if f.rule != _FK_RULE or not covered(f)]
 
 
 def _file_findings(sql: str, reading: Reading, path: str) -> list[Finding]:
@@ -62,8 +100,11 @@ def _file_findings(sql: str, reading: Reading, path: str) -> list[Finding]:
 
 def _suppressed(path: str, hits: list[Hit], allows: list[Allow]) -> list[Finding]:
     reasons = {allow.rule: allow.reason for allow in allows if allow.reason}
-    findings = [_finding(path, hit, reasons.get(hit.rule)) for hit in hits]
+    every = reasons.get(EVERY_RULE)
+    findings = [_finding(path, hit, reasons.get(hit.rule, every)) for hit in hits]
     for allow in allows:
+        if allow.rule == EVERY_RULE:
+            continue
         if allow.rule not in RULES:
             problem = Hit("suppression-unknown-rule", allow.line, f"unknown rule {allow.rule!r}")
             findings.append(_finding(path, problem))
