@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from supamigrate.lint import RULES, lint_files, lint_sql
+from supamigrate.lint import RULES, has_errors, lint_files, lint_sql
 from supamigrate.lint.exclusive import access_exclusive_tables
 from supamigrate.lint.pg_functions import NON_VOLATILE_BUILTINS
 from supamigrate.reading import read_sql
+from supamigrate.trace import MODES
 
 NO_TX = "-- supamigrate:no-transaction\n"
 
@@ -105,3 +108,324 @@ def test_rule_flags_hazard_and_not_the_safe_rewrite(rule: str, hazard: str, safe
 
 def test_every_new_rule_is_in_the_catalog() -> None:
     assert {case[0] for case in CASES} <= set(RULES)
+
+
+def test_checks_by_kind_report_what_every_check_reports() -> None:
+    """Dispatching checks by statement kind loses no finding (every example of both files)."""
+    from supamigrate.lint import engine
+    from test_lint import CASES as FIRST_CASES
+
+    for _, hazard, safe in CASES + FIRST_CASES:
+        for sql in (hazard, safe):
+            reading = read_sql(sql)
+            migration = engine.read_migration(reading)
+            for index, statement in enumerate(reading.statements):
+                every = [h for c in engine.CHECKS for h in c(statement, index, migration)]
+                chosen = [
+                    h
+                    for c in engine.checks_for(statement.kind)
+                    for h in c(statement, index, migration)
+                ]
+                assert chosen == every, sql
+
+
+# --- what earlier files of the same run establish --------------------------------------------
+
+
+def test_primary_key_using_index_knows_nullability_from_earlier_files() -> None:
+    """A column declared nullable in an earlier file makes PK USING INDEX a scan; a NOT NULL
+    one (or one lint never saw) does not."""
+    first = "create table a (x int, y int not null);\nalter table a enable row level security;"
+    second = (
+        NO_TX
+        + "create unique index concurrently a_x on a (x);\n"
+        + ("create unique index concurrently a_y on a (y);")
+    )
+    third = "alter table a add constraint a_pk primary key using index {};"
+    flagged = {
+        index: "adding-primary-key-on-nullable-column"
+        in {f.rule for f in lint_files([("1", first), ("2", second), ("3", third.format(index))])}
+        for index in ("a_x", "a_y", "unknown_index")
+    }
+    assert flagged == {"a_x": True, "a_y": False, "unknown_index": False}
+
+
+def test_set_not_null_after_a_validate_in_an_earlier_file_is_quiet() -> None:
+    """eugene's and squawk's multi-file recipe: CHECK NOT VALID, VALIDATE, SET NOT NULL."""
+    files = [
+        ("2", "alter table t add constraint c check (a is not null) not valid;"),
+        ("3", "alter table t validate constraint c;"),
+        ("4", "alter table t alter column a set not null;"),
+    ]
+    assert "adding-not-nullable-field" not in {f.rule for f in lint_files(files)}
+    other_column = [*files[:2], ("4", "alter table t alter column b set not null;")]
+    assert "adding-not-nullable-field" in {f.rule for f in lint_files(other_column)}
+
+
+def test_foreign_key_index_may_come_in_a_later_file() -> None:
+    """An index created later in the run covers the foreign key; a partial one does not."""
+    table = "create table n (id int primary key, t_id int references t (id));"
+    full = NO_TX + "create index concurrently n_t on n (t_id);"
+    partial = NO_TX + "create index concurrently n_t on n (t_id) where t_id > 0;"
+    rules = {f.rule for f in lint_files([("1", table), ("2", full)])}
+    assert "unindexed_foreign_keys" not in rules
+    rules = {f.rule for f in lint_files([("1", table), ("2", partial)])}
+    assert "unindexed_foreign_keys" in rules
+
+
+def test_a_function_declared_stable_earlier_is_not_a_volatile_default() -> None:
+    stable = (
+        "create function f() returns int language sql stable set search_path = '' as 'select 1';"
+    )
+    add = "alter table t add column c int default f();"
+    assert "adding-field-with-default" in {f.rule for f in lint_files([("1", add)])}
+    assert "adding-field-with-default" not in {
+        f.rule for f in lint_files([("1", stable), ("2", add)])
+    }
+
+
+# --- fewer false alarms ----------------------------------------------------------------------
+
+
+def test_add_column_then_set_default_is_quiet_but_work_after_the_lock_is_not() -> None:
+    """squawk's recommended rewrite holds the lock only for catalog changes; an UPDATE or a
+    lock on another table while it is held is flagged."""
+    quick = "alter table t add column c int;\nalter table t alter column c set default 10;"
+    assert _rules(quick) == set()
+    assert "more-statements-after-access-exclusive" in _rules(quick + "\nupdate t set c = 10;")
+    assert "more-statements-after-access-exclusive" in _rules(
+        quick + "\nalter table u add column d int;"
+    )
+
+
+def test_lock_table_on_a_table_the_file_created_is_quiet() -> None:
+    assert "explicit-lock-table" not in _rules("create table n (a int);\nlock table n;")
+    assert "explicit-lock-table" in _rules("create table n (a int);\nlock table n, t;")
+
+
+# Statements that lock or rewrite `t`; when the file created `t` first, none is a hazard.
+LOCKING = [
+    "alter table t add column c uuid default gen_random_uuid()",
+    "alter table t alter column a type bigint",
+    "alter table t alter column a set not null",
+    "alter table t add constraint k unique (a)",
+    "alter table t add constraint c check (a > 0)",
+    "alter table t add constraint x exclude using gist (r with &&)",
+    "alter table t add constraint f foreign key (a) references u (id)",
+    "alter table t detach partition t_2020",
+    "alter table t drop column a",
+    "alter table t alter column a drop not null",
+    "alter table t rename column a to b",
+    "create index i on t (a)",
+    "reindex table t",
+    "lock table t",
+    "cluster t using t_pkey",
+    "drop table t",
+]
+LOCK_RULES = {rule for rule, _, _ in CASES} | {
+    "adding-field-with-default",
+    "changing-column-type",
+    "adding-not-nullable-field",
+    "disallowed-unique-constraint",
+    "constraint-missing-not-valid",
+    "adding-foreign-key-constraint",
+    "require-concurrent-index-creation",
+    "explicit-lock-table",
+    "more-statements-after-access-exclusive",
+    "ban-cluster",
+    "ban-drop-column",
+    "ban-drop-table",
+    "renaming-column",
+}
+LOCK_RULES -= {"unindexed_foreign_keys", "adding-json-column", "creating-enum"}
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(LOCKING), min_size=1, max_size=5))
+def test_no_lock_rule_fires_on_a_table_created_earlier_in_the_file(statements: list[str]) -> None:
+    """Property: whatever locks `t` after the file's own CREATE TABLE blocks nobody."""
+    sql = "create table t (a int, r tstzrange);\nalter table t enable row level security;\n"
+    sql += ";\n".join(statements) + ";"
+    assert _rules(sql) & LOCK_RULES == set(), sql
+    hazards = _rules(";\n".join(statements) + ";")
+    assert hazards & LOCK_RULES, "the same statements on an existing table are hazards"
+
+
+# --- squawk's and eugene's ignore comments ---------------------------------------------------
+
+
+def test_squawk_ignore_maps_to_our_rule_and_is_echoed() -> None:
+    (finding,) = lint_sql(
+        "-- squawk-ignore ban-drop-column\nalter table t drop column a;", path="m"
+    )
+    assert finding.rule == "ban-drop-column"
+    assert finding.suppressed == "squawk-ignore ban-drop-column"
+    assert not has_errors([finding])
+    (again,) = lint_sql(
+        "-- squawk-ignore adding-required-field\nalter table t add c int not null;", path="m"
+    )
+    assert again.rule == "adding-not-nullable-field" and again.suppressed
+
+
+def test_squawk_ignore_file_and_eugene_ignore() -> None:
+    whole = lint_sql("drop table t;\n-- squawk-ignore-file\nalter table u drop column a;", path="m")
+    assert whole and all(f.suppressed for f in whole)
+    named = lint_sql("-- squawk-ignore-file ban-drop-table\ndrop table t;\ndrop index i;", path="m")
+    assert {
+        ("ban-drop-table", True),
+        ("require-concurrent-index-deletion", False),
+    } <= {(f.rule, bool(f.suppressed)) for f in named}
+    eugene = lint_sql("-- eugene: ignore E5, E4\nalter table t alter a type bigint;", path="m")
+    assert {(f.rule, bool(f.suppressed)) for f in eugene} == {("changing-column-type", True)}
+
+
+def test_unknown_squawk_rule_is_reported_and_style_rules_are_a_no_op() -> None:
+    rules = _rules("-- squawk-ignore prefer-text-field\nselect 1;")
+    assert rules == set()
+    unknown = lint_sql("-- squawk-ignore no-such-rule\nselect 1;", path="m")
+    assert [f.rule for f in unknown] == ["suppression-unknown-rule"]
+
+
+COMMENTS = [
+    "-- supamigrate:allow ban-drop-table gone since v2",
+    "-- squawk-ignore ban-drop-column",
+    "-- squawk-ignore changing-column-type, renaming-column",
+    "-- eugene: ignore E4",
+    "-- squawk-ignore require-concurrent-index-creation",
+]
+BODY = [
+    "drop table t",
+    "alter table t drop column a",
+    "alter table t alter column a type bigint",
+    "alter table u rename column a to b",
+    "create index i on t (a)",
+    "update t set a = 1",
+    "alter table t add column c int",
+]
+
+
+@settings(derandomize=True, max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(BODY), min_size=1, max_size=6),
+    st.lists(st.tuples(st.integers(0, 5), st.sampled_from(COMMENTS)), max_size=3),
+)
+def test_suppression_comments_change_nothing_but_suppression(
+    statements: list[str], comments: list[tuple[int, str]]
+) -> None:
+    """Property: adding allow/ignore comments never adds, drops or moves a finding of a real
+    rule; it only marks some suppressed (suppression problems are findings of their own)."""
+    plain = ";\n".join(statements) + ";"
+    lines = [s + ";" for s in statements]
+    for at, comment in sorted(comments, reverse=True):
+        lines.insert(min(at, len(lines)), comment)
+    commented = "\n".join(lines)
+
+    def real(sql: str) -> list[tuple[int, str]]:
+        findings = [f for f in lint_sql(sql, path="m") if not f.rule.startswith("suppression-")]
+        return sorted((f.line, f.rule) for f in findings)
+
+    assert [rule for _, rule in real(plain)] == [rule for _, rule in real(commented)]
+
+
+# --- Postgres agrees ---------------------------------------------------------------------------
+
+# Default expressions written every way; Postgres decides whether ADD COLUMN rewrites.
+DEFAULTS = [
+    ("now()", False),
+    ("current_timestamp", False),
+    ("'x'::text || 'y'", False),
+    ("lower('A')", False),
+    ("(random() * 10)::int", True),
+    ("md5(random()::text)", True),
+    ("gen_random_uuid()::text", True),
+    ("clock_timestamp()::text", True),
+    ("nextval('s')::text", True),
+    ("timeofday()", True),
+    ("to_char(now(), 'YYYY')", False),
+    ("format('%s-%s', 1, 2)", False),
+]
+
+
+@pytest.mark.parametrize(("default", "rewrites"), DEFAULTS)
+def test_volatile_defaults_agree_with_postgres(cur: Any, default: str, rewrites: bool) -> None:
+    """A new relfilenode after ADD COLUMN ... DEFAULT is exactly what lint calls a rewrite."""
+    sql = f"alter table t add column c text default {default}"
+    cur.execute("create sequence s; create table t (a int); insert into t values (1)")
+    cur.execute("select pg_relation_filenode('t')")
+    before = cur.fetchone()[0]
+    cur.execute(sql)
+    cur.execute("select pg_relation_filenode('t')")
+    assert (cur.fetchone()[0] != before) is rewrites
+    assert ("adding-field-with-default" in _rules(sql + ";")) is rewrites
+
+
+def test_non_volatile_builtins_match_this_servers_pg_proc(cur: Any) -> None:
+    """No name lint treats as safe has a VOLATILE overload on the server the tests run on."""
+    cur.execute(
+        "select proname from pg_proc where pronamespace = 'pg_catalog'::regnamespace "
+        "and provolatile = 'v'"
+    )
+    volatile = {row[0] for row in cur.fetchall()}
+    assert NON_VOLATILE_BUILTINS.isdisjoint(volatile)
+    assert {"now", "lower", "to_char"} <= NON_VOLATILE_BUILTINS
+
+
+def test_enum_value_used_in_its_own_transaction_is_55p04(conn: Any) -> None:
+    """Postgres refuses the new value before the transaction that added it commits; in its
+    own migration (committed first) the next one can use it."""
+    import psycopg2
+
+    with conn.cursor() as cur:
+        cur.execute("create type status as enum ('new', 'done')")
+        cur.execute("begin")
+        cur.execute("alter type status add value 'archived' after 'done'")
+        with pytest.raises(psycopg2.Error) as failure:
+            cur.execute("select 'archived'::status")
+        cur.execute("rollback")
+        assert failure.value.pgcode == "55P04"
+        cur.execute("alter type status add value 'archived' after 'done'")
+        cur.execute("select 'archived'::status")
+    same = "alter type status add value 'archived' after 'done';\nselect 'archived'::status;"
+    assert "enum-value-used-in-same-migration" in _rules(same)
+    assert "enum-value-used-in-same-migration" not in _rules(NO_TX + same)
+
+
+# The strongest lock each new hazard takes on `t` (or the partitioned `p`), from pg_locks.
+LOCKS = [
+    ("reindex table t", "t", "ShareLock"),
+    ("truncate t cascade", "t", "AccessExclusiveLock"),
+    ("alter table p detach partition p1", "p", "AccessExclusiveLock"),
+    ("alter table t add constraint x exclude using gist (r with &&)", "t", "AccessExclusiveLock"),
+    ("alter table t alter column a drop not null", "t", "AccessExclusiveLock"),
+    ("alter domain pos add constraint small check (value < 100)", "t", "ShareLock"),
+    ("alter table t add constraint t_pk primary key using index t_a", "t", "AccessExclusiveLock"),
+]
+_STRENGTH = list(MODES)
+SETUP = (
+    "create domain pos as int check (value > 0);"
+    "create table t (a int, b pos, r tstzrange); create unique index t_a on t (a);"
+    "insert into t values (1, 1, null);"
+    "create table p (k int) partition by range (k);"
+    "create table p1 partition of p for values from (0) to (10)"
+)
+
+
+@pytest.mark.parametrize(("sql", "table", "mode"), LOCKS)
+def test_new_hazards_take_the_locks_lint_says(cur: Any, sql: str, table: str, mode: str) -> None:
+    """Each statement's lock, as pg_locks shows it inside the transaction, is the one its
+    rule's message names; lint's ACCESS EXCLUSIVE model agrees."""
+    cur.execute(SETUP)
+    cur.execute("begin")
+    cur.execute(sql)
+    cur.execute(
+        "select mode from pg_locks where pid = pg_backend_pid() and relation = %s::regclass",
+        (table,),
+    )
+    modes = [row[0] for row in cur.fetchall()]
+    cur.execute("rollback")
+    assert max(modes, key=_STRENGTH.index) == mode
+    (statement,) = read_sql(sql).statements
+    assert bool(access_exclusive_tables(statement)) is (mode == "AccessExclusiveLock")
+    # the setup is an earlier migration: lint knows t.a is nullable from it
+    rules = {f.rule for f in lint_files([("1.sql", SETUP + ";"), ("2.sql", sql + ";")])}
+    assert rules - {"more-statements-after-access-exclusive"}, "lint flags it"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from supamigrate.lint import breaking, exclusive, hazards, locks, security
 from supamigrate.lint.catalog import RULES
@@ -10,6 +10,7 @@ from supamigrate.lint.findings import Finding, Hit
 from supamigrate.lint.known import Known, learn
 from supamigrate.lint.migration import Migration, read_migration
 from supamigrate.lint.suppress import EVERY_RULE, Allow, allows_by_statement
+from supamigrate.quiet_gc import no_collector_passes
 from supamigrate.reading import (
     Reading,
     Statement,
@@ -17,6 +18,8 @@ from supamigrate.reading import (
     psql_meta_command,
     read_sql,
 )
+
+Check = Callable[[Statement, int, Migration], Iterator[Hit]]
 
 
 def check_file_rules(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
@@ -31,7 +34,7 @@ def check_file_rules(statement: Statement, index: int, migration: Migration) -> 
         yield Hit("dynamic-sql-not-analysed", statement.line, "DO block")
 
 
-CHECKS = [
+CHECKS: list[Check] = [
     check_file_rules,
     *locks.CHECKS,
     *exclusive.CHECKS,
@@ -40,6 +43,38 @@ CHECKS = [
     *security.CHECKS,
 ]
 _FK_RULE = "unindexed_foreign_keys"
+# The statement kinds each check can report on; a check not listed sees every statement.
+# Dispatching by kind keeps a large file's cost to the few checks each statement concerns.
+KINDS: dict[object, frozenset[str]] = {
+    locks.check_index: frozenset({"IndexStmt"}),
+    locks.check_drop_index: frozenset({"DropStmt"}),
+    locks.check_alter_table: frozenset({"AlterTableStmt"}),
+    exclusive.check_vacuum_cluster: frozenset({"VacuumStmt", "ClusterStmt"}),
+    exclusive.check_lock_table: frozenset({"LockStmt"}),
+    hazards.check_robust: frozenset({"IndexStmt", "CreateStmt", "DropStmt"}),
+    hazards.check_reindex: frozenset({"ReindexStmt"}),
+    hazards.check_partitions: frozenset({"AlterTableStmt"}),
+    hazards.check_truncate: frozenset({"TruncateStmt"}),
+    hazards.check_domains: frozenset({"CreateDomainStmt", "AlterDomainStmt"}),
+    hazards.check_enums: frozenset({"CreateEnumStmt", "AlterEnumStmt"}),
+    hazards.check_exclusion: frozenset({"AlterTableStmt"}),
+    hazards.check_columns: frozenset({"CreateStmt", "AlterTableStmt"}),
+    hazards.check_other: frozenset({"DropdbStmt", "UpdateStmt", "InsertStmt"}),
+    breaking.check_drops: frozenset({"DropStmt", "AlterTableStmt"}),
+    breaking.check_renames: frozenset({"RenameStmt"}),
+    security.check_tables: frozenset({"CreateStmt", "CreateTableAsStmt", "AlterTableStmt"}),
+    security.check_policies: frozenset({"CreatePolicyStmt", "AlterPolicyStmt"}),
+    security.check_views: frozenset({"ViewStmt", "CreateTableAsStmt"}),
+    security.check_functions: frozenset({"CreateFunctionStmt"}),
+}
+_BY_KIND: dict[str, list[Check]] = {}
+
+
+def checks_for(kind: str) -> list[Check]:
+    """The checks that can report on a statement of this kind, in CHECKS order."""
+    if kind not in _BY_KIND:
+        _BY_KIND[kind] = [c for c in CHECKS if c not in KINDS or kind in KINDS[c]]
+    return _BY_KIND[kind]
 
 
 def lint_sql(sql: str, *, path: str, known: Known | None = None) -> list[Finding]:
@@ -61,7 +96,8 @@ def lint_files(files: list[tuple[str, str]], *, lock_timeout_off: bool = False) 
     run: the index usually follows in a later file of the same change.
     """
     known = Known(lock_timeout_off=lock_timeout_off)
-    findings = [f for path, text in files for f in lint_sql(text, path=path, known=known)]
+    with no_collector_passes():  # rules read the trees and make no cycles (see quiet_gc)
+        findings = [f for path, text in files for f in lint_sql(text, path=path, known=known)]
     return _drop_indexed_foreign_keys(findings, known)
 
 
@@ -70,7 +106,11 @@ def _lint(reading: Reading, path: str, known: Known) -> list[Finding]:
     migration = read_migration(reading, known)
     allows = allows_by_statement(reading.sql, reading.statements)
     for index, statement in enumerate(reading.statements):
-        hits = [hit for check in CHECKS for hit in check(statement, index, migration)]
+        hits = [
+            hit
+            for check in checks_for(statement.kind)
+            for hit in check(statement, index, migration)
+        ]
         findings += _suppressed(path, hits, allows[index])
         learn(known, statement)
     return sorted(findings, key=lambda finding: finding.line)

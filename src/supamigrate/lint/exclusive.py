@@ -95,6 +95,8 @@ def check_vacuum_cluster(statement: Statement, index: int, migration: Migration)
 def check_lock_table(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
     if statement.kind == "LockStmt":
         relations = [str(table_of(unwrap(i)[1])) for i in statement.node.get("relations", [])]
+        if not _existing_list(relations, index, migration):
+            return  # tables this file created: nobody else can be waiting for them
         yield Hit(
             "explicit-lock-table",
             statement.line,
@@ -114,16 +116,16 @@ def check_held_lock(statement: Statement, index: int, migration: Migration) -> I
     locked = set(_existing_list(access_exclusive_tables(statement), index, migration))
     for later_index in range(index + 1, len(migration.statements)):
         later = migration.statements[later_index]
-        locked |= set(_existing_list(access_exclusive_tables(later), later_index, migration))
-        if not quick_while_locked(later, later_index, migration, locked):
-            yield Hit(
-                "more-statements-after-access-exclusive",
-                statement.line,
-                f"ACCESS EXCLUSIVE on {', '.join(sorted(locked))} is held until COMMIT while "
-                f"line {later.line} ({later.text.split(None, 1)[0].upper()} ...) runs: reads "
-                "and writes of it wait",
-            )
-            return
+        if quick_while_locked(later, later_index, migration, locked):
+            continue
+        yield Hit(
+            "more-statements-after-access-exclusive",
+            statement.line,
+            f"ACCESS EXCLUSIVE on {', '.join(sorted(locked))} is held until COMMIT while "
+            f"line {later.line} ({later.text.split(None, 1)[0].upper()} ...) runs: reads "
+            "and writes of it wait",
+        )
+        return
 
 
 def check_timeout(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:

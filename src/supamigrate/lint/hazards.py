@@ -156,6 +156,10 @@ def check_exclusion(statement: Statement, index: int, migration: Migration) -> I
 def check_columns(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
     """json columns, and foreign key columns declared without an index to serve them."""
     node = statement.node
+    text = statement.text.lower()
+    json_type, references = "json" in text, "references" in text
+    if not (json_type or references):
+        return  # neither can be in this statement: skip reading its columns
     if statement.kind == "CreateStmt":
         table = table_of(node["relation"])
         elements = [unwrap(item) for item in node.get("tableElts", [])]
@@ -167,7 +171,7 @@ def check_columns(statement: Statement, index: int, migration: Migration) -> Ite
     else:
         return
     for kind, element in elements:
-        if kind == "ColumnDef" and type_name(element["typeName"]) == "json":
+        if json_type and kind == "ColumnDef" and type_name(element["typeName"]) == "json":
             yield Hit("adding-json-column", statement.line, f"{table}.{element['colname']} json")
         for columns in _foreign_keys(kind, element):
             message = f"foreign key {table} ({', '.join(columns)}) has no index"

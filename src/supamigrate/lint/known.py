@@ -27,7 +27,7 @@ class Index:
 class Known:
     nullable: dict[Table, set[str]] = field(default_factory=dict)  # declared without NOT NULL
     indexes: dict[str, Index] = field(default_factory=dict)  # by index name ("" if unnamed)
-    unnamed: list[Index] = field(default_factory=list)  # PRIMARY KEY/UNIQUE in CREATE TABLE
+    on_table: dict[Table, list[Index]] = field(default_factory=dict)  # every index, by table
     not_null_checks: dict[tuple[Table, str], str] = field(default_factory=dict)  # -> column
     validated_not_null: set[tuple[Table, str]] = field(default_factory=set)
     validated_elsewhere: set[Table] = field(default_factory=set)  # VALIDATE of an unseen ADD
@@ -39,11 +39,16 @@ class Known:
     def covers(self, table: Table, columns: tuple[str, ...]) -> bool:
         """Some full (not partial) index on `table` starts with exactly these columns."""
         width = len(columns)
-        for index in [*self.indexes.values(), *self.unnamed]:
+        for index in self.on_table.get(table, []):
             leading = index.columns[:width]
             if index.table == table and not index.partial and set(leading) == set(columns):
                 return True
         return False
+
+    def add_index(self, index: Index, name: str = "") -> None:
+        if name:
+            self.indexes[name] = index
+        self.on_table.setdefault(index.table, []).append(index)
 
     def is_nullable(self, table: Table, column: str) -> bool:
         return column in self.nullable.get(table, set())
@@ -56,7 +61,7 @@ def learn(known: Known, statement: Statement) -> None:
     elif kind == "IndexStmt":
         columns = tuple(_index_columns(node.get("indexParams", [])))
         index = Index(table_of(node["relation"]), columns, "whereClause" in node)
-        known.indexes[node.get("idxname", "")] = index
+        known.add_index(index, node.get("idxname", ""))
     elif kind == "AlterTableStmt":
         table = table_of(node["relation"])
         for item in node.get("cmds", []):
@@ -81,10 +86,10 @@ def _learn_table(known: Known, table: Table, node: Node) -> None:
             if not kinds & {"CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY"}:
                 nullable.add(name)
             if kinds & {"CONSTR_PRIMARY", "CONSTR_UNIQUE"}:
-                known.unnamed.append(Index(table, (name,), False))
+                known.add_index(Index(table, (name,), False))
         elif kind == "Constraint" and element.get("contype") in {"CONSTR_PRIMARY", "CONSTR_UNIQUE"}:
             columns = tuple(strings(element.get("keys", [])))
-            known.unnamed.append(Index(table, columns, False))
+            known.add_index(Index(table, columns, False))
             if element.get("contype") == "CONSTR_PRIMARY":
                 nullable.difference_update(columns)
 
