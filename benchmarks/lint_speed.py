@@ -169,7 +169,7 @@ def _time(command: list[str], cwd: Path) -> float:
 
 
 def _squawk() -> str | None:
-    found = os.environ.get("SQUAWK") or "/tmp/squawk/node_modules/.bin/squawk"
+    found = os.environ.get("SQUAWK") or "/tmp/squawk/node_modules/.bin/squawk"  # noqa: S108
     return found if Path(found).exists() else shutil.which("squawk")
 
 

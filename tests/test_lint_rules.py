@@ -429,3 +429,20 @@ def test_new_hazards_take_the_locks_lint_says(cur: Any, sql: str, table: str, mo
     # the setup is an earlier migration: lint knows t.a is nullable from it
     rules = {f.rule for f in lint_files([("1.sql", SETUP + ";"), ("2.sql", sql + ";")])}
     assert rules - {"more-statements-after-access-exclusive"}, "lint flags it"
+
+
+def test_apply_failure_55p04_says_to_put_the_value_in_its_own_migration(project: Any) -> None:
+    """The runner's advice for an enum value used in the transaction that adds it matches
+    lint's: its own migration, not COMMIT; BEGIN; inside the file."""
+    project.write("001_status.sql", "create type public.status as enum ('new', 'done');")
+    project.write(
+        "002_archive.sql",
+        "alter type public.status add value 'archived' after 'done';\n"
+        "select 'archived'::public.status;",
+    )
+    result = project.invoke("migrate", "--skip-confirm")
+    assert result.returncode == 1
+    assert "55P04" in result.stdout
+    assert "ADD VALUE in its own migration" in result.stdout
+    lint = project.invoke("lint", "--all")
+    assert "enum-value-used-in-same-migration" in lint.stdout
