@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from supamigrate.lint import RULES, has_errors, lint_files, lint_sql
@@ -446,3 +446,34 @@ def test_apply_failure_55p04_says_to_put_the_value_in_its_own_migration(project:
     assert "ADD VALUE in its own migration" in result.stdout
     lint = project.invoke("lint", "--all")
     assert "enum-value-used-in-same-migration" in lint.stdout
+
+
+# Files whose findings depend on earlier files, and files that establish those facts.
+HISTORY_FILES = [
+    "create table a (x int, y int not null);\nalter table a enable row level security;",
+    NO_TX + "create unique index concurrently a_x on a (x);",
+    "alter table a add constraint a_pk primary key using index a_x;",
+    "alter table a add constraint c check (x is not null) not valid;",
+    "alter table a validate constraint c;",
+    "alter table a alter column x set not null;",
+    "alter table a alter column y drop not null;",
+    "create function f() returns int language sql stable set search_path = '' as 'select 1';",
+    "alter table a add column z int default f();",
+    "create table b (id int primary key, a_x int references a (x));\n"
+    "alter table b enable row level security;",
+    NO_TX + "create index concurrently b_a on b (a_x);",
+    "alter table a add column w int;\nupdate a set w = 1;",
+    "drop table old;",
+]
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(HISTORY_FILES), min_size=2, max_size=10))
+@example([HISTORY_FILES[i] for i in (0, 3, 4, 12, 12, 5)])  # validated early, SET NOT NULL late
+@example([HISTORY_FILES[i] for i in (9, 12, 12, 10)])  # the index for the key comes late
+@example([HISTORY_FILES[i] for i in (0, 1, 12, 12, 2)])  # nullable early, PRIMARY KEY late
+def test_two_cores_find_exactly_what_one_finds(history: list[str]) -> None:
+    """Property: linting the later half in a worker and replaying its facts gives the
+    sequential findings, whatever earlier files establish for later ones."""
+    files = [(f"{n:03}.sql", sql) for n, sql in enumerate(history)]
+    assert lint_files(files, parallel=True) == lint_files(files, parallel=False)

@@ -9,6 +9,7 @@ from supamigrate.lint.catalog import RULES
 from supamigrate.lint.findings import Finding, Hit
 from supamigrate.lint.known import Known, learn
 from supamigrate.lint.migration import Migration, read_migration
+from supamigrate.lint.parallel import lint_in_two, worth_it
 from supamigrate.lint.suppress import EVERY_RULE, Allow, allows_by_statement
 from supamigrate.quiet_gc import no_collector_passes
 from supamigrate.reading import (
@@ -89,16 +90,26 @@ def lint_sql(sql: str, *, path: str, known: Known | None = None) -> list[Finding
     return _drop_indexed_foreign_keys(findings, known) if single else findings
 
 
-def lint_files(files: list[tuple[str, str]], *, lock_timeout_off: bool = False) -> list[Finding]:
+def lint_files(
+    files: list[tuple[str, str]], *, lock_timeout_off: bool = False, parallel: bool | None = None
+) -> list[Finding]:
     """Findings for (path, text) pairs, file by file in the order given (a history's order).
 
     A foreign key column counts as indexed when an index on it is created anywhere in the
-    run: the index usually follows in a later file of the same change.
+    run: the index usually follows in a later file of the same change. A large run uses two
+    cores (lint.parallel) unless `parallel` is False; the findings are the same.
     """
     known = Known(lock_timeout_off=lock_timeout_off)
     with no_collector_passes():  # rules read the trees and make no cycles (see quiet_gc)
-        findings = [f for path, text in files for f in lint_sql(text, path=path, known=known)]
+        if parallel if parallel is not None else worth_it(files):
+            findings = lint_in_two(files, known, _lint_one)
+        else:
+            findings = [f for path, text in files for f in _lint_one(text, path, known)]
     return _drop_indexed_foreign_keys(findings, known)
+
+
+def _lint_one(text: str, path: str, known: Known) -> list[Finding]:
+    return _lint(read_sql(text), path, known)
 
 
 def _lint(reading: Reading, path: str, known: Known) -> list[Finding]:

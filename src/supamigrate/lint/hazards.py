@@ -175,7 +175,7 @@ def check_columns(statement: Statement, index: int, migration: Migration) -> Ite
             yield Hit("adding-json-column", statement.line, f"{table}.{element['colname']} json")
         for columns in _foreign_keys(kind, element):
             message = f"foreign key {table} ({', '.join(columns)}) has no index"
-            migration.known.foreign_keys[message] = (table, columns)
+            migration.known.apply(("foreign_key", message, (table, columns)))
             yield Hit(
                 "unindexed_foreign_keys",
                 statement.line,

@@ -85,6 +85,8 @@ def _add_column(line: int, table: Table, column: Node, migration: Migration) -> 
     constraints = [c["Constraint"] for c in column.get("constraints", [])]
     kinds = {c.get("contype") for c in constraints}
     rewrite = _rewriting_default(column, constraints, migration.known.stable_functions)
+    if rewrite and "volatile default" in rewrite:
+        migration.known.consulted = True  # a function declared STABLE earlier would clear it
     if rewrite:
         yield Hit("adding-field-with-default", line, f"{name}: {rewrite} rewrites {table}")
     no_default = not kinds & {"CONSTR_DEFAULT", "CONSTR_IDENTITY"} and not rewrite
@@ -155,6 +157,7 @@ def _set_not_null(
     # transaction's finding; a VALIDATE of a check added by an earlier migration we did not
     # read is taken to be that check (as squawk does).
     known = migration.known
+    known.consulted = True
     if (table, column) in known.validated_not_null or table in known.validated_elsewhere:
         return
     yield Hit(
@@ -196,6 +199,7 @@ def _primary_key_using_index(
     """PRIMARY KEY USING INDEX sets NOT NULL on its columns: a scan when one is nullable."""
     if constraint.get("contype") != "CONSTR_PRIMARY" or "indexname" not in constraint:
         return
+    migration.known.consulted = True
     index = migration.known.indexes.get(constraint["indexname"])
     nullable = [c for c in index.columns if migration.known.is_nullable(table, c)] if index else []
     if nullable:
