@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -159,13 +160,17 @@ def generate(directory: Path, files: int, seed: int = 27) -> int:
     return total
 
 
-def _time(command: list[str], cwd: Path) -> float:
+def _time(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system, the command and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):  # 1: findings; anything else is a failure to run
         raise SystemExit(f"{command[0]} failed ({done.returncode}): {done.stderr[-500:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def _squawk() -> str | None:
@@ -184,34 +189,48 @@ def main() -> None:
     paths = sorted(str(p) for p in (work / "supabase" / "migrations").glob("*.sql"))
     supamigrate = [str(Path(sys.executable).parent / "supamigrate"), "lint", "--all"]
     squawk = _squawk()
-    runs: dict[str, list[float]] = {"supamigrate lint --all": []}
-    if squawk:
-        runs["squawk"] = []
-    for _ in range(repeats):  # interleaved, so a busy moment costs both alike
-        runs["supamigrate lint --all"].append(_time(supamigrate, work))
-        if squawk:
-            runs["squawk"].append(_time([squawk, *paths], work))
+    commands = {"supamigrate lint --all": supamigrate}
+    if squawk:  # its default report, and its terse one (most of the default's time is output)
+        commands["squawk"] = [squawk, *paths]
+        commands["squawk --reporter gcc"] = [squawk, "--reporter", "gcc", *paths]
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for _ in range(repeats):  # interleaved, so a busy moment costs each alike
+        for name, command in commands.items():
+            runs[name].append(_time(command, work))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     _report(runs, len(paths), size, squawk)
 
 
-def _report(runs: dict[str, list[float]], files: int, size: int, squawk: str | None) -> None:
-    medians = {name: statistics.median(times) for name, times in runs.items()}
+def _report(
+    runs: dict[str, list[tuple[float, float]]], files: int, size: int, squawk: str | None
+) -> None:
+    wall = {name: statistics.median(t[0] for t in times) for name, times in runs.items()}
+    cpu = {name: statistics.median(t[1] for t in times) for name, times in runs.items()}
     lines = [
         "# lint speed",
         "",
         f"{files} files, {size / 1e6:.1f} MB (benchmarks/lint_speed.py), "
-        f"{len(next(iter(runs.values())))} interleaved runs each, wall-clock seconds.",
+        f"{len(next(iter(runs.values())))} interleaved runs each; seconds, median (min-max).",
         "",
-        "| tool | median | min | max |",
-        "| --- | --- | --- | --- |",
+        "| tool | wall clock | CPU (user + system) |",
+        "| --- | --- | --- |",
     ]
     for name, times in runs.items():
-        lines.append(f"| {name} | {medians[name]:.2f} | {min(times):.2f} | {max(times):.2f} |")
+        walls, cpus = [t[0] for t in times], [t[1] for t in times]
+        lines.append(
+            f"| {name} | {wall[name]:.2f} ({min(walls):.2f}-{max(walls):.2f}) | "
+            f"{cpu[name]:.2f} ({min(cpus):.2f}-{max(cpus):.2f}) |"
+        )
+    ours = "supamigrate lint --all"
     if squawk:
-        ratio = medians["supamigrate lint --all"] / medians["squawk"]
-        lines += ["", f"supamigrate / squawk: {ratio:.2f}x (median over median)"]
+        lines.append("")
+        for name in runs:
+            if name != ours:
+                lines.append(
+                    f"supamigrate / {name}: {wall[ours] / wall[name]:.2f}x wall, "
+                    f"{cpu[ours] / cpu[name]:.2f}x CPU (median over median)"
+                )
     else:
         lines += [
             "",
@@ -219,7 +238,7 @@ def _report(runs: dict[str, list[float]], files: int, size: int, squawk: str | N
         ]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "lint_speed.md").write_text("\n".join(lines) + "\n")
-    data = {"files": files, "bytes": size, "runs": runs, "medians": medians}
+    data = {"files": files, "bytes": size, "runs": runs, "wall": wall, "cpu": cpu}
     (RESULTS / "lint_speed.json").write_text(json.dumps(data, indent=1) + "\n")
     print("\n".join(lines))
 

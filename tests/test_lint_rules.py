@@ -477,3 +477,16 @@ def test_two_cores_find_exactly_what_one_finds(history: list[str]) -> None:
     sequential findings, whatever earlier files establish for later ones."""
     files = [(f"{n:03}.sql", sql) for n, sql in enumerate(history)]
     assert lint_files(files, parallel=True) == lint_files(files, parallel=False)
+
+
+def test_lint_knows_the_configured_lock_timeout(project: Any) -> None:
+    """With the runner's lock_timeout off (config 0), a lock wait on an existing table is
+    flagged; with the default 5s it is not. squawk's ignore comment is echoed as allowed."""
+    project.write("001_add.sql", "alter table public.t add column c int;")
+    project.write("002_drop.sql", "-- squawk-ignore ban-drop-column\nalter table public.t drop c;")
+    default = project.invoke("lint", "--all")
+    assert "require-timeout-settings" not in default.stdout
+    assert "(allowed: squawk-ignore ban-drop-column)" in default.stdout
+    project.env["SUPAMIGRATE_LOCK_TIMEOUT"] = "0"
+    off = project.invoke("lint", "--all")
+    assert "require-timeout-settings" in off.stdout, off.stdout + off.stderr

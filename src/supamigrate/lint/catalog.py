@@ -39,7 +39,7 @@ enum-value-used-in-same-migration          error    55P04 at apply
 creating-enum                              info     values cannot be removed later
 adding-exclusion-constraint                error    index + check under ACCESS EXCLUSIVE
 adding-primary-key-on-nullable-column      error    implicit SET NOT NULL scan
-unindexed_foreign_keys                     warning  deletes on the parent scan this table
+unindexed_foreign_keys                     info     deletes on the parent scan this table
 adding-json-column                         warning  json has no equality; use jsonb
 ban-drop-database                          error    destroys every table
 ban-duplicate-column-assignments           error    Postgres refuses the statement
@@ -230,7 +230,7 @@ _RULES = [
     ),
     RuleInfo(
         "unindexed_foreign_keys",
-        W,
+        INFO,
         "a foreign key column without an index: each delete or key update on the referenced "
         "table scans this one",
         "CREATE INDEX on the foreign key columns (CONCURRENTLY once the table has rows)",
