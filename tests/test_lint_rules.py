@@ -490,3 +490,19 @@ def test_lint_knows_the_configured_lock_timeout(project: Any) -> None:
     project.env["SUPAMIGRATE_LOCK_TIMEOUT"] = "0"
     off = project.invoke("lint", "--all")
     assert "require-timeout-settings" in off.stdout, off.stdout + off.stderr
+
+
+def test_set_not_null_proven_by_a_validated_check_is_quick_under_the_lock() -> None:
+    """After ADD COLUMN, a validated CHECK (c IS NOT NULL) lets SET NOT NULL skip its scan,
+    so it does not count as work while the lock is held; SET NOT NULL on another column does."""
+    base = (
+        "alter table t add column c int;\n"
+        "alter table t add constraint c_nn check (c is not null) not valid;\n"
+        "alter table t validate constraint c_nn;\n"
+    )
+    assert "more-statements-after-access-exclusive" not in _rules(
+        base + "alter table t alter column c set not null;"
+    )
+    assert "more-statements-after-access-exclusive" in _rules(
+        base + "alter table t alter column d set not null;"
+    )

@@ -31,6 +31,8 @@ def check_reindex(statement: Statement, index: int, migration: Migration) -> Ite
     if "concurrently" in params:
         return
     what = _REINDEX_WHAT.get(node.get("kind", ""), "")
+    if what == "SYSTEM":
+        return  # no CONCURRENTLY for the catalogs: nothing safer to offer
     if "relation" in node:
         relation = table_of(node["relation"])
         if migration.is_new(relation, index) or relation.name in migration.created_indexes:

@@ -8,9 +8,10 @@ that may be busy) keeps the held table unreadable while it runs or waits.
 
 from __future__ import annotations
 
+from supamigrate.lint.known import not_null_check_column
 from supamigrate.lint.migration import Migration, commands
-from supamigrate.lint.nodes import table_of, unwrap
-from supamigrate.reading import Statement
+from supamigrate.lint.nodes import Node, Table, table_of, unwrap
+from supamigrate.reading import Statement, needs_no_transaction
 
 # Statements that touch no table's rows and take no table lock worth waiting for.
 _NO_TABLE = frozenset(
@@ -49,6 +50,8 @@ def quick_while_locked(
     kind, node = statement.kind, statement.node
     if kind in _NO_TABLE or kind == "CreateStmt":
         return True
+    if any(needs_no_transaction(statement)):
+        return True  # it cannot run in this transaction at all: requires-no-transaction says so
 
     def ours(relation: dict[str, object]) -> bool:
         table = table_of(relation)
@@ -61,7 +64,32 @@ def quick_while_locked(
             return migration.is_new(table_of(node["relation"]), index)
         return ours(node[_ON_TABLE[kind]])
     if kind == "AlterTableStmt":
-        return ours(node["relation"]) and all(_catalog_only(cmd) for cmd in commands(node))
+        table = table_of(node["relation"])
+        return ours(node["relation"]) and all(
+            _catalog_only(cmd) or _proven_not_null(cmd, table, index, migration)
+            for cmd in commands(node)
+        )
+    return False
+
+
+def _proven_not_null(cmd: Node, table: Table, index: int, migration: Migration) -> bool:
+    """SET NOT NULL after this file validated a CHECK (col IS NOT NULL): no scan (PG12+)."""
+    if cmd.get("subtype") != "AT_SetNotNull":
+        return False
+    if (table, cmd.get("name", "")) in migration.known.validated_not_null:
+        return True
+    added = migration.not_valid_constraints.get(table, {})
+    for earlier in migration.statements[:index]:
+        if earlier.kind != "AlterTableStmt" or table_of(earlier.node["relation"]) != table:
+            continue
+        for other in commands(earlier.node):
+            name = other.get("name", "")
+            if other.get("subtype") == "AT_ValidateConstraint" and name in added:
+                for add in commands(migration.statements[added[name]].node):
+                    constraint = add.get("def", {}).get("Constraint", {})
+                    column = not_null_check_column(constraint)
+                    if constraint.get("conname") == name and column == cmd.get("name"):
+                        return True
     return False
 
 
