@@ -122,7 +122,8 @@ def _lint(reading: Reading, path: str, known: Known) -> list[Finding]:
             for check in checks_for(statement.kind)
             for hit in check(statement, index, migration)
         ]
-        findings += _suppressed(path, hits, allows[index])
+        if hits or allows[index]:
+            findings += _suppressed(path, hits, allows[index])
         learn(known, statement)
     return sorted(findings, key=lambda finding: finding.line)
 
