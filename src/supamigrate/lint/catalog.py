@@ -36,7 +36,7 @@ ban-create-domain-with-constraint          warning  constraint rechecked on ever
 ban-alter-domain-with-add-constraint       error    scans every column of the domain
 require-enum-value-ordering                warning  ADD VALUE without BEFORE/AFTER
 enum-value-used-in-same-migration          error    55P04 at apply
-creating-enum                              info     values cannot be removed later
+creating-enum                              warning  values cannot be removed later
 adding-exclusion-constraint                error    index + check under ACCESS EXCLUSIVE
 adding-primary-key-on-nullable-column      error    implicit SET NOT NULL scan
 unindexed_foreign_keys                     info     deletes on the parent scan this table
@@ -211,7 +211,7 @@ _RULES = [
     ),
     RuleInfo(
         "creating-enum",
-        INFO,
+        W,
         "an enum's values can be added but never removed or renamed without a rewrite",
         "a lookup table with a foreign key, or a text column with a CHECK, if values change",
     ),
