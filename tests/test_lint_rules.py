@@ -221,6 +221,7 @@ LOCKING = [
     "lock table t",
     "cluster t using t_pkey",
     "drop table t",
+    "truncate t cascade",
 ]
 LOCK_RULES = {rule for rule, _, _ in CASES} | {
     "adding-field-with-default",
