@@ -7,6 +7,7 @@ does not hold, when the target answers within a few seconds; otherwise every mig
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from supamigrate.output import Reporter
 
 def lint(config: Config, out: Reporter, *, every: bool, files: list[str]) -> int:
     chosen = _given(files) if files else _migrations(config, out, every=every)
-    findings = lint_files(chosen)
+    # with the runner's lock_timeout off, a lock wait queues traffic without limit
+    timeout_off = re.fullmatch(r"0*\s*[a-z]*", config.lock_timeout.strip().lower()) is not None
+    findings = lint_files(chosen, lock_timeout_off=timeout_off)
     for line in human_lines(findings):
         out.say(line)
     if os.environ.get("GITHUB_ACTIONS") == "true":

@@ -184,6 +184,9 @@ SQLSTATE_ADVICE = {
     "--statement-timeout for this run, or split the work into smaller steps.",
     "25001": "This statement cannot run inside a transaction (CREATE INDEX CONCURRENTLY, VACUUM, "
     "ALTER SYSTEM, ...): put `-- supamigrate:no-transaction` on the file's first line.",
+    "55P04": "A new enum value cannot be used in the transaction that adds it: put ALTER TYPE "
+    "... ADD VALUE in its own migration and use the value from the next one (COMMIT; BEGIN; "
+    "inside the file does not help: the runner owns the transaction).",
     "25006": "The database is read-only (a read replica, or default_transaction_read_only is "
     "on): point DATABASE_URL at the primary database.",
 }

@@ -29,6 +29,12 @@ def check_drops(statement: Statement, index: int, migration: Migration) -> Itera
         for cmd in commands(node):
             if cmd.get("subtype") == "AT_DropColumn":
                 yield Hit("ban-drop-column", statement.line, f"DROP COLUMN {table}.{cmd['name']}")
+            elif cmd.get("subtype") == "AT_DropNotNull":
+                yield Hit(
+                    "ban-drop-not-null",
+                    statement.line,
+                    f"DROP NOT NULL on {table}.{cmd['name']}: readers that rely on a value break",
+                )
 
 
 def check_renames(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:

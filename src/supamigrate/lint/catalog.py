@@ -28,6 +28,23 @@ ban-drop-column                            error    the running app/PostgREST st
 ban-drop-table                             error    the running app/PostgREST still reads it
 renaming-column                            error    the running app/PostgREST uses the old name
 renaming-table                             error    the running app/PostgREST uses the old name
+ban-drop-not-null                          warning  readers relying on a value break
+require-concurrent-reindex                 error    REINDEX blocks writes while it rebuilds
+require-concurrent-partition-detach        warning  DETACH PARTITION takes ACCESS EXCLUSIVE
+ban-truncate-cascade                       error    also empties referencing tables
+ban-create-domain-with-constraint          warning  constraint rechecked on every column
+ban-alter-domain-with-add-constraint       error    scans every column of the domain
+require-enum-value-ordering                warning  ADD VALUE without BEFORE/AFTER
+enum-value-used-in-same-migration          error    55P04 at apply
+creating-enum                              warning  values cannot be removed later
+adding-exclusion-constraint                error    index + check under ACCESS EXCLUSIVE
+adding-primary-key-on-nullable-column      error    implicit SET NOT NULL scan
+unindexed_foreign_keys                     info     deletes on the parent scan this table
+adding-json-column                         warning  json has no equality; use jsonb
+ban-drop-database                          error    destroys every table
+ban-duplicate-column-assignments           error    Postgres refuses the statement
+require-timeout-settings                   warning  lock wait with lock_timeout off
+prefer-robust-stmts                        warning  no-transaction file cannot be rerun
 rls_disabled_in_public                     error    exposed table without RLS
 auth_rls_initplan                          warning  auth.uid()/current_setting() per row
 rls_references_user_metadata               error    policy trusts user-editable metadata
@@ -146,10 +163,118 @@ _RULES = [
         "later statements run while ACCESS EXCLUSIVE is held, so all traffic waits",
         "move the locking statement last, or into its own migration",
     ),
+    RuleInfo(
+        "require-concurrent-reindex",
+        E,
+        "REINDEX blocks writes to the table (and reads through the index) while it rebuilds",
+        "REINDEX ... CONCURRENTLY in a `-- supamigrate:no-transaction` file",
+    ),
+    RuleInfo(
+        "require-concurrent-partition-detach",
+        W,
+        "DETACH PARTITION takes ACCESS EXCLUSIVE on the partitioned table",
+        "ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY in a `-- supamigrate:no-transaction` "
+        "file",
+    ),
+    RuleInfo(
+        "ban-truncate-cascade",
+        E,
+        "TRUNCATE ... CASCADE also empties every table with a foreign key to it",
+        "name every table to empty, without CASCADE",
+    ),
+    RuleInfo(
+        "ban-create-domain-with-constraint",
+        W,
+        "a domain's constraint is rechecked on every column of that type when it changes",
+        "a plain domain (or the base type) with a CHECK on each column: ADD ... NOT VALID, "
+        "then VALIDATE in a later migration",
+    ),
+    RuleInfo(
+        "ban-alter-domain-with-add-constraint",
+        E,
+        "ALTER DOMAIN ADD CONSTRAINT scans every column of that type while holding locks",
+        "ALTER DOMAIN ... ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT in a later "
+        "migration",
+    ),
+    RuleInfo(
+        "require-enum-value-ordering",
+        W,
+        "ADD VALUE without BEFORE/AFTER puts the value last, which ORDER BY then follows",
+        "ALTER TYPE ... ADD VALUE 'new' BEFORE 'existing' (or AFTER)",
+    ),
+    RuleInfo(
+        "enum-value-used-in-same-migration",
+        E,
+        "a new enum value cannot be used until the transaction that adds it commits (55P04)",
+        "put ALTER TYPE ... ADD VALUE in its own migration and use the value from the next "
+        "one (not COMMIT; BEGIN; inside the file)",
+    ),
+    RuleInfo(
+        "creating-enum",
+        W,
+        "an enum's values can be added but never removed or renamed without a rewrite",
+        "a lookup table with a foreign key, or a text column with a CHECK, if values change",
+    ),
+    RuleInfo(
+        "adding-exclusion-constraint",
+        E,
+        "EXCLUDE builds its index and checks every row under ACCESS EXCLUSIVE; no online way",
+        "add it while the table is new or small, or in a maintenance window",
+    ),
+    RuleInfo(
+        "adding-primary-key-on-nullable-column",
+        E,
+        "PRIMARY KEY USING INDEX on a nullable column runs an implicit SET NOT NULL scan",
+        "ADD CHECK (col IS NOT NULL) NOT VALID; VALIDATE (later migration); SET NOT NULL; "
+        "then ADD PRIMARY KEY USING INDEX",
+    ),
+    RuleInfo(
+        "unindexed_foreign_keys",
+        INFO,
+        "a foreign key column without an index: each delete or key update on the referenced "
+        "table scans this one",
+        "CREATE INDEX on the foreign key columns (CONCURRENTLY once the table has rows)",
+    ),
+    RuleInfo(
+        "adding-json-column",
+        W,
+        "json has no equality operator (DISTINCT, UNION, GROUP BY fail) and is reparsed on use",
+        "use jsonb",
+    ),
+    RuleInfo(
+        "ban-drop-database",
+        E,
+        "DROP DATABASE destroys every table in it",
+        "drop databases by hand, never from a migration",
+    ),
+    RuleInfo(
+        "ban-duplicate-column-assignments",
+        E,
+        "a column assigned twice in one UPDATE/INSERT: Postgres refuses the statement",
+        "assign each column once",
+    ),
+    RuleInfo(
+        "require-timeout-settings",
+        W,
+        "with lock_timeout off, a lock that waits queues every later query on the table",
+        "keep the runner's lock_timeout (config `lock_timeout`), or SET LOCAL lock_timeout = '2s'",
+    ),
+    RuleInfo(
+        "prefer-robust-stmts",
+        W,
+        "a no-transaction file keeps the statements done before a failure",
+        "CREATE ... IF NOT EXISTS / DROP ... IF EXISTS so the file can be run again",
+    ),
     RuleInfo("ban-drop-column", E, "the running app and PostgREST may still read it", _APP),
     RuleInfo("ban-drop-table", E, "the running app and PostgREST may still read it", _APP),
     RuleInfo("renaming-column", E, "the running app and PostgREST use the old name", _APP),
     RuleInfo("renaming-table", E, "the running app and PostgREST use the old name", _APP),
+    RuleInfo(
+        "ban-drop-not-null",
+        W,
+        "readers that rely on the column always holding a value break",
+        "ship readers that handle NULL first, then DROP NOT NULL",
+    ),
     RuleInfo(
         "rls_disabled_in_public",
         E,

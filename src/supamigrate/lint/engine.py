@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from supamigrate.lint import breaking, exclusive, locks, security
+from supamigrate.lint import breaking, exclusive, hazards, locks, security
 from supamigrate.lint.catalog import RULES
 from supamigrate.lint.findings import Finding, Hit
+from supamigrate.lint.known import Known, learn
 from supamigrate.lint.migration import Migration, read_migration
-from supamigrate.lint.suppress import Allow, allows_by_statement
+from supamigrate.lint.parallel import lint_in_two, worth_it
+from supamigrate.lint.suppress import EVERY_RULE, Allow, allows_by_statement
+from supamigrate.quiet_gc import no_collector_passes
 from supamigrate.reading import (
     Reading,
     Statement,
@@ -16,6 +19,8 @@ from supamigrate.reading import (
     psql_meta_command,
     read_sql,
 )
+
+Check = Callable[[Statement, int, Migration], Iterator[Hit]]
 
 
 def check_file_rules(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
@@ -30,24 +35,109 @@ def check_file_rules(statement: Statement, index: int, migration: Migration) -> 
         yield Hit("dynamic-sql-not-analysed", statement.line, "DO block")
 
 
-CHECKS = [check_file_rules, *locks.CHECKS, *exclusive.CHECKS, *breaking.CHECKS, *security.CHECKS]
+CHECKS: list[Check] = [
+    check_file_rules,
+    *locks.CHECKS,
+    *exclusive.CHECKS,
+    *hazards.CHECKS,
+    *breaking.CHECKS,
+    *security.CHECKS,
+]
+_FK_RULE = "unindexed_foreign_keys"
+# The statement kinds each check can report on; a check not listed sees every statement.
+# Dispatching by kind keeps a large file's cost to the few checks each statement concerns.
+KINDS: dict[object, frozenset[str]] = {
+    locks.check_index: frozenset({"IndexStmt"}),
+    locks.check_drop_index: frozenset({"DropStmt"}),
+    locks.check_alter_table: frozenset({"AlterTableStmt"}),
+    exclusive.check_vacuum_cluster: frozenset({"VacuumStmt", "ClusterStmt"}),
+    exclusive.check_lock_table: frozenset({"LockStmt"}),
+    hazards.check_robust: frozenset({"IndexStmt", "CreateStmt", "DropStmt"}),
+    hazards.check_reindex: frozenset({"ReindexStmt"}),
+    hazards.check_partitions: frozenset({"AlterTableStmt"}),
+    hazards.check_truncate: frozenset({"TruncateStmt"}),
+    hazards.check_domains: frozenset({"CreateDomainStmt", "AlterDomainStmt"}),
+    hazards.check_enums: frozenset({"CreateEnumStmt", "AlterEnumStmt"}),
+    hazards.check_exclusion: frozenset({"AlterTableStmt"}),
+    hazards.check_columns: frozenset({"CreateStmt", "AlterTableStmt"}),
+    hazards.check_other: frozenset({"DropdbStmt", "UpdateStmt", "InsertStmt"}),
+    breaking.check_drops: frozenset({"DropStmt", "AlterTableStmt"}),
+    breaking.check_renames: frozenset({"RenameStmt"}),
+    security.check_tables: frozenset({"CreateStmt", "CreateTableAsStmt", "AlterTableStmt"}),
+    security.check_policies: frozenset({"CreatePolicyStmt", "AlterPolicyStmt"}),
+    security.check_views: frozenset({"ViewStmt", "CreateTableAsStmt"}),
+    security.check_functions: frozenset({"CreateFunctionStmt"}),
+}
+_BY_KIND: dict[str, list[Check]] = {}
 
 
-def lint_sql(sql: str, *, path: str) -> list[Finding]:
-    """Every finding for one migration file, ordered by line."""
-    reading = read_sql(sql)
-    findings = _file_findings(sql, reading, path)
-    migration = read_migration(reading)
-    allows = allows_by_statement(sql, reading.statements)
+def checks_for(kind: str) -> list[Check]:
+    """The checks that can report on a statement of this kind, in CHECKS order."""
+    if kind not in _BY_KIND:
+        _BY_KIND[kind] = [c for c in CHECKS if c not in KINDS or kind in KINDS[c]]
+    return _BY_KIND[kind]
+
+
+def lint_sql(sql: str, *, path: str, known: Known | None = None) -> list[Finding]:
+    """Every finding for one migration file, ordered by line.
+
+    `known` carries what earlier files of the same run established (lint_files passes it);
+    it is updated with this file's statements.
+    """
+    single = known is None
+    known = Known() if known is None else known
+    findings = _lint(read_sql(sql), path, known)
+    return _drop_indexed_foreign_keys(findings, known) if single else findings
+
+
+def lint_files(
+    files: list[tuple[str, str]], *, lock_timeout_off: bool = False, parallel: bool | None = None
+) -> list[Finding]:
+    """Findings for (path, text) pairs, file by file in the order given (a history's order).
+
+    A foreign key column counts as indexed when an index on it is created anywhere in the
+    run: the index usually follows in a later file of the same change. A large run uses two
+    cores (lint.parallel) unless `parallel` is False; the findings are the same.
+    """
+    known = Known(lock_timeout_off=lock_timeout_off)
+    with no_collector_passes():  # rules read the trees and make no cycles (see quiet_gc)
+        if parallel if parallel is not None else worth_it(files):
+            findings = lint_in_two(files, known, _lint_one)
+        else:
+            findings = [f for path, text in files for f in _lint_one(text, path, known)]
+    return _drop_indexed_foreign_keys(findings, known)
+
+
+def _lint_one(text: str, path: str, known: Known) -> list[Finding]:
+    return _lint(read_sql(text), path, known)
+
+
+def _lint(reading: Reading, path: str, known: Known) -> list[Finding]:
+    findings = _file_findings(reading.sql, reading, path)
+    migration = read_migration(reading, known)
+    allows = allows_by_statement(reading.sql, reading.statements)
     for index, statement in enumerate(reading.statements):
-        hits = [hit for check in CHECKS for hit in check(statement, index, migration)]
-        findings += _suppressed(path, hits, allows[index])
+        hits = [
+            hit
+            for check in checks_for(statement.kind)
+            for hit in check(statement, index, migration)
+        ]
+        if hits or allows[index]:
+            findings += _suppressed(path, hits, allows[index])
+        learn(known, statement)
     return sorted(findings, key=lambda finding: finding.line)
 
 
-def lint_files(files: list[tuple[str, str]]) -> list[Finding]:
-    """Findings for (path, text) pairs, file by file in the order given."""
-    return [finding for path, text in files for finding in lint_sql(text, path=path)]
+def _drop_indexed_foreign_keys(findings: list[Finding], known: Known) -> list[Finding]:
+    if not known.foreign_keys:
+        return findings
+    skip = len(RULES[_FK_RULE].summary) + 2  # the message is "summary: hit message"
+
+    def covered(finding: Finding) -> bool:
+        site = known.foreign_keys.get(finding.message[skip:])
+        return site is not None and known.covers(*site)
+
+    return [f for f in findings if f.rule != _FK_RULE or not covered(f)]
 
 
 def _file_findings(sql: str, reading: Reading, path: str) -> list[Finding]:
@@ -62,8 +152,11 @@ def _file_findings(sql: str, reading: Reading, path: str) -> list[Finding]:
 
 def _suppressed(path: str, hits: list[Hit], allows: list[Allow]) -> list[Finding]:
     reasons = {allow.rule: allow.reason for allow in allows if allow.reason}
-    findings = [_finding(path, hit, reasons.get(hit.rule)) for hit in hits]
+    every = reasons.get(EVERY_RULE)
+    findings = [_finding(path, hit, reasons.get(hit.rule, every)) for hit in hits]
     for allow in allows:
+        if allow.rule == EVERY_RULE:
+            continue
         if allow.rule not in RULES:
             problem = Hit("suppression-unknown-rule", allow.line, f"unknown rule {allow.rule!r}")
             findings.append(_finding(path, problem))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from supamigrate.lint.findings import Hit
 from supamigrate.lint.migration import Migration, commands
 from supamigrate.lint.nodes import Node, options, strings, table_from_names, table_of, unwrap
+from supamigrate.lint.quick import quick_while_locked
 from supamigrate.reading import Statement
 
 ACCESS_EXCLUSIVE_MODE = 8  # LockStmt.mode: lockdefs.h AccessExclusiveLock
@@ -94,6 +95,8 @@ def check_vacuum_cluster(statement: Statement, index: int, migration: Migration)
 def check_lock_table(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
     if statement.kind == "LockStmt":
         relations = [str(table_of(unwrap(i)[1])) for i in statement.node.get("relations", [])]
+        if not _existing_list(relations, index, migration):
+            return  # tables this file created: nobody else can be waiting for them
         yield Hit(
             "explicit-lock-table",
             statement.line,
@@ -102,32 +105,86 @@ def check_lock_table(statement: Statement, index: int, migration: Migration) -> 
 
 
 def check_held_lock(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
-    """Only the first ACCESS EXCLUSIVE of a transactional file with statements after it."""
-    later = len(migration.statements) - index - 1
-    if migration.no_transaction or later == 0:
+    """The first ACCESS EXCLUSIVE of a transactional file, when something slow runs after it.
+
+    Quick catalog-only changes to the tables already locked (squawk's ADD COLUMN then SET
+    DEFAULT, a policy, a comment, a grant) keep the lock no longer than the ALTER itself;
+    any data work, scan, or lock on another existing table holds it while it runs or waits.
+    """
+    if migration.no_transaction or _first_exclusive(migration) != index:
+        return
+    locked = set(_existing_list(access_exclusive_tables(statement), index, migration))
+    for later_index in range(index + 1, len(migration.statements)):
+        later = migration.statements[later_index]
+        if quick_while_locked(later, later_index, migration, locked):
+            continue
+        yield Hit(
+            "more-statements-after-access-exclusive",
+            statement.line,
+            f"ACCESS EXCLUSIVE on {', '.join(sorted(locked))} is held until COMMIT while "
+            f"line {later.line} ({later.text.split(None, 1)[0].upper()} ...) runs: reads "
+            "and writes of it wait",
+        )
+        return
+
+
+def check_timeout(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
+    """The first ACCESS EXCLUSIVE on an existing table while lock_timeout is off."""
+    if _first_exclusive(migration) != index or not _timeout_off(index, migration):
         return
     tables = _existing(access_exclusive_tables(statement), index, migration)
-    if not tables or _first_exclusive(migration) != index:
-        return
     yield Hit(
-        "more-statements-after-access-exclusive",
+        "require-timeout-settings",
         statement.line,
-        f"ACCESS EXCLUSIVE on {tables} is held until COMMIT while {later} more "
-        "statement(s) run: reads and writes of it wait",
+        f"waiting for ACCESS EXCLUSIVE on {tables} with lock_timeout off queues all its traffic",
     )
 
 
+def _timeout_off(index: int, migration: Migration) -> bool:
+    off = migration.known.lock_timeout_off
+    for earlier in migration.statements[:index]:
+        node = earlier.node
+        if earlier.kind == "VariableSetStmt" and node.get("name") == "lock_timeout":
+            # RESET/DEFAULT drops the runner's SET LOCAL for the server's default: 0
+            set_value = node.get("kind") == "VAR_SET_VALUE"
+            off = _is_zero(node.get("args", [])) if set_value else True
+    return off
+
+
+def _is_zero(args: list[Node]) -> bool:
+    for item in args:
+        value = unwrap(item)[1]
+        text = value.get("sval", {}).get("sval") if "sval" in value else None
+        number = value.get("ival", {}).get("ival", 0) if "ival" in value else None
+        if number == 0 or (text is not None and text.strip().lower() in {"0", "0s", "0ms"}):
+            return True
+    return False
+
+
 def _first_exclusive(migration: Migration) -> int | None:
-    for index, statement in enumerate(migration.statements):
-        if _existing(access_exclusive_tables(statement), index, migration):
-            return index
-    return None
+    if "first_exclusive" not in migration.memo:
+        migration.memo["first_exclusive"] = next(
+            (
+                index
+                for index, statement in enumerate(migration.statements)
+                if _existing(access_exclusive_tables(statement), index, migration)
+            ),
+            None,
+        )
+    first: int | None = migration.memo["first_exclusive"]
+    return first
 
 
 def _existing(tables: list[str], index: int, migration: Migration) -> str:
     """The tables (as text) among `tables` not created earlier in this file."""
-    new = {str(table) for table in migration.created if migration.is_new(table, index)}
-    return ", ".join(table for table in tables if table not in new)
+    return ", ".join(_existing_list(tables, index, migration))
 
 
-CHECKS = [check_vacuum_cluster, check_lock_table, check_held_lock]
+def _existing_list(tables: list[str], index: int, migration: Migration) -> list[str]:
+    if "created" not in migration.memo:
+        migration.memo["created"] = {str(table): at for table, at in migration.created.items()}
+    created: dict[str, int] = migration.memo["created"]
+    return [table for table in tables if not (table in created and created[table] < index)]
+
+
+CHECKS = [check_vacuum_cluster, check_lock_table, check_held_lock, check_timeout]

@@ -6,25 +6,21 @@ tests/test_lint.py (relfilenode before/after, pg_locks inside the transaction).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 from supamigrate.lint.findings import Hit
 from supamigrate.lint.migration import Migration, commands
 from supamigrate.lint.nodes import Node, Table, function_name, table_of, type_name, unwrap, walk
+from supamigrate.lint.pg_functions import NON_VOLATILE_BUILTINS
 from supamigrate.reading import Statement
 
 Check = Callable[[Statement, int, Migration], Iterator[Hit]]
 
 # Volatile defaults force a rewrite (every row gets its own value); non-volatile ones are
-# stored once in the catalog since PG11. Functions we do not know are treated as volatile.
-NON_VOLATILE = frozenset(
-    {
-        "now", "statement_timestamp", "transaction_timestamp", "current_setting", "lower",
-        "upper", "concat", "coalesce", "jsonb_build_object", "json_build_object",
-        "jsonb_build_array", "to_jsonb", "make_interval", "auth.uid", "auth.role", "auth.jwt",
-        "array_fill", "length", "btrim", "nullif",
-    }
-)  # fmt: skip
+# stored once in the catalog since PG11. A built-in is non-volatile when pg_proc says so for
+# every overload (pg_functions); Supabase's auth helpers are STABLE; a function created
+# IMMUTABLE/STABLE earlier in the run is known; any other function is treated as volatile.
+NON_VOLATILE = NON_VOLATILE_BUILTINS | {"auth.uid", "auth.role", "auth.jwt", "auth.email"}
 SERIAL_TYPES = frozenset({"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"})
 # Targets that do not rewrite when they widen a varchar/text column (binary coercible); we
 # cannot see the current type, so we assume a widening.
@@ -71,22 +67,26 @@ def check_alter_table(statement: Statement, index: int, migration: Migration) ->
     for cmd in commands(statement.node):
         subtype = cmd.get("subtype")
         if subtype == "AT_AddColumn":
-            yield from _add_column(statement.line, table, unwrap(cmd["def"])[1])
+            yield from _add_column(statement.line, table, unwrap(cmd["def"])[1], migration)
         elif subtype == "AT_AlterColumnType":
             yield from _column_type(statement.line, table, cmd)
         elif subtype == "AT_SetNotNull":
             yield from _set_not_null(statement.line, table, cmd["name"], index, migration)
         elif subtype == "AT_AddConstraint":
-            yield from _constraint(statement.line, table, cmd["def"].get("Constraint", {}))
+            constraint = cmd["def"].get("Constraint", {})
+            yield from _constraint(statement.line, table, constraint)
+            yield from _primary_key_using_index(statement.line, table, constraint, migration)
         elif subtype == "AT_ValidateConstraint":
             yield from _validate(statement.line, table, cmd["name"], index, migration)
 
 
-def _add_column(line: int, table: Table, column: Node) -> Iterator[Hit]:
+def _add_column(line: int, table: Table, column: Node, migration: Migration) -> Iterator[Hit]:
     name = f"{table}.{column.get('colname')}"
     constraints = [c["Constraint"] for c in column.get("constraints", [])]
     kinds = {c.get("contype") for c in constraints}
-    rewrite = _rewriting_default(column, constraints)
+    rewrite = _rewriting_default(column, constraints, migration.known.stable_functions)
+    if rewrite and "volatile default" in rewrite:
+        migration.known.consulted = True  # a function declared STABLE earlier would clear it
     if rewrite:
         yield Hit("adding-field-with-default", line, f"{name}: {rewrite} rewrites {table}")
     no_default = not kinds & {"CONSTR_DEFAULT", "CONSTR_IDENTITY"} and not rewrite
@@ -101,7 +101,21 @@ def _add_column(line: int, table: Table, column: Node) -> Iterator[Hit]:
         yield from _constraint(line, table, constraint, column=True)
 
 
-def _rewriting_default(column: Node, constraints: list[Node]) -> str | None:
+def adds_without_rewrite(column: Node) -> bool:
+    """ADD COLUMN that neither rewrites nor scans: the catalog change alone."""
+    constraints = [c["Constraint"] for c in column.get("constraints", [])]
+    if _rewriting_default(column, constraints, set()):
+        return False
+    return not any(
+        c.get("contype") in {"CONSTR_FOREIGN", "CONSTR_CHECK", "CONSTR_PRIMARY", "CONSTR_UNIQUE"}
+        and not c.get("skip_validation")
+        for c in constraints
+    )
+
+
+def _rewriting_default(
+    column: Node, constraints: list[Node], stable: Collection[str]
+) -> str | None:
     if type_name(column["typeName"]) in SERIAL_TYPES:
         return "a serial column (nextval() default)"
     for constraint in constraints:
@@ -111,15 +125,16 @@ def _rewriting_default(column: Node, constraints: list[Node]) -> str | None:
         if contype == "CONSTR_GENERATED" and constraint.get("generated_kind", "s") == "s":
             return "a stored generated column"
         if contype == "CONSTR_DEFAULT":
-            volatile = _volatile_calls(constraint.get("raw_expr", {}))
+            volatile = volatile_calls(constraint.get("raw_expr", {}), stable)
             if volatile:
                 return f"the volatile default {volatile[0]}()"
     return None
 
 
-def _volatile_calls(expression: Node) -> list[str]:
+def volatile_calls(expression: Node, stable: Collection[str] = ()) -> list[str]:
+    """The functions in `expression` that may be volatile (unknown ones count as volatile)."""
     calls = [function_name(node) for kind, node in walk(expression) if kind == "FuncCall"]
-    return [name for name in calls if name not in NON_VOLATILE]
+    return [name for name in calls if name not in NON_VOLATILE and name not in stable]
 
 
 def _column_type(line: int, table: Table, cmd: Node) -> Iterator[Hit]:
@@ -137,42 +152,19 @@ def _column_type(line: int, table: Table, cmd: Node) -> Iterator[Hit]:
 def _set_not_null(
     line: int, table: Table, column: str, index: int, migration: Migration
 ) -> Iterator[Hit]:
-    # A valid CHECK (col IS NOT NULL) lets SET NOT NULL skip its scan (PG12+); the VALIDATE
-    # only avoids the long lock when it committed on its own, i.e. in a no-transaction file.
-    if migration.no_transaction and _validated_not_null(table, column, index, migration):
+    # A valid CHECK (col IS NOT NULL) lets SET NOT NULL skip its scan (PG12+). Its VALIDATE,
+    # when it shares this file's transaction with the ADD, is constraint-validated-in-same-
+    # transaction's finding; a VALIDATE of a check added by an earlier migration we did not
+    # read is taken to be that check (as squawk does).
+    known = migration.known
+    known.consulted = True
+    if (table, column) in known.validated_not_null or table in known.validated_elsewhere:
         return
     yield Hit(
         "adding-not-nullable-field",
         line,
         f"SET NOT NULL on {table}.{column} scans the table under ACCESS EXCLUSIVE",
     )
-
-
-def _validated_not_null(table: Table, column: str, index: int, migration: Migration) -> bool:
-    for earlier in migration.statements[:index]:
-        if earlier.kind != "AlterTableStmt" or table_of(earlier.node["relation"]) != table:
-            continue
-        for cmd in commands(earlier.node):
-            if cmd.get("subtype") == "AT_ValidateConstraint" and _checks_not_null(
-                migration, table, cmd["name"], column
-            ):
-                return True
-    return False
-
-
-def _checks_not_null(migration: Migration, table: Table, name: str, column: str) -> bool:
-    added_at = migration.not_valid_constraints.get(table, {}).get(name)
-    if added_at is None:
-        return False
-    for cmd in commands(migration.statements[added_at].node):
-        constraint = cmd.get("def", {}).get("Constraint", {})
-        if constraint.get("conname") == name:
-            test = constraint.get("raw_expr", {}).get("NullTest", {})
-            fields = test.get("arg", {}).get("ColumnRef", {}).get("fields", [])
-            return bool(test.get("nulltesttype") == "IS_NOT_NULL") and fields == [
-                {"String": {"sval": column}}
-            ]
-    return False
 
 
 def _constraint(line: int, table: Table, constraint: Node, column: bool = False) -> Iterator[Hit]:
@@ -198,6 +190,24 @@ def _constraint(line: int, table: Table, constraint: Node, column: bool = False)
             "disallowed-unique-constraint",
             line,
             f"{what} on {table} builds its index under ACCESS EXCLUSIVE",
+        )
+
+
+def _primary_key_using_index(
+    line: int, table: Table, constraint: Node, migration: Migration
+) -> Iterator[Hit]:
+    """PRIMARY KEY USING INDEX sets NOT NULL on its columns: a scan when one is nullable."""
+    if constraint.get("contype") != "CONSTR_PRIMARY" or "indexname" not in constraint:
+        return
+    migration.known.consulted = True
+    index = migration.known.indexes.get(constraint["indexname"])
+    nullable = [c for c in index.columns if migration.known.is_nullable(table, c)] if index else []
+    if nullable:
+        yield Hit(
+            "adding-primary-key-on-nullable-column",
+            line,
+            f"PRIMARY KEY USING INDEX {constraint['indexname']} on {table} sets NOT NULL on "
+            f"{', '.join(nullable)}: a full scan under ACCESS EXCLUSIVE",
         )
 
 

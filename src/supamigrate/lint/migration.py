@@ -7,8 +7,10 @@ enabled later on? is EXECUTE revoked from anon later on?), so we collect them on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from supamigrate.lint.known import Known
 from supamigrate.lint.nodes import Node, Table, qualified_function, strings, table_of, unwrap
 from supamigrate.reading import Reading, Statement
 
@@ -25,6 +27,9 @@ class Migration:
     revoked: dict[str, frozenset[str]]  # function -> roles EXECUTE was revoked from
     revoked_all_in: dict[str, frozenset[str]]  # schema -> roles (ON ALL FUNCTIONS IN SCHEMA)
     not_valid_constraints: dict[Table, dict[str, int]]  # constraint name -> index added NOT VALID
+    created_types: frozenset[str] = frozenset()  # enum/domain/type names created in this file
+    known: Known = field(default_factory=Known)  # what earlier statements and files established
+    memo: dict[str, Any] = field(default_factory=dict, compare=False)  # per-file answers, once
 
     def is_new(self, table: Table, index: int) -> bool:
         """Created earlier in this file, so it is empty and nobody else holds it yet."""
@@ -39,13 +44,14 @@ class Migration:
         return roles <= done
 
 
-def read_migration(reading: Reading) -> Migration:
+def read_migration(reading: Reading, known: Known | None = None) -> Migration:
     created: dict[Table, int] = {}
     indexes: set[str] = set()
     rls: set[Table] = set()
     revoked: dict[str, set[str]] = {}
     revoked_all: dict[str, set[str]] = {}
     not_valid: dict[Table, dict[str, int]] = {}
+    types: set[str] = set()
     for index, statement in enumerate(reading.statements):
         kind, node = statement.kind, statement.node
         if kind in {"CreateStmt", "CreateTableAsStmt"}:
@@ -61,6 +67,12 @@ def read_migration(reading: Reading) -> Migration:
                 name = _not_valid_check(cmd)
                 if name:
                     not_valid.setdefault(table, {})[name] = index
+        elif kind in {"CreateEnumStmt", "CreateDomainStmt", "CompositeTypeStmt"}:
+            if kind == "CompositeTypeStmt":
+                types.add(node["typevar"]["relname"])
+            else:
+                field_name = "typeName" if kind == "CreateEnumStmt" else "domainname"
+                types.update(strings(node.get(field_name, []))[-1:])
         elif kind == "GrantStmt" and not node.get("is_grant"):
             _collect_revoke(node, revoked, revoked_all)
     return Migration(
@@ -72,6 +84,8 @@ def read_migration(reading: Reading) -> Migration:
         {name: frozenset(roles) for name, roles in revoked.items()},
         {name: frozenset(roles) for name, roles in revoked_all.items()},
         not_valid,
+        frozenset(types),
+        known if known is not None else Known(),
     )
 
 

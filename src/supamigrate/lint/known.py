@@ -1,0 +1,185 @@
+"""What one lint run has learnt from the statements it read so far, across its files.
+
+Files are linted in order (a history is applied in order), so a statement may rely on what
+an earlier file or an earlier statement of its own file did: a column declared NOT NULL, an
+index on a foreign key's columns, a NOT NULL check that was validated, a function declared
+STABLE. The engine feeds every statement to `learn` after running the rules on it, so a rule
+sees exactly what came before. Only facts that make a rule quieter (or say a column is
+known to be nullable) are kept: what lint has not seen, it does not claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from supamigrate.lint.nodes import Node, Table, options, strings, table_of, unwrap
+from supamigrate.reading import Statement
+
+
+@dataclass(frozen=True)
+class Index:
+    table: Table
+    columns: tuple[str, ...]  # leading key columns by name; an expression ends the list
+    partial: bool
+
+
+Op = tuple[Any, ...]  # one learnt fact, replayable in order (see apply)
+
+
+@dataclass
+class Known:
+    nullable: dict[Table, set[str]] = field(default_factory=dict)  # declared without NOT NULL
+    indexes: dict[str, Index] = field(default_factory=dict)  # by index name
+    on_table: dict[Table, list[Index]] = field(default_factory=dict)  # every index, by table
+    not_null_checks: dict[tuple[Table, str], str] = field(default_factory=dict)  # -> column
+    validated_not_null: set[tuple[Table, str]] = field(default_factory=set)
+    validated_elsewhere: set[Table] = field(default_factory=set)  # VALIDATE of an unseen ADD
+    stable_functions: set[str] = field(default_factory=set)  # user functions not VOLATILE
+    # a new foreign key column's finding message -> (table, columns), settled at the run's end
+    foreign_keys: dict[str, tuple[Table, tuple[str, ...]]] = field(default_factory=dict)
+    lock_timeout_off: bool = False  # the runner's configured lock_timeout is 0
+    log: list[Op] | None = None  # when a list, every fact learnt is also appended to it
+    consulted: bool = False  # a rule's answer depended on facts from earlier statements
+
+    def covers(self, table: Table, columns: tuple[str, ...]) -> bool:
+        """Some full (not partial) index on `table` starts with exactly these columns."""
+        width = len(columns)
+        for index in self.on_table.get(table, []):
+            leading = index.columns[:width]
+            if not index.partial and set(leading) == set(columns):
+                return True
+        return False
+
+    def is_nullable(self, table: Table, column: str) -> bool:
+        return column in self.nullable.get(table, set())
+
+    def apply(self, op: Op) -> None:
+        """Learn one fact. Facts that depend on earlier ones (a VALIDATE of a check, a
+        PRIMARY KEY USING an index) are resolved here, so replaying a log in order on
+        another Known gives what learning the statements there would have."""
+        if self.log is not None:
+            self.log.append(op)
+        what, *args = op
+        if what == "table":
+            table, nullable, indexes = args
+            self.nullable[table] = set(nullable)
+            for index in indexes:
+                self.on_table.setdefault(table, []).append(index)
+        elif what == "index":
+            name, index = args
+            if name:
+                self.indexes[name] = index
+            self.on_table.setdefault(index.table, []).append(index)
+        elif what == "not_null":
+            table, column, nullable = args
+            if nullable:
+                self.nullable.setdefault(table, set()).add(column)
+            else:
+                self.nullable.get(table, set()).discard(column)
+        elif what == "check":
+            table, name, column, validated = args
+            if validated:
+                self.validated_not_null.add((table, column))
+            else:
+                self.not_null_checks[(table, name)] = column
+        elif what == "primary_key":
+            table, index_name, keys = args
+            index = self.indexes.get(index_name)
+            columns = index.columns if index_name and index else keys
+            self.nullable.get(table, set()).difference_update(columns)
+        elif what == "validate":
+            table, name = args
+            column = self.not_null_checks.get((table, name))
+            if column:
+                self.validated_not_null.add((table, column))
+            else:
+                self.validated_elsewhere.add(table)
+        elif what == "stable":
+            self.stable_functions.update(args)
+        elif what == "foreign_key":
+            message, site = args
+            self.foreign_keys[message] = site
+
+
+def learn(known: Known, statement: Statement) -> None:
+    kind, node = statement.kind, statement.node
+    if kind == "CreateStmt":
+        _learn_table(known, table_of(node["relation"]), node)
+    elif kind == "IndexStmt":
+        columns = tuple(_index_columns(node.get("indexParams", [])))
+        index = Index(table_of(node["relation"]), columns, "whereClause" in node)
+        known.apply(("index", node.get("idxname", ""), index))
+    elif kind == "AlterTableStmt":
+        table = table_of(node["relation"])
+        for item in node.get("cmds", []):
+            _learn_alter(known, table, unwrap(item)[1])
+    elif kind == "CreateFunctionStmt":
+        volatility = options(node).get("volatility", {}).get("arg", {})
+        if volatility.get("String", {}).get("sval") in {"immutable", "stable"}:
+            names = strings(node.get("funcname", []))
+            known.apply(("stable", ".".join(names).lower(), names[-1].lower()))
+
+
+def _learn_table(known: Known, table: Table, node: Node) -> None:
+    nullable: set[str] = set()
+    indexes: list[Index] = []
+    for item in node.get("tableElts", []):
+        kind, element = unwrap(item)
+        if kind == "ColumnDef":
+            constraints = [unwrap(c)[1] for c in element.get("constraints", [])]
+            kinds = {c.get("contype") for c in constraints}
+            name = element.get("colname", "")
+            if not kinds & {"CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY"}:
+                nullable.add(name)
+            if kinds & {"CONSTR_PRIMARY", "CONSTR_UNIQUE"}:
+                indexes.append(Index(table, (name,), False))
+        elif kind == "Constraint" and element.get("contype") in {"CONSTR_PRIMARY", "CONSTR_UNIQUE"}:
+            columns = tuple(strings(element.get("keys", [])))
+            indexes.append(Index(table, columns, False))
+            if element.get("contype") == "CONSTR_PRIMARY":
+                nullable.difference_update(columns)
+    known.apply(("table", table, tuple(sorted(nullable)), tuple(indexes)))
+
+
+def _learn_alter(known: Known, table: Table, cmd: Node) -> None:
+    subtype = cmd.get("subtype")
+    if subtype in {"AT_SetNotNull", "AT_DropNotNull"}:
+        known.apply(("not_null", table, cmd.get("name", ""), subtype == "AT_DropNotNull"))
+    elif subtype == "AT_AddColumn":
+        column = unwrap(cmd["def"])[1]
+        kinds = {unwrap(c)[1].get("contype") for c in column.get("constraints", [])}
+        if not kinds & {"CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY"}:
+            known.apply(("not_null", table, column.get("colname", ""), True))
+    elif subtype == "AT_AddConstraint":
+        constraint = cmd["def"].get("Constraint", {})
+        checked = not_null_check_column(constraint)
+        if checked:
+            validated = not constraint.get("skip_validation")
+            known.apply(("check", table, constraint.get("conname", ""), checked, validated))
+        if constraint.get("contype") == "CONSTR_PRIMARY":
+            keys = tuple(strings(constraint.get("keys", [])))
+            known.apply(("primary_key", table, constraint.get("indexname", ""), keys))
+    elif subtype == "AT_ValidateConstraint":
+        known.apply(("validate", table, cmd.get("name", "")))
+
+
+def not_null_check_column(constraint: Node) -> str | None:
+    """The column of a `CHECK (col IS NOT NULL)` constraint, else None."""
+    if constraint.get("contype") != "CONSTR_CHECK":
+        return None
+    test = constraint.get("raw_expr", {}).get("NullTest", {})
+    names = strings(test.get("arg", {}).get("ColumnRef", {}).get("fields", []))
+    if test.get("nulltesttype") == "IS_NOT_NULL" and len(names) == 1:
+        return names[0]
+    return None
+
+
+def _index_columns(params: list[Node]) -> list[str]:
+    columns = []
+    for item in params:
+        name = unwrap(item)[1].get("name")
+        if not name:
+            break  # an expression: later columns cannot serve a plain key lookup alone
+        columns.append(str(name))
+    return columns
