@@ -69,6 +69,7 @@ def _local_server() -> LocalServer:
 CONFIG_HELP = {
     "db_url": "Target database URL (default: DATABASE_URL, SUPABASE_DB_URL, .env files, local).",
     "linked": "Target the linked project (`invoke link`), password from SUPABASE_DB_PASSWORD.",
+    "target": "Target a named target of pyproject.toml [tool.supamigrate.targets] (e.g. staging).",
     "json": "Print one JSON document instead of human output.",
 }
 MIGRATE_HELP = {
@@ -86,13 +87,15 @@ MIGRATE_HELP = {
 }
 
 
-def _config(linked: bool = False, **flags: Any) -> Config:
+def _config(linked: bool = False, target: str | None = None, **flags: Any) -> Config:
     from supamigrate.config import load_config
     from supamigrate.errors import UsageError
 
-    if linked and flags.get("db_url"):
-        raise UsageError("Pass either --linked or --db-url, not both.")
-    config = load_config(project_root(), flags=flags)
+    named = {"--linked": linked, "--db-url": flags.get("db_url"), "--target": target}
+    if sum(1 for value in named.values() if value) > 1:
+        given = " and ".join(flag for flag, value in named.items() if value)
+        raise UsageError(f"Pass one of --linked, --db-url or --target, not {given}.")
+    config = load_config(project_root(), flags=flags, target=target)
     if linked:
         from supamigrate.link import linked_config
 
@@ -139,6 +142,7 @@ def status(
     c: Context,
     db_url: str | None = None,
     linked: bool = False,
+    target: str | None = None,
     json: bool = False,
     method: str = "auto",
 ) -> None:
@@ -147,7 +151,7 @@ def status(
     from supamigrate.executors.registry import Needs
 
     def body(out: Reporter) -> int:
-        config = _config(linked, db_url=db_url)
+        config = _config(linked, target, db_url=db_url)
         executor = commands.open_method(config, method, Needs(), out)
         try:
             commands.status(config, out, executor)
@@ -173,6 +177,7 @@ def migrate(
     statement_timeout: str | None = None,
     db_url: str | None = None,
     linked: bool = False,
+    target: str | None = None,
     method: str = "auto",
     json: bool = False,
 ) -> None:
@@ -195,7 +200,7 @@ def migrate(
             "lock_timeout": lock_timeout,
             "statement_timeout": statement_timeout,
         }
-        config = _config(linked, **flags)
+        config = _config(linked, target, **flags)
         executor = commands.open_method(config, method, options.needs, out)
         try:
             return commands.migrate(config, options, out, executor)
@@ -220,6 +225,7 @@ def lint(
     file: list[str] | None = None,
     db_url: str | None = None,
     linked: bool = False,
+    target: str | None = None,
     json: bool = False,
 ) -> None:
     """Lint migrations: locks, rewrites, breaking changes, security; with safer rewrites.
@@ -228,7 +234,7 @@ def lint(
     from supamigrate import lint_command
 
     def body(out: Reporter) -> int:
-        config = _config(linked, db_url=db_url)
+        config = _config(linked, target, db_url=db_url)
         return lint_command.lint(config, out, every=all, files=list(file or []))
 
     _run(json, body)
@@ -247,6 +253,7 @@ def verify(
     c: Context,
     db_url: str | None = None,
     linked: bool = False,
+    target: str | None = None,
     json: bool = False,
     no_probe: bool = False,
     sql: bool = False,
@@ -261,7 +268,7 @@ def verify(
         return
 
     def body(out: Reporter) -> int:
-        config = _config(linked, db_url=db_url)
+        config = _config(linked, target, db_url=db_url)
         banner(config, out)
         return commands.verify(config, out, probe=not no_probe, strict=strict)
 
@@ -285,6 +292,7 @@ def rollback_rls(
     table: str | None = None,
     db_url: str | None = None,
     linked: bool = False,
+    target: str | None = None,
     json: bool = False,
 ) -> None:
     """Disable RLS and drop the 004 policies (tables, columns and data stay); one transaction."""
@@ -292,7 +300,7 @@ def rollback_rls(
     from supamigrate.tenant import commands
 
     def body(out: Reporter) -> int:
-        config = _config(linked, db_url=db_url)
+        config = _config(linked, target, db_url=db_url)
         banner(config, out)
         return commands.rollback_rls(config, out, table=table, dry=dry, skip_confirm=skip_confirm)
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from supamigrate import targets
 from supamigrate.dburl import DbTarget, parse_db_url
 from supamigrate.errors import ConfigError, UsageError
 from supamigrate.executors.registry import METHOD_NAMES, check_order
@@ -88,8 +89,12 @@ def load_config(
     *,
     flags: Mapping[str, object | None] | None = None,
     environ: Mapping[str, str] | None = None,
+    target: str | None = None,
 ) -> Config:
-    """Resolve every key through the layers; raise ConfigError (exit 2) on a bad value."""
+    """Resolve every key through the layers; raise ConfigError (exit 2) on a bad value.
+
+    `target` names a [tool.supamigrate.targets.<name>] (targets.py): its URL wins over the
+    environment's, and only its own password_env fills in a URL without a password."""
     env = dict(os.environ if environ is None else environ)
     layers = _env_layers(root, env)
     pyproject = _read_pyproject(root / "pyproject.toml")
@@ -104,14 +109,19 @@ def load_config(
     }
     register_secret(passthrough.get("SUPABASE_DB_PASSWORD"))
     register_secret(passthrough.get("SUPABASE_ACCESS_TOKEN"))
-    target = parse_db_url(
-        str(values["db_url"]),
-        source=sources["db_url"],
-        password=passthrough.get("SUPABASE_DB_PASSWORD"),
-    )
+    password = passthrough.get("SUPABASE_DB_PASSWORD")
+    if target is not None:
+        chosen = targets.pick(
+            target,
+            pyproject.get("targets"),
+            lambda name: _first_in_layers((name,), layers),
+            root / str(values["supabase_dir"]),
+        )
+        register_secret(chosen.password)
+        values["db_url"], sources["db_url"], password = chosen.url, chosen.source, chosen.password
     return Config(
         root=root,
-        target=target,
+        target=parse_db_url(str(values["db_url"]), source=sources["db_url"], password=password),
         migrations_dir=_migrations_dir(root, str(values["migrations_dir"]), sources),
         supabase_dir=root / str(values["supabase_dir"]),
         version_base=_check_version_base(str(values["version_base"])),
@@ -195,7 +205,9 @@ def _read_pyproject(path: Path) -> Mapping[str, Any]:
         return {}
     data = _read_toml(path)
     section: Mapping[str, Any] = data.get("tool", {}).get("supamigrate", {})
-    unknown = sorted(set(section) - set(DEFAULTS))
+    if "targets" in section:  # named targets (targets.py): checked on every command
+        targets.check_targets(section["targets"])
+    unknown = sorted(set(section) - set(DEFAULTS) - {"targets"})
     if unknown:
         raise ConfigError(
             f"Unknown key(s) {', '.join(unknown)} in [tool.supamigrate] of {path}: "
