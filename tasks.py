@@ -22,6 +22,9 @@ import sys
 if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
     sys.dont_write_bytecode = False
 
+from supamigrate.cli import guard_invoke
 from supamigrate.collection import ns
+
+guard_invoke()  # a mistyped flag or task: "did you mean ...?" and exit 2, as under `supamigrate`
 
 __all__ = ["ns"]

@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from invoke.program import Program
 
-from supamigrate import output
+from supamigrate import output, usage
 from supamigrate.collection import ns
 
 
@@ -24,6 +24,18 @@ def _version() -> str:
 
 
 program = Program(namespace=ns, name="supamigrate", binary="supamigrate", version=_version())
+# A mistyped flag or task: exit 2 with the nearest name; `lint PATH...` reads those files.
+usage.guard(program, "supamigrate")
+
+
+def guard_invoke() -> None:
+    """The same under `invoke`, for this repo's tasks.py: Invoke offers a collection no hook
+    into parsing, but tasks.py is imported by the running `invoke` program before it parses
+    the task flags, so its instance can be wrapped then. Not an `invoke` process: nothing."""
+    main = sys.modules.get("invoke.main")
+    running = getattr(main, "program", None)
+    if isinstance(running, Program):
+        usage.guard(running, "invoke")
 
 
 def main() -> None:

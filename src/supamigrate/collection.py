@@ -215,7 +215,7 @@ def migrate(
     help={
         **CONFIG_HELP,
         "all": "Lint every migration, applied or not (default: the pending ones).",
-        "file": "Lint this file (repeat --file for more); no database is asked.",
+        "file": "Lint this file (repeat, or list paths after lint); no project or database needed.",
     },
 )
 @friendly
@@ -234,7 +234,9 @@ def lint(
     from supamigrate import lint_command
 
     def body(out: Reporter) -> int:
-        config = _config(linked, target, db_url=db_url)
+        # Named files (pre-commit's) need no project: the hook works in any repository.
+        named = file and not (linked or target or db_url)
+        config = None if named else _config(linked, target, db_url=db_url)
         return lint_command.lint(config, out, every=all, files=list(file or []))
 
     _run(json, body)
@@ -309,8 +311,8 @@ def rollback_rls(
 
 @task(
     help={
-        "project_ref": "The project's ref (20 letters in the dashboard URL). Default: from "
-        "DATABASE_URL (db.<ref>.supabase.co, or pooler user postgres.<ref>).",
+        "project_ref": "The project's ref (20 letters in its dashboard URL); "
+        "default: DATABASE_URL's.",
     }
 )
 @friendly

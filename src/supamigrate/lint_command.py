@@ -18,8 +18,11 @@ from supamigrate.lint import github_annotations, has_errors, human_lines, lint_f
 from supamigrate.output import Reporter
 
 
-def lint(config: Config, out: Reporter, *, every: bool, files: list[str]) -> int:
-    chosen = _given(files) if files else _migrations(config, out, every=every)
+def lint(config: Config | None, out: Reporter, *, every: bool, files: list[str]) -> int:
+    """Lint `files` when given (no config needed), else the configured project's migrations."""
+    if not files and config is None:
+        raise UsageError("Name the files to lint, or run lint inside a Supabase project.")
+    chosen = _given(files) if files or config is None else _migrations(config, out, every=every)
     findings = lint_files(chosen)
     for line in human_lines(findings):
         out.say(line)
