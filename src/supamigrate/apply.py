@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from supamigrate import interrupt
+from supamigrate import github, interrupt
 from supamigrate.errors import MigrationFailed, UsageError
 from supamigrate.executors.base import Executor, Outcome, Result
 from supamigrate.files import MigrationFile
@@ -51,6 +51,7 @@ def apply_all(
         live.clear()
         for line in failure_lines(result):
             out.say(line)
+        github.migration_failed(result)
 
     remaining = list(todo)
     out.notice_hook = notice
@@ -126,6 +127,7 @@ def rehearse(executor: Executor, todo: Sequence[MigrationFile], out: Reporter) -
         out.say(progress_line(index, len(rehearsable), result))
         for line in rehearsal_report.trace_lines(result) + failure_lines(result, rehearsal=True):
             out.say(line)
+        github.migration_failed(result, rehearsal=True)
     for migration in todo:
         if is_no_transaction(migration.sql):
             out.say(f"  {migration.label}: not rehearsable (runs outside a transaction)")

@@ -33,6 +33,7 @@ def friendly(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from supamigrate import github
         from supamigrate.errors import SupamigrateError
         from supamigrate.output import shown
 
@@ -41,6 +42,7 @@ def friendly(func: F) -> F:
         except SupamigrateError as exc:
             if os.environ.get("SUPAMIGRATE_DEBUG"):
                 traceback.print_exc()
+            github.run_failed(func.__name__, exc)
             raise Exit(shown(f"FAILED: {exc}"), code=exc.exit_code) from None
         except KeyboardInterrupt:  # before or after applying: nothing was in flight
             raise Exit("Interrupted (SIGINT): no migration was running.", code=130) from None
