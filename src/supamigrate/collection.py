@@ -71,11 +71,16 @@ def _local_server() -> LocalServer:
 CONFIG_HELP = {
     "db_url": "Target database URL (default: DATABASE_URL, SUPABASE_DB_URL, .env files, local).",
     "linked": "Target the linked project (`invoke link`), password from SUPABASE_DB_PASSWORD.",
-    "target": "Target a named target of pyproject.toml [tool.supamigrate.targets] (e.g. staging).",
     "json": "Print one JSON document instead of human output.",
+}
+# Kept apart from CONFIG_HELP: a task that takes CONFIG_HELP without a `target` parameter
+# would make Invoke refuse the whole collection (help for a flag that does not exist).
+TARGET_HELP = {
+    "target": "Target a named target of pyproject.toml [tool.supamigrate.targets] (e.g. staging)."
 }
 MIGRATE_HELP = {
     **CONFIG_HELP,
+    **TARGET_HELP,
     "dry": "Show the plan and a SQL preview; execute nothing, create nothing.",
     "rehearse": "Run pending migrations in one transaction, then roll it all back.",
     "migration": "Re-run one migration even if applied: its number (001), version or name.",
@@ -138,7 +143,7 @@ def mirror(c: Context, check: bool = False) -> None:
     _run(False, lambda out: commands.mirror(_config(), out, check=check))
 
 
-@task(help={**CONFIG_HELP, "method": MIGRATE_HELP["method"]})
+@task(help={**CONFIG_HELP, **TARGET_HELP, "method": MIGRATE_HELP["method"]})
 @friendly
 def status(
     c: Context,
@@ -216,6 +221,7 @@ def migrate(
     iterable=["file"],
     help={
         **CONFIG_HELP,
+        **TARGET_HELP,
         "all": "Lint every migration, applied or not (default: the pending ones).",
         "file": "Lint this file (repeat, or list paths after lint); no project or database needed.",
     },
@@ -247,6 +253,7 @@ def lint(
 @task(
     help={
         **CONFIG_HELP,
+        **TARGET_HELP,
         "no_probe": "Skip the signup and isolation probes (they write, then roll back).",
         "strict": "Fail on warnings too (by default only errors fail; info never does).",
         "sql": "Only print verification SQL to paste into the Supabase SQL editor.",
@@ -283,6 +290,7 @@ def verify(
     name="rollback-rls",
     help={
         **CONFIG_HELP,
+        **TARGET_HELP,
         "dry": "Print the SQL only; change nothing.",
         "skip_confirm": MIGRATE_HELP["skip_confirm"],
         "table": "Roll back one table only (e.g. files).",
