@@ -71,7 +71,7 @@ def check_targets(table: object) -> dict[str, Mapping[str, str]]:
 
 def _check_one(name: str, spec: object) -> Mapping[str, str]:
     here = f"[tool.supamigrate.targets.{name}]"
-    if not _TARGET_NAME.match(name):
+    if not _TARGET_NAME.fullmatch(name):
         raise ConfigError(f"{here}: use letters, digits, '_', '-' and '.' in a target's name.")
     if not isinstance(spec, Mapping):
         raise ConfigError(f'{here} must be a table, e.g. db_url_env = "{_env_for(name)}".')
@@ -94,12 +94,12 @@ def _check_one(name: str, spec: object) -> Mapping[str, str]:
     for key in ("db_url_env", "password_env"):
         if key in values:
             _check_env_name(here, key, values[key])
-    if "project_ref" in values and not _REF.match(values["project_ref"]):
+    if "project_ref" in values and not _REF.fullmatch(values["project_ref"]):
         raise ConfigError(
             f"{here}: project_ref {values['project_ref']!r} is not a project ref: use the 20 "
             "lowercase letters and digits from the dashboard URL."
         )
-    if "pooler_host" in values and not _HOST.match(values["pooler_host"]):
+    if "pooler_host" in values and not _HOST.fullmatch(values["pooler_host"]):
         raise ConfigError(
             f"{here}: pooler_host must be a host name only, e.g. "
             "aws-0-eu-central-1.pooler.supabase.com (no user, password or port)."
@@ -122,7 +122,7 @@ def _check_one(name: str, spec: object) -> Mapping[str, str]:
 
 
 def _check_env_name(here: str, key: str, value: str) -> None:
-    if _ENV_NAME.match(value):
+    if _ENV_NAME.fullmatch(value):
         return
     if "://" in value or "@" in value:  # a URL pasted where its variable's name belongs
         raise ConfigError(
@@ -140,6 +140,11 @@ def pick(name: str, table: object, lookup: Lookup, supabase_dir: Path) -> Chosen
     """The target called `name`: its URL read from the variable it names (ConfigError, exit 2,
     for an unknown name or an unset variable)."""
     targets = check_targets(table if table is not None else {})
+    if not _TARGET_NAME.fullmatch(name):  # a URL or a password pasted here: never echo it
+        raise ConfigError(
+            "--target takes the name of a target in pyproject.toml [tool.supamigrate.targets] "
+            f"(letters, digits, '_', '-', '.'); defined: {', '.join(sorted(targets)) or 'none'}."
+        )
     if name not in targets:
         raise ConfigError(_unknown(name, list(targets)))
     spec = targets[name]

@@ -23,6 +23,8 @@ from invoke.parser.context import ParserContext
 from invoke.program import Program
 from invoke.tasks import Task
 
+from supamigrate.masking import mask
+
 _UNKNOWN = re.compile(r"^No idea what '(?P<token>.*)' is!$", re.S)
 _ARGUMENT = re.compile(r"<Argument: (?P<name>[\w-]+)[^>]*>")  # how Invoke names a flag in errors
 # Tasks that read bare paths as files: task name -> the flag each path becomes.
@@ -62,9 +64,10 @@ def _exit_2(step: Callable[[], None], program: Program, name: str) -> None:
     try:
         step()
     except ParseError as exc:
-        raise Exit(hint(exc, program.collection, program.initial_context, name), 2) from None
+        message = hint(exc, program.collection, program.initial_context, name)
+        raise Exit(mask(message), 2) from None  # a URL typed as a task keeps its password
     except ValueError as exc:  # Invoke casts an int flag's value and lets ValueError through
-        raise Exit(_not_a_number(exc, program.core.unparsed, name), 2) from None
+        raise Exit(mask(_not_a_number(exc, program.core.unparsed, name)), 2) from None
 
 
 def _not_a_number(error: ValueError, tokens: list[str], program: str) -> str:
