@@ -41,7 +41,9 @@ def _given(files: list[str]) -> list[tuple[str, str]]:
     for name in files:
         path = Path(name)
         if not path.is_file():
-            raise UsageError(f"--file {name}: no such file.")
+            raise UsageError(
+                f"{name}: no such file to lint; check the path (relative to {Path.cwd()})."
+            )
         chosen.append((name, read_utf8(path)))
     return chosen
 
