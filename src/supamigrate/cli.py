@@ -28,16 +28,6 @@ program = Program(namespace=ns, name="supamigrate", binary="supamigrate", versio
 usage.guard(program, "supamigrate")
 
 
-def guard_invoke() -> None:
-    """The same under `invoke`, for this repo's tasks.py: Invoke offers a collection no hook
-    into parsing, but tasks.py is imported by the running `invoke` program before it parses
-    the task flags, so its instance can be wrapped then. Not an `invoke` process: nothing."""
-    main = sys.modules.get("invoke.main")
-    running = getattr(main, "program", None)
-    if isinstance(running, Program):
-        usage.guard(running, "invoke")
-
-
 def main() -> None:
     output.PROGRAM = "supamigrate"  # advice names the command people typed
     # invoke turns bytecode caching off; our modules are worth caching (see tasks.py).

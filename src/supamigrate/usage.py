@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import re
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,16 @@ def guard(program: Program, name: str) -> None:
     program.parse_tasks = tasks  # type: ignore[method-assign]
     program.parse_cleanup = cleanup  # type: ignore[method-assign]
     program._supamigrate_guarded = True  # type: ignore[attr-defined]
+
+
+def guard_invoke() -> None:
+    """The same under `invoke`, for this repo's tasks.py: Invoke offers a collection no hook
+    into parsing, but tasks.py is imported by the running `invoke` program before it parses
+    the task flags, so its instance can be wrapped then. Not an `invoke` process: nothing."""
+    main = sys.modules.get("invoke.main")
+    running = getattr(main, "program", None)
+    if isinstance(running, Program):
+        guard(running, "invoke")
 
 
 def _exit_2(step: Callable[[], None], program: Program, name: str) -> None:
@@ -146,6 +157,8 @@ def with_paths(tokens: list[str], collection: Collection) -> list[str]:
     """`lint a.sql dir/b.sql` -> `lint --file a.sql --file dir/b.sql`: a bare word after a
     path-taking task that is no flag's value and no task's name, and that ends in .sql or names
     an existing file, is a path."""
+    if not any(token in PATH_TASKS for token in tokens):  # the common case costs nothing
+        return tokens
     contexts = dict(_contexts(collection))
     names = set(task_names(collection))
     out: list[str] = []
