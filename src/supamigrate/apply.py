@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from supamigrate import interrupt
+from supamigrate import github, interrupt
 from supamigrate.errors import MigrationFailed, UsageError
 from supamigrate.executors.base import Executor, Outcome, Result
 from supamigrate.files import MigrationFile
@@ -50,6 +50,7 @@ def apply_all(
         live.clear()
         for line in failure_lines(result):
             out.say(line)
+        github.migration_failed(result)
 
     remaining = list(todo)
     out.notice_hook = notice
@@ -126,6 +127,7 @@ def rehearse(executor: Executor, todo: Sequence[MigrationFile], out: Reporter) -
         failed = failure_lines(result, rehearsal=True) + report.commit_lines(result)
         for line in report.trace_lines(result) + failed:
             out.say(line)
+        github.migration_failed(result, rehearsal=True)
     out.fact("rehearsal", [result_json(r) | report.trace_json(r) for r in results])
     changed = getattr(results, "changed_outside", None)
     lines, summary, code = report.summary(list(results), changed)

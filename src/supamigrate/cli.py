@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from invoke.program import Program
 
-from supamigrate import output
+from supamigrate import output, usage
 from supamigrate.collection import ns
 
 
@@ -24,6 +24,8 @@ def _version() -> str:
 
 
 program = Program(namespace=ns, name="supamigrate", binary="supamigrate", version=_version())
+# A mistyped flag or task: exit 2 with the nearest name; `lint PATH...` reads those files.
+usage.guard(program, "supamigrate")
 
 
 def main() -> None:

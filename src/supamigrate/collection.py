@@ -35,6 +35,7 @@ def friendly(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from supamigrate import github
         from supamigrate.brief import printable
         from supamigrate.errors import SupamigrateError
         from supamigrate.output import shown
@@ -44,6 +45,7 @@ def friendly(func: F) -> F:
         except SupamigrateError as exc:
             if os.environ.get("SUPAMIGRATE_DEBUG"):
                 traceback.print_exc()
+            github.run_failed(func.__name__, exc)
             raise Exit(printable(shown(f"FAILED: {exc}")), code=exc.exit_code) from None
         except (OSError, UnicodeError) as exc:  # the disk or the environment said no: one line
             if os.environ.get("SUPAMIGRATE_DEBUG"):
@@ -89,8 +91,14 @@ CONFIG_HELP = {
     "linked": "Target the linked project (`invoke link`), password from SUPABASE_DB_PASSWORD.",
     "json": "Print one JSON document instead of human output.",
 }
+# Kept apart from CONFIG_HELP: a task that takes CONFIG_HELP without a `target` parameter
+# would make Invoke refuse the whole collection (help for a flag that does not exist).
+TARGET_HELP = {
+    "target": "Target a named target of pyproject.toml [tool.supamigrate.targets] (e.g. staging)."
+}
 MIGRATE_HELP = {
     **CONFIG_HELP,
+    **TARGET_HELP,
     "dry": "Show the plan and a SQL preview; execute nothing, create nothing.",
     "rehearse": "Run pending migrations in one transaction, then roll it all back.",
     "migration": "Re-run one migration even if applied: its number (001), version or name.",
@@ -106,13 +114,15 @@ MIGRATE_HELP = {
 }
 
 
-def _config(linked: bool = False, **flags: Any) -> Config:
+def _config(linked: bool = False, target: str | None = None, **flags: Any) -> Config:
     from supamigrate.config import load_config
     from supamigrate.errors import UsageError
 
-    if linked and flags.get("db_url"):
-        raise UsageError("Pass either --linked or --db-url, not both.")
-    config = load_config(project_root(), flags=flags)
+    named = {"--linked": linked, "--db-url": flags.get("db_url"), "--target": target}
+    if sum(1 for value in named.values() if value) > 1:
+        given = " and ".join(flag for flag, value in named.items() if value)
+        raise UsageError(f"Pass one of --linked, --db-url or --target, not {given}.")
+    config = load_config(project_root(), flags=flags, target=target)
     if linked:
         from supamigrate.link import linked_config
 
@@ -153,12 +163,13 @@ def mirror(c: Context, check: bool = False) -> None:
     _run(False, lambda out: commands.mirror(_config(), out, check=check))
 
 
-@task(help={**CONFIG_HELP, "method": MIGRATE_HELP["method"]})
+@task(help={**CONFIG_HELP, **TARGET_HELP, "method": MIGRATE_HELP["method"]})
 @friendly
 def status(
     c: Context,
     db_url: str | None = None,
     linked: bool = False,
+    target: str | None = None,
     json: bool = False,
     method: str = "auto",
 ) -> None:
@@ -169,7 +180,7 @@ def status(
     refuse_blank(method=method)
 
     def body(out: Reporter) -> int:
-        config = _config(linked, db_url=db_url)
+        config = _config(linked, target, db_url=db_url)
         executor = commands.open_method(config, method, Needs(), out)
         try:
             commands.status(config, out, executor)
@@ -196,6 +207,7 @@ def migrate(
     rehearse_limit: str | None = None,
     db_url: str | None = None,
     linked: bool = False,
+    target: str | None = None,
     method: str = "auto",
     json: bool = False,
 ) -> None:
@@ -220,7 +232,7 @@ def migrate(
             "statement_timeout": statement_timeout,
             "rehearse_limit": rehearse_limit,
         }
-        config = _config(linked, **flags)
+        config = _config(linked, target, **flags)
         executor = commands.open_method(config, method, options.needs, out)
         try:
             return commands.migrate(config, options, out, executor)
@@ -234,8 +246,9 @@ def migrate(
     iterable=["file"],
     help={
         **CONFIG_HELP,
+        **TARGET_HELP,
         "all": "Lint every migration, applied or not (default: the pending ones).",
-        "file": "Lint this file (repeat --file for more); no database is asked.",
+        "file": "Lint this file (repeat, or list paths after lint); no project or database needed.",
     },
 )
 @friendly
@@ -245,6 +258,7 @@ def lint(
     file: list[str] | None = None,
     db_url: str | None = None,
     linked: bool = False,
+    target: str | None = None,
     json: bool = False,
 ) -> None:
     """Lint migrations: locks, rewrites, breaking changes, security; with safer rewrites.
@@ -255,7 +269,9 @@ def lint(
     refuse_blank(file=file)
 
     def body(out: Reporter) -> int:
-        config = _config(linked, db_url=db_url)
+        # Named files (pre-commit's) need no project: the hook works in any repository.
+        named = file and not (linked or target or db_url)
+        config = None if named else _config(linked, target, db_url=db_url)
         return lint_command.lint(config, out, every=all, files=list(file or []))
 
     _run(json, body)
@@ -264,6 +280,7 @@ def lint(
 @task(
     help={
         **CONFIG_HELP,
+        **TARGET_HELP,
         "no_probe": "Skip the signup and isolation probes (they write, then roll back).",
         "strict": "Fail on warnings too (by default only errors fail; info never does).",
         "sql": "Only print verification SQL to paste into the Supabase SQL editor.",
@@ -274,6 +291,7 @@ def verify(
     c: Context,
     db_url: str | None = None,
     linked: bool = False,
+    target: str | None = None,
     json: bool = False,
     no_probe: bool = False,
     sql: bool = False,
@@ -288,7 +306,7 @@ def verify(
         return
 
     def body(out: Reporter) -> int:
-        config = _config(linked, db_url=db_url)
+        config = _config(linked, target, db_url=db_url)
         banner(config, out)
         return commands.verify(config, out, probe=not no_probe, strict=strict)
 
@@ -320,6 +338,7 @@ def advise(
     name="rollback-rls",
     help={
         **CONFIG_HELP,
+        **TARGET_HELP,
         "dry": "Print the SQL only; change nothing.",
         "skip_confirm": MIGRATE_HELP["skip_confirm"],
         "table": "Roll back one table only (e.g. files).",
@@ -333,6 +352,7 @@ def rollback_rls(
     table: str | None = None,
     db_url: str | None = None,
     linked: bool = False,
+    target: str | None = None,
     json: bool = False,
 ) -> None:
     """Undo 004 and 005 as recorded: their policies, RLS where they turned it on (never 001's)."""
@@ -342,7 +362,7 @@ def rollback_rls(
     refuse_blank(table=table)
 
     def body(out: Reporter) -> int:
-        config = _config(linked, db_url=db_url)
+        config = _config(linked, target, db_url=db_url)
         banner(config, out)
         return commands.rollback_rls(config, out, table=table, dry=dry, skip_confirm=skip_confirm)
 
@@ -351,8 +371,8 @@ def rollback_rls(
 
 @task(
     help={
-        "project_ref": "The project's ref (20 letters in the dashboard URL). Default: from "
-        "DATABASE_URL (db.<ref>.supabase.co, or pooler user postgres.<ref>).",
+        "project_ref": "The project's ref (20 letters in its dashboard URL); "
+        "default: DATABASE_URL's.",
     }
 )
 @friendly

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from supamigrate import targets
 from supamigrate.brief import few, one_line
 from supamigrate.dburl import DbTarget, parse_db_url
 from supamigrate.errors import ConfigError, UsageError
@@ -93,8 +94,12 @@ def load_config(
     *,
     flags: Mapping[str, object | None] | None = None,
     environ: Mapping[str, str] | None = None,
+    target: str | None = None,
 ) -> Config:
-    """Resolve every key through the layers; raise ConfigError (exit 2) on a bad value."""
+    """Resolve every key through the layers; raise ConfigError (exit 2) on a bad value.
+
+    `target` names a [tool.supamigrate.targets.<name>] (targets.py): its URL wins over the
+    environment's, and only its own password_env fills in a URL without a password."""
     env = dict(os.environ if environ is None else environ)
     layers = _env_layers(root, env)
     pyproject = _read_pyproject(root / "pyproject.toml")
@@ -109,14 +114,19 @@ def load_config(
     }
     register_secret(passthrough.get("SUPABASE_DB_PASSWORD"))
     register_secret(passthrough.get("SUPABASE_ACCESS_TOKEN"))
-    target = parse_db_url(
-        str(values["db_url"]),
-        source=sources["db_url"],
-        password=passthrough.get("SUPABASE_DB_PASSWORD"),
-    )
+    password = passthrough.get("SUPABASE_DB_PASSWORD")
+    if target is not None:
+        chosen = targets.pick(
+            target,
+            pyproject.get("targets"),
+            lambda name: _first_in_layers((name,), layers),
+            root / str(values["supabase_dir"]),
+        )
+        register_secret(chosen.password)
+        values["db_url"], sources["db_url"], password = chosen.url, chosen.source, chosen.password
     return Config(
         root=root,
-        target=target,
+        target=parse_db_url(str(values["db_url"]), source=sources["db_url"], password=password),
         migrations_dir=_migrations_dir(root, str(values["migrations_dir"]), sources),
         supabase_dir=root / str(values["supabase_dir"]),
         version_base=_check_version_base(str(values["version_base"])),
@@ -225,14 +235,17 @@ def _read_pyproject(path: Path) -> Mapping[str, Any]:
     section = tool.get("supamigrate", {}) if isinstance(tool, dict) else None
     if not isinstance(section, dict):
         raise ConfigError(f"[tool.supamigrate] in {path} must be a table of settings.")
-    unknown = sorted(set(section) - set(DEFAULTS))
+    if "targets" in section:  # named targets (targets.py): checked on every command
+        targets.check_targets(section["targets"])
+    unknown = sorted(set(section) - set(DEFAULTS) - {"targets"})
     if unknown:
         raise ConfigError(
             f"Unknown key(s) {few(unknown)} in [tool.supamigrate] of {path}: "
             f"valid keys are {', '.join(DEFAULTS)}."
         )
     for key, value in section.items():
-        _check_type(key, value, path)
+        if key != "targets":
+            _check_type(key, value, path)
     return section
 
 

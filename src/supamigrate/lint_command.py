@@ -19,10 +19,14 @@ from supamigrate.lint import github_annotations, has_errors, human_lines, lint_f
 from supamigrate.output import Reporter
 
 
-def lint(config: Config, out: Reporter, *, every: bool, files: list[str]) -> int:
-    chosen = _given(files) if files else _migrations(config, out, every=every)
+def lint(config: Config | None, out: Reporter, *, every: bool, files: list[str]) -> int:
+    """Lint `files` when given (no config needed), else the configured project's migrations."""
+    if not files and config is None:
+        raise UsageError("Name the files to lint, or run lint inside a Supabase project.")
+    chosen = _given(files) if files or config is None else _migrations(config, out, every=every)
     # with the runner's lock_timeout off, a lock wait queues traffic without limit
-    timeout_off = re.fullmatch(r"0*\s*[a-z]*", config.lock_timeout.strip().lower()) is not None
+    lock_timeout = config.lock_timeout if config is not None else "5s"
+    timeout_off = re.fullmatch(r"0*\s*[a-z]*", lock_timeout.strip().lower()) is not None
     findings = lint_files(chosen, lock_timeout_off=timeout_off)
     for line in human_lines(findings):
         out.say(line)
@@ -41,7 +45,9 @@ def _given(files: list[str]) -> list[tuple[str, str]]:
     for name in files:
         path = Path(name)
         if not path.is_file():
-            raise UsageError(f"--file {name}: no such file.")
+            raise UsageError(
+                f"{name}: no such file to lint; check the path (relative to {Path.cwd()})."
+            )
         chosen.append((name, read_utf8(path)))
     return chosen
 
