@@ -110,5 +110,18 @@ def deferred() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@contextmanager
+def paused() -> Iterator[None]:
+    """Within: a signal received earlier does not cancel queries (the questions asked after a
+    run stopped, to report it truly); one received within is kept."""
+    earlier = _received[:]
+    _received.clear()
+    try:
+        yield
+    finally:
+        if earlier:
+            _received[:] = earlier
+
+
 def name(signum: int) -> str:
     return signal.Signals(signum).name

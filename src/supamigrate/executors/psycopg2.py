@@ -24,8 +24,6 @@ from supamigrate.envelope import (
     CLEAN_SESSION,
     Envelope,
     Limits,
-    is_state_error,
-    state_problem,
     wrap,
 )
 from supamigrate.executors import failures as fx
@@ -52,7 +50,6 @@ from supamigrate.history import (
     is_already_applied,
 )
 from supamigrate.history_digests import DIGESTS_NAME
-from supamigrate.masking import mask
 from supamigrate.sqlsplit import Statement, line_of, statement_at
 
 if TYPE_CHECKING:
@@ -88,7 +85,7 @@ class Psycopg2Executor(BaseExecutor):
         if self._connection is None:
             conn = self._connecting.result(meanwhile=_warm_up)
             conn.notices = self._notices  # psycopg2 calls its append() per notice
-            self._connection = conn
+            self._connection, self.backend_pid = conn, conn.info.backend_pid
         return self._connection
 
     # --- history -------------------------------------------------------------------------
@@ -218,18 +215,19 @@ class Psycopg2Executor(BaseExecutor):
         if error is not None:
             self._run("ROLLBACK;")
         sizer.done(ran)
-        share = (time.perf_counter() - started) * 1000 / max(ran, 1)
-        if error is None:
-            return [self._batch_result(e, Outcome.OK, share) for e in envelopes]
+        elapsed = (time.perf_counter() - started) * 1000
+        if error is None:  # each one's time measured on the server (batch.py's markers)
+            return [self._batch_result(e, Outcome.OK) for e in envelopes]
         if ran == 0:
             return self._nothing_ran(batch, error, sizer)
-        results = [self._batch_result(e, Outcome.OK, share) for e in envelopes[: ran - 1]]
+        results = [self._batch_result(e, Outcome.OK) for e in envelopes[: ran - 1]]
         failing = envelopes[ran - 1]
+        rest = elapsed - sum(r.ms or 0.0 for r in results)  # the message's time less theirs
         if is_already_applied(fx.sqlstate(error), str(error)):
-            return [*results, self._batch_result(failing, Outcome.SKIPPED, share)]
+            return [*results, self._batch_result(failing, Outcome.SKIPPED, rest)]
         notices = self._notices.of(failing.migration.version)[:]  # the re-run clears them
         failure = self._locate(error, failing, batch.body_at[ran - 1], outer="transaction")
-        return [*results, self._batch_result(failing, Outcome.FAILED, share, failure, notices)]
+        return [*results, self._batch_result(failing, Outcome.FAILED, rest, failure, notices)]
 
     def _nothing_ran(self, batch: Batch, error: Any, sizer: Sizer) -> list[Result]:
         """The message did not parse: its error position names the file. The files before it
@@ -243,18 +241,20 @@ class Psycopg2Executor(BaseExecutor):
             return []
         first = batch.envelopes[0]
         failure = self._locate(error, first, batch.body_at[0], outer="transaction")
-        return [self._batch_result(first, Outcome.FAILED, 0.0, failure, [])]
+        return [self._batch_result(first, Outcome.FAILED, None, failure, [])]
 
     def _batch_result(
         self,
         envelope: Envelope,
         outcome: Outcome,
-        ms: float,
+        ms: float | None = None,
         failure: Failure | None = None,
         notices: list[str] | None = None,
     ) -> Result:
-        found = self._notices.of(envelope.migration.version) if notices is None else notices
-        return Result(envelope.migration, outcome, ms, failure, _shown(found))
+        version = envelope.migration.version
+        found = self._notices.of(version) if notices is None else notices
+        ms = self._notices.ms(version) if ms is None else ms
+        return Result(envelope.migration, outcome, ms, failure, fx.shown(found))
 
     def _apply_transaction(self, envelope: Envelope) -> Result:
         self._notices.clear()
@@ -290,14 +290,14 @@ class Psycopg2Executor(BaseExecutor):
                 error = self._run(statement.text)
                 if error is not None:
                     failure = fx.with_statement(fx.failure(error), statement, "statement")
-                    failure = Failure(**{**failure.__dict__, "ran": tuple(ran)})
-                    outcome = Outcome.PARTIAL if ran else Outcome.FAILED
+                    outcome, failure = fx.partial(failure, ran)
                     return self._result(migration, outcome, started, failure)
                 ran.append(statement.text)
             error = self._run(envelope.after_body)  # state check, history row, unlock
             if error is None:
                 return self._result(migration, Outcome.OK, started)
-            return self._result(migration, Outcome.PARTIAL, started, _end_failure(error, ran))
+            outcome, failure = fx.partial(fx.end_failure(error), ran)
+            return self._result(migration, outcome, started, failure)
         finally:
             self._notices.live = None
             self._finish_session(envelope)
@@ -374,7 +374,7 @@ class Psycopg2Executor(BaseExecutor):
         failure: Failure | None = None,
     ) -> Result:
         ms = (time.perf_counter() - started) * 1000
-        notices = _shown(self._notices.loose)
+        notices = fx.shown(self._notices.loose)
         self._notices.clear()
         return Result(migration, outcome, ms, failure, notices)
 
@@ -429,25 +429,3 @@ def _warm_up() -> None:
 def _prepare(envelope: Callable[[int], Envelope], indexes: range) -> None:
     for index in indexes:
         envelope(index)
-
-
-def _shown(notices: list[str]) -> tuple[str, ...]:
-    return tuple(
-        mask(n.strip())
-        for n in notices
-        if "there is no transaction in progress" not in n  # our own ROLLBACK's echo
-    )
-
-
-def _end_failure(error: Any, ran: list[str]) -> Failure:
-    """After every statement of a no-transaction file ran: the state check or the history
-    insert failed; say which, and that what ran stays applied."""
-    base = fx.failure(error)
-    if is_state_error(base.message):
-        message = (
-            f"the file left {state_problem(base.message)}: a no-transaction file must end with "
-            "no transaction open and the session as it found it (what its open transaction did "
-            "was rolled back; statements committed before it stay)"
-        )
-        base = Failure(base.sqlstate, message)
-    return Failure(**{**base.__dict__, "ran": tuple(ran)})
