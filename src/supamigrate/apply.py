@@ -122,6 +122,11 @@ def summarise(results: Sequence[Result], total: int, out: Reporter) -> int:
         {o.value: n for o, n in counts.items()} | {"not_run": not_run, "ms": round(total_ms, 1)},
     )
     bad = counts[Outcome.FAILED] + counts[Outcome.PARTIAL] + counts[Outcome.UNKNOWN]
+    if any(r.failure is not None and r.failure.lost for r in results):
+        raise MigrationFailed(
+            "The connection was lost mid-migration; what committed is listed above (asked "
+            "of the server afterwards). Run `invoke migrate` again to go on."
+        )
     if bad:
         raise MigrationFailed(f"{bad} migration(s) failed; see above.")
     return 0

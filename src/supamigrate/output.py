@@ -201,7 +201,8 @@ def failure_lines(result: Result, *, rehearsal: bool = False) -> list[str]:
             if failure.located_by == "re-run"
             else ""
         )
-        lines.append(f"  at line {failure.line} of {path}{how}, in the statement:")
+        where = f"at line {failure.line} of {path}" if failure.line else f"in {path}"
+        lines.append(f"  {where}{how}, in the statement:")
         lines += [f"    {text}" for text in failure.statement.splitlines()[:8]]
     advice = advice_for(failure)
     if advice:

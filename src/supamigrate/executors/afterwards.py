@@ -23,6 +23,7 @@ from supamigrate.files import MigrationFile
 from supamigrate.history import TABLE
 from supamigrate.sqlsplit import is_no_transaction
 
+RECONNECTS = 4  # tries, 1 + 2 + 3 s apart
 GONE_WAIT = 10.0  # seconds to wait for the old backend to end once told to
 
 
@@ -35,9 +36,14 @@ def committed_now(
     from supamigrate.db import connect
 
     with interrupt.paused():  # a signal already received must not cancel these questions
-        try:
-            conn = connect(target, connect_timeout=min(connect_timeout, 10))
-        except SupamigrateError:
+        conn = None
+        for attempt in range(RECONNECTS):  # a restarting server answers again in moments
+            try:
+                conn = connect(target, connect_timeout=min(connect_timeout, 10))
+                break
+            except SupamigrateError:
+                time.sleep(attempt + 1)
+        if conn is None:
             return None
         try:
             conn.autocommit = True
