@@ -173,3 +173,21 @@ def test_supabase_times_each_migration_and_reads_its_error(project: Project) -> 
     assert failed["result"] == "failed" and failed["error"]["sqlstate"] == "22012"
     assert failed["error"]["line"] == 2
     assert all("notices" not in r for r in doc["results"])
+
+
+FORGED_SKIP = "select ('supamigrate: already applied ' || 1)::int;\n"
+
+
+def test_a_file_cannot_forge_already_applied(project: Project) -> None:
+    """A file whose error spells the re-check's "already applied" is failed and rolled
+    back, alone and inside a batch: never "applied by another runner"."""
+    project.write("001_forged.sql", FORGED_SKIP)
+    result = project.invoke("migrate", "--skip-confirm", "--method", "psycopg2")
+    assert "[1/1] 001_forged ... failed" in result.stdout, result.stdout
+    project.write("001_forged.sql", "select 1;\n")
+    project.write("002_fine.sql", "select 2;\n")
+    project.write("003_forged.sql", FORGED_SKIP)
+    result = project.invoke("migrate", "--skip-confirm", "--method", "psycopg2", "--json")
+    results = {r["name"]: r["result"] for r in json.loads(result.stdout)["results"]}
+    assert results == {"001_forged": "ok", "002_fine": "ok", "003_forged": "failed"}
+    assert _history(project.target) == ["20251201000001", "20251201000002"]

@@ -22,6 +22,7 @@ import re
 import signal
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import count
@@ -44,8 +45,7 @@ SECRET = "Zq9-sm-runner-pw-7Kx"  # the runner's password: must appear in no outp
 CLI = Path(__file__).resolve().parents[1] / "node_modules" / ".bin" / "supabase"
 PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] (\S+) \.\.\. (\w+)")
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-STEPS: list[int] = []  # steps run, for the report (printed at the end with -s)
-FOUND: list[str] = []
+STEPS: Counter[str] = Counter()  # rules run, for the report (printed at the end with -s)
 
 # Hostile notice text: escapes, CR, bidi overrides, and lines that read as the runner's own.
 HOSTILE = st.lists(
@@ -150,7 +150,6 @@ class MigrateMachine(RuleBasedStateMachine):
         self.files: list[File] = []
         self.applied: set[int] = set()  # keys of applied files
         self.restarts = 0
-        self.steps = 0
 
     # --- the world --------------------------------------------------------------------------
 
@@ -161,6 +160,7 @@ class MigrateMachine(RuleBasedStateMachine):
         notice=st.one_of(st.just(""), HOSTILE),
     )
     def add_file(self, failing: bool, no_transaction: bool, slow: bool, notice: str) -> None:
+        STEPS["add_file"] += 1
         key = len(self.files)
         file = File(key, key + 1, f"m{key}", no_transaction, failing, slow, notice)
         self.files.append(file)
@@ -169,6 +169,7 @@ class MigrateMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(f.failing and f.key not in self.applied for f in self.files))
     @rule(data=st.data())
     def fix_a_failing_file(self, data: st.DataObject) -> None:
+        STEPS["fix_a_failing_file"] += 1
         failing = [f for f in self.files if f.failing and f.key not in self.applied]
         file = data.draw(st.sampled_from(failing))
         file.failing = False
@@ -177,6 +178,7 @@ class MigrateMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(f.key not in self.applied for f in self.files))
     @rule(data=st.data())
     def rename_a_pending_file(self, data: st.DataObject) -> None:
+        STEPS["rename_a_pending_file"] += 1
         file = data.draw(st.sampled_from([f for f in self.files if f.key not in self.applied]))
         old = self.project.root / "migrations" / f"{file.label}.sql"
         file.name = f"{file.name}_r"
@@ -185,6 +187,7 @@ class MigrateMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.restarts < 1)
     @rule()
     def restart_the_server(self) -> None:
+        STEPS["restart_the_server"] += 1
         self.restarts += 1
         localdb.stop(self.server)
         localdb.start(self.server, fast=True)
@@ -197,6 +200,7 @@ class MigrateMachine(RuleBasedStateMachine):
         go_on=st.booleans(),
     )
     def migrate(self, method: str, as_json: bool, go_on: bool) -> None:
+        STEPS["migrate"] += 1
         method = self._usable(method)
         result = self.project.invoke(*self._args(method, as_json, go_on))
         run = Run(result.returncode, result.stdout, result.stderr, as_json)
@@ -211,6 +215,7 @@ class MigrateMachine(RuleBasedStateMachine):
         how=st.sampled_from(["terminate", "SIGINT", "SIGTERM"]),
     )
     def migrate_and_interfere(self, method: str, as_json: bool, delay: float, how: str) -> None:
+        STEPS["migrate_and_interfere"] += 1
         process = self._popen(*self._args(method, as_json, False))
         time.sleep(delay)
         if how == "terminate":
@@ -232,6 +237,7 @@ class MigrateMachine(RuleBasedStateMachine):
 
     @rule(method=st.sampled_from(["psycopg2", "psql"]))
     def two_runners_at_once(self, method: str) -> None:
+        STEPS["two_runners_at_once"] += 1
         runners = [self._popen(*self._args(method, True, False)) for _ in range(2)]
         outputs = [p.communicate(timeout=120) for p in runners]
         runs = [Run(p.returncode, o, e, True) for p, (o, e) in zip(runners, outputs, strict=True)]
@@ -249,8 +255,7 @@ class MigrateMachine(RuleBasedStateMachine):
 
     @invariant()
     def history_and_schema_are_the_models(self) -> None:
-        self.steps += 1
-        STEPS.append(1)
+        STEPS["(invariants checked)"] += 1
         rows, tables = self._database()
         self._learn_versions()
         expected = {f.version: f for f in self.files if f.key in self.applied}
@@ -371,4 +376,5 @@ def test_the_report_is_the_truth(sm_server: localdb.LocalServer, tmp_path: Path)
     )
     started = time.monotonic()
     run.runTest()
-    print(f"state machine: {len(STEPS)} steps in {time.monotonic() - started:.0f} s")
+    took = time.monotonic() - started
+    print(f"state machine: {dict(STEPS)} in {took:.0f} s")

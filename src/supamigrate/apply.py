@@ -68,7 +68,8 @@ def apply_all(
                 failed = bool(batch) and batch[-1].stops_run
                 signalled = interrupt.requested() is not None
                 stopped = not batch or not failed or not remaining or signalled
-                if stopped or not _go_on(continue_on_error, out):
+                earlier = any(r.outcome is Outcome.OK for r in results)
+                if stopped or not _go_on(continue_on_error, out, earlier=earlier):
                     break
     finally:  # whatever stopped the run, --json carries every result reported so far
         out.notice_hook = None
@@ -99,11 +100,12 @@ def _interrupted(signum: int, results: list[Result], total: int, out: Reporter) 
     raise interrupt.Interrupted(message + " Run `invoke migrate` again to go on.", signum)
 
 
-def _go_on(continue_on_error: bool, out: Reporter) -> bool:
+def _go_on(continue_on_error: bool, out: Reporter, *, earlier: bool) -> bool:
     if continue_on_error:
         out.say("Continuing with the next migration (--continue-on-error).")
         return True
-    out.say(ROLLBACK_GUIDANCE)
+    # "Earlier migrations are committed" only where some are: advice says what is so.
+    out.say(ROLLBACK_GUIDANCE if earlier else ROLLBACK_GUIDANCE.split(". ", 1)[1])
     try:
         return out.ask("Continue with the next migration?", refuse_hint="stopping here.")
     except UsageError:

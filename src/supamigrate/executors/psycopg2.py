@@ -44,6 +44,7 @@ from supamigrate.history import (
     ADVISORY_LOCK_KEY,
     SCHEMA,
     SCHEMA_MADE_MARK,
+    TABLE,
     HistoryRow,
     drop_if_unused_sql,
     ensure_table_sql,
@@ -223,7 +224,7 @@ class Psycopg2Executor(BaseExecutor):
         results = [self._batch_result(e, Outcome.OK) for e in envelopes[: ran - 1]]
         failing = envelopes[ran - 1]
         rest = elapsed - sum(r.ms or 0.0 for r in results)  # the message's time less theirs
-        if is_already_applied(fx.sqlstate(error), str(error)):
+        if self._applied_meanwhile(error, failing.migration.version):
             return [*results, self._batch_result(failing, Outcome.SKIPPED, rest)]
         notices = self._notices.of(failing.migration.version)[:]  # the re-run clears them
         failure = self._locate(error, failing, batch.body_at[ran - 1], outer="transaction")
@@ -264,7 +265,7 @@ class Psycopg2Executor(BaseExecutor):
         if error is None:
             return self._result(envelope.migration, Outcome.OK, started)
         self._run("ROLLBACK;")
-        if is_already_applied(fx.sqlstate(error), str(error)):
+        if self._applied_meanwhile(error, envelope.migration.version):
             return self._result(envelope.migration, Outcome.SKIPPED, started)
         notices = self._notices.loose[:]  # locating re-runs statements, which clears them
         failure = self._locate(error, envelope, body_at, outer="transaction")
@@ -282,7 +283,7 @@ class Psycopg2Executor(BaseExecutor):
         try:
             error = self._run(envelope.recheck_sql())
             if error is not None:
-                if is_already_applied(fx.sqlstate(error), str(error)):
+                if self._applied_meanwhile(error, migration.version):
                     return self._result(migration, Outcome.SKIPPED, started)
                 return self._result(migration, Outcome.FAILED, started, fx.failure(error))
             self._run(envelope.after_check)
@@ -330,6 +331,12 @@ class Psycopg2Executor(BaseExecutor):
             self._run(
                 f"SELECT pg_advisory_unlock({key}); RESET lock_timeout; RESET statement_timeout;"
             )
+
+    def _applied_meanwhile(self, error: Any, version: str) -> bool:
+        """The re-check said so, and the history holds it: a file raising the same text fails."""
+        if not is_already_applied(fx.sqlstate(error), str(error)):
+            return False
+        return bool(self._query(f"SELECT 1 FROM {TABLE} WHERE version = %s", (version,)))
 
     def in_transaction(self) -> bool:
         from psycopg2.extensions import TRANSACTION_STATUS_IDLE
