@@ -73,7 +73,7 @@ def test_a_backend_terminated_mid_batch_reports_every_committed_migration(
         assert results == {"001_m1": "ok", "002_m2": "ok", "003_m3": "failed"}
     else:
         assert "[1/4] 001_m1 ... ok" in result.stdout
-        assert "[2/4] 002_m2 ... ok (time not measured)" in result.stdout
+        assert "[2/4] 002_m2 ... ok (" in result.stdout  # live: its end arrived before the kill
         assert "[3/4] 003_m3 ... failed" in result.stdout
         assert "the server rolled it back" in result.stdout
         assert "Traceback" not in result.stderr

@@ -36,7 +36,16 @@ from supamigrate.executors.base import (
     Result,
     Settings,
 )
-from supamigrate.executors.batch import MAX_BYTES, MAX_COUNT, Batch, Notices, Sizer, can_share
+from supamigrate.executors.batch import (
+    MAX_BYTES,
+    MAX_COUNT,
+    Batch,
+    Notices,
+    Sizer,
+    can_share,
+    prepare,
+    warm_up,
+)
 from supamigrate.executors.history_read import ConnectAndRead, fetch_history
 from supamigrate.executors.rehearsal import Rehearsal
 from supamigrate.files import MigrationFile
@@ -84,7 +93,7 @@ class Psycopg2Executor(BaseExecutor):
     @property
     def _conn(self) -> connection:
         if self._connection is None:
-            conn = self._connecting.result(meanwhile=_warm_up)
+            conn = self._connecting.result(meanwhile=warm_up)
             conn.notices = self._notices  # psycopg2 calls its append() per notice
             self._connection, self.backend_pid = conn, conn.info.backend_pid
         return self._connection
@@ -152,6 +161,11 @@ class Psycopg2Executor(BaseExecutor):
                 wrapped[index] = wrap(todo[index], self.limits, rerun=rerun)
             return wrapped[index]
 
+        def report(result: Result) -> None:
+            wrapped.pop(len(results), None)
+            results.append(result)
+            on_result(result)
+
         sizer = Sizer()
         while len(results) < len(todo) and not (results and results[-1].stops_run):
             first = envelope(len(results))
@@ -161,17 +175,15 @@ class Psycopg2Executor(BaseExecutor):
                 # this one: on 2 cores the split otherwise leaves the server idle.
                 start = len(results) + len(batch)
                 ahead = range(start, min(start + MAX_COUNT, len(todo)))
-                interrupt.while_waiting(partial(_prepare, envelope, ahead))
+                interrupt.while_waiting(partial(prepare, envelope, ahead))
                 try:
-                    done = self._apply_batch(batch, sizer)
+                    done = self._apply_batch(batch, sizer, report)
                 finally:
                     interrupt.drop_waiting()
             else:
                 done = [self._apply_statements(first)]
             for result in done:
-                wrapped.pop(len(results), None)
-                results.append(result)
-                on_result(result)
+                report(result)
             if interrupt.requested() is not None:
                 break
         if self._table_made and not any(r.outcome is Outcome.OK for r in results):
@@ -200,30 +212,41 @@ class Psycopg2Executor(BaseExecutor):
             batch.append(candidate)
         return batch
 
-    def _apply_batch(self, envelopes: list[Envelope], sizer: Sizer) -> list[Result]:
-        """One message; the results of the migrations that ended (see batch.py for how an
-        error and each notice are attributed). [] when nothing ran and a smaller message
-        must be sent first."""
+    def _apply_batch(
+        self, envelopes: list[Envelope], sizer: Sizer, report: OnResult
+    ) -> list[Result]:
+        """One message. Each migration is reported as soon as the next marker (or the end)
+        arrives, while the message still runs: its COMMIT is done, and a runner killed later
+        has said so. Returns the results still to report (see batch.py for how an error and
+        each notice are attributed); [] when nothing ran and a smaller message must go first."""
         if len(envelopes) == 1:  # no markers needed: the error and every notice are its own
             result = self._apply_transaction(envelopes[0])
             sizer.done(1)
             return [result]
-        batch = Batch.render(envelopes)
+        batch, live = Batch.render(envelopes), []
         self._notices.expect([e.migration.version for e in envelopes])
-        started = time.perf_counter()
-        error = self._run(batch.text)
+
+        def ended(index: int) -> None:
+            live.append(self._batch_result(envelopes[index], Outcome.OK))
+            report(live[-1])
+
+        self._notices.on_end, started = ended, time.perf_counter()
+        try:
+            error = self._run(batch.text)
+        finally:
+            self._notices.on_end = None
         ran = len(self._notices.started) if error is not None else len(envelopes)
         if error is not None:
             self._run("ROLLBACK;")
         sizer.done(ran)
         elapsed = (time.perf_counter() - started) * 1000
         if error is None:  # each one's time measured on the server (batch.py's markers)
-            return [self._batch_result(e, Outcome.OK) for e in envelopes]
+            return [self._batch_result(e, Outcome.OK) for e in envelopes[len(live) :]]
         if ran == 0:
             return self._nothing_ran(batch, error, sizer)
-        results = [self._batch_result(e, Outcome.OK) for e in envelopes[: ran - 1]]
+        results = [self._batch_result(e, Outcome.OK) for e in envelopes[len(live) : ran - 1]]
         failing = envelopes[ran - 1]
-        rest = elapsed - sum(r.ms or 0.0 for r in results)  # the message's time less theirs
+        rest = elapsed - sum(r.ms or 0.0 for r in live + results)  # the message's less theirs
         if self._applied_meanwhile(error, failing.migration.version):
             return [*results, self._batch_result(failing, Outcome.SKIPPED, rest)]
         notices = self._notices.of(failing.migration.version)[:]  # the re-run clears them
@@ -422,17 +445,3 @@ class Psycopg2Executor(BaseExecutor):
         finally:
             self._run(undo)
             self._notices.clear()
-
-
-def _warm_up() -> None:
-    """While a far-away server answers: what a run with anything pending needs first (the
-    parser's import, ~17 ms, and the splitter's patterns). A run with nothing pending pays
-    for it only where it outlasts the wait."""
-    import pglast.parser  # noqa: F401
-
-    import supamigrate.clisplit  # noqa: F401
-
-
-def _prepare(envelope: Callable[[int], Envelope], indexes: range) -> None:
-    for index in indexes:
-        envelope(index)
