@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -191,3 +192,22 @@ def test_a_file_cannot_forge_already_applied(project: Project) -> None:
     results = {r["name"]: r["result"] for r in json.loads(result.stdout)["results"]}
     assert results == {"001_forged": "ok", "002_fine": "ok", "003_forged": "failed"}
     assert _history(project.target) == ["20251201000001", "20251201000002"]
+
+
+def test_sigterm_before_applying_still_prints_the_json_document(project: Project) -> None:
+    """SIGTERM while the runner waits to read the history (a side session locks the table):
+    one line naming SIGTERM, exit 143, and --json's document on stdout."""
+    project.write("001_a.sql", "create table a (id int);\n")
+    assert project.invoke("migrate", "--skip-confirm").returncode == 0
+    project.write("002_b.sql", "create table b (id int);\n")
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute("lock table supabase_migrations.schema_migrations in access exclusive mode")
+        process = project.popen("migrate", "--json", "--skip-confirm", "--method", "psycopg2")
+        time.sleep(3)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=60)
+        conn.rollback()
+    assert process.returncode == 143, stdout + stderr
+    assert json.loads(stdout)["interrupted"] == {"signal": "SIGTERM"}
+    assert stderr.strip() == "Interrupted (SIGTERM): no migration was running."
+    assert _history(project.target) == ["20251201000001"]
