@@ -211,3 +211,25 @@ def test_sigterm_before_applying_still_prints_the_json_document(project: Project
     assert json.loads(stdout)["interrupted"] == {"signal": "SIGTERM"}
     assert stderr.strip() == "Interrupted (SIGTERM): no migration was running."
     assert _history(project.target) == ["20251201000001"]
+
+
+@pytest.mark.skipif(not CLI.exists(), reason="npm ci installs the Supabase CLI")
+def test_sigterm_mid_push_reports_what_the_cli_committed(project: Project) -> None:
+    """SIGTERM while `supabase db push` runs the second file: the first is reported ok in the
+    JSON document (read from history after the CLI stopped), exit 143."""
+    (project.root / "supabase" / ".temp").mkdir()
+    (project.root / "supabase" / ".temp" / "project-ref").write_text("abcdefghijklmnopqrst\n")
+    project.env["SUPABASE_CLI"] = str(CLI)
+    project.write("001_quick.sql", "create table q (id int);\n")
+    project.write("002_slow.sql", "select pg_sleep(20);\n")
+    process = project.popen("migrate", "--skip-confirm", "--method", "supabase", "--json")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _history(project.target) != ["20251201000001"]:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stdout + stderr
+    results = {r["name"]: r["result"] for r in json.loads(stdout)["results"]}
+    assert results["001_quick"] == "ok" and results.get("002_slow") != "ok"
+    assert _history(project.target) == ["20251201000001"]

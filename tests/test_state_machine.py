@@ -105,6 +105,11 @@ class Run:
 
     def reported(self) -> dict[str, str]:
         """label -> result, from the JSON document or the progress lines."""
+        if self.as_json and not self.stdout.strip():
+            # Only a signal before Python could install its handlers leaves no document:
+            # then nothing had started (the database check after says whether that is so).
+            assert self.code in (-2, -15), (self.code, self.stderr)
+            return {}
         if self.as_json:
             doc = json.loads(self.stdout)
             return {r["name"]: r["result"] for r in doc.get("results", [])}

@@ -190,7 +190,8 @@ class SupabaseCliExecutor(BaseExecutor):
                 newest = max(before, default="")
                 everything = any(m.version < newest for m in pending)
                 self._push(dry=False, include_all=everything, pushed=pushed)
-            applied = {row.version for row in self.read_history()}
+            with interrupt.paused():  # a signal stopped the push: still ask what it committed
+                applied = {row.version for row in self.read_history()}
         results: list[Result] = []
         for migration in todo:
             result = pushed.result(migration, before, applied)
