@@ -45,6 +45,10 @@ def friendly(func: F) -> F:
         except KeyboardInterrupt as exc:  # before or after applying: nothing was in flight
             signum = getattr(exc, "signum", 2)  # SIGTERM too (interrupt.terminable)
             stopped = f"Interrupted ({'SIGTERM' if signum == 15 else 'SIGINT'})"
+            if kwargs.get("json") and not getattr(exc, "documented", False):
+                # Before the task's reporter existed: --json still gets its one document.
+                signame = "SIGTERM" if signum == 15 else "SIGINT"
+                print(f'{{"interrupted": {{"signal": "{signame}"}}, "results": []}}', flush=True)
             raise Exit(f"{stopped}: no migration was running.", code=128 + signum) from None
 
     return wrapper  # type: ignore[return-value]
@@ -124,6 +128,7 @@ def _run(as_json: bool, body: Callable[[Reporter], int]) -> None:
         raise
     except KeyboardInterrupt as exc:  # and a signal before or after applying
         out.doc.setdefault("interrupted", {"signal": str(exc) or "SIGINT"})
+        exc.documented = True  # type: ignore[attr-defined]  # (friendly prints no second)
         raise
     finally:
         out.finish()
