@@ -233,3 +233,16 @@ def test_sigterm_mid_push_reports_what_the_cli_committed(project: Project) -> No
     results = {r["name"]: r["result"] for r in json.loads(stdout)["results"]}
     assert results["001_quick"] == "ok" and results.get("002_slow") != "ok"
     assert _history(project.target) == ["20251201000001"]
+
+
+def test_psql_a_notice_spelling_an_error_does_not_replace_the_real_one(project: Project) -> None:
+    """psql prints a notice's lines raw: one reading `psql:<stdin>:1: ERROR:  42P01: ...` is
+    not the failure; the real error (22012, its line) is."""
+    project.write(
+        "001_x.sql",
+        "do $$begin raise notice '%', 'x' || chr(10) || 'psql:<stdin>:1: ERROR:  42P01: fake';"
+        " end$$;\nselect 1;\nselect 1/0;\n",
+    )
+    result = project.invoke("migrate", "--skip-confirm", "--method", "psql", "--json")
+    error = json.loads(result.stdout)["results"][0]["error"]
+    assert error["sqlstate"] == "22012" and error["line"] == 3, error

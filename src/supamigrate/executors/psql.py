@@ -288,11 +288,14 @@ def _base_env() -> dict[str, str]:
 
 
 def _failure(lines: list[str], span: _Span) -> Failure:
-    match = next((m for m in map(_ERROR.match, lines) if m), None)
-    if match is None:
+    # The last ERROR: psql stops at the real one, while a notice's raw lines may spell others.
+    at = max((i for i, line in enumerate(lines) if _ERROR.match(line)), default=None)
+    if at is None:
         return _lost(lines)
-    detail = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("DETAIL:")), "")
-    hint = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("HINT:")), "")
+    match, after = _ERROR.match(lines[at]), lines[at + 1 :]
+    assert match is not None
+    detail = next((x.split(":", 1)[1].strip() for x in after if x.startswith("DETAIL:")), "")
+    hint = next((x.split(":", 1)[1].strip() for x in after if x.startswith("HINT:")), "")
     state, message = match.group("state"), match.group("msg")
     script_line = int(match.group("line"))  # psql reports the line where the statement ended
     statements = span.envelope.statements
