@@ -246,3 +246,28 @@ def test_psql_a_notice_spelling_an_error_does_not_replace_the_real_one(project: 
     result = project.invoke("migrate", "--skip-confirm", "--method", "psql", "--json")
     error = json.loads(result.stdout)["results"][0]["error"]
     assert error["sqlstate"] == "22012" and error["line"] == 3, error
+
+
+def test_two_runners_applying_the_same_mirror_rename(tmp_path: Path) -> None:
+    """Found by the state machine: two runners started together after a source was renamed
+    both planned the mirror's rename; the second's rename found no file and printed a
+    traceback. Now the second finds the change made."""
+    from supamigrate import mirror
+    from supamigrate.files import discover_sources
+
+    sources, mirrored = tmp_path / "migrations", tmp_path / "supabase" / "migrations"
+    sources.mkdir(parents=True)
+    mirrored.mkdir(parents=True)
+    (sources / "001_a.sql").write_text("select 1;\n")
+    now = mirror.utc_now({"SOURCE_DATE_EPOCH": "1764547201"})
+    mirror.apply_mirror(
+        mirror.plan_mirror(discover_sources(sources), mirrored, now=now, assign=True)
+    )
+    (sources / "001_a.sql").rename(sources / "001_b.sql")
+    plans = [
+        mirror.plan_mirror(discover_sources(sources), mirrored, now=now, assign=True)
+        for _ in range(2)
+    ]
+    for plan in plans:
+        mirror.apply_mirror(plan)
+    assert sorted(p.name for p in mirrored.glob("*.sql")) == ["20251201000001_b.sql"]

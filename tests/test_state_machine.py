@@ -47,6 +47,13 @@ PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] (\S+) \.\.\. (\w+)")
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 STEPS: Counter[str] = Counter()  # rules run, for the report (printed at the end with -s)
 
+
+def _step(name: str) -> None:
+    STEPS[name] += 1
+    if LONG:  # a long run shows where it is (pytest -s)
+        print(f"{time.strftime('%H:%M:%S')} {name} {sum(STEPS.values())}", flush=True)
+
+
 # Hostile notice text: escapes, CR, bidi overrides, and lines that read as the runner's own.
 HOSTILE = st.lists(
     st.sampled_from(
@@ -167,7 +174,7 @@ class MigrateMachine(RuleBasedStateMachine):
         notice=st.one_of(st.just(""), HOSTILE),
     )
     def add_file(self, failing: bool, no_transaction: bool, slow: bool, notice: str) -> None:
-        STEPS["add_file"] += 1
+        _step("add_file")
         key = len(self.files)
         file = File(key, key + 1, f"m{key}", no_transaction, failing, slow, notice)
         self.files.append(file)
@@ -176,7 +183,7 @@ class MigrateMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(f.failing and f.key not in self.applied for f in self.files))
     @rule(data=st.data())
     def fix_a_failing_file(self, data: st.DataObject) -> None:
-        STEPS["fix_a_failing_file"] += 1
+        _step("fix_a_failing_file")
         failing = [f for f in self.files if f.failing and f.key not in self.applied]
         file = data.draw(st.sampled_from(failing))
         file.failing = False
@@ -185,7 +192,7 @@ class MigrateMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(f.key not in self.applied for f in self.files))
     @rule(data=st.data())
     def rename_a_pending_file(self, data: st.DataObject) -> None:
-        STEPS["rename_a_pending_file"] += 1
+        _step("rename_a_pending_file")
         file = data.draw(st.sampled_from([f for f in self.files if f.key not in self.applied]))
         old = self.project.root / "migrations" / f"{file.label}.sql"
         file.name = f"{file.name}_r"
@@ -194,7 +201,7 @@ class MigrateMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.restarts < 1)
     @rule()
     def restart_the_server(self) -> None:
-        STEPS["restart_the_server"] += 1
+        _step("restart_the_server")
         self.restarts += 1
         localdb.stop(self.server)
         localdb.start(self.server, fast=True)
@@ -207,7 +214,7 @@ class MigrateMachine(RuleBasedStateMachine):
         go_on=st.booleans(),
     )
     def migrate(self, method: str, as_json: bool, go_on: bool) -> None:
-        STEPS["migrate"] += 1
+        _step("migrate")
         method = self._usable(method)
         result = self.project.invoke(*self._args(method, as_json, go_on))
         run = Run(result.returncode, result.stdout, result.stderr, as_json)
@@ -222,7 +229,7 @@ class MigrateMachine(RuleBasedStateMachine):
         how=st.sampled_from(["terminate", "SIGINT", "SIGTERM"]),
     )
     def migrate_and_interfere(self, method: str, as_json: bool, delay: float, how: str) -> None:
-        STEPS["migrate_and_interfere"] += 1
+        _step("migrate_and_interfere")
         process = self._popen(*self._args(method, as_json, False))
         time.sleep(delay)
         if how == "terminate":
@@ -244,7 +251,7 @@ class MigrateMachine(RuleBasedStateMachine):
 
     @rule(method=st.sampled_from(["psycopg2", "psql"]))
     def two_runners_at_once(self, method: str) -> None:
-        STEPS["two_runners_at_once"] += 1
+        _step("two_runners_at_once")
         runners = [self._popen(*self._args(method, True, False)) for _ in range(2)]
         outputs = [p.communicate(timeout=120) for p in runners]
         runs = [Run(p.returncode, o, e, True) for p, (o, e) in zip(runners, outputs, strict=True)]
