@@ -12,6 +12,7 @@ from supamigrate.envelope import Limits, wrap
 from supamigrate.executors.batch import (
     GROWTH,
     MAX_COUNT,
+    NONCE,
     Batch,
     Notices,
     Sizer,
@@ -57,20 +58,41 @@ def test_notices_are_split_at_the_markers() -> None:
     """Notices before the first marker are loose; after marker k they are migration k's."""
     notices = Notices()
     notices.expect(["1", "2"])
-    for text in ["NOTICE:  early\n", "NOTICE:  supamigrate: start 1\n", "NOTICE:  a\n"]:
+    for text in ["NOTICE:  early\n", _mark("1", 10.0), "NOTICE:  a\n"]:
         notices.append(text)
-    notices.append("NOTICE:  supamigrate: start 2\n")
+    notices.append(_mark("2", 10.25))
     notices.append("NOTICE:  b\n")
+    notices.append(_mark("end", 11.0))
     assert notices.loose == ["NOTICE:  early\n"] and notices.started == ["1", "2"]
     assert notices.of("1") == ["NOTICE:  a\n"] and notices.of("2") == ["NOTICE:  b\n"]
+    assert notices.ms("1") == 250.0 and notices.ms("2") == 750.0  # on the server's clock
+
+
+def test_a_marker_without_this_runs_nonce_is_a_notice() -> None:
+    """A migration's notice spelling a marker (the old format, or another run's nonce) is
+    its notice: it cannot end the migration early and have it reported committed."""
+    notices = Notices()
+    notices.expect(["1", "2"])
+    notices.append(_mark("1", 1.0))
+    forged = [
+        "NOTICE:  supamigrate: start 2\n",
+        "NOTICE:  supamigrate: start 2 " + "0" * 32 + " at 2.0\n",
+    ]
+    for text in forged:
+        notices.append(text)
+    assert notices.started == ["1"] and notices.of("1") == forged
+
+
+def _mark(version: str, at: float) -> str:
+    return f"NOTICE:  supamigrate: start {version} {NONCE} at {at}\n"
 
 
 def test_a_marker_only_counts_in_its_turn() -> None:
     """A file printing the next-but-one marker text cannot make the count skip ahead."""
     notices = Notices()
     notices.expect(["1", "2"])
-    notices.append("NOTICE:  supamigrate: start 2\n")
-    assert notices.started == [] and notices.loose == ["NOTICE:  supamigrate: start 2\n"]
+    notices.append(_mark("2", 1.0))
+    assert notices.started == [] and notices.loose == [_mark("2", 1.0)]
 
 
 def test_the_marker_takes_digits_only() -> None:

@@ -80,7 +80,10 @@ def test_linked_project_pushes_through_the_real_cli(project: Any) -> None:
     result = project.invoke("migrate", "--skip-confirm")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Method: supabase (auto)" in result.stdout
-    assert "[1/1] 002_more ... ok (" in result.stdout and "(by supabase db push)" in result.stdout
+    assert (
+        "[1/1] 002_more ... ok (" in result.stdout
+        and "does not show the migrations' notices" in result.stdout
+    )
     assert "--remote=postgresql://postgres@127.0.0.1" in result.stdout  # no password in the command
     assert ":postgres@" not in result.stdout
     assert _versions(project.target) == ["20251201000001", "20251201000002"]

@@ -6,7 +6,9 @@ from collections.abc import Callable, Sequence
 
 from supamigrate import github, interrupt
 from supamigrate.errors import MigrationFailed, UsageError
+from supamigrate.executors import afterwards
 from supamigrate.executors.base import Executor, Outcome, Result
+from supamigrate.executors.failures import ConnectionLost
 from supamigrate.files import MigrationFile
 from supamigrate.output import (
     ROLLBACK_GUIDANCE,
@@ -54,16 +56,24 @@ def apply_all(
 
     remaining = list(todo)
     out.notice_hook = notice
-    with interrupt.deferred():
-        while remaining and interrupt.requested() is None:
-            batch = executor.apply(remaining, rerun=rerun, on_result=show)
-            remaining = remaining[len(batch) :]
-            failed = bool(batch) and batch[-1].stops_run
-            stopped = not batch or not failed or not remaining or interrupt.requested() is not None
-            if stopped or not _go_on(continue_on_error, out):
-                break
-    out.notice_hook = None
-    out.fact("results", [result_json(r) for r in results])
+    try:
+        with interrupt.deferred():
+            while remaining and interrupt.requested() is None:
+                try:
+                    batch = executor.apply(remaining, rerun=rerun, on_result=show)
+                except ConnectionLost as exc:  # what committed is asked of the server
+                    afterwards.settle(executor, todo, results, str(exc), rerun=rerun, show=show)
+                    break
+                remaining = remaining[len(batch) :]
+                failed = bool(batch) and batch[-1].stops_run
+                signalled = interrupt.requested() is not None
+                stopped = not batch or not failed or not remaining or signalled
+                earlier = any(r.outcome is Outcome.OK for r in results)
+                if stopped or not _go_on(continue_on_error, out, earlier=earlier):
+                    break
+    finally:  # whatever stopped the run, --json carries every result reported so far
+        out.notice_hook = None
+        out.fact("results", [result_json(r) for r in results])
     signum = interrupt.requested()
     if signum is not None:
         _interrupted(signum, results, len(todo), out)
@@ -77,6 +87,8 @@ def _interrupted(signum: int, results: list[Result], total: int, out: Reporter) 
         fate = "no migration had started"
     elif last.outcome is Outcome.OK:
         fate = f"{last.migration.label} had committed before it took effect"
+    elif last.outcome is Outcome.UNKNOWN:
+        fate = f"whether {last.migration.label} committed is not known (see above)"
     elif last.outcome is Outcome.PARTIAL:
         fate = f"{last.migration.label} stopped partway (statements listed above stay applied)"
     else:
@@ -88,11 +100,12 @@ def _interrupted(signum: int, results: list[Result], total: int, out: Reporter) 
     raise interrupt.Interrupted(message + " Run `invoke migrate` again to go on.", signum)
 
 
-def _go_on(continue_on_error: bool, out: Reporter) -> bool:
+def _go_on(continue_on_error: bool, out: Reporter, *, earlier: bool) -> bool:
     if continue_on_error:
         out.say("Continuing with the next migration (--continue-on-error).")
         return True
-    out.say(ROLLBACK_GUIDANCE)
+    # "Earlier migrations are committed" only where some are: advice says what is so.
+    out.say(ROLLBACK_GUIDANCE if earlier else ROLLBACK_GUIDANCE.split(". ", 1)[1])
     try:
         return out.ask("Continue with the next migration?", refuse_hint="stopping here.")
     except UsageError:
@@ -102,7 +115,7 @@ def _go_on(continue_on_error: bool, out: Reporter) -> bool:
 def summarise(results: Sequence[Result], total: int, out: Reporter) -> int:
     counts = {o: sum(r.outcome is o for r in results) for o in Outcome}
     not_run = total - len(results)
-    total_ms = sum(r.ms for r in results)
+    total_ms = sum(r.ms for r in results if r.ms is not None)
     parts = [f"{n} {o.value}" for o, n in counts.items() if n]
     parts += [f"{not_run} not run"] if not_run else []
     out.say(f"Done in {total_ms:.0f} ms: {', '.join(parts)}.")
@@ -110,7 +123,12 @@ def summarise(results: Sequence[Result], total: int, out: Reporter) -> int:
         "summary",
         {o.value: n for o, n in counts.items()} | {"not_run": not_run, "ms": round(total_ms, 1)},
     )
-    bad = counts[Outcome.FAILED] + counts[Outcome.PARTIAL]
+    bad = counts[Outcome.FAILED] + counts[Outcome.PARTIAL] + counts[Outcome.UNKNOWN]
+    if any(r.failure is not None and r.failure.lost for r in results):
+        raise MigrationFailed(
+            "The connection was lost mid-migration; what committed is listed above (asked "
+            "of the server afterwards). Run `invoke migrate` again to go on."
+        )
     if bad:
         raise MigrationFailed(f"{bad} migration(s) failed; see above.")
     return 0

@@ -51,8 +51,14 @@ def friendly(func: F) -> F:
             if os.environ.get("SUPAMIGRATE_DEBUG"):
                 traceback.print_exc()
             raise Exit(printable(shown(f"FAILED: {_os_error(exc)}")), code=2) from None
-        except KeyboardInterrupt:  # before or after applying: nothing was in flight
-            raise Exit("Interrupted (SIGINT): no migration was running.", code=130) from None
+        except KeyboardInterrupt as exc:  # before or after applying: nothing was in flight
+            signum = getattr(exc, "signum", 2)  # SIGTERM too (interrupt.terminable)
+            stopped = f"Interrupted ({'SIGTERM' if signum == 15 else 'SIGINT'})"
+            if kwargs.get("json") and not getattr(exc, "documented", False):
+                # Before the task's reporter existed: --json still gets its one document.
+                signame = "SIGTERM" if signum == 15 else "SIGINT"
+                print(f'{{"interrupted": {{"signal": "{signame}"}}, "results": []}}', flush=True)
+            raise Exit(f"{stopped}: no migration was running.", code=128 + signum) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -139,14 +145,20 @@ def _config(linked: bool = False, target: str | None = None, **flags: Any) -> Co
 def _run(as_json: bool, body: Callable[[Reporter], int]) -> None:
     """Run `body(reporter)`, always emit the JSON document, exit with body's code."""
     from supamigrate.errors import SupamigrateError
+    from supamigrate.interrupt import terminable
     from supamigrate.masking import mask
     from supamigrate.output import Reporter
 
     out = Reporter(as_json=as_json)
     try:
-        code = body(out)
+        with terminable():
+            code = body(out)
     except SupamigrateError as exc:  # --json: the document carries the error too
         out.fact("error", {"message": mask(str(exc)), "exit_code": exc.exit_code})
+        raise
+    except KeyboardInterrupt as exc:  # and a signal before or after applying
+        out.doc.setdefault("interrupted", {"signal": str(exc) or "SIGINT"})
+        exc.documented = True  # type: ignore[attr-defined]  # (friendly prints no second)
         raise
     finally:
         out.finish()

@@ -110,5 +110,41 @@ def deferred() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@contextmanager
+def paused() -> Iterator[None]:
+    """Within: a signal received earlier does not cancel queries (the questions asked after a
+    run stopped, to report it truly); one received within is kept."""
+    earlier = _received[:]
+    _received.clear()
+    try:
+        yield
+    finally:
+        if earlier:
+            _received[:] = earlier
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM outside the apply loop, raised like Ctrl-C's KeyboardInterrupt: the task
+    layer says so in one line, and --json still prints its document."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(name(signum))
+        self.signum = signum
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise Stopped(signum)
+
+
+@contextmanager
+def terminable() -> Iterator[None]:
+    """Within: SIGTERM unwinds like SIGINT does (finally blocks run), instead of killing."""
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def name(signum: int) -> str:
     return signal.Signals(signum).name

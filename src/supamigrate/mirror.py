@@ -161,12 +161,17 @@ def apply_mirror(plan: MirrorPlan) -> list[MirrorItem]:
     """Make the mirror as planned; return what changed. Files first, then the manifest."""
     require_versions(plan)
     for item in plan.changed:
+        # Two runners started together plan the same change; the second finds it made.
         if item.state is MirrorState.ORPHANED and item.current is not None:
-            item.current.unlink()
+            item.current.unlink(missing_ok=True)
             continue
         assert item.source is not None and item.target is not None
         if item.state is MirrorState.RENAMED and item.current is not None:
-            item.current.replace(item.target)  # one atomic step: never two files, one version
+            try:
+                item.current.replace(item.target)  # one atomic step: never two files, one version
+            except FileNotFoundError:
+                if not item.target.exists():
+                    raise
         if item.state is not MirrorState.RELINKED:
             write_atomically(item.target, item.source.content)
     if plan.manifest_text is not None and plan.manifest_now != plan.manifest_text:

@@ -6,13 +6,14 @@ All text passes through `mask` on its way out.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 from supamigrate.errors import UsageError
-from supamigrate.executors.base import Outcome, Result
+from supamigrate.executors.base import Failure, Outcome, Result
 from supamigrate.masking import mask, mask_lines
 from supamigrate.plan import Plan, State
 from supamigrate.sqlsplit import code_of, split_statements
@@ -23,10 +24,47 @@ PREVIEW_LINES = 3
 PROGRAM = "invoke"
 
 
-def shown(text: object) -> str:
-    """Every line the user reads: masked, and naming the command they actually use."""
+def data(text: object) -> str:
+    """Text for the JSON document: masked, naming the command they use, otherwise as it is
+    (json.dumps escapes every control character itself)."""
     out = mask(text)
     return out if PROGRAM == "invoke" else out.replace("`invoke ", f"`{PROGRAM} ")
+
+
+# What must never reach a terminal raw: C0 controls but the tab, DEL, C1 controls, the
+# Unicode line breaks, and the bidirectional overrides and isolates that reorder what is shown.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_NAMED = {"\r": "\\r", "\x1b": "\\e"}
+CONTINUED = "| "  # how a continuation line starts: no line of the runner's own starts so
+
+
+def shown(text: object) -> str:
+    """Every line the user reads at a terminal: the one choke point. Masked, naming the
+    command they use; each control character escaped visibly (`\\e`, `\\r`, `\\x07`,
+    `\\u202e`); a line break inside the text starts a continuation line, prefixed with the
+    first line's indent and `| `: a notice or error text from the database can never print
+    a line that reads as the runner's own (`[2/4] ... ok`), nor move the cursor or recolour."""
+    return _terminal(data(text))
+
+
+def _terminal(text: str) -> str:
+    if _CONTROL.search(text) is None:
+        return text
+    first, *rest = text.split("\n")
+    indent = first[: len(first) - len(first.lstrip(" "))]
+    lines = [_escape(first)] + [f"{indent}{CONTINUED}{_escape(line)}" for line in rest]
+    return "\n".join(lines)
+
+
+def _escape(line: str) -> str:
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), _code(m.group())), line)
+
+
+def _code(char: str) -> str:
+    point = ord(char)
+    return f"\\x{point:02x}" if point < 0x100 else f"\\u{point:04x}"
 
 
 class Reporter:
@@ -45,10 +83,11 @@ class Reporter:
     def say_lines(self, lines: list[str]) -> None:
         """`say` each line, in one write: the plan of 10,000 migrations is 10,000 lines."""
         if not self.as_json and lines:
-            print("\n".join(mask_lines(lines)), file=self.stream, flush=True)
+            shown_lines = map(_terminal, mask_lines(lines))
+            print("\n".join(shown_lines), file=self.stream, flush=True)
 
     def warn(self, text: str) -> None:
-        self.doc.setdefault("warnings", []).append(shown(text))
+        self.doc.setdefault("warnings", []).append(data(text))
         if not self.as_json:
             print(shown(f"warning: {text}"), file=sys.stderr, flush=True)
 
@@ -62,13 +101,16 @@ class Reporter:
 
     def finish(self) -> None:
         if self.as_json:
-            print(shown(json.dumps(self.doc, indent=2, default=str)), file=self.stream, flush=True)
+            print(data(json.dumps(self.doc, indent=2, default=str)), file=self.stream, flush=True)
 
     def ask(self, question: str, *, refuse_hint: str) -> bool:
-        """Ask y/N on a terminal; with no terminal, refuse (exit 2) instead of hanging."""
+        """Ask y/N on a terminal; with no terminal, refuse (exit 2) instead of hanging. The
+        question goes to stderr, never stdout: `--json` at a terminal keeps stdout one JSON
+        document, and `> out.txt` still shows the question."""
         if not sys.stdin.isatty():
             raise UsageError(f"No terminal to confirm on: {refuse_hint}")
-        answer = input(mask(f"{question} [y/N] ")).strip().lower()
+        print(shown(f"{question} [y/N] "), end="", file=sys.stderr, flush=True)
+        answer = sys.stdin.readline().strip().lower()
         return answer in {"y", "yes"}
 
 
@@ -128,7 +170,8 @@ def progress_line(index: int, total: int, result: Result) -> str:
     outcome = result.outcome.value
     if result.outcome is Outcome.SKIPPED:
         outcome += ", already applied by another runner while this one waited for the lock"
-    return f"[{index}/{total}] {result.migration.label} ... {outcome} ({result.ms:.0f} ms)"
+    took = "time not measured" if result.ms is None else f"{result.ms:.0f} ms"
+    return f"[{index}/{total}] {result.migration.label} ... {outcome} ({took})"
 
 
 def result_json(result: Result) -> dict[str, Any]:
@@ -136,7 +179,7 @@ def result_json(result: Result) -> dict[str, Any]:
         "version": result.migration.version,
         "name": result.migration.label,
         "result": result.outcome.value,
-        "ms": round(result.ms, 1),
+        "ms": None if result.ms is None else round(result.ms, 1),
     }
     if result.notices:
         doc["notices"] = list(result.notices)
@@ -159,9 +202,10 @@ def failure_lines(result: Result, *, rehearsal: bool = False) -> list[str]:
             if failure.located_by == "re-run"
             else ""
         )
-        lines.append(f"  at line {failure.line} of {path}{how}, in the statement:")
+        where = f"at line {failure.line} of {path}" if failure.line else f"in {path}"
+        lines.append(f"  {where}{how}, in the statement:")
         lines += [f"    {text}" for text in failure.statement.splitlines()[:8]]
-    advice = SQLSTATE_ADVICE.get(failure.sqlstate)
+    advice = advice_for(failure)
     if advice:
         lines.append(f"  {advice}")
     if result.outcome is Outcome.PARTIAL:
@@ -180,7 +224,7 @@ def failure_lines(result: Result, *, rehearsal: bool = False) -> list[str]:
 SQLSTATE_ADVICE = {
     "55P03": "A lock was not granted within lock_timeout: a long transaction holds the table. "
     "Find it in pg_stat_activity, wait for it or end it, then re-run; or raise --lock-timeout.",
-    "57014": "The statement ran past statement_timeout (or was cancelled): raise "
+    "57014": "The statement ran past statement_timeout: raise "
     "--statement-timeout for this run, or split the work into smaller steps.",
     "25001": "This statement cannot run inside a transaction (CREATE INDEX CONCURRENTLY, VACUUM, "
     "ALTER SYSTEM, ...): put `-- supamigrate:no-transaction` on the file's first line.",
@@ -190,6 +234,25 @@ SQLSTATE_ADVICE = {
     "25006": "The database is read-only (a read replica, or default_transaction_read_only is "
     "on): point DATABASE_URL at the primary database.",
 }
+
+
+def advice_for(failure: Failure) -> str:
+    """What to do, for the cause the error actually names: one SQLSTATE has several causes
+    (57014 is a statement_timeout, a Ctrl-C, or another session's pg_cancel_backend)."""
+    if failure.lost:
+        return ""  # its message says what the server did with it
+    if failure.sqlstate == "57014" and "statement timeout" not in failure.message:
+        return (
+            "The statement was cancelled (a signal to the runner, or pg_cancel_backend from "
+            "another session), not timed out: run `invoke migrate` again when ready."
+        )
+    if failure.sqlstate == "55P03" and "lock timeout" not in failure.message:
+        return (
+            "A lock was not available (a NOWAIT or SKIP LOCKED in the file, or another "
+            "session holds it): find the holder in pg_stat_activity and re-run."
+        )
+    return SQLSTATE_ADVICE.get(failure.sqlstate, "")
+
 
 ROLLBACK_GUIDANCE = (
     "Earlier migrations of this run are committed. Fix this file and run `invoke migrate` "

@@ -26,6 +26,9 @@ class Outcome(Enum):
     FAILED = "failed"  # rolled back: schema and history as before
     PARTIAL = "partial"  # a no-transaction file failed after some statements ran
     NOT_REHEARSED = "not_rehearsed"  # --rehearse: only a commit (or a longer bound) could tell
+    # The connection was lost while it ran and what stayed could not be learned afterwards
+    # (history unreadable, or a no-transaction file cut off partway).
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Failure:
     line: int = 0  # its first line in the file
     located_by: str = ""  # "position" (the server said), "re-run", "psql", "statement"
     ran: tuple[str, ...] = ()  # for PARTIAL: statements that did run and stay applied
+    lost: bool = False  # the connection was lost: the server, not this error, decided the fate
 
     @property
     def is_lock_timeout(self) -> bool:
@@ -48,14 +52,14 @@ class Failure:
 class Result:
     migration: MigrationFile
     outcome: Outcome
-    ms: float
+    ms: float | None  # measured; None: not measured (its result never arrived), never guessed
     failure: Failure | None = None
     notices: tuple[str, ...] = field(default=())
     trace: MigrationTrace | None = None  # --rehearse: what each statement did on the target
 
     @property
     def stops_run(self) -> bool:
-        return self.outcome in (Outcome.FAILED, Outcome.PARTIAL)
+        return self.outcome in (Outcome.FAILED, Outcome.PARTIAL, Outcome.UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,10 @@ class Executor(Protocol):
         """Apply in order, each in its envelope; report each result as it ends; stop after the
         first FAILED or PARTIAL one (the rest are not run)."""
 
+    def committed(self, versions: Sequence[str]) -> set[str] | None:
+        """After a lost connection: which of `versions` the history holds now, asked over a
+        fresh connection once our old session is gone; None when that cannot be read."""
+
     def rehearse(self, todo: Sequence[MigrationFile]) -> list[Result]:
         """Run them in one transaction that is rolled back; stop at the first failure."""
 
@@ -143,6 +151,19 @@ class BaseExecutor:
     @classmethod
     def notes(cls, settings: Settings) -> list[str]:
         return []
+
+    backend_pid: int | None = None  # our server session, when this method knows it
+
+    def committed(self, versions: Sequence[str]) -> set[str] | None:
+        from supamigrate.executors.afterwards import committed_now
+
+        settings = self.settings
+        return committed_now(
+            settings.target,
+            versions,
+            old_backend=self.backend_pid,
+            connect_timeout=settings.connect_timeout,
+        )
 
     def rehearse(self, todo: Sequence[MigrationFile]) -> list[Result]:
         raise UsageError(f"--rehearse cannot run with method {self.name}: use psycopg2.")

@@ -22,6 +22,8 @@ lexes). Other files, and very large ones, go in a message of their own, as befor
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +32,17 @@ from supamigrate.envelope import CLEAN_SESSION, Envelope
 from supamigrate.masking import mask
 
 MARK = "supamigrate: start "
+# Drawn per run, in every marker: a migration's own notice spelling a marker (by accident or
+# not) is a notice, never a boundary that would report it committed. Each marker also carries
+# the server's clock, so each migration's time is measured there, not a share of the message.
+NONCE = secrets.token_hex(16)
+_MARKED = re.compile(rf"(?:^|\s){re.escape(MARK)}(?P<version>\S+) {NONCE} at (?P<at>[0-9.]+)\s*$")
+_CLOCK = "extract(epoch from clock_timestamp())"
+END_SQL = (
+    "BEGIN;\nSET LOCAL client_min_messages = notice;\n"
+    f"DO $supamigrate$BEGIN RAISE NOTICE '{MARK}end {NONCE} at %', {_CLOCK}; END$supamigrate$;\n"
+    "COMMIT;\n"
+)
 MAX_COUNT = 100  # migrations per message
 GROWTH = 8  # how much larger each message may be than the one before
 MAX_BYTES = 256 * 1024  # characters per message, and the largest file that shares one
@@ -45,7 +58,8 @@ def marker_sql(version: str) -> str:
         raise ValueError(f"not a migration version: {version!r}")
     return (
         "SET LOCAL client_min_messages = notice;\n"
-        f"DO $supamigrate$BEGIN RAISE NOTICE '{MARK}{version}'; END$supamigrate$;\n"
+        f"DO $supamigrate$BEGIN RAISE NOTICE '{MARK}{version} {NONCE} at %', {_CLOCK}; "
+        "END$supamigrate$;\n"
         "RESET client_min_messages;\n"
     )
 
@@ -81,6 +95,7 @@ class Batch:
             parts += [_OPENING, mark, message[len(_OPENING) :]]
             starts.append(length + body_at + len(mark))
             length += len(message) + len(mark)
+        parts.append(END_SQL)  # the last migration's end, on the server's clock
         return cls(tuple(envelopes), "".join(parts), tuple(starts))
 
     def index_at(self, position: int | None) -> int | None:
@@ -108,17 +123,25 @@ class Notices:
         self._expected: list[str] = []
         self.started: list[str] = []  # versions whose marker arrived, in order
         self._by_version: dict[str, list[str]] = {}
+        self._clock: list[float] = []  # the server's clock at each marker (and at the end)
+        # Told the index of each migration whose end arrived (the next marker, or the end).
+        self.on_end: Callable[[int], None] | None = None
 
     def expect(self, versions: list[str]) -> None:
         self.clear()
-        self._expected = [MARK + version for version in versions]
+        self._expected = list(versions)
 
     def append(self, text: str) -> None:
         at = len(self.started)
-        if at < len(self._expected) and text.rstrip().endswith(self._expected[at]):
-            version = self._expected[at].removeprefix(MARK)
-            self.started.append(version)
-            self._by_version[version] = []
+        marked = _MARKED.search(text) if self._expected else None
+        if marked is not None and marked.group("version") in (*self._expected[at : at + 1], "end"):
+            self._clock.append(float(marked.group("at")))
+            ended = len(self.started) - 1  # the migration before this marker: committed
+            if marked.group("version") != "end":
+                self.started.append(marked.group("version"))
+                self._by_version[marked.group("version")] = []
+            if ended >= 0 and self.on_end is not None:
+                self.on_end(ended)
             return
         bucket = self._by_version[self.started[-1]] if self.started else self.loose
         if len(bucket) < NOTICES_KEPT:
@@ -129,9 +152,16 @@ class Notices:
     def of(self, version: str) -> list[str]:
         return self._by_version.get(version, [])
 
+    def ms(self, version: str) -> float | None:
+        """From its marker to the next one (or the end), on the server's clock."""
+        if version not in self.started:
+            return None
+        at = self.started.index(version)
+        return (self._clock[at + 1] - self._clock[at]) * 1000 if at + 1 < len(self._clock) else None
+
     def clear(self) -> None:
         self.loose.clear()
-        self._expected, self.started, self._by_version = [], [], {}
+        self._expected, self.started, self._by_version, self._clock = [], [], {}, []
 
 
 @dataclass
@@ -156,3 +186,17 @@ class Sizer:
         per_migration = elapsed / max(ran, 1)
         by_time = int(TARGET_SECONDS / per_migration) if per_migration > 0 else MAX_COUNT
         self.count = max(1, min(self.count * GROWTH, MAX_COUNT, by_time))
+
+
+def warm_up() -> None:
+    """While a far-away server answers: what a run with anything pending needs first (the
+    parser's import, ~17 ms, and the splitter's patterns). A run with nothing pending pays
+    for it only where it outlasts the wait."""
+    import pglast.parser  # noqa: F401
+
+    import supamigrate.clisplit  # noqa: F401
+
+
+def prepare(envelope: Callable[[int], Envelope], indexes: range) -> None:
+    for index in indexes:
+        envelope(index)

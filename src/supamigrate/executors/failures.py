@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from supamigrate.envelope import is_state_error, state_problem
 from supamigrate.errors import DatabaseUnavailable
-from supamigrate.executors.base import Failure
+from supamigrate.executors.base import Failure, Outcome
+from supamigrate.executors.stayed import what_stayed
 from supamigrate.history import TABLE
 from supamigrate.masking import mask
 from supamigrate.sqlsplit import Statement
@@ -74,10 +76,46 @@ def history_error(action: str, exc: Any) -> DatabaseUnavailable:
     )
 
 
-def lost(exc: Exception) -> DatabaseUnavailable:
-    return DatabaseUnavailable(
+class ConnectionLost(DatabaseUnavailable):
+    """The connection went away while migrations ran: the runner asks the server what
+    committed (afterwards.py) before it reports."""
+
+
+def lost(exc: Exception) -> ConnectionLost:
+    return ConnectionLost(
         mask(
-            f"The connection was lost mid-migration ({' '.join(str(exc).split())}): the "
-            "migration in flight was rolled back by the server. Re-run `invoke migrate`."
+            f"The connection was lost mid-migration ({' '.join(str(exc).split())}). "
+            "Run `invoke status` to see what is applied, then `invoke migrate` again."
         )
+    )
+
+
+def partial(failure: Failure, ran: list[str]) -> tuple[Outcome, Failure]:
+    """A no-transaction file stopped after `ran`: PARTIAL with what stays applied (not what
+    its own BEGIN..ROLLBACK, or the block the runner rolls back, undid); FAILED if nothing
+    stays."""
+    stayed = what_stayed(ran)
+    outcome = Outcome.PARTIAL if stayed else Outcome.FAILED
+    return outcome, Failure(**{**failure.__dict__, "ran": stayed})
+
+
+def end_failure(error: Any) -> Failure:
+    """After every statement of a no-transaction file ran: the state check or the history
+    insert failed; say which."""
+    base = failure(error)
+    if is_state_error(base.message):
+        message = (
+            f"the file left {state_problem(base.message)}: a no-transaction file must end with "
+            "no transaction open and the session as it found it (what its open transaction did "
+            "was rolled back; statements committed before it stay)"
+        )
+        base = Failure(base.sqlstate, message)
+    return base
+
+
+def shown(notices: list[str]) -> tuple[str, ...]:
+    return tuple(
+        mask(n.strip())
+        for n in notices
+        if "there is no transaction in progress" not in n  # our own ROLLBACK's echo
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import time
@@ -24,6 +25,8 @@ from supamigrate import interrupt
 from supamigrate.children import die_with_parent
 from supamigrate.envelope import Envelope, Limits, is_state_error, state_problem, wrap
 from supamigrate.errors import DatabaseUnavailable
+from supamigrate.executors import afterwards
+from supamigrate.executors import failures as fx
 from supamigrate.executors.base import (
     BaseExecutor,
     Capabilities,
@@ -49,8 +52,12 @@ from supamigrate.history import (
 from supamigrate.masking import mask
 from supamigrate.pgpass import password_env
 
-_MARK = re.compile(r"^supamigrate:(?P<event>begin|ok|skipped):(?P<index>\d+)$")
-_SCHEMA_MADE = "supamigrate:history-schema-made"
+# The script's markers carry a nonce drawn per run: psql prints a notice's lines raw, so a
+# migration raising a notice that spells a marker must not be able to end or skip a migration.
+_MARK = re.compile(
+    r"^supamigrate:(?P<nonce>[0-9a-f]{32}):(?P<event>begin|ok|skipped|pid|made):"
+    r"(?P<index>\d+)$"
+)
 _NO_TABLE = re.compile(r"ERROR:\s+(?:42P01|3F000):")
 _ERROR = re.compile(r"^psql:<stdin>:(?P<line>\d+): ERROR:\s+(?P<state>[0-9A-Z]{5}): (?P<msg>.*)$")
 _FATAL = re.compile(r"FATAL:\s+(?P<state>[0-9A-Z]{5}):\s+(?P<msg>.*)")
@@ -77,6 +84,7 @@ class _Follow:
     started: float = 0.0
     notices: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    between: bool = True  # outside any migration: what comes is the runner's bookkeeping
 
 
 class PsqlExecutor(BaseExecutor):
@@ -97,7 +105,8 @@ class PsqlExecutor(BaseExecutor):
         libpq = settings.target.libpq_env(settings.connect_timeout)
         self.env = {k: v for k, v in libpq.items() if k != "PGPASSWORD"}
         self._table_created_here = False  # no table when the history was read
-        self._schema_created_here = False  # ... nor its schema (the script says: SCHEMA_MADE)
+        self._schema_created_here = False  # ... nor its schema (the script says: made)
+        self._nonce = secrets.token_hex(16)
 
     @classmethod
     def unavailable(cls, settings: Settings) -> str | None:
@@ -164,40 +173,56 @@ class PsqlExecutor(BaseExecutor):
             span = spans[state.current]
             failure = _failure(state.errors or state.notices, span)
             outcome = Outcome.FAILED
-            if not span.envelope.transactional and failure.ran:
-                outcome = Outcome.PARTIAL
+            if not span.envelope.transactional:
+                outcome, failure = fx.partial(failure, list(failure.ran))
             ms = (time.perf_counter() - state.started) * 1000
-            result = Result(span.envelope.migration, outcome, ms, failure, tuple(state.notices))
+            migration, notices = span.envelope.migration, tuple(state.notices)
+            result = Result(migration, outcome, ms, failure, notices)
+            if failure.lost:  # the server decided: COMMIT may have been done before the loss
+                found = self.committed([migration.version])
+                result = afterwards.fate(migration, found, failure.message, ms=ms, notices=notices)
             state.results.append(result)
             on_result(result)
         elif code != 0 and interrupt.requested() is not None:
             return state.results  # stopped between migrations by our SIGINT: nothing in flight
         elif code != 0:
-            raise DatabaseUnavailable(
-                mask("psql failed: " + " ".join(state.errors or state.notices))
-            )
+            said = state.errors or state.notices
+            if _lost(said).lost:  # between migrations: the apply loop asks what committed
+                raise fx.ConnectionLost(mask("psql lost its connection: " + " ".join(said)))
+            raise DatabaseUnavailable(mask("psql failed: " + " ".join(said)))
         return state.results
 
     def _read_line(
         self, line: str, state: _Follow, spans: list[_Span], on_result: OnResult
     ) -> None:
-        if line == _SCHEMA_MADE and state.current < 0:  # only before any migration's output
-            self._schema_created_here = True
-            return
         mark = _MARK.match(line)
+        if mark is not None and mark.group("nonce") != self._nonce:
+            mark = None  # a notice spelling a marker: text, not ours
         if mark is None:
             if state.errors or _ERROR.match(line) or _FATAL.search(line):
                 state.errors.append(mask(line))
-            elif not line.startswith("LOCATION:"):
+            elif state.between or line.startswith("LOCATION:"):
+                return  # the runner's own bookkeeping is never a migration's notice
+            elif state.notices and not line.startswith("psql:"):
+                state.notices[-1] += "\n" + mask(line)  # a notice's next line (DETAIL, text)
+            else:
                 text = mask(_NOTICE_PREFIX.sub("", line))
                 state.notices.append(text)
                 if self.settings.on_notice is not None:
                     self.settings.on_notice(text)
             return
         index, event = int(mark.group("index")), mark.group("event")
+        if event == "pid":
+            self.backend_pid = index
+            return
+        if event == "made":
+            self._schema_created_here = True
+            return
         if event == "begin":
             state.current, state.started, state.notices = index, time.perf_counter(), []
+            state.between = False
             return
+        state.between = True
         outcome = Outcome.OK if event == "ok" else Outcome.SKIPPED
         ms = (time.perf_counter() - state.started) * 1000
         result = Result(spans[index].envelope.migration, outcome, ms, None, tuple(state.notices))
@@ -220,19 +245,28 @@ class PsqlExecutor(BaseExecutor):
         lock = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n"
         # Whether the schema is missing, asked in the transaction that makes it: only a
         # schema this run made may go after a failed first run (a dashboard's stays).
-        made = f"SELECT to_regnamespace('{SCHEMA}') IS NULL AS supamigrate_schema_made \\gset\n"
-        said = f"\\if :supamigrate_schema_made\n\\warn {_SCHEMA_MADE}\n\\endif\n"
-        parts = [_SETUP, f"BEGIN;\n{lock}{made}{CREATE_TABLE}COMMIT;\n{said}"]
+        mark = f"supamigrate:{self._nonce}"
+        made = (
+            f"SELECT to_regnamespace('{SCHEMA}') IS NULL AS supamigrate_schema_made, "
+            "pg_backend_pid() AS supamigrate_pid \\gset\n"
+        )
+        said = (
+            f"\\warn {mark}:pid::supamigrate_pid\n"
+            f"\\if :supamigrate_schema_made\n\\warn {mark}:made:0\n\\endif\n"
+        )
+        # Its "already exists, skipping" notices are not shown (nor anyone's to show).
+        quiet = "SET LOCAL client_min_messages = warning;\n"
+        parts = [_SETUP, f"BEGIN;\n{quiet}{lock}{made}{CREATE_TABLE}COMMIT;\n{said}"]
         lines = sum(p.count("\n") for p in parts)
         spans = []
         for index, migration in enumerate(todo):
             envelope = wrap(migration, self.limits, rerun=rerun)
-            head = f"\\warn supamigrate:begin:{index}\n{envelope.before_check}"
+            head = f"\\warn {mark}:begin:{index}\n{envelope.before_check}"
             head += _recheck(envelope) + envelope.after_check
             first = lines + head.count("\n") + 1
             tail = (
-                f"\n;\n{envelope.after_body}\\warn supamigrate:ok:{index}\n"
-                f"\\else\n{envelope.on_skip}\\warn supamigrate:skipped:{index}\n\\endif\n"
+                f"\n;\n{envelope.after_body}\\warn {mark}:ok:{index}\n"
+                f"\\else\n{envelope.on_skip}\\warn {mark}:skipped:{index}\n\\endif\n"
             )
             block = head + migration.sql + tail
             spans.append(_Span(envelope, first, first + migration.sql.count("\n")))
@@ -260,11 +294,14 @@ def _base_env() -> dict[str, str]:
 
 
 def _failure(lines: list[str], span: _Span) -> Failure:
-    match = next((m for m in map(_ERROR.match, lines) if m), None)
-    if match is None:
+    # The last ERROR: psql stops at the real one, while a notice's raw lines may spell others.
+    at = max((i for i, line in enumerate(lines) if _ERROR.match(line)), default=None)
+    if at is None:
         return _lost(lines)
-    detail = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("DETAIL:")), "")
-    hint = next((x.split(":", 1)[1].strip() for x in lines if x.startswith("HINT:")), "")
+    match, after = _ERROR.match(lines[at]), lines[at + 1 :]
+    assert match is not None
+    detail = next((x.split(":", 1)[1].strip() for x in after if x.startswith("DETAIL:")), "")
+    hint = next((x.split(":", 1)[1].strip() for x in after if x.startswith("HINT:")), "")
     state, message = match.group("state"), match.group("msg")
     if is_other_text(message):  # the in-lock re-check: another text under this version
         return Failure(state, other_text_message(span.envelope.migration.version))
@@ -299,7 +336,7 @@ def _lost(lines: list[str]) -> Failure:
         why = fatal.group("msg") if fatal else "server closed the connection"
         return Failure(
             fatal.group("state") if fatal else "08006",
-            f"connection lost mid-migration ({why}); the server rolled this migration "
-            "back. Re-run `invoke migrate` to continue.",
+            mask(f"The connection was lost mid-migration ({why})."),
+            lost=True,
         )
     return Failure("?????", mask(" ".join(lines)[:500]) or "psql stopped")

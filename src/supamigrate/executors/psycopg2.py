@@ -24,8 +24,6 @@ from supamigrate.envelope import (
     CLEAN_SESSION,
     Envelope,
     Limits,
-    is_state_error,
-    state_problem,
     wrap,
 )
 from supamigrate.executors import failures as fx
@@ -38,7 +36,16 @@ from supamigrate.executors.base import (
     Result,
     Settings,
 )
-from supamigrate.executors.batch import MAX_BYTES, MAX_COUNT, Batch, Notices, Sizer, can_share
+from supamigrate.executors.batch import (
+    MAX_BYTES,
+    MAX_COUNT,
+    Batch,
+    Notices,
+    Sizer,
+    can_share,
+    prepare,
+    warm_up,
+)
 from supamigrate.executors.history_read import ConnectAndRead, fetch_history
 from supamigrate.executors.rehearsal import Rehearsal
 from supamigrate.files import MigrationFile
@@ -46,6 +53,7 @@ from supamigrate.history import (
     ADVISORY_LOCK_KEY,
     SCHEMA,
     SCHEMA_MADE_MARK,
+    TABLE,
     HistoryRow,
     drop_if_unused_sql,
     ensure_table_sql,
@@ -54,7 +62,6 @@ from supamigrate.history import (
     other_text_message,
 )
 from supamigrate.history_digests import DIGESTS_NAME
-from supamigrate.masking import mask
 from supamigrate.sqlsplit import Statement, line_of, statement_at
 
 if TYPE_CHECKING:
@@ -88,9 +95,9 @@ class Psycopg2Executor(BaseExecutor):
     @property
     def _conn(self) -> connection:
         if self._connection is None:
-            conn = self._connecting.result(meanwhile=_warm_up)
+            conn = self._connecting.result(meanwhile=warm_up)
             conn.notices = self._notices  # psycopg2 calls its append() per notice
-            self._connection = conn
+            self._connection, self.backend_pid = conn, conn.info.backend_pid
         return self._connection
 
     # --- history -------------------------------------------------------------------------
@@ -156,6 +163,11 @@ class Psycopg2Executor(BaseExecutor):
                 wrapped[index] = wrap(todo[index], self.limits, rerun=rerun)
             return wrapped[index]
 
+        def report(result: Result) -> None:
+            wrapped.pop(len(results), None)
+            results.append(result)
+            on_result(result)
+
         sizer = Sizer()
         while len(results) < len(todo) and not (results and results[-1].stops_run):
             first = envelope(len(results))
@@ -165,17 +177,15 @@ class Psycopg2Executor(BaseExecutor):
                 # this one: on 2 cores the split otherwise leaves the server idle.
                 start = len(results) + len(batch)
                 ahead = range(start, min(start + MAX_COUNT, len(todo)))
-                interrupt.while_waiting(partial(_prepare, envelope, ahead))
+                interrupt.while_waiting(partial(prepare, envelope, ahead))
                 try:
-                    done = self._apply_batch(batch, sizer)
+                    done = self._apply_batch(batch, sizer, report)
                 finally:
                     interrupt.drop_waiting()
             else:
                 done = [self._apply_statements(first)]
             for result in done:
-                wrapped.pop(len(results), None)
-                results.append(result)
-                on_result(result)
+                report(result)
             if interrupt.requested() is not None:
                 break
         if self._table_made and not any(r.outcome is Outcome.OK for r in results):
@@ -204,36 +214,48 @@ class Psycopg2Executor(BaseExecutor):
             batch.append(candidate)
         return batch
 
-    def _apply_batch(self, envelopes: list[Envelope], sizer: Sizer) -> list[Result]:
-        """One message; the results of the migrations that ended (see batch.py for how an
-        error and each notice are attributed). [] when nothing ran and a smaller message
-        must be sent first."""
+    def _apply_batch(
+        self, envelopes: list[Envelope], sizer: Sizer, report: OnResult
+    ) -> list[Result]:
+        """One message. Each migration is reported as soon as the next marker (or the end)
+        arrives, while the message still runs: its COMMIT is done, and a runner killed later
+        has said so. Returns the results still to report (see batch.py for how an error and
+        each notice are attributed); [] when nothing ran and a smaller message must go first."""
         if len(envelopes) == 1:  # no markers needed: the error and every notice are its own
             result = self._apply_transaction(envelopes[0])
             sizer.done(1)
             return [result]
-        batch = Batch.render(envelopes)
+        batch, live = Batch.render(envelopes), []
         self._notices.expect([e.migration.version for e in envelopes])
-        started = time.perf_counter()
-        error = self._run(batch.text)
+
+        def ended(index: int) -> None:
+            live.append(self._batch_result(envelopes[index], Outcome.OK))
+            report(live[-1])
+
+        self._notices.on_end, started = ended, time.perf_counter()
+        try:
+            error = self._run(batch.text)
+        finally:
+            self._notices.on_end = None
         ran = len(self._notices.started) if error is not None else len(envelopes)
         if error is not None:
             self._run("ROLLBACK;")
         sizer.done(ran)
-        share = (time.perf_counter() - started) * 1000 / max(ran, 1)
-        if error is None:
-            return [self._batch_result(e, Outcome.OK, share) for e in envelopes]
+        elapsed = (time.perf_counter() - started) * 1000
+        if error is None:  # each one's time measured on the server (batch.py's markers)
+            return [self._batch_result(e, Outcome.OK) for e in envelopes[len(live) :]]
         if ran == 0:
             return self._nothing_ran(batch, error, sizer)
-        results = [self._batch_result(e, Outcome.OK, share) for e in envelopes[: ran - 1]]
+        results = [self._batch_result(e, Outcome.OK) for e in envelopes[len(live) : ran - 1]]
         failing = envelopes[ran - 1]
-        if is_already_applied(fx.sqlstate(error), str(error)):
-            return [*results, self._batch_result(failing, Outcome.SKIPPED, share)]
+        rest = elapsed - sum(r.ms or 0.0 for r in live + results)  # the message's less theirs
+        if self._applied_meanwhile(error, failing.migration.version):
+            return [*results, self._batch_result(failing, Outcome.SKIPPED, rest)]
         if is_other_text(str(error)):
-            return [*results, self._batch_result(failing, Outcome.FAILED, share, _other(failing))]
+            return [*results, self._batch_result(failing, Outcome.FAILED, rest, _other(failing))]
         notices = self._notices.of(failing.migration.version)[:]  # the re-run clears them
         failure = self._locate(error, failing, batch.body_at[ran - 1], outer="transaction")
-        return [*results, self._batch_result(failing, Outcome.FAILED, share, failure, notices)]
+        return [*results, self._batch_result(failing, Outcome.FAILED, rest, failure, notices)]
 
     def _nothing_ran(self, batch: Batch, error: Any, sizer: Sizer) -> list[Result]:
         """The message did not parse: its error position names the file. The files before it
@@ -247,18 +269,20 @@ class Psycopg2Executor(BaseExecutor):
             return []
         first = batch.envelopes[0]
         failure = self._locate(error, first, batch.body_at[0], outer="transaction")
-        return [self._batch_result(first, Outcome.FAILED, 0.0, failure, [])]
+        return [self._batch_result(first, Outcome.FAILED, None, failure, [])]
 
     def _batch_result(
         self,
         envelope: Envelope,
         outcome: Outcome,
-        ms: float,
+        ms: float | None = None,
         failure: Failure | None = None,
         notices: list[str] | None = None,
     ) -> Result:
-        found = self._notices.of(envelope.migration.version) if notices is None else notices
-        return Result(envelope.migration, outcome, ms, failure, _shown(found))
+        version = envelope.migration.version
+        found = self._notices.of(version) if notices is None else notices
+        ms = self._notices.ms(version) if ms is None else ms
+        return Result(envelope.migration, outcome, ms, failure, fx.shown(found))
 
     def _apply_transaction(self, envelope: Envelope) -> Result:
         self._notices.clear()
@@ -268,7 +292,7 @@ class Psycopg2Executor(BaseExecutor):
         if error is None:
             return self._result(envelope.migration, Outcome.OK, started)
         self._run("ROLLBACK;")
-        if is_already_applied(fx.sqlstate(error), str(error)):
+        if self._applied_meanwhile(error, envelope.migration.version):
             return self._result(envelope.migration, Outcome.SKIPPED, started)
         if is_other_text(str(error)):
             return self._result(envelope.migration, Outcome.FAILED, started, _other(envelope))
@@ -288,7 +312,7 @@ class Psycopg2Executor(BaseExecutor):
         try:
             error = self._run(envelope.recheck_sql())
             if error is not None:
-                if is_already_applied(fx.sqlstate(error), str(error)):
+                if self._applied_meanwhile(error, migration.version):
                     return self._result(migration, Outcome.SKIPPED, started)
                 if is_other_text(str(error)):
                     return self._result(migration, Outcome.FAILED, started, _other(envelope))
@@ -298,14 +322,14 @@ class Psycopg2Executor(BaseExecutor):
                 error = self._run(statement.text)
                 if error is not None:
                     failure = fx.with_statement(fx.failure(error), statement, "statement")
-                    failure = Failure(**{**failure.__dict__, "ran": tuple(ran)})
-                    outcome = Outcome.PARTIAL if ran else Outcome.FAILED
+                    outcome, failure = fx.partial(failure, ran)
                     return self._result(migration, outcome, started, failure)
                 ran.append(statement.text)
             error = self._run(envelope.after_body)  # state check, history row, unlock
             if error is None:
                 return self._result(migration, Outcome.OK, started)
-            return self._result(migration, Outcome.PARTIAL, started, _end_failure(error, ran))
+            outcome, failure = fx.partial(fx.end_failure(error), ran)
+            return self._result(migration, outcome, started, failure)
         finally:
             self._notices.live = None
             self._finish_session(envelope)
@@ -338,6 +362,12 @@ class Psycopg2Executor(BaseExecutor):
             self._run(
                 f"SELECT pg_advisory_unlock({key}); RESET lock_timeout; RESET statement_timeout;"
             )
+
+    def _applied_meanwhile(self, error: Any, version: str) -> bool:
+        """The re-check said so, and the history holds it: a file raising the same text fails."""
+        if not is_already_applied(fx.sqlstate(error), str(error)):
+            return False
+        return bool(self._query(f"SELECT 1 FROM {TABLE} WHERE version = %s", (version,)))
 
     def in_transaction(self) -> bool:
         from psycopg2.extensions import TRANSACTION_STATUS_IDLE
@@ -382,7 +412,7 @@ class Psycopg2Executor(BaseExecutor):
         failure: Failure | None = None,
     ) -> Result:
         ms = (time.perf_counter() - started) * 1000
-        notices = _shown(self._notices.loose)
+        notices = fx.shown(self._notices.loose)
         self._notices.clear()
         return Result(migration, outcome, ms, failure, notices)
 
@@ -423,42 +453,6 @@ class Psycopg2Executor(BaseExecutor):
         finally:
             self._run(undo)
             self._notices.clear()
-
-
-def _warm_up() -> None:
-    """While a far-away server answers: what a run with anything pending needs first (the
-    parser's import, ~17 ms, and the splitter's patterns). A run with nothing pending pays
-    for it only where it outlasts the wait."""
-    import pglast.parser  # noqa: F401
-
-    import supamigrate.clisplit  # noqa: F401
-
-
-def _prepare(envelope: Callable[[int], Envelope], indexes: range) -> None:
-    for index in indexes:
-        envelope(index)
-
-
-def _shown(notices: list[str]) -> tuple[str, ...]:
-    return tuple(
-        mask(n.strip())
-        for n in notices
-        if "there is no transaction in progress" not in n  # our own ROLLBACK's echo
-    )
-
-
-def _end_failure(error: Any, ran: list[str]) -> Failure:
-    """After every statement of a no-transaction file ran: the state check or the history
-    insert failed; say which, and that what ran stays applied."""
-    base = fx.failure(error)
-    if is_state_error(base.message):
-        message = (
-            f"the file left {state_problem(base.message)}: a no-transaction file must end with "
-            "no transaction open and the session as it found it (what its open transaction did "
-            "was rolled back; statements committed before it stay)"
-        )
-        base = Failure(base.sqlstate, message)
-    return Failure(**{**base.__dict__, "ran": tuple(ran)})
 
 
 def _other(envelope: Envelope) -> Failure:

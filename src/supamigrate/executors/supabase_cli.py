@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -72,15 +74,60 @@ def version_note(found: str, cli: Path) -> list[str]:
     ]
 
 
-def _pushed(
-    migration: MigrationFile, before: set[str], after: set[str], ms: float, code: int
-) -> Result:
-    if migration.version in before:
-        return Result(migration, Outcome.SKIPPED, 0.0)  # another runner applied it meanwhile
-    if migration.version in after:
-        return Result(migration, Outcome.OK, ms, notices=("(by supabase db push)",))
-    why = f"`supabase db push` exited {code} without applying it; see its output above"
-    return Result(migration, Outcome.FAILED, ms, Failure("?????", why))
+_APPLYING = re.compile(r"^Applying migration (?P<version>\d+)_\S*\.sql\.\.\.$")
+_ERROR = re.compile(r"^ERROR: (?P<message>.*) \(SQLSTATE (?P<state>[0-9A-Z]{5})\)$")
+NO_NOTICES = (
+    "Notices: `supabase db push` does not show the migrations' notices (RAISE NOTICE, "
+    '"already exists, skipping"); run with --method psycopg2 to see them.'
+)
+
+
+@dataclass
+class _Pushed:
+    """What the CLI's output told, timed as it arrived: when each migration began (it prints
+    "Applying migration <file>..." as it starts one), when it ended, and its error."""
+
+    code: int = 0
+    began: dict[str, float] = field(default_factory=dict)  # version -> time it began
+    ended: float = 0.0
+    error: Failure | None = None
+    at_statement: bool = False
+
+    def read(self, line: str, now: float) -> None:
+        applying, error = _APPLYING.match(line), _ERROR.match(line)
+        if applying is not None:
+            self.began[applying.group("version")] = now
+        elif error is not None:
+            self.error = Failure(error.group("state"), mask(error.group("message")))
+        elif self.error is not None and line.startswith("At statement:"):
+            self.at_statement = True
+        elif self.at_statement and self.error is not None and not line.startswith("Try "):
+            statement = f"{self.error.statement}\n{line}".strip("\n")
+            self.error = replace(self.error, statement=mask(statement), located_by="supabase")
+
+    def ms(self, version: str) -> float | None:
+        """From its "Applying" line to the next one (or the CLI's end): measured by the
+        clock here, as the lines came; None when the CLI never said it began."""
+        if version not in self.began:
+            return None
+        later = [t for t in self.began.values() if t > self.began[version]]
+        return (min(later, default=self.ended) - self.began[version]) * 1000
+
+    def result(self, migration: MigrationFile, before: set[str], after: set[str]) -> Result:
+        version = migration.version
+        if version in before:
+            return Result(migration, Outcome.SKIPPED, 0.0)  # another runner applied it meanwhile
+        if version in after:
+            return Result(migration, Outcome.OK, self.ms(version))
+        failure = self.error if version in self.began and self.error is not None else None
+        if failure is not None and failure.statement:
+            found = migration.sql.find(failure.statement.splitlines()[0])
+            line = migration.sql.count("\n", 0, found) + 1 if found >= 0 else 0
+            failure = replace(failure, line=line)
+        if failure is None:
+            why = f"`supabase db push` exited {self.code} without applying it; see its output above"
+            failure = Failure("?????", why)
+        return Result(migration, Outcome.FAILED, self.ms(version), failure)
 
 
 class SupabaseCliExecutor(BaseExecutor):
@@ -137,7 +184,7 @@ class SupabaseCliExecutor(BaseExecutor):
             rows = {row.version: row for row in self.read_history()}
             before = set(rows)
             pending = [m for m in todo if m.version not in before]
-            started, code = time.perf_counter(), 0
+            pushed = _Pushed()
             # Recorded meanwhile with another text: the database is not what the plan saw.
             other = next((m for m in todo if m.version in rows and not _same(rows, m)), None)
             if other is not None:
@@ -146,15 +193,16 @@ class SupabaseCliExecutor(BaseExecutor):
                 on_result(result)
                 return [result]
             if pending:
-                for note in self.version_notes():
+                for note in [*self.version_notes(), NO_NOTICES]:
                     self.settings.say(note)
                 newest = max(before, default="")
-                code = self._push(dry=False, include_all=any(m.version < newest for m in pending))
-            ms = (time.perf_counter() - started) * 1000 / max(len(pending), 1)
-            applied = {row.version for row in self.read_history()}
+                everything = any(m.version < newest for m in pending)
+                self._push(dry=False, include_all=everything, pushed=pushed)
+            with interrupt.paused():  # a signal stopped the push: still ask what it committed
+                applied = {row.version for row in self.read_history()}
         results: list[Result] = []
         for migration in todo:
-            result = _pushed(migration, before, applied, ms, code)
+            result = pushed.result(migration, before, applied)
             results.append(result)
             on_result(result)
             if result.stops_run:
@@ -162,7 +210,7 @@ class SupabaseCliExecutor(BaseExecutor):
         return results
 
     def preview(self, todo: Sequence[MigrationFile]) -> None:
-        if self._push(dry=True, include_all=False) != 0:
+        if self._push(dry=True, include_all=False, pushed=_Pushed()) != 0:
             raise MigrationFailed("`supabase db push --dry-run` failed; see its output above.")
 
     def command(self, *, dry: bool, include_all: bool) -> list[str]:
@@ -184,8 +232,9 @@ class SupabaseCliExecutor(BaseExecutor):
             env[key] = settings.target.password
         return env
 
-    def _push(self, *, dry: bool, include_all: bool) -> int:
-        """Run `supabase db push`, streaming its output masked; return its exit code."""
+    def _push(self, *, dry: bool, include_all: bool, pushed: _Pushed) -> int:
+        """Run `supabase db push`, streaming its output masked, telling `pushed` each line as
+        it arrives; return its exit code."""
         command = self.command(dry=dry, include_all=include_all)
         say = self.settings.say
         say(f"$ {mask(' '.join(command))}")
@@ -201,8 +250,11 @@ class SupabaseCliExecutor(BaseExecutor):
         assert process.stdout is not None
         with interrupt.forwarding(process.pid):
             for line in process.stdout:
+                pushed.read(line.strip(), time.perf_counter())
                 say(f"  supabase: {mask(line.rstrip())}")
-            return process.wait()
+            pushed.code = process.wait()
+            pushed.ended = time.perf_counter()
+            return pushed.code
 
     def close(self) -> None:
         self.reader.close()
