@@ -27,6 +27,7 @@ from invoke.tasks import Task
 from supamigrate.masking import mask
 
 _UNKNOWN = re.compile(r"^No idea what '(?P<token>.*)' is!$", re.S)
+_NOT_INT = re.compile(r"invalid literal for int\(\) with base 10: (?P<value>'.*')$", re.S)
 _ARGUMENT = re.compile(r"<Argument: (?P<name>[\w-]+)[^>]*>")  # how Invoke names a flag in errors
 # Tasks that read bare paths as files: task name -> the flag each path becomes.
 PATH_TASKS = {"lint": "--file"}
@@ -78,11 +79,13 @@ def _exit_2(step: Callable[[], None], program: Program, name: str) -> None:
         message = hint(exc, program.collection, program.initial_context, name)
         raise Exit(mask(message), 2) from None  # a URL typed as a task keeps its password
     except ValueError as exc:  # Invoke casts an int flag's value and lets ValueError through
+        if not _NOT_INT.search(str(exc)):
+            raise  # not the user's input (e.g. help for a flag a task lacks): a bug to see
         raise Exit(mask(_not_a_number(exc, program.core.unparsed, name)), 2) from None
 
 
 def _not_a_number(error: ValueError, tokens: list[str], program: str) -> str:
-    match = re.search(r"invalid literal for int\(\) with base 10: (?P<value>'.*')$", str(error))
+    match = _NOT_INT.search(str(error))
     value = match.group("value")[1:-1] if match else ""
     for index, token in enumerate(tokens):
         flag, equals, inline = token.partition("=")
