@@ -111,18 +111,26 @@ def hint(error: ParseError, collection: Collection, core: ParserContext, program
     if context is None:
         flags = list(core.flags)
         return _said(f"Unknown option {token}", _near(token, flags), f"`{program} --help`")
-    near = _near(token, [*context.flags, *context.inverse_flags]) or _near(token, core.flags)
     lists = f"`{program} --help {context.name}`"
-    others = sorted(n for n, ctx in _contexts(collection) if token in ctx.flags)
-    if near is None and others:  # right flag, wrong task: say which task has it
-        which = ", ".join(others[:3])
-        return f"{context.name} has no {token} ({which} does); {lists} lists its flags."
+    near = _near(token, [*context.flags, *context.inverse_flags])
+    if near is None:  # another task's flag (maybe mistyped too), or one of Invoke's core flags
+        contexts = _contexts(collection)
+        theirs = _near(token, {flag for _, ctx in contexts for flag in ctx.flags}) or ""
+        near = _near(token, core.flags)
+        if theirs and _likeness(token, theirs) >= _likeness(token, near or ""):
+            owners = [n for n, ctx in contexts if theirs in ctx.flags]
+            which = ", ".join(owners) + (" do" if len(owners) > 1 else " does")
+            return f"{context.name} has no {theirs} ({which}); {lists} lists its flags."
     return _said(f"Unknown flag {token} for {context.name}", near, lists)
 
 
 def _said(what: str, near: str | None, where: str) -> str:
     guess = f": did you mean {near}?" if near else "."
     return f"{what}{guess} {where} lists them; nothing was run."
+
+
+def _likeness(token: str, name: str) -> float:
+    return difflib.SequenceMatcher(None, token.replace("_", "-").lower(), name).ratio()
 
 
 def _near(token: str, names: Iterable[str]) -> str | None:
