@@ -27,6 +27,7 @@ from invoke.tasks import Task
 from supamigrate.masking import mask
 
 _UNKNOWN = re.compile(r"^No idea what '(?P<token>.*)' is!$", re.S)
+_NOT_INT = re.compile(r"invalid literal for int\(\) with base 10: (?P<value>'.*')$", re.S)
 _ARGUMENT = re.compile(r"<Argument: (?P<name>[\w-]+)[^>]*>")  # how Invoke names a flag in errors
 # Tasks that read bare paths as files: task name -> the flag each path becomes.
 PATH_TASKS = {"lint": "--file"}
@@ -78,11 +79,13 @@ def _exit_2(step: Callable[[], None], program: Program, name: str) -> None:
         message = hint(exc, program.collection, program.initial_context, name)
         raise Exit(mask(message), 2) from None  # a URL typed as a task keeps its password
     except ValueError as exc:  # Invoke casts an int flag's value and lets ValueError through
+        if not _NOT_INT.search(str(exc)):
+            raise  # not the user's input (e.g. help for a flag a task lacks): a bug to see
         raise Exit(mask(_not_a_number(exc, program.core.unparsed, name)), 2) from None
 
 
 def _not_a_number(error: ValueError, tokens: list[str], program: str) -> str:
-    match = re.search(r"invalid literal for int\(\) with base 10: (?P<value>'.*')$", str(error))
+    match = _NOT_INT.search(str(error))
     value = match.group("value")[1:-1] if match else ""
     for index, token in enumerate(tokens):
         flag, equals, inline = token.partition("=")
@@ -108,18 +111,26 @@ def hint(error: ParseError, collection: Collection, core: ParserContext, program
     if context is None:
         flags = list(core.flags)
         return _said(f"Unknown option {token}", _near(token, flags), f"`{program} --help`")
-    near = _near(token, [*context.flags, *context.inverse_flags]) or _near(token, core.flags)
     lists = f"`{program} --help {context.name}`"
-    others = sorted(n for n, ctx in _contexts(collection) if token in ctx.flags)
-    if near is None and others:  # right flag, wrong task: say which task has it
-        which = ", ".join(others[:3])
-        return f"{context.name} has no {token} ({which} does); {lists} lists its flags."
+    near = _near(token, [*context.flags, *context.inverse_flags])
+    if near is None:  # another task's flag (maybe mistyped too), or one of Invoke's core flags
+        contexts = _contexts(collection)
+        theirs = _near(token, {flag for _, ctx in contexts for flag in ctx.flags}) or ""
+        near = _near(token, core.flags)
+        if theirs and _likeness(token, theirs) >= _likeness(token, near or ""):
+            owners = [n for n, ctx in contexts if theirs in ctx.flags]
+            which = ", ".join(owners) + (" do" if len(owners) > 1 else " does")
+            return f"{context.name} has no {theirs} ({which}); {lists} lists its flags."
     return _said(f"Unknown flag {token} for {context.name}", near, lists)
 
 
 def _said(what: str, near: str | None, where: str) -> str:
     guess = f": did you mean {near}?" if near else "."
     return f"{what}{guess} {where} lists them; nothing was run."
+
+
+def _likeness(token: str, name: str) -> float:
+    return difflib.SequenceMatcher(None, token.replace("_", "-").lower(), name).ratio()
 
 
 def _near(token: str, names: Iterable[str]) -> str | None:
