@@ -325,12 +325,19 @@ def verify(
     _run(json, body)
 
 
-@task(help={**CONFIG_HELP, "strict": "Fail on warnings too (errors always fail; info never)."})
+@task(
+    help={
+        **CONFIG_HELP,
+        **TARGET_HELP,
+        "strict": "Fail on warnings too (errors always fail; info never).",
+    }
+)
 @friendly
 def advise(
     c: Context,
     db_url: str | None = None,
     linked: bool = False,
+    target: str | None = None,
     json: bool = False,
     strict: bool = False,
 ) -> None:
@@ -339,7 +346,7 @@ def advise(
     from supamigrate.commands import banner
 
     def body(out: Reporter) -> int:
-        config = _config(linked, db_url=db_url)
+        config = _config(linked, target, db_url=db_url)
         banner(config, out)
         return run_advise(config, out, strict=strict)
 

@@ -42,6 +42,7 @@ def guard(program: Program, name: str) -> None:
     def tasks() -> None:
         program.core.unparsed = with_paths(program.core.unparsed, program.collection)
         _exit_2(parse_tasks, program, name)
+        _exit_2(lambda: _no_flag_as_value(program), program, name)
 
     def cleanup() -> None:
         try:
@@ -82,6 +83,15 @@ def _exit_2(step: Callable[[], None], program: Program, name: str) -> None:
         if not _NOT_INT.search(str(exc)):
             raise  # not the user's input (e.g. help for a flag a task lacks): a bug to see
         raise Exit(mask(_not_a_number(exc, program.core.unparsed, name)), 2) from None
+
+
+def _no_flag_as_value(program: Program) -> None:
+    """Invoke fills a task's positional argument (`db.create NAME`) with whatever word comes,
+    a mistyped flag included: a value that starts with "-" is read as the flag it looks like."""
+    for context in program.tasks:
+        for argument in context.positional_args:
+            if isinstance(argument.value, str) and argument.value.startswith("-"):
+                raise ParseError(f"No idea what {argument.value!r} is!", context)
 
 
 def _not_a_number(error: ValueError, tokens: list[str], program: str) -> str:
