@@ -5,8 +5,8 @@ longer than the bound (`--rehearse-limit`, default 2s); after the first statemen
 lock keeping the app waiting (SHARE and stronger, on a table that existed before), the rest of
 the rehearsal may take at most the bound more: every statement runs with statement_timeout and
 lock_timeout cut to what is left (or to the file's own timeouts when shorter). A statement
-stopped by the bound is a finding ("would hold ... for longer
-than ..."), not a failure: the rest is not rehearsed, and the locks go at once (ROLLBACK TO).
+stopped by the bound is a finding ("would hold ... for longer than ..."), not a failure: the
+rest is not rehearsed, and the locks go at once (ROLLBACK TO).
 """
 
 from __future__ import annotations
