@@ -118,7 +118,8 @@ def test_psql_method_applies_like_psycopg2(project: Any, make_db: Any) -> None:
     result = project.invoke("migrate", "--skip-confirm", "--method", "psql")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Method: psql (forced by --method)" in result.stdout
-    assert "[4/4] 004_enable_rls_policies ... ok" in result.stdout
+    assert "[4/5] 004_enable_rls_policies ... ok" in result.stdout
+    assert "[5/5] 005_enforce_tenant_boundary ... ok" in result.stdout
     assert "NOTICE:  003: public.files does not exist, skipped" in result.stdout
     other = make_db()
     assert (
