@@ -136,7 +136,7 @@ def test_psql_method_applies_like_psycopg2(project: Any, make_db: Any) -> None:
         cb.execute(query)
         assert ca.fetchall() == cb.fetchall()
     again = project.invoke("migrate", "--skip-confirm", "--method", "psql")
-    assert "Nothing to apply: 4 applied." in again.stdout
+    assert "Nothing to apply: 5 applied." in again.stdout
 
 
 def test_psql_failure_stops_rolls_back_and_names_the_line(project: Any) -> None:
