@@ -121,7 +121,8 @@ def test_psql_method_applies_like_psycopg2(project: Any, make_db: Any) -> None:
     result = project.invoke("migrate", "--skip-confirm", "--method", "psql")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Method: psql (forced by --method)" in result.stdout
-    assert "[4/4] 004_enable_rls_policies ... ok" in result.stdout
+    assert "[4/5] 004_enable_rls_policies ... ok" in result.stdout
+    assert "[5/5] 005_enforce_tenant_boundary ... ok" in result.stdout
     assert "NOTICE:  003: public.files does not exist, skipped" in result.stdout
     other = make_db()
     assert (
@@ -138,7 +139,7 @@ def test_psql_method_applies_like_psycopg2(project: Any, make_db: Any) -> None:
         cb.execute(query)
         assert ca.fetchall() == cb.fetchall()
     again = project.invoke("migrate", "--skip-confirm", "--method", "psql")
-    assert "Nothing to apply: 4 applied." in again.stdout
+    assert "Nothing to apply: 5 applied." in again.stdout
 
 
 def test_psql_failure_stops_rolls_back_and_names_the_line(project: Any) -> None:
