@@ -481,3 +481,30 @@ def test_temp_objects_do_not_reach_the_next_migration(
     ]
     assert [r.outcome for r in _apply(open_executor(method), todo)] == [Outcome.OK, Outcome.OK]
     assert _query(db, "select a from public.t") == [(42,)]
+
+
+def test_a_transactional_migration_leaves_nothing_in_the_session(
+    tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """What a file makes at session level (an advisory lock, LISTEN, a WITH HOLD cursor, a
+    prepared statement, a temp table) is gone once it committed, while the runner's session
+    lives on (through a transaction pooler the app gets that server connection next)."""
+    sql = (
+        "create table public.s (id int);\nselect pg_advisory_lock(4242);\nlisten leftover;\n"
+        "declare held cursor with hold for select 1;\nprepare leftover as select 1;\n"
+        "create temp table leftover (a int);\nset search_path = pg_catalog;\n"
+    )
+    executor = open_executor("psycopg2")
+    (result,) = _apply(executor, [_file(tmp_path, "20250101000001", "s", sql)])
+    assert result.outcome is Outcome.OK
+    # the runner's connection is still open: nothing of the file may be held by it
+    assert _query(db, "select count(*) from pg_locks where locktype = 'advisory'") == [(0,)]
+    own = executor._connection  # type: ignore[attr-defined]
+    with own.cursor() as cur:
+        cur.execute(
+            "select (select count(*) from pg_listening_channels()), "
+            "(select count(*) from pg_cursors), (select count(*) from pg_prepared_statements), "
+            "pg_my_temp_schema() = 0 or not exists (select 1 from pg_class where "
+            "relnamespace = pg_my_temp_schema()), current_setting('search_path')"
+        )
+        assert cur.fetchone() == (0, 0, 0, True, '"$user", public')

@@ -143,9 +143,12 @@ def wrap(
         limits.sql("LOCAL"),
         statements,
         f"RESET SESSION AUTHORIZATION;\nRESET ROLE;\n{record}\n",
-        # RESET ALL after COMMIT: the next message is read with the session's settings, so
-        # none a file set (standard_conforming_strings...) may change how it is read.
-        "COMMIT;\nRESET ALL;\n",
+        # The clean session again after COMMIT: the next message is read with the session's
+        # settings (none a file set may change how it is read), and what a file made at
+        # session level (a temp table, a prepared statement, LISTEN, a WITH HOLD cursor, an
+        # advisory lock) does not outlive it: through a transaction pooler the server
+        # connection goes to the app next.
+        f"COMMIT;\n{CLEAN_SESSION}",
         "ROLLBACK;\n",
     )
 
