@@ -31,7 +31,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from helpers.project import Project
 from helpers.server import throwaway_server
@@ -166,6 +172,19 @@ class MigrateMachine(RuleBasedStateMachine):
         self.restarts = 0
 
     # --- the world --------------------------------------------------------------------------
+
+    @initialize(
+        method=st.sampled_from(["psycopg2", "psql"]),
+        as_json=st.booleans(),
+        notice=HOSTILE,
+        no_transaction=st.booleans(),
+    )
+    def a_first_run(self, method: str, as_json: bool, notice: str, no_transaction: bool) -> None:
+        """Every example starts with a run over a hostile file and a failing one (swarm
+        testing may switch any rule off; this part of the promise is always exercised)."""
+        self.add_file(failing=False, no_transaction=no_transaction, slow=False, notice=notice)
+        self.add_file(failing=True, no_transaction=False, slow=False, notice="")
+        self.migrate(method, as_json, go_on=False)
 
     @rule(
         failing=st.booleans(),
@@ -384,7 +403,7 @@ def test_the_report_is_the_truth(sm_server: localdb.LocalServer, tmp_path: Path)
     MigrateMachine.base = tmp_path
     run = MigrateMachine.TestCase()
     run.settings = settings(
-        max_examples=60 if LONG else 3,
+        max_examples=60 if LONG else 4,
         stateful_step_count=25 if LONG else 7,
         derandomize=not LONG,
         deadline=None,
