@@ -136,12 +136,13 @@ class Notices:
 
 @dataclass
 class Sizer:
-    """How many migrations the next message carries: one first (the terminal shows progress
-    at once), then up to GROWTH times as many each time, up to MAX_COUNT, and fewer when the
-    last message took long, so a long run still shows progress about every TARGET_SECONDS.
-    200 quick migrations go in 5 messages (1, 8, 64, 100, 27): far away, each is a round trip."""
+    """How many migrations the next message carries: GROWTH first (8 quick migrations still
+    show progress at once; one alone cost a round trip of its own, 100 ms far away), then up
+    to GROWTH times as many each time, up to MAX_COUNT, and fewer when the last message took
+    long, so a long run still shows progress about every TARGET_SECONDS. 200 quick migrations
+    go in 4 messages (8, 64, 100, 28): far away, each is a round trip."""
 
-    count: int = 1
+    count: int = GROWTH
     cap: int | None = None  # a one-off limit after a message nothing of which ran
     _started: float = field(default=0.0, repr=False)
 
