@@ -17,6 +17,8 @@ import threading
 import time
 from types import TracebackType
 
+_TERMINATE = b"X\x00\x00\x00\x04"  # the protocol's Terminate message: no answer comes
+
 
 class DelayProxy:
     def __init__(self, upstream: tuple[str, int], delay: float) -> None:
@@ -104,7 +106,8 @@ class DelayProxy:
         try:
             while chunk := await reader.read(65536):
                 queue.put_nowait((time.monotonic() + self.delay, chunk))
-                if last is not None and direction == "up" and last[0] != "up":
+                speaks = direction == "up" and chunk != _TERMINATE  # (a goodbye waits for nothing)
+                if last is not None and speaks and last[0] != "up":
                     self.round_trips += 1  # the client speaks again after the server did
                 if last is not None:
                     last[0] = direction

@@ -144,6 +144,9 @@ class Sizer:
 
     count: int = GROWTH
     cap: int | None = None  # a one-off limit after a message nothing of which ran
+    # The round trip, as the history read took it: a message's time less it is the
+    # migrations' own (100 ms far away would otherwise count as 12 ms a migration of 8).
+    rtt: float = 0.0
     _started: float = field(default=0.0, repr=False)
 
     def take(self) -> int:
@@ -154,6 +157,6 @@ class Sizer:
 
     def done(self, ran: int) -> None:
         elapsed = time.perf_counter() - self._started
-        per_migration = elapsed / max(ran, 1)
+        per_migration = max(elapsed - self.rtt, elapsed / 2) / max(ran, 1)
         by_time = int(TARGET_SECONDS / per_migration) if per_migration > 0 else MAX_COUNT
         self.count = max(1, min(self.count * GROWTH, MAX_COUNT, by_time))

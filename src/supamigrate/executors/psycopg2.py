@@ -154,7 +154,7 @@ class Psycopg2Executor(BaseExecutor):
                 wrapped[index] = wrap(todo[index], self.limits, rerun=rerun)
             return wrapped[index]
 
-        sizer = Sizer()
+        sizer = Sizer(rtt=self._ahead.seconds)
         while len(results) < len(todo) and not (results and results[-1].stops_run):
             first = envelope(len(results))
             if first.transactional:
