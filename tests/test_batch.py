@@ -80,13 +80,13 @@ def test_the_marker_takes_digits_only() -> None:
 
 
 def test_messages_grow_from_one_and_shrink_when_slow() -> None:
-    """8, 64, ... up to MAX_COUNT; a one-off cap after a message of which nothing ran."""
+    """1, 8, 64, ... up to MAX_COUNT; a one-off cap after a message of which nothing ran."""
     sizer = Sizer()
     sizes = []
     for _ in range(10):
         sizes.append(sizer.take())
         sizer.done(sizes[-1])
-    assert sizes[:2] == [GROWTH, GROWTH**2] and max(sizes) == MAX_COUNT
+    assert sizes[:3] == [1, GROWTH, GROWTH**2] and max(sizes) == MAX_COUNT
     sizer.cap = 3
     assert sizer.take() == 3 and sizer.take() == MAX_COUNT
 

@@ -16,7 +16,9 @@ from supamigrate.db import session
 from supamigrate.dburl import DbTarget
 
 pytestmark = pytest.mark.skipif(BINARY is None, reason="install pgbouncer (.ci/run does)")
-STEPS = 12  # 8 in the first message (batch.GROWTH), then the rest: two backends at least
+STEPS = (
+    12  # 001 goes alone, then 8 in one message (batch.GROWTH), then the rest: two backends at least
+)
 LOG = "create table public.ran_on (n int primary key, pid int not null);\n"
 STEP = "create table public.step_{n} (id int);\ninsert into public.ran_on values ({n}, pg_backend_pid());\n"
 

@@ -136,13 +136,13 @@ class Notices:
 
 @dataclass
 class Sizer:
-    """How many migrations the next message carries: GROWTH first (8 quick migrations still
-    show progress at once; one alone cost a round trip of its own, 100 ms far away), then up
+    """How many migrations the next message carries: one first (the terminal shows progress
+    at once, and pg_stat_activity shows its SQL: a message shows only its first 1 KB), then up
     to GROWTH times as many each time, up to MAX_COUNT, and fewer when the last message took
     long, so a long run still shows progress about every TARGET_SECONDS. 200 quick migrations
-    go in 4 messages (8, 64, 100, 28): far away, each is a round trip."""
+    go in 5 messages (1, 8, 64, 100, 27): far away, each is a round trip."""
 
-    count: int = GROWTH
+    count: int = 1
     cap: int | None = None  # a one-off limit after a message nothing of which ran
     # The round trip, as the history read took it: a message's time less it is the
     # migrations' own (100 ms far away would otherwise count as 12 ms a migration of 8).
