@@ -6,6 +6,7 @@ written to the other side `delay` seconds after it arrived.
 
     with DelayProxy(("127.0.0.1", 5432), delay=0.010) as proxy:
         ... connect to 127.0.0.1:proxy.port ...
+        proxy.round_trips, proxy.connections  # what the client paid for, as counted here
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import contextlib
 import threading
 import time
 from types import TracebackType
+
+_TERMINATE = b"X\x00\x00\x00\x04"  # the protocol's Terminate message: no answer comes
 
 
 class DelayProxy:
@@ -26,6 +29,10 @@ class DelayProxy:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._server: asyncio.Server | None = None
+        # Round trips as the client pays them: each time it sends after the server spoke (or
+        # first), on every connection; and the connections opened. Reset by the caller.
+        self.round_trips = 0
+        self.connections = 0
 
     def __enter__(self) -> DelayProxy:
         self._thread.start()
@@ -64,11 +71,21 @@ class DelayProxy:
         except OSError:
             writer.close()
             return
+        self.connections += 1
+        last: list[str] = [""]  # the direction of this connection's last chunk
         await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+            self._pipe(reader, up_writer, "up", last),
+            self._pipe(up_reader, writer, "down", last),
+            return_exceptions=True,
         )
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        direction: str = "up",
+        last: list[str] | None = None,
+    ) -> None:
         """Read chunks as they come; a second task writes each one `delay` after its arrival."""
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
@@ -89,6 +106,11 @@ class DelayProxy:
         try:
             while chunk := await reader.read(65536):
                 queue.put_nowait((time.monotonic() + self.delay, chunk))
+                speaks = direction == "up" and chunk != _TERMINATE  # (a goodbye waits for nothing)
+                if last is not None and speaks and last[0] != "up":
+                    self.round_trips += 1  # the client speaks again after the server did
+                if last is not None:
+                    last[0] = direction
         except OSError:
             pass
         queue.put_nowait((time.monotonic() + self.delay, b""))

@@ -11,11 +11,12 @@ Each is timed cold (all pending) and no-op (nothing pending), N = 20 and 200, in
 REPEATS times (BENCH_REPEATS); ratios to the floor are taken pair by pair (same round) and
 the median shown. Then again through benchmarks/delay_proxy.py (10 ms each way), as a
 far-away project is, at N=20 and N=200 (there against the limit: process start, connect,
-the server's own time and one round trip); then N=10,000 locally (cold, no-op, peak memory),
-and the split + pre-flight check of one 50 MB file.
+the server's own time and one round trip), and at N=200 50 ms each way (a CI runner on another
+continent), counting the round trips each cold run pays; then N=10,000 locally (cold, no-op,
+peak memory), and `migrate --dry` on one 50 MB file (benchmarks/big_file.py).
 
 Writes benchmarks/results/migrate_speed.md and benchmarks/migrate_speed.png.
-Run: `nox -s bench` (or `python benchmarks/migrate_speed.py [--quick]`).
+Run: `nox -s bench` (or `python benchmarks/migrate_speed.py [--quick] [--parts=a,b]`).
 """
 
 from __future__ import annotations
@@ -161,9 +162,15 @@ def command(tool: str, ws: Workspace, target: DbTarget, *, noop: bool) -> list[s
 
 
 PEAK_KIB: dict[str, float] = {}  # the last run's peak resident memory, per tool and kind
+# The proxy the runs go through now (measure sets it), and the round trips and connections the
+# last run paid through it, per tool and kind: what each far-away run costs, counted.
+PROXY: list[DelayProxy] = []
+ROUND_TRIPS: dict[str, tuple[int, int]] = {}
 
 
 def run(tool: str, ws: Workspace, target: DbTarget, *, noop: bool) -> float:
+    for proxy in PROXY:
+        proxy.round_trips = proxy.connections = 0
     started = time.perf_counter()
     child = subprocess.Popen(
         command(tool, ws, target, noop=noop),
@@ -179,6 +186,8 @@ def run(tool: str, ws: Workspace, target: DbTarget, *, noop: bool) -> float:
     child.returncode = os.waitstatus_to_exitcode(status)
     elapsed = (time.perf_counter() - started) * 1000
     PEAK_KIB[f"{tool} {'noop' if noop else 'cold'}"] = usage.ru_maxrss
+    for proxy in PROXY:
+        ROUND_TRIPS[f"{tool} {'noop' if noop else 'cold'}"] = (proxy.round_trips, proxy.connections)
     if child.returncode != 0:
         raise SystemExit(f"{tool} failed:\n{output}")
     return elapsed
@@ -256,6 +265,9 @@ class Bench:
             PEAK_KIB[f"{tool} noop"] = max(peaks)  # the worst of them
             out[tool] = {"cold": cold, "noop": noop}
             out[tool] |= {f"{k}_kib": PEAK_KIB[f"{tool} {k}"] for k in ("cold", "noop")}
+            if f"{tool} cold" in ROUND_TRIPS:  # through the proxy: what the cold run paid
+                trips, connections = ROUND_TRIPS[f"{tool} cold"]
+                out[tool] |= {"cold_round_trips": trips, "cold_connections": connections}
             self.drop(target)
         if "floor" in tools:
             out["reference"] = {"noop": noop_floor(self.fresh(port))}
@@ -301,69 +313,58 @@ def measure(
         rounds = []
         with proxy() as p:
             port = p.port if p is not None else bench.server.port
+            PROXY[:] = [p] if p is not None else []
+            ROUND_TRIPS.clear()
             warm = bench.fresh(port)  # the first run after install writes bytecode: not timed
             run("supamigrate/psycopg2", ws, warm, noop=False)
             bench.drop(warm)
             for index in range(repeats):
                 rounds.append(bench.round(ws, port, tools, noops))
                 print(f"  {int(delay * 1000)} ms, N={n}: round {index + 1}/{repeats}", flush=True)
+            PROXY.clear()
         results[n] = summarise(rounds)
     return results
 
 
+PARTS = ("local", "remote_10ms", "remote_50ms", "scale", "big_file")
+
+
 def main() -> None:
+    """Every part by default; `--parts a,b` measures only those and keeps the other parts of
+    the last results (benchmarks/results/migrate_speed.json), so a part can be re-measured."""
     quick = "--quick" in sys.argv
     repeats = 2 if quick else int(os.environ.get("BENCH_REPEATS", "7"))
+    parts = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--parts=")), "")
+    wanted = tuple(parts.split(",")) if parts else PARTS
     if not CLI.exists():
         raise SystemExit("The Supabase CLI is missing: run `npm ci` first.")
     far = ("limit", "supamigrate/psycopg2", "supabase", *TOOLS[5:])  # + dbmate
+    saved = HERE / "results" / "migrate_speed.json"
+    data: dict[str, Any] = json.loads(saved.read_text()) if parts and saved.is_file() else {}
+    data["repeats"] = repeats
     with throwaway_server("supamigrate-speed-") as (server, root):
         bench = Bench(server, root / "work")
-        local = measure(bench, (20, 200), repeats, 0.0)
+        if "local" in wanted:
+            data["local"] = measure(bench, (20, 200), repeats, 0.0)
         # Through the proxy the hand-written psql session pays a round trip per statement
         # (about a minute at N=200): at N=200 only its no-op runs, for the limit.
-        remote = measure(bench, (20,), repeats, 0.010)
-        remote |= measure(bench, (200,), repeats, 0.010, far)
-        # One cold run at 10,000 takes a minute per tool: one round, the no-op's median of 5.
-        scale = measure(bench, (10_000,), 1, 0.0, ("floor", "supamigrate/psycopg2"), noops=5)
-        big = big_file(root)  # inside: the scratch directory goes with the server
-    data = {"repeats": repeats, "local": local, "remote_10ms": remote, "scale": scale}
-    data["big_file"] = big
+        if "remote_10ms" in wanted:
+            remote = measure(bench, (20,), repeats, 0.010)
+            data["remote_10ms"] = remote | measure(bench, (200,), repeats, 0.010, far)
+        if "remote_50ms" in wanted:  # 100 ms round trips: a CI runner on another continent
+            data["remote_50ms"] = measure(bench, (200,), repeats, 0.050, far)
+        if "scale" in wanted:  # a cold run at 10,000 takes a minute per tool: one round
+            tools = ("floor", "supamigrate/psycopg2")
+            data["scale"] = measure(bench, (10_000,), 1, 0.0, tools, noops=5)
+        if "big_file" in wanted:  # inside: the scratch directory goes with the server
+            from big_file import big_file
+
+            data["big_file"] = big_file(bench, root, env_for)
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "migrate_speed.json").write_text(json.dumps(data, indent=2))
+    saved.write_text(json.dumps(data, indent=2))
     from speed_report import write_report
 
     write_report(data, HERE / "results" / "migrate_speed.md", HERE / "migrate_speed.png")
-
-
-def big_file(root: Path, megabytes: int = 50, budget: float = 120.0) -> dict[str, float]:
-    """Split and check one 50 MB file (what the history row and the pre-flight need), in a
-    child process given `budget` seconds, in migrate's order (the check splits alongside its
-    parse, and the split for the row is then cached); -1 when it did not finish in time."""
-    path = root / "big.sql"
-    chunk = "".join(migration_sql(i) for i in range(1, 41))
-    path.write_text(chunk * (megabytes * 2**20 // len(chunk) + 1))
-    code = (
-        "import sys, time; from pathlib import Path; "
-        "from supamigrate.files import MigrationFile; from supamigrate import preflight; "
-        "from supamigrate.sqlsplit import split_statements; "
-        "p = Path(sys.argv[1]); sql = p.read_text(); t = time.perf_counter(); "
-        "preflight.check_files([MigrationFile('1', 'big', p, sql, 'big')]); "
-        "n = len(split_statements(sql)); "
-        "print(n, time.perf_counter() - t)"
-    )
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code, str(path)],
-            capture_output=True,
-            text=True,
-            timeout=budget,
-            check=True,
-        )
-    except subprocess.TimeoutExpired:
-        return {"mb": megabytes, "seconds": -1.0, "budget": budget}
-    statements, seconds = done.stdout.split()
-    return {"mb": megabytes, "seconds": float(seconds), "statements": int(statements)}
 
 
 if __name__ == "__main__":

@@ -46,10 +46,10 @@ def _get(results: dict[str, Any], n: int) -> dict[str, Any]:
     return dict(results.get(str(n)) or results.get(n) or {})
 
 
-def remote_limit(data: dict[str, Any], n: int) -> float | None:
+def remote_limit(data: dict[str, Any], n: int, key: str = "remote_10ms") -> float | None:
     """Process start + connect + the server's own time + one round trip: the local floor's
     cold run, plus what the proxy adds to connecting and one query (the floor's no-op there)."""
-    local, far = _get(data["local"], n), _get(data["remote_10ms"], n)
+    local, far = _get(data.get("local", {}), n), _get(data.get(key, {}), n)
     if "limit" in far:  # measured in each round, beside the tools (migrate_speed.Bench.limit)
         return float(far["limit"]["cold"])
     if not local or not far:
@@ -61,22 +61,44 @@ def _verdict(text: str, met: bool) -> str:
     return f"- {text}: {'met' if met else 'missed'}."
 
 
-def _verdicts(data: dict[str, Any]) -> list[str]:
-    lines = []
-    far200, far20 = _get(data["remote_10ms"], 200), _get(data["remote_10ms"], 20)
-    limit = remote_limit(data, 200)
-    if limit and far200:
-        ours, cli = far200["supamigrate/psycopg2"], far200["supabase"]
-        ratio = ours.get("limit_ratio", ours["cold"] / limit)  # per round when measured so
-        cli_ratio = cli.get("limit_ratio", cli["cold"] / limit)
-        lines.append(
-            _verdict(
-                f"Remote 20 ms, N=200 cold: supamigrate {ours['cold']:.0f} ms, limit "
-                f"{limit:.0f} ms: {ratio:.2f}x the limit (median of per-round ratios; target "
-                f"<= 1.3x); Supabase CLI {cli['cold']:.0f} ms = {cli_ratio:.2f}x",
-                ratio <= 1.3,
-            )
+def _far_verdict(data: dict[str, Any], key: str, rtt: int, target: float) -> list[str]:
+    far200, limit = _get(data.get(key, {}), 200), remote_limit(data, 200, key)
+    if not (limit and far200):
+        return []
+    ours, cli = far200["supamigrate/psycopg2"], far200["supabase"]
+    ratio = ours.get("limit_ratio", ours["cold"] / limit)  # per round when measured so
+    cli_ratio = cli.get("limit_ratio", cli["cold"] / limit)
+    trips = ours.get("cold_round_trips")
+    paid = f", {trips:.0f} round trips" if trips is not None else ""
+    return [
+        _verdict(
+            f"Remote {rtt} ms, N=200 cold: supamigrate {ours['cold']:.0f} ms{paid}, limit "
+            f"{limit:.0f} ms: {ratio:.2f}x the limit (median of per-round ratios; target "
+            f"<= {target}x); Supabase CLI {cli['cold']:.0f} ms = {cli_ratio:.2f}x",
+            ratio <= target,
         )
+    ]
+
+
+def _dry_verdict(data: dict[str, Any]) -> list[str]:
+    big = data.get("big_file") or {}
+    if "dry_seconds" not in big:
+        return []
+    seconds = big["dry_seconds"]
+    return [
+        _verdict(
+            f"`invoke migrate --dry` on one {big['mb']} MB file ({big['statements']:,} "
+            f"statements): {seconds:.1f} s, {big['dry_lines']} lines of output (target <= 5 s)",
+            0 <= seconds <= 5,
+        )
+    ]
+
+
+def _verdicts(data: dict[str, Any]) -> list[str]:
+    lines = _far_verdict(data, "remote_50ms", 100, 1.2)
+    lines += _far_verdict(data, "remote_10ms", 20, 1.3)
+    lines += _dry_verdict(data)
+    far20 = _get(data.get("remote_10ms", {}), 20)
     if far20:
         ours, cli = far20["supamigrate/psycopg2"]["cold"], far20["supabase"]["cold"]
         lines.append(
@@ -86,7 +108,7 @@ def _verdicts(data: dict[str, Any]) -> list[str]:
                 ours <= 0.3 * cli,
             )
         )
-    local200 = _get(data["local"], 200)
+    local200 = _get(data.get("local", {}), 200)
     if local200:
         ratio = local200["supamigrate/psycopg2"]["cold_ratio"]
         lines.append(
@@ -113,12 +135,14 @@ def _verdicts(data: dict[str, Any]) -> list[str]:
 
 def _extra(data: dict[str, Any]) -> list[str]:
     lines = []
-    limit = remote_limit(data, 200)
-    if limit:
-        lines.append(
-            f"Limit, remote N=200 (local floor cold + proxy's extra on connect and one query, "
-            f"measured in each round): {limit:.0f} ms (median)."
-        )
+    for key, rtt in (("remote_10ms", 20), ("remote_50ms", 100)):
+        limit = remote_limit(data, 200, key)
+        if limit:
+            lines.append(
+                f"Limit, remote {rtt} ms N=200 (local floor cold + proxy's extra on connect and "
+                f"one query, measured in each round): {limit:.0f} ms (median)."
+            )
+    lines += _round_trips(data)
     scale = _get(data.get("scale", {}), 10_000)
     if scale:
         lines += ["", "### 10,000 migrations, local (one cold run; no-op: median of 5)", ""]
@@ -131,15 +155,42 @@ def _extra(data: dict[str, Any]) -> list[str]:
                 f"{row['noop']:.0f} | {row['cold_kib'] / 1024:.0f} | {row['noop_kib'] / 1024:.0f} |"
             )
     big = data.get("big_file")
-    if big:
-        seconds = (
-            f"{big['seconds']:.1f} s ({big['statements']} statements)"
-            if big["seconds"] >= 0
-            else f"did not finish within {big['budget']:.0f} s (the splitter is still quadratic "
-            "in this branch; the row is ready for the linear one)"
+    if big and big.get("seconds", -1) >= 0:
+        dry = (
+            f"`invoke migrate --dry` {big['dry_seconds']:.1f} s (median of "
+            f"{len(big['dry_runs'])}, peak {big['dry_peak_mib']:.0f} MiB); what sets it, each "
+            f"alone: split + pre-flight check {big['seconds']:.1f} s, the preview "
+            f"{big['preview_seconds']:.1f} s, the rest is start, history and listing"
+            if "dry_seconds" in big
+            else f"split + pre-flight check {big['seconds']:.1f} s"
         )
-        lines += ["", f"Big file: split + pre-flight check of one {big['mb']} MB file: {seconds}."]
+        lines += [
+            "",
+            f"Big file, one {big['mb']} MB migration ({big['statements']:,} statements): {dry}.",
+        ]
     return lines
+
+
+def _round_trips(data: dict[str, Any]) -> list[str]:
+    """What each far-away cold run paid, counted by the proxy (benchmarks/delay_proxy.py)."""
+    rows = []
+    for key, rtt in (("remote_10ms", 20), ("remote_50ms", 100)):
+        for n, row in sorted(data.get(key, {}).items(), key=lambda kv: int(kv[0])):
+            for tool in TOOLS:
+                if "cold_round_trips" in row.get(tool, {}):
+                    trips, conns = row[tool]["cold_round_trips"], row[tool]["cold_connections"]
+                    rows.append(f"| {rtt} ms | {n} | {LABELS[tool]} | {trips:.0f} | {conns:.0f} |")
+    if not rows:
+        return []
+    head = ["", "Round trips of a cold run (counted by the proxy: each time the client speaks "]
+    head[-1] += "after the server did, on every connection; median over rounds):"
+    return [
+        *head,
+        "",
+        "| RTT | N | tool | round trips | connections |",
+        "| --- | ---: | --- | ---: | ---: |",
+        *rows,
+    ]
 
 
 def write_report(data: dict[str, Any], markdown: Path, plot: Path) -> None:
@@ -158,11 +209,15 @@ def write_report(data: dict[str, Any], markdown: Path, plot: Path) -> None:
         "",
         "### Local server (loopback)",
         "",
-        *_table(data["local"]),
+        *_table(data.get("local", {})),
         "",
         "### Through a 10 ms-each-way proxy (`benchmarks/delay_proxy.py`)",
         "",
-        *_table(data["remote_10ms"]),
+        *_table(data.get("remote_10ms", {})),
+        "",
+        "### Through a 50 ms-each-way proxy (100 ms round trips)",
+        "",
+        *_table(data.get("remote_50ms", {})),
         "",
         *_extra(data),
         "",
@@ -187,10 +242,12 @@ def _plot(data: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
-    local = data["local"]
+    far = [(k, rtt) for k, rtt in (("remote_10ms", 20), ("remote_50ms", 100)) if data.get(k)]
+    figure, axes = plt.subplots(1, 1 + len(far), figsize=(6 * (1 + len(far)), 4.8))
+    left = axes[0] if far else axes
+    local = data.get("local", {})
     sizes = sorted(local, key=int)
-    for tool in [t for t in TOOLS if t in local[sizes[0]]]:
+    for tool in [t for t in TOOLS if sizes and t in local[sizes[0]]]:
         left.plot(
             [int(n) for n in sizes],
             [local[n][tool]["cold"] / 1000 for n in sizes],
@@ -202,23 +259,28 @@ def _plot(data: dict[str, Any], path: Path) -> None:
     left.set_ylabel("seconds (median)")
     left.grid(alpha=0.3)
     left.legend(fontsize=8)
-    # Far away, N=200 cold: the floor's own cold run there would pay a round trip per
-    # statement (minutes), so the limit stands in for it, as a line.
-    remote = _get(data["remote_10ms"], 200) or _get(data["remote_10ms"], 20)
+    for right, (key, rtt) in zip(axes[1:] if far else [], far, strict=True):
+        _far_panel(right, data, key, rtt)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def _far_panel(right: Any, data: dict[str, Any], key: str, rtt: int) -> None:
+    """Far away, N=200 cold: the floor's own cold run there would pay a round trip per
+    statement (minutes), so the limit stands in for it, as a line."""
+    remote = _get(data[key], 200) or _get(data[key], 20)
     tools = [t for t in TOOLS if "cold" in remote.get(t, {})]
     rows = range(len(tools))
     right.barh(list(rows), [remote[t]["cold"] / 1000 for t in tools], height=0.6)
-    limit = remote_limit(data, 200)
+    limit = remote_limit(data, 200, key)
     if limit:
         right.axvline(limit / 1000, color="black", linestyle="--", label="limit")
         right.legend(fontsize=8)
     right.set_yticks(list(rows), [LABELS[t] for t in tools], fontsize=8)
     right.invert_yaxis()
-    right.set_title("N=200, cold, through a 10 ms-each-way proxy")
+    right.set_title(f"N=200, cold, {rtt} ms round trips (proxy)")
     right.set_xlabel("seconds (median)")
     right.grid(alpha=0.3, axis="x")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
 
 
 if __name__ == "__main__":  # re-render from the last measurements, without measuring

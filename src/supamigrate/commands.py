@@ -21,10 +21,10 @@ from supamigrate.executors.base import Executor, Outcome, Result, Settings
 from supamigrate.executors.registry import Needs, choose
 from supamigrate.history import HistoryRow
 from supamigrate.history_digests import DIGESTS_NAME, recorded_row, save_digests
-from supamigrate.output import Reporter, plan_json, plan_lines, plan_summary, preview_lines
+from supamigrate.output import Reporter, plan_json, plan_lines, plan_summary
 from supamigrate.plan import Plan, make_plan, select_one
 from supamigrate.quiet_gc import no_collector_passes
-from supamigrate.sqlsplit import is_no_transaction, split_statements, statements_text
+from supamigrate.sqlsplit import is_no_transaction, statements_text
 from supamigrate.statcache import CACHE_NAME, StatCache
 
 SKIP_HINT = "pass --skip-confirm (or set CI=true) to apply without asking."
@@ -325,13 +325,10 @@ def _announce(plan: Plan, todo: list[fs.MigrationFile], out: Reporter) -> None:
 
 
 def _dry(todo: list[fs.MigrationFile], out: Reporter) -> None:
+    """Per file what a person can read (preview.py), not every statement of a 50 MB file."""
+    from supamigrate.preview import FilePreview
+
     out.say("Dry run: nothing will be executed.")
-    preview = []
-    for migration in todo:
-        out.say(f"-- {migration.label} ({migration.version})")
-        for line in preview_lines(migration.sql):
-            out.say(line)
-        preview.append(
-            {"name": migration.label, "statements": len(split_statements(migration.sql))}
-        )
-    out.fact("dry_run", preview)
+    previews = [FilePreview.of(migration) for migration in todo]
+    out.say_lines([line for preview in previews for line in preview.lines()])
+    out.fact("dry_run", [preview.json() for preview in previews])

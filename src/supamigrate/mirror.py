@@ -130,13 +130,15 @@ def plan_mirror(
     manifest_now = manifest.read_text(encoding="utf-8") if manifest.is_file() else None
     recorded = parse_manifest(manifest, manifest_now or "")
     pairs, adopted = _pair(sources, recorded, _Contents(mirror_dir, on_disk), legacy_base)
-    taken = {name.split("_", 1)[0] for name in [*on_disk, *recorded]}
+    taken: set[str] | None = None  # versions in use: made only when a source needs one
     items: list[MirrorItem] = []
     for source in sources:
         mirror_name = pairs.get(source.file_name)
         if mirror_name is not None:
             items.append(_existing(source, mirror_dir, mirror_name, on_disk, recorded, cache))
         elif assign:
+            if taken is None:
+                taken = {name.split("_", 1)[0] for name in [*on_disk, *recorded]}
             version = _next_version(taken, now)
             taken.add(version)
             target = mirror_dir / f"{version}_{source.name}.sql"

@@ -16,9 +16,7 @@ from supamigrate.errors import UsageError
 from supamigrate.executors.base import Failure, Outcome, Result
 from supamigrate.masking import mask, mask_lines
 from supamigrate.plan import Plan, State
-from supamigrate.sqlsplit import code_of, split_statements
 
-PREVIEW_LINES = 3
 # The command people typed: advice says `invoke migrate` in this repo, `supamigrate migrate`
 # when run as the `supamigrate` command (cli.py sets it).
 PROGRAM = "invoke"
@@ -149,21 +147,6 @@ def plan_summary(plan: Plan) -> str:
     counts = {state: len(plan.with_state(state)) for state in State}
     parts = [f"{n} {state.value}" for state, n in counts.items() if n]
     return ", ".join(parts) if parts else "no migrations"
-
-
-def preview_lines(sql: str) -> list[str]:
-    """--dry: statement count and the first lines of each statement."""
-    statements = split_statements(sql)
-    lines = [f"    {len(statements)} statement(s)"]
-    for statement in statements:
-        code = code_of(statement.text)  # from the line it is reported at (its first token)
-        head = code.splitlines()[:PREVIEW_LINES]
-        more = " ..." if len(code.splitlines()) > PREVIEW_LINES else ""
-        lines.append(f"    line {statement.line}: {head[0]}" if head else "")
-        lines.extend(f"      {text}" for text in head[1:])
-        if more:
-            lines[-1] += more
-    return lines
 
 
 def progress_line(index: int, total: int, result: Result) -> str:

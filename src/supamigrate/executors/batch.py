@@ -167,12 +167,16 @@ class Notices:
 @dataclass
 class Sizer:
     """How many migrations the next message carries: one first (the terminal shows progress
-    at once), then up to GROWTH times as many each time, up to MAX_COUNT, and fewer when the
-    last message took long, so a long run still shows progress about every TARGET_SECONDS.
-    200 quick migrations go in 5 messages (1, 8, 64, 100, 27): far away, each is a round trip."""
+    at once, and pg_stat_activity shows its SQL: a message shows only its first 1 KB), then up
+    to GROWTH times as many each time, up to MAX_COUNT, and fewer when the last message took
+    long, so a long run still shows progress about every TARGET_SECONDS. 200 quick migrations
+    go in 5 messages (1, 8, 64, 100, 27): far away, each is a round trip."""
 
     count: int = 1
     cap: int | None = None  # a one-off limit after a message nothing of which ran
+    # The round trip, as the history read took it: a message's time less it is the
+    # migrations' own (100 ms far away would otherwise count as 12 ms a migration of 8).
+    rtt: float = 0.0
     _started: float = field(default=0.0, repr=False)
 
     def take(self) -> int:
@@ -183,7 +187,7 @@ class Sizer:
 
     def done(self, ran: int) -> None:
         elapsed = time.perf_counter() - self._started
-        per_migration = elapsed / max(ran, 1)
+        per_migration = max(elapsed - self.rtt, elapsed / 2) / max(ran, 1)
         by_time = int(TARGET_SECONDS / per_migration) if per_migration > 0 else MAX_COUNT
         self.count = max(1, min(self.count * GROWTH, MAX_COUNT, by_time))
 

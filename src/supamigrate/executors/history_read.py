@@ -9,6 +9,7 @@ after its push).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,12 +79,15 @@ class ConnectAndRead:
     connect_timeout: int
     digests: Path | None = None  # the history_digests cache, read here (written by commands)
     fetched: Fetched | None = None
+    seconds: float = 0.0  # the read's time: a round trip and a little server time (batch.Sizer)
 
     def __call__(self) -> connection:
         conn = connect(self.target, connect_timeout=self.connect_timeout)
         conn.autocommit = True
         known = load_digests(self.digests) if self.digests is not None else None
+        started = time.perf_counter()
         self.fetched = fetch_history(conn, known)
+        self.seconds = time.perf_counter() - started
         return conn
 
     def take(self) -> Fetched | None:

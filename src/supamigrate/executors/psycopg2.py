@@ -168,7 +168,7 @@ class Psycopg2Executor(BaseExecutor):
             results.append(result)
             on_result(result)
 
-        sizer = Sizer()
+        sizer = Sizer(rtt=self._ahead.seconds)
         while len(results) < len(todo) and not (results and results[-1].stops_run):
             first = envelope(len(results))
             if first.transactional:
