@@ -61,6 +61,22 @@ class Limits:
         )
 
 
+ACTIVITY_BYTES = 1024  # track_activity_query_size's default: what pg_stat_activity shows
+
+
+def activity_header(envelope: Envelope) -> str:
+    """A comment that opens a message: the migration's name and the start of its SQL.
+    pg_stat_activity shows only a message's first 1 KB, and the envelope's own statements
+    (clean session, marker, lock, re-check) fill most of it: without this, whoever looks at a
+    long migration from another session sees the runner's bookkeeping, not what runs.
+    Nested and closing comment marks in the file's text are broken, so the comment ends here."""
+    room = ACTIVITY_BYTES // 2
+    text = envelope.body[:room].replace("/*", "/ *").replace("*/", "* /")
+    more = "\n..." if len(envelope.body) > room else ""
+    migration = envelope.migration
+    return f"/* supamigrate: {migration.version} {migration.name}\n{text}{more}\n*/\n"
+
+
 def _unlimited(scope: str) -> str:
     return f"SET {scope} lock_timeout = 0;\nSET {scope} statement_timeout = 0;\n"
 

@@ -24,6 +24,7 @@ from supamigrate.envelope import (
     CLEAN_SESSION,
     Envelope,
     Limits,
+    activity_header,
     wrap,
 )
 from supamigrate.executors import failures as fx
@@ -225,7 +226,7 @@ class Psycopg2Executor(BaseExecutor):
             result = self._apply_transaction(envelopes[0])
             sizer.done(1)
             return [result]
-        batch, live = Batch.render(envelopes), []
+        batch, live = Batch.render(envelopes, prefix=activity_header(envelopes[0])), []
         self._notices.expect([e.migration.version for e in envelopes])
 
         def ended(index: int) -> None:
@@ -288,6 +289,8 @@ class Psycopg2Executor(BaseExecutor):
         self._notices.clear()
         started = time.perf_counter()
         message, body_at = envelope.message()
+        header = activity_header(envelope)
+        message, body_at = header + message, body_at + len(header)
         error = self._run(message)
         if error is None:
             return self._result(envelope.migration, Outcome.OK, started)
