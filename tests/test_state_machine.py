@@ -160,7 +160,9 @@ class MigrateMachine(RuleBasedStateMachine):
         admin = self.server.admin_target()
         name = f"sm_{os.getpid()}_{n}"
         with session(admin, autocommit=True) as conn, conn.cursor() as cur:
-            cur.execute(f"create database {name} owner sm_runner")
+            # template0: template1 holds the Supabase shim, whose schema public belongs to
+            # postgres (as on Supabase), and this runner is not postgres
+            cur.execute(f"create database {name} owner sm_runner template template0")
         self.target = DbTarget(admin.host, admin.port, "sm_runner", name, SECRET)
         self.project = Project.create(self.base / name, self.target)
         temp = self.project.root / "supabase" / ".temp"
