@@ -22,7 +22,7 @@ from typing import Any
 
 from migrate_speed import BASE, ROOT, Bench, migration_sql
 
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.dburl import DbTarget
 
 REPEATS = 3
 MEGABYTES = 50
@@ -92,10 +92,10 @@ def _peak_kib(command: list[str], cwd: Path, env: dict[str, str]) -> float:
 _PARTS = """
 import sys, time
 from pathlib import Path
-from supamigrate.files import MigrationFile
-from supamigrate import preflight
-from supamigrate.preview import FilePreview
-from supamigrate.sqlsplit import split_statements
+from supamigrate.project.files import MigrationFile
+from supamigrate.run import preflight
+from supamigrate.run.preview import FilePreview
+from supamigrate.sql.sqlsplit import split_statements
 p = Path(sys.argv[1]); sql = p.read_text()
 t = time.perf_counter()
 preflight.check_files([MigrationFile("1", "big", p, sql, "big")])

@@ -40,13 +40,13 @@ sys.path.insert(0, str(HERE))
 from delay_proxy import DelayProxy  # noqa: E402
 from throwaway import throwaway_server  # noqa: E402
 
-from supamigrate.db import session  # noqa: E402
-from supamigrate.dburl import DbTarget  # noqa: E402
-from supamigrate.files import version_for  # noqa: E402
-from supamigrate.history import CREATE_TABLE, TABLE, record_sql  # noqa: E402
+from supamigrate.connect.db import session  # noqa: E402
+from supamigrate.connect.dburl import DbTarget  # noqa: E402
+from supamigrate.history.table import CREATE_TABLE, TABLE, record_sql  # noqa: E402
 from supamigrate.local import server as localdb  # noqa: E402
 from supamigrate.local.shim import install_shim  # noqa: E402
-from supamigrate.sqlsplit import statements_text  # noqa: E402
+from supamigrate.project.files import version_for  # noqa: E402
+from supamigrate.sql.sqlsplit import statements_text  # noqa: E402
 
 CLI = ROOT / "node_modules" / ".bin" / "supabase"
 # dbmate from its npm package (`npm install dbmate`), wherever it was installed.

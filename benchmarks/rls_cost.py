@@ -19,7 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from supamigrate.db import session  # noqa: E402
+from supamigrate.connect.db import session  # noqa: E402
 
 REPEATS = 15
 QUERIES = {

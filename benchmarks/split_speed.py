@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from supamigrate.sqlsplit import _split_cached, split_statements, statements_text
+from supamigrate.sql.sqlsplit import _split_cached, split_statements, statements_text
 
 BLOCKS = [
     "create table public.t{n} (id bigint primary key, name text not null, note text);\n",
@@ -55,8 +55,8 @@ def time_split_and_check(sql: str) -> float:
     the history row, on a cold cache. For a big file the two run side by side (preflight)."""
     from pathlib import Path
 
-    from supamigrate.files import MigrationFile
-    from supamigrate.preflight import check_files
+    from supamigrate.project.files import MigrationFile
+    from supamigrate.run.preflight import check_files
 
     _split_cached.cache_clear()
     migration = MigrationFile("20250101000000", "big", Path("big.sql"), sql, "001_big")

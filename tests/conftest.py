@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from helpers.server import throwaway_server
-from supamigrate.db import session
-from supamigrate.dburl import DbTarget, parse_db_url
+from supamigrate.connect.db import session
+from supamigrate.connect.dburl import DbTarget, parse_db_url
 from supamigrate.local import server as localdb
 from supamigrate.local.shim import install_shim
 

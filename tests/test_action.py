@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from helpers.project import REPO, Project
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.dburl import DbTarget
 
 ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
 EXAMPLES = sorted((REPO / "docs" / "examples").glob("*.yml"))

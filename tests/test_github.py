@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from helpers.project import Project
 from supamigrate import github
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.dburl import DbTarget
 
 FAILING = "create table public.ok (id int);\nselect 1 / 0;\n"
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from helpers.platform_fixtures import PLATFORM_TABLES, populate
-from supamigrate.db import session
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.db import session
+from supamigrate.connect.dburl import DbTarget
 
 
 def _tables(target: DbTarget) -> set[str]:

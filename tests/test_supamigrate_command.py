@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.dburl import DbTarget
 
 COMMAND = shutil.which("supamigrate")
 

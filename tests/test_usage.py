@@ -20,7 +20,7 @@ from invoke.program import Program
 from helpers.project import REPO, Project
 from supamigrate import usage
 from supamigrate.collection import ns
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.dburl import DbTarget
 
 COMMAND = shutil.which("supamigrate")
 needs_command = pytest.mark.skipif(COMMAND is None, reason="pip install -e . makes `supamigrate`")

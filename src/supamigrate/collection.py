@@ -7,89 +7,18 @@ upward, call one command, exit with its code. Library imports happen inside task
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
-import traceback
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.context import Context
-from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from supamigrate.edge import _config, _local_server, _run, _shown
+from supamigrate.edge import friendly as friendly
 from supamigrate.flagcheck import in_range, refuse_blank  # tiny: no library imports
 
 if TYPE_CHECKING:
-    from supamigrate.config import Config
-    from supamigrate.local.server import LocalServer
     from supamigrate.output import Reporter
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def friendly(func: F) -> F:
-    """Turn library errors into one masked line and their exit code (2 usage, 1 failure)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from supamigrate import github
-        from supamigrate.brief import printable
-        from supamigrate.errors import SupamigrateError
-        from supamigrate.output import shown
-
-        try:
-            return func(*args, **kwargs)
-        except SupamigrateError as exc:
-            if os.environ.get("SUPAMIGRATE_DEBUG"):
-                traceback.print_exc()
-            github.run_failed(func.__name__, exc)
-            raise Exit(printable(shown(f"FAILED: {exc}")), code=exc.exit_code) from None
-        except (OSError, UnicodeError) as exc:  # the disk or the environment said no: one line
-            if os.environ.get("SUPAMIGRATE_DEBUG"):
-                traceback.print_exc()
-            raise Exit(printable(shown(f"FAILED: {_os_error(exc)}")), code=2) from None
-        except KeyboardInterrupt as exc:  # before or after applying: nothing was in flight
-            signum = getattr(exc, "signum", 2)  # SIGTERM too (interrupt.terminable)
-            stopped = f"Interrupted ({'SIGTERM' if signum == 15 else 'SIGINT'})"
-            if kwargs.get("json") and not getattr(exc, "documented", False):
-                # Before the task's reporter existed: --json still gets its one document.
-                signame = "SIGTERM" if signum == 15 else "SIGINT"
-                print(f'{{"interrupted": {{"signal": "{signame}"}}, "results": []}}', flush=True)
-            raise Exit(f"{stopped}: no migration was running.", code=128 + signum) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _os_error(exc: OSError | UnicodeError) -> str:
-    if isinstance(exc, UnicodeError):
-        return f"a name or value is not valid text ({exc.__class__.__name__}): fix it."
-    name = exc.filename if isinstance(exc.filename, str) else repr(exc.filename)
-    where = f" ({name[:120]}{'...' if len(name) > 120 else ''})" if exc.filename else ""
-    return f"{exc.strerror or exc}{where}: fix the file or its name, then retry."
-
-
-def _shown(text: str) -> str:
-    from supamigrate.output import shown
-
-    return shown(text)
-
-
-def project_root() -> Path:
-    from supamigrate.config import find_root
-
-    return find_root(Path.cwd())
-
-
-def _local_server() -> LocalServer:
-    from supamigrate.local.binaries import configured_major
-    from supamigrate.local.server import LocalServer
-
-    root = project_root()
-    major = configured_major(root / "supabase")  # as `supabase start`: [db] major_version
-    return LocalServer(root / ".supamigrate" / "local", major=major, npm_roots=(root,))
 
 
 CONFIG_HELP = {
@@ -120,57 +49,11 @@ MIGRATE_HELP = {
 }
 
 
-def _config(linked: bool = False, target: str | None = None, **flags: Any) -> Config:
-    from supamigrate.config import load_config
-    from supamigrate.errors import UsageError
-
-    named = {"--linked": linked, "--db-url": flags.get("db_url"), "--target": target}
-    if sum(1 for value in named.values() if value) > 1:
-        given = " and ".join(flag for flag, value in named.items() if value)
-        raise UsageError(f"Pass one of --linked, --db-url or --target, not {given}.")
-    config = load_config(project_root(), flags=flags, target=target)
-    if linked:
-        from supamigrate.link import linked_config
-
-        config = linked_config(config)
-    if flags.get("db_url") and config.target.password:
-        print(
-            "warning: a password in --db-url is visible to other users in the process list; "
-            "put the URL in DATABASE_URL or .env.secrets instead.",
-            file=sys.stderr,
-        )
-    return config
-
-
-def _run(as_json: bool, body: Callable[[Reporter], int]) -> None:
-    """Run `body(reporter)`, always emit the JSON document, exit with body's code."""
-    from supamigrate.errors import SupamigrateError
-    from supamigrate.interrupt import terminable
-    from supamigrate.masking import mask
-    from supamigrate.output import Reporter
-
-    out = Reporter(as_json=as_json)
-    try:
-        with terminable():
-            code = body(out)
-    except SupamigrateError as exc:  # --json: the document carries the error too
-        out.fact("error", {"message": mask(str(exc)), "exit_code": exc.exit_code})
-        raise
-    except KeyboardInterrupt as exc:  # and a signal before or after applying
-        out.doc.setdefault("interrupted", {"signal": str(exc) or "SIGINT"})
-        exc.documented = True  # type: ignore[attr-defined]  # (friendly prints no second)
-        raise
-    finally:
-        out.finish()
-    if code:
-        raise Exit(code=code)
-
-
 @task(help={"check": "Change nothing; exit 1 listing every stale, missing or renamed mirror."})
 @friendly
 def mirror(c: Context, check: bool = False) -> None:
     """Mirror migrations/NNN_name.sql into supabase/migrations/<version>_name.sql."""
-    from supamigrate import commands
+    from supamigrate.run import commands
 
     _run(False, lambda out: commands.mirror(_config(), out, check=check))
 
@@ -186,8 +69,8 @@ def status(
     method: str = "auto",
 ) -> None:
     """List every migration: applied, pending, drifted, or missing locally."""
-    from supamigrate import commands
     from supamigrate.executors.registry import Needs
+    from supamigrate.run import commands
 
     refuse_blank(method=method)
 
@@ -224,7 +107,7 @@ def migrate(
     json: bool = False,
 ) -> None:
     """Mirror, then apply pending migrations, each in its own transaction, with a history row."""
-    from supamigrate import commands
+    from supamigrate.run import commands
 
     refuse_blank(method=method, migration=migration)
     options = commands.MigrateOptions(
@@ -276,7 +159,7 @@ def lint(
     """Lint migrations: locks, rewrites, breaking changes, security; with safer rewrites.
 
     Reads them with Postgres's parser (no database needed); exit 1 on any error finding."""
-    from supamigrate import lint_command
+    from supamigrate.run import lint_command
 
     refuse_blank(file=file)
 
@@ -310,7 +193,7 @@ def verify(
     strict: bool = False,
 ) -> None:
     """Check tables, RLS, counts, signups and tenant isolation, and lint the exposed schemas."""
-    from supamigrate.commands import banner
+    from supamigrate.run.commands import banner
     from supamigrate.tenant import VERIFY_SQL, commands
 
     if sql:
@@ -343,7 +226,7 @@ def advise(
 ) -> None:
     """Supabase's database advisors (splinter's security and performance lints) on any project."""
     from supamigrate.advise.command import run_advise
-    from supamigrate.commands import banner
+    from supamigrate.run.commands import banner
 
     def body(out: Reporter) -> int:
         config = _config(linked, target, db_url=db_url)
@@ -375,7 +258,7 @@ def rollback_rls(
     json: bool = False,
 ) -> None:
     """Undo 004 and 005 as recorded: their policies, RLS where they turned it on (never 001's)."""
-    from supamigrate.commands import banner
+    from supamigrate.run.commands import banner
     from supamigrate.tenant import commands
 
     refuse_blank(table=table)
@@ -397,7 +280,7 @@ def rollback_rls(
 @friendly
 def link(c: Context, project_ref: str | None = None) -> None:
     """Link this folder to a Supabase project with the real `supabase link` (idempotent)."""
-    from supamigrate import link as linking
+    from supamigrate.run import link as linking
 
     refuse_blank(project_ref=project_ref)
     config = _config()
@@ -473,7 +356,7 @@ def db_create(c: Context, name: str) -> None:
 @friendly
 def db_seed(c: Context, users: int = 2000, rows_per_user: int = 100) -> None:
     """Fill the LOCAL database with a pre-tenant demo app: users, files, audit_logs, sessions."""
-    from supamigrate.db import session
+    from supamigrate.connect.db import session
     from supamigrate.local.demo import seed_demo_app
 
     in_range("users", users, 1, 1_000_000)

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from supamigrate.executors.base import Result
+from supamigrate.executors.results import Result
 from supamigrate.output import shown
 
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from supamigrate.connect.masking import mask, mask_lines
 from supamigrate.errors import UsageError
-from supamigrate.executors.base import Failure, Outcome, Result
-from supamigrate.masking import mask, mask_lines
-from supamigrate.plan import Plan, State
+from supamigrate.executors.results import Failure, Outcome, Result
+from supamigrate.project.plan import Plan, State
 
 # The command people typed: advice says `invoke migrate` in this repo, `supamigrate migrate`
 # when run as the `supamigrate` command (cli.py sets it).

@@ -24,7 +24,7 @@ from invoke.parser.context import ParserContext
 from invoke.program import Program
 from invoke.tasks import Task
 
-from supamigrate.masking import mask
+from supamigrate.connect.masking import mask
 
 _UNKNOWN = re.compile(r"^No idea what '(?P<token>.*)' is!$", re.S)
 _NOT_INT = re.compile(r"invalid literal for int\(\) with base 10: (?P<value>'.*')$", re.S)

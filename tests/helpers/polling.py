@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from supamigrate.db import session
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.db import session
+from supamigrate.connect.dburl import DbTarget
 
 
 def query(target: DbTarget, sql: str) -> list[tuple[Any, ...]]:

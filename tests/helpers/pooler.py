@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from helpers.server import free_port
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.dburl import DbTarget
 
 BINARY = shutil.which("pgbouncer") or (
     "/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None
@@ -63,7 +63,7 @@ def pgbouncer(server: DbTarget, *, pool_size: int = 3) -> Iterator[int]:
 
 def _open_server_connections(server: DbTarget, port: int, count: int) -> None:
     """Hold `count` transactions open at once, so the pool really has `count` backends."""
-    from supamigrate.db import connect
+    from supamigrate.connect.db import connect
 
     through = DbTarget("127.0.0.1", port, server.user, server.database, server.password)
     clients = [connect(through) for _ in range(count)]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.dburl import DbTarget
 
 REPO = Path(__file__).resolve().parents[2]
 INVOKE = [sys.executable, "-m", "invoke"]

@@ -8,10 +8,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from supamigrate.dburl import DbTarget
-from supamigrate.executors.base import Outcome, Result, Settings
+from supamigrate.connect.dburl import DbTarget
+from supamigrate.executors.base import Settings
 from supamigrate.executors.psycopg2 import Psycopg2Executor
-from supamigrate.files import MigrationFile, SourceFile, discover_sources, read_utf8
+from supamigrate.executors.results import Outcome, Result
+from supamigrate.project.files import MigrationFile, SourceFile, discover_sources, read_utf8
 
 REPO = Path(__file__).resolve().parents[2]
 # The shipped migrations by number: named explicitly so that migrations a user adds to this

@@ -7,8 +7,8 @@ import sys
 
 from supamigrate.advise.model import Finding, Level
 from supamigrate.advise.run import Advice, advise
-from supamigrate.config import Config
 from supamigrate.output import Reporter
+from supamigrate.run.config import Config
 
 _GITHUB = {Level.ERROR: "error", Level.WARNING: "warning", Level.INFO: "notice"}
 
@@ -21,7 +21,7 @@ def failing(findings: tuple[Finding, ...], *, strict: bool) -> list[Finding]:
 
 def run_advise(config: Config, out: Reporter, *, strict: bool) -> int:
     """Read-only, in one transaction that is rolled back; 1 if a finding fails the run."""
-    from supamigrate.db import session
+    from supamigrate.connect.db import session
 
     with session(config.target, connect_timeout=config.connect_timeout) as conn:
         try:

@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from supamigrate import interrupt
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.dburl import DbTarget
 from supamigrate.errors import SupamigrateError
-from supamigrate.executors.base import Failure, Outcome, Result
-from supamigrate.files import MigrationFile
-from supamigrate.history import TABLE
-from supamigrate.sqlsplit import is_no_transaction
+from supamigrate.executors.results import Failure, Outcome, Result
+from supamigrate.history.table import TABLE
+from supamigrate.process import interrupt
+from supamigrate.project.files import MigrationFile
+from supamigrate.sql.sqlsplit import is_no_transaction
 
 RECONNECTS = 4  # tries, 1 + 2 + 3 s apart
 GONE_WAIT = 10.0  # seconds to wait for the old backend to end once told to
@@ -33,7 +33,7 @@ def committed_now(
     """Which of `versions` the history holds now; None when that cannot be read."""
     import psycopg2
 
-    from supamigrate.db import connect
+    from supamigrate.connect.db import connect
 
     with interrupt.paused():  # a signal already received must not cancel these questions
         conn = None

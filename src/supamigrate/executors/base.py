@@ -9,57 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.dburl import DbTarget
 from supamigrate.errors import UsageError
-from supamigrate.files import MigrationFile
-from supamigrate.history import HistoryRow
-from supamigrate.trace import MigrationTrace
-
-
-class Outcome(Enum):
-    OK = "ok"
-    SKIPPED = "skipped"  # another runner applied it while we waited for the lock
-    FAILED = "failed"  # rolled back: schema and history as before
-    PARTIAL = "partial"  # a no-transaction file failed after some statements ran
-    NOT_REHEARSED = "not_rehearsed"  # --rehearse: only a commit (or a longer bound) could tell
-    # The connection was lost while it ran and what stayed could not be learned afterwards
-    # (history unreadable, or a no-transaction file cut off partway).
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Failure:
-    sqlstate: str
-    message: str
-    detail: str = ""
-    hint: str = ""
-    statement: str = ""  # the failing statement's text ("" when it could not be located)
-    line: int = 0  # its first line in the file
-    located_by: str = ""  # "position" (the server said), "re-run", "psql", "statement"
-    ran: tuple[str, ...] = ()  # for PARTIAL: statements that did run and stay applied
-    lost: bool = False  # the connection was lost: the server, not this error, decided the fate
-
-    @property
-    def is_lock_timeout(self) -> bool:
-        return self.sqlstate == "55P03"
-
-
-@dataclass(frozen=True)
-class Result:
-    migration: MigrationFile
-    outcome: Outcome
-    ms: float | None  # measured; None: not measured (its result never arrived), never guessed
-    failure: Failure | None = None
-    notices: tuple[str, ...] = field(default=())
-    trace: MigrationTrace | None = None  # --rehearse: what each statement did on the target
-
-    @property
-    def stops_run(self) -> bool:
-        return self.outcome in (Outcome.FAILED, Outcome.PARTIAL, Outcome.UNKNOWN)
+from supamigrate.executors.results import Result as Result
+from supamigrate.history.table import HistoryRow
+from supamigrate.project.files import MigrationFile
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from supamigrate.envelope import CLEAN_SESSION, Envelope
-from supamigrate.masking import mask
+from supamigrate.connect.masking import mask
+from supamigrate.executors.envelope import CLEAN_SESSION, Envelope
 
 MARK = "supamigrate: start "
 # Drawn per run, in every marker: a migration's own notice spelling a marker (by accident or
@@ -198,7 +198,7 @@ def warm_up() -> None:
     for it only where it outlasts the wait."""
     import pglast.parser  # noqa: F401
 
-    import supamigrate.clisplit  # noqa: F401
+    import supamigrate.sql.clisplit  # noqa: F401
 
 
 def prepare(envelope: Callable[[int], Envelope], indexes: range) -> None:

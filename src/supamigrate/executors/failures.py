@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from supamigrate.envelope import is_state_error, state_problem
+from supamigrate.connect.masking import mask
 from supamigrate.errors import DatabaseUnavailable
-from supamigrate.executors.base import Failure, Outcome
+from supamigrate.executors.envelope import is_state_error, state_problem
+from supamigrate.executors.results import Failure, Outcome
 from supamigrate.executors.stayed import what_stayed
-from supamigrate.history import TABLE
-from supamigrate.masking import mask
-from supamigrate.sqlsplit import Statement
+from supamigrate.history.table import TABLE
+from supamigrate.sql.sqlsplit import Statement
 
 # Re-running to find the failing statement would only wait or fail the same way again.
 NO_RELOCATE = ("55P03", "57014", "57P01", "40P01", "25001")

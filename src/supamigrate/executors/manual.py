@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from supamigrate.envelope import Limits, wrap
-from supamigrate.executors.base import BaseExecutor, Capabilities, OnResult, Result, Settings
-from supamigrate.files import MigrationFile
-from supamigrate.history import HistoryRow
+from supamigrate.executors.base import BaseExecutor, Capabilities, OnResult, Settings
+from supamigrate.executors.envelope import Limits, wrap
+from supamigrate.executors.results import Result
+from supamigrate.history.table import HistoryRow
+from supamigrate.project.files import MigrationFile
 
 
 class ManualExecutor(BaseExecutor):

@@ -21,23 +21,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from supamigrate import interrupt
-from supamigrate.children import die_with_parent
-from supamigrate.envelope import Envelope, Limits, is_state_error, state_problem, wrap
+from supamigrate.connect.masking import mask
+from supamigrate.connect.pgpass import password_env
 from supamigrate.errors import DatabaseUnavailable
 from supamigrate.executors import afterwards
 from supamigrate.executors import failures as fx
-from supamigrate.executors.base import (
-    BaseExecutor,
-    Capabilities,
-    Failure,
-    OnResult,
-    Outcome,
-    Result,
-    Settings,
-)
-from supamigrate.files import MigrationFile
-from supamigrate.history import (
+from supamigrate.executors.base import BaseExecutor, Capabilities, OnResult, Settings
+from supamigrate.executors.envelope import Envelope, Limits, is_state_error, state_problem, wrap
+from supamigrate.executors.results import Failure, Outcome, Result
+from supamigrate.history.table import (
     ADVISORY_LOCK_KEY,
     CREATE_TABLE,
     SCHEMA,
@@ -49,8 +41,9 @@ from supamigrate.history import (
     other_text_sql,
     quote_literal,
 )
-from supamigrate.masking import mask
-from supamigrate.pgpass import password_env
+from supamigrate.process import interrupt
+from supamigrate.process.children import die_with_parent
+from supamigrate.project.files import MigrationFile
 
 # The script's markers carry a nonce drawn per run: psql prints a notice's lines raw, so a
 # migration raising a notice that spells a marker must not be able to end or skip a migration.

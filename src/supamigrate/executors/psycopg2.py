@@ -11,47 +11,20 @@ is what Supabase's transaction pooler needs. No-transaction files run statement 
 
 from __future__ import annotations
 
-import importlib.util
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from supamigrate import interrupt
-from supamigrate.db import Background
-from supamigrate.envelope import (
-    CLEAN_SESSION,
-    Envelope,
-    Limits,
-    activity_header,
-    wrap,
-)
 from supamigrate.executors import failures as fx
-from supamigrate.executors.base import (
-    BaseExecutor,
-    Capabilities,
-    Failure,
-    OnResult,
-    Outcome,
-    Result,
-    Settings,
-)
-from supamigrate.executors.batch import (
-    MAX_BYTES,
-    MAX_COUNT,
-    Batch,
-    Notices,
-    Sizer,
-    can_share,
-    prepare,
-    warm_up,
-)
-from supamigrate.executors.history_read import ConnectAndRead, fetch_history
+from supamigrate.executors.base import Capabilities, OnResult
+from supamigrate.executors.batch import MAX_BYTES, MAX_COUNT, Batch, Sizer, can_share, prepare
+from supamigrate.executors.envelope import CLEAN_SESSION, Envelope, activity_header, wrap
+from supamigrate.executors.psycopg2_session import Psycopg2Session
 from supamigrate.executors.rehearsal import Rehearsal
-from supamigrate.files import MigrationFile
-from supamigrate.history import (
-    ADVISORY_LOCK_KEY,
+from supamigrate.executors.results import Failure, Outcome, Result
+from supamigrate.history.read import fetch_history
+from supamigrate.history.table import (
     SCHEMA,
     SCHEMA_MADE_MARK,
     TABLE,
@@ -62,44 +35,14 @@ from supamigrate.history import (
     is_other_text,
     other_text_message,
 )
-from supamigrate.history_digests import DIGESTS_NAME
-from supamigrate.sqlsplit import Statement, line_of, statement_at
-
-if TYPE_CHECKING:
-    from psycopg2.extensions import connection
+from supamigrate.process import interrupt
+from supamigrate.project.files import MigrationFile
+from supamigrate.sql.sqlsplit import Statement, line_of, statement_at
 
 
-class Psycopg2Executor(BaseExecutor):
+class Psycopg2Executor(Psycopg2Session):
     name: ClassVar[str] = "psycopg2"
     capabilities: ClassVar[Capabilities] = Capabilities(rehearse=True)
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.limits = Limits(settings.lock_timeout, settings.statement_timeout)
-        # Connecting (several round trips to a far-away project) and reading the history
-        # overlap with reading and checking the files (history_read); the first use waits
-        # for it and raises its error, if any.
-        digests = settings.supabase_dir / ".temp" / DIGESTS_NAME
-        self._ahead = ConnectAndRead(settings.target, settings.connect_timeout, digests)
-        self._connecting = Background(self._ahead)
-        self._connection: connection | None = None
-        self._table_ready = False
-        self._table_created_here = False  # no table when the history was read
-        self._table_made = False  # ... and this run committed one: removed if nothing applied
-        self._schema_created_here = False  # nor its schema: removed too then
-        self._notices = Notices()
-
-    @classmethod
-    def unavailable(cls, settings: Settings) -> str | None:
-        return None if importlib.util.find_spec("psycopg2") else "psycopg2 cannot be imported"
-
-    @property
-    def _conn(self) -> connection:
-        if self._connection is None:
-            conn = self._connecting.result(meanwhile=warm_up)
-            conn.notices = self._notices  # psycopg2 calls its append() per notice
-            self._connection, self.backend_pid = conn, conn.info.backend_pid
-        return self._connection
 
     # --- history -------------------------------------------------------------------------
 
@@ -351,73 +294,13 @@ class Psycopg2Executor(BaseExecutor):
         """Run them all in one transaction and roll it back (rehearsal.py)."""
         return Rehearsal(self, self.settings.rehearse_limit).run(todo)
 
-    @contextmanager
-    def runner_lock(self) -> Iterator[None]:
-        """Hold the runners' advisory lock in this session (around a tool that takes none);
-        waiting for it is never cut short by a role's statement_timeout."""
-        key = ADVISORY_LOCK_KEY
-        self._run(
-            f"SET lock_timeout = 0; SET statement_timeout = 0; SELECT pg_advisory_lock({key});"
-        )
-        try:
-            yield
-        finally:
-            self._run(
-                f"SELECT pg_advisory_unlock({key}); RESET lock_timeout; RESET statement_timeout;"
-            )
-
     def _applied_meanwhile(self, error: Any, version: str) -> bool:
         """The re-check said so, and the history holds it: a file raising the same text fails."""
         if not is_already_applied(fx.sqlstate(error), str(error)):
             return False
         return bool(self._query(f"SELECT 1 FROM {TABLE} WHERE version = %s", (version,)))
 
-    def in_transaction(self) -> bool:
-        from psycopg2.extensions import TRANSACTION_STATUS_IDLE
-
-        return self._conn.info.transaction_status != TRANSACTION_STATUS_IDLE
-
-    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._conn.cursor() as cur:
-            cur.execute(sql, params or None)  # no params: a literal % stays a %
-            return list(cur.fetchall())
-
-    def close(self) -> None:
-        """Close; a connection still being made is left to its daemon thread, so an early
-        error never waits for connect_timeout."""
-        if self._connection is not None:
-            self._connection.close()
-        elif self._connecting.done():
-            self._connecting.discard()
-
     # --- pieces ----------------------------------------------------------------------------
-
-    def _run(self, sql: str) -> Any:
-        """Execute; return the driver error instead of raising it (None when it worked)."""
-        import psycopg2
-
-        if not sql:
-            return None
-        try:
-            with self._conn.cursor() as cur:
-                cur.execute(sql)
-        except psycopg2.Error as exc:
-            if self._conn.closed:
-                raise fx.lost(exc) from None
-            return exc
-        return None
-
-    def _result(
-        self,
-        migration: MigrationFile,
-        outcome: Outcome,
-        started: float,
-        failure: Failure | None = None,
-    ) -> Result:
-        ms = (time.perf_counter() - started) * 1000
-        notices = fx.shown(self._notices.loose)
-        self._notices.clear()
-        return Result(migration, outcome, ms, failure, notices)
 
     def _locate(self, error: Any, envelope: Envelope, body_at: int, *, outer: str) -> Failure:
         """The failing statement: from the server's error position, else by a rolled-back re-run."""

@@ -24,20 +24,20 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from supamigrate.envelope import Limits
 from supamigrate.errors import UsageError
 from supamigrate.executors import deferred
 from supamigrate.executors import failures as fx
 from supamigrate.executors import fingerprint as fp
-from supamigrate.executors.base import Failure, Outcome, Result
 from supamigrate.executors.batch import Notices
+from supamigrate.executors.envelope import Limits
 from supamigrate.executors.rehearsal_limits import Bound, duration_ms, stopped_at_bound
-from supamigrate.files import MigrationFile
-from supamigrate.history import ADVISORY_LOCK_KEY, CREATE_TABLE, record_sql
-from supamigrate.reading import Statement, line_of, read_sql
-from supamigrate.sqlsplit import is_no_transaction, statements_text
-from supamigrate.trace import MigrationTrace, Tracer
-from supamigrate.trace_needs import BLOCKS_APP
+from supamigrate.executors.results import Failure, Outcome, Result
+from supamigrate.executors.trace import MigrationTrace, Tracer
+from supamigrate.executors.trace_needs import BLOCKS_APP
+from supamigrate.history.table import ADVISORY_LOCK_KEY, CREATE_TABLE, record_sql
+from supamigrate.project.files import MigrationFile
+from supamigrate.sql.reading import Statement, line_of, read_sql
+from supamigrate.sql.sqlsplit import is_no_transaction, statements_text
 
 SAVEPOINT = "supamigrate_rehearsal"
 # What the envelope's clean session resets, inside a transaction (DISCARD TEMP would drop the
@@ -286,7 +286,7 @@ class Rehearsal:
         return self.session._query(_OWN + sql, params)
 
     def _notices(self) -> tuple[str, ...]:
-        from supamigrate.masking import mask
+        from supamigrate.connect.masking import mask
 
         found = tuple(mask(n.strip()) for n in self.session._notices.loose)
         self.session._notices.clear()

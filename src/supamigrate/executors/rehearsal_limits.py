@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from supamigrate.envelope import Limits
-from supamigrate.reading import Statement
-from supamigrate.trace import Lock, TableSize, sizes
-from supamigrate.trace_needs import BLOCKS_APP, needs
+from supamigrate.executors.envelope import Limits
+from supamigrate.executors.trace import Lock, TableSize, sizes
+from supamigrate.executors.trace_needs import BLOCKS_APP, needs
+from supamigrate.sql.reading import Statement
 
 _DURATION = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>us|ms|s|min|h|d)?\s*$")
 _MS = {"us": 0.001, "ms": 1, "": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}

@@ -20,23 +20,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
-from supamigrate import interrupt
-from supamigrate.children import die_with_parent
+from supamigrate.connect.masking import mask
 from supamigrate.errors import MigrationFailed
-from supamigrate.executors.base import (
-    BaseExecutor,
-    Capabilities,
-    Failure,
-    OnResult,
-    Outcome,
-    Result,
-    Settings,
-)
+from supamigrate.executors.base import BaseExecutor, Capabilities, OnResult, Settings
 from supamigrate.executors.psycopg2 import Psycopg2Executor
-from supamigrate.files import MigrationFile
-from supamigrate.history import HistoryRow, matches_file, other_text_message
-from supamigrate.masking import mask
-from supamigrate.sqlsplit import VERIFIED_CLI_VERSION
+from supamigrate.executors.results import Failure, Outcome, Result
+from supamigrate.history.table import HistoryRow, matches_file, other_text_message
+from supamigrate.process import interrupt
+from supamigrate.process.children import die_with_parent
+from supamigrate.project.files import MigrationFile
+from supamigrate.sql.sqlsplit import VERIFIED_CLI_VERSION
 
 
 def find_cli(root: Path, environ: Mapping[str, str]) -> Path | None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from supamigrate.lint.findings import Hit
 from supamigrate.lint.migration import Migration, commands
 from supamigrate.lint.nodes import strings, table_from_names, table_of, unwrap
-from supamigrate.reading import Statement
+from supamigrate.sql.reading import Statement
 
 
 def check_drops(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:

@@ -11,8 +11,8 @@ from supamigrate.lint.known import Known, learn
 from supamigrate.lint.migration import Migration, read_migration
 from supamigrate.lint.parallel import lint_in_two, worth_it
 from supamigrate.lint.suppress import EVERY_RULE, Allow, allows_by_statement
-from supamigrate.quiet_gc import no_collector_passes
-from supamigrate.reading import (
+from supamigrate.process.quiet_gc import no_collector_passes
+from supamigrate.sql.reading import (
     Reading,
     Statement,
     needs_no_transaction,

@@ -2,7 +2,7 @@
 
 In a transactional file every lock is held until COMMIT, so a quick ALTER followed by more
 work keeps the table unreadable for the whole file. Which statements take ACCESS EXCLUSIVE is
-checked against pg_locks on a real server in tests/test_lint.py.
+checked against pg_locks on a real server in tests/lint/test_lint.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from supamigrate.lint.findings import Hit
 from supamigrate.lint.migration import Migration, commands
 from supamigrate.lint.nodes import Node, options, strings, table_from_names, table_of, unwrap
 from supamigrate.lint.quick import quick_while_locked
-from supamigrate.reading import Statement
+from supamigrate.sql.reading import Statement
 
 ACCESS_EXCLUSIVE_MODE = 8  # LockStmt.mode: lockdefs.h AccessExclusiveLock
 # ALTER TABLE subcommands that take less than ACCESS EXCLUSIVE (tablecmds.c

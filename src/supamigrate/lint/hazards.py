@@ -2,7 +2,7 @@
 
 As everywhere in lint, an object created earlier in the same file is nobody else's yet, so
 locking it blocks no one. Which lock each statement takes is checked against pg_locks on a
-real server in tests/test_lint_rules.py.
+real server in tests/lint/test_lint_rules.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from supamigrate.lint.findings import Hit
 from supamigrate.lint.migration import Migration, commands
 from supamigrate.lint.nodes import Node, strings, table_of, type_name, unwrap, walk
-from supamigrate.reading import Statement
+from supamigrate.sql.reading import Statement
 
 _REINDEX_WHAT = {
     "REINDEX_OBJECT_TABLE": "TABLE",

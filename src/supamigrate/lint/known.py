@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from supamigrate.lint.nodes import Node, Table, options, strings, table_of, unwrap
-from supamigrate.reading import Statement
+from supamigrate.sql.reading import Statement
 
 
 @dataclass(frozen=True)

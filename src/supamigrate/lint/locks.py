@@ -1,7 +1,7 @@
 """Rules about locks and rewrites on tables that may hold data (not created in this file).
 
 What rewrites and which lock each statement takes is checked against a real server in
-tests/test_lint.py (relfilenode before/after, pg_locks inside the transaction).
+tests/lint/test_lint.py (relfilenode before/after, pg_locks inside the transaction).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from supamigrate.lint.findings import Hit
 from supamigrate.lint.migration import Migration, commands
 from supamigrate.lint.nodes import Node, Table, function_name, table_of, type_name, unwrap, walk
 from supamigrate.lint.pg_functions import NON_VOLATILE_BUILTINS
-from supamigrate.reading import Statement
+from supamigrate.sql.reading import Statement
 
 Check = Callable[[Statement, int, Migration], Iterator[Hit]]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from supamigrate.lint.known import Known
 from supamigrate.lint.nodes import Node, Table, qualified_function, strings, table_of, unwrap
-from supamigrate.reading import Reading, Statement
+from supamigrate.sql.reading import Reading, Statement
 
 EXPOSED_SCHEMAS = frozenset({"public", "graphql_public"})  # what PostgREST serves by default
 

@@ -1,4 +1,4 @@
-"""Small readers over libpg_query's JSON parse tree (see supamigrate.reading).
+"""Small readers over libpg_query's JSON parse tree (see supamigrate.sql.reading).
 
 In that tree a node stored in a generic field is wrapped as {"TypeName": {fields}}, a node in
 a typed field (a RangeVar in `relation`) is bare, and fields at their default (false, 0,

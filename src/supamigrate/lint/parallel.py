@@ -6,7 +6,7 @@ per file its findings, the facts it learnt (an op log) and whether any rule cons
 facts. The parent lints the earlier half, then walks the later half in order: a file whose
 rules consulted nothing keeps the worker's findings and its facts are replayed; a file whose
 rules did is linted again here, with exactly the facts sequential linting would have had.
-So the result is the sequential result (tests/test_lint_rules.py checks it).
+So the result is the sequential result (tests/lint/test_lint_rules.py checks it).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A column default that calls only these is evaluated once and stored in the catalog (PG11+
 fast default), so ADD COLUMN does not rewrite the table. Generated from PostgreSQL 15's
 pg_proc (`provolatile <> 'v'` for every overload of the name, plain functions only);
-tests/test_lint_rules.py checks it against the server the tests run on.
+tests/lint/test_lint_rules.py checks it against the server the tests run on.
 """
 
 _NAMES = """

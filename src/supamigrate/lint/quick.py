@@ -11,7 +11,7 @@ from __future__ import annotations
 from supamigrate.lint.known import not_null_check_column
 from supamigrate.lint.migration import Migration, commands
 from supamigrate.lint.nodes import Node, Table, table_of, unwrap
-from supamigrate.reading import Statement, needs_no_transaction
+from supamigrate.sql.reading import Statement, needs_no_transaction
 
 # Statements that touch no table's rows and take no table lock worth waiting for.
 _NO_TABLE = frozenset(

@@ -24,7 +24,7 @@ from supamigrate.lint.nodes import (
     type_name,
     walk,
 )
-from supamigrate.reading import Statement
+from supamigrate.sql.reading import Statement
 
 PER_ROW_CALLS = frozenset({"auth.uid", "auth.jwt", "auth.role", "auth.email", "current_setting"})
 USER_METADATA = frozenset({"user_metadata", "raw_user_meta_data"})

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from supamigrate.lint.peers import EUGENE, SQUAWK
-from supamigrate.reading import Statement, line_of
+from supamigrate.sql.reading import Statement, line_of
 
 _ALLOW = re.compile(r"--[ \t]*supamigrate:allow\b[ \t]*(?P<rule>[\w-]*)[ \t]*(?P<reason>[^\n]*)")
 _PEER = re.compile(

@@ -24,7 +24,7 @@ from supamigrate.errors import ConfigError
 
 SUPPORTED = (15, 17)  # what Supabase runs; `supabase start` accepts no other
 DEFAULT_MAJOR = 15  # a config.toml without `major_version` (older `supabase init` files)
-# The npm builds package.json pins (tests/test_postgres_versions.py keeps the two in step).
+# The npm builds package.json pins (tests/local/test_postgres_versions.py keeps the two in step).
 NPM_VERSIONS = {15: "15.18.0-beta.17", 17: "17.10.0-beta.17"}
 BINARIES = ("initdb", "pg_ctl", "postgres")
 _LIB_GLOB = "/usr/lib/postgresql/*/bin"

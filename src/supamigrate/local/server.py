@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from supamigrate.config import LOCAL_PASSWORD
-from supamigrate.db import session
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.db import session
+from supamigrate.connect.dburl import DbTarget
+from supamigrate.connect.masking import mask
 from supamigrate.errors import ConfigError, SupamigrateError, UsageError
 from supamigrate.local.binaries import data_major, find_bindir
-from supamigrate.masking import mask
+from supamigrate.run.config import LOCAL_PASSWORD
 
 __all__ = [
     "LocalServer",

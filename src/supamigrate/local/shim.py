@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from supamigrate.db import session
-from supamigrate.dburl import DbTarget
+from supamigrate.connect.db import session
+from supamigrate.connect.dburl import DbTarget
 
 
 def shim_sql() -> str:

@@ -6,16 +6,16 @@ content; the engine knows nothing of them.
 
 from __future__ import annotations
 
-from supamigrate.commands import SKIP_HINT, collect, in_ci
-from supamigrate.config import Config
 from supamigrate.errors import UsageError
 from supamigrate.output import Reporter
+from supamigrate.run.commands import SKIP_HINT, collect, in_ci
+from supamigrate.run.config import Config
 
 
 def verify(config: Config, out: Reporter, *, probe: bool, strict: bool = False) -> int:
     """Run every check in one transaction that is rolled back; 1 if an error (or, with
     --strict, a warning) is found."""
-    from supamigrate.db import session
+    from supamigrate.connect.db import session
     from supamigrate.tenant import report_lines, run_checks, summary, verdict
     from supamigrate.tenant.names import TENANT_MIGRATION_NAMES
 
@@ -44,7 +44,7 @@ def verify(config: Config, out: Reporter, *, probe: bool, strict: bool = False) 
 def rollback_rls(
     config: Config, out: Reporter, *, table: str | None, dry: bool, skip_confirm: bool
 ) -> int:
-    from supamigrate.db import session
+    from supamigrate.connect.db import session
     from supamigrate.tenant.names import BOUNDARY_MIGRATION_NAME
     from supamigrate.tenant.rollback import RLS_MIGRATION_NAME, apply_rollback, plan_rollback
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supamigrate.errors import UsageError
-from supamigrate.history import TABLE, quote_literal
+from supamigrate.history.table import TABLE, quote_literal
 from supamigrate.tenant.names import (
     MEMBERSHIPS,
     POLICIES,

@@ -1,0 +1,1 @@
+"""Reaching a database: URLs, connections, masking, and psql's password."""

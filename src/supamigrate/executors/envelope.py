@@ -1,0 +1,215 @@
+"""The per-migration envelope: what wraps every migration, defined once, rendered per path.
+
+A transactional file (psycopg2 sends it as ONE message, psql as one script block, manual as
+one block to paste):
+
+    BEGIN;
+    RESET ALL; RESET SESSION AUTHORIZATION; RESET ROLE;   a clean session
+    SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0;
+    SELECT pg_advisory_xact_lock(<key>);                   waiting is never cut by a role default
+    <re-check: the version is not in history yet>          rendered per path
+    SET LOCAL lock_timeout/statement_timeout; liveness     the configured limits, for the file
+    <the file>
+    ;
+    RESET SESSION AUTHORIZATION; RESET ROLE;               the row is written as the migrator
+    INSERT INTO supabase_migrations.schema_migrations ...;
+    COMMIT;
+
+A `-- supamigrate:no-transaction` file runs the same steps at session level with a session
+advisory lock, its statements outside any transaction, then a state check (no transaction left
+open, role unchanged, no session setting left behind) before its history row, then unlocks.
+
+The re-check is the only part rendered differently: psycopg2 and manual raise a marked error
+(`history.recheck_sql`), psql branches with `\\gset` and `\\if`. Everything else is plain SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from supamigrate.history.table import ADVISORY_LOCK_KEY, CREATE_TABLE, quote_literal, record_sql
+from supamigrate.project.files import MigrationFile
+from supamigrate.sql.sqlsplit import Statement, is_no_transaction, split_statements
+
+# Everything a previous migration can leave in a session: settings, role, temp objects,
+# prepared statements, listeners, open cursors, session advisory locks.
+CLEAN_SESSION = (
+    "RESET ALL;\nRESET SESSION AUTHORIZATION;\nRESET ROLE;\nDISCARD TEMP;\nDEALLOCATE ALL;\n"
+    "UNLISTEN *;\nCLOSE ALL;\nSELECT pg_advisory_unlock_all();\n"
+)
+STATE_MARK = "supamigrate: session state left behind"
+# Settings the envelope itself sets at session level for a no-transaction file.
+_OWN_SETTINGS = ("lock_timeout", "statement_timeout", "client_connection_check_interval")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The per-migration limits ('' or '0' disables one)."""
+
+    lock_timeout: str = "5s"
+    statement_timeout: str = ""
+
+    def sql(self, scope: str) -> str:
+        """SET [LOCAL] both timeouts, and the liveness check where the server has it (PG 14+):
+        a vanished client is noticed within a second and its migration rolled back."""
+        local = "true" if scope == "LOCAL" else "false"
+        return (
+            f"SET {scope} lock_timeout = {quote_literal(self.lock_timeout or '0')};\n"
+            f"SET {scope} statement_timeout = {quote_literal(self.statement_timeout or '0')};\n"
+            f"SELECT set_config('client_connection_check_interval', '1s', {local}) "
+            "WHERE current_setting('server_version_num')::int >= 140000;\n"
+        )
+
+
+ACTIVITY_BYTES = 1024  # track_activity_query_size's default: what pg_stat_activity shows
+
+
+def activity_header(envelope: Envelope) -> str:
+    """A comment that opens a message: the migration's name and the start of its SQL.
+    pg_stat_activity shows only a message's first 1 KB, and the envelope's own statements
+    (clean session, marker, lock, re-check) fill most of it: without this, whoever looks at a
+    long migration from another session sees the runner's bookkeeping, not what runs.
+    Nested and closing comment marks in the file's text are broken, so the comment ends here."""
+    room = ACTIVITY_BYTES // 2
+    text = envelope.body[:room].replace("/*", "/ *").replace("*/", "* /")
+    more = "\n..." if len(envelope.body) > room else ""
+    migration = envelope.migration
+    return f"/* supamigrate: {migration.version} {migration.name}\n{text}{more}\n*/\n"
+
+
+def _unlimited(scope: str) -> str:
+    return f"SET {scope} lock_timeout = 0;\nSET {scope} statement_timeout = 0;\n"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One migration in its envelope, as pieces each path renders in order.
+
+    `version` is None for a deliberate re-run (--migration): nothing to re-check.
+    """
+
+    migration: MigrationFile
+    transactional: bool
+    before_check: str
+    version: str | None
+    after_check: str
+    statements: tuple[Statement, ...]
+    record: str  # what follows the file: (state check,) the history row
+    close: str  # COMMIT, or for a no-transaction file: unlock and clean the session
+    on_skip: str  # what ends the migration when the re-check finds it applied
+
+    @property
+    def after_body(self) -> str:
+        return self.record + self.close
+
+    @property
+    def body(self) -> str:
+        return self.migration.sql
+
+    def message(self, *, recheck: str | None = None) -> tuple[str, int]:
+        """The whole envelope as one SQL text with the error-raising re-check, and the offset
+        where the file's text starts in it (to map a server error position to a file line)."""
+        check = recheck if recheck is not None else self.recheck_sql()
+        head = self.before_check + check + self.after_check
+        return head + self.body + "\n;\n" + self.after_body, len(head)
+
+    def recheck_sql(self) -> str:
+        from supamigrate.history.table import recheck_sql
+
+        if self.version is None:
+            return ""
+        return recheck_sql(self.version, [s.text for s in self.statements]) + "\n"
+
+
+def wrap(
+    migration: MigrationFile, limits: Limits, *, rerun: bool, ensure_table: bool = False
+) -> Envelope:
+    """The envelope for `migration`; `ensure_table` adds the history table's CREATE (manual)."""
+    statements = tuple(split_statements(migration.sql))
+    record = record_sql(
+        migration.version, migration.name, [s.text for s in statements], replace=rerun
+    )
+    # Quietly: "schema ... already exists, skipping" is no notice of the migration's.
+    table = (
+        f"SET client_min_messages = warning;\n{CREATE_TABLE.lstrip()}RESET client_min_messages;\n"
+        if ensure_table
+        else ""
+    )
+    version = None if rerun else migration.version
+    if is_no_transaction(migration.sql):
+        teardown = f"SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY});\n{CLEAN_SESSION}"
+        return Envelope(
+            migration,
+            False,
+            f"{CLEAN_SESSION}{_unlimited('SESSION')}"
+            f"SELECT pg_advisory_lock({ADVISORY_LOCK_KEY});\n{table}",
+            version,
+            limits.sql("SESSION"),
+            statements,
+            f"{state_check_sql()}{record}\n",
+            teardown,
+            teardown,
+        )
+    return Envelope(
+        migration,
+        True,
+        f"BEGIN;\n{CLEAN_SESSION}{_unlimited('LOCAL')}"
+        f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n{table}",
+        version,
+        limits.sql("LOCAL"),
+        statements,
+        f"RESET SESSION AUTHORIZATION;\nRESET ROLE;\n{record}\n",
+        # The clean session again after COMMIT: the next message is read with the session's
+        # settings (none a file set may change how it is read), and what a file made at
+        # session level (a temp table, a prepared statement, LISTEN, a WITH HOLD cursor, an
+        # advisory lock) does not outlive it: through a transaction pooler the server
+        # connection goes to the app next.
+        f"COMMIT;\n{CLEAN_SESSION}",
+        "ROLLBACK;\n",
+    )
+
+
+def state_check_sql() -> str:
+    """Fail (SQLSTATE 22P02 with STATE_MARK) when a no-transaction file left anything in the
+    session: a transaction open (inside one, now() is its start, earlier than this statement's
+    own timestamp), another role, a changed setting, temp objects, prepared statements,
+    listeners, open cursors, advisory locks of its own, or the runner's lock released."""
+    own = ", ".join(quote_literal(name) for name in _OWN_SETTINGS)
+    key = f"({ADVISORY_LOCK_KEY} >> 32, {ADVISORY_LOCK_KEY} & 4294967295)"
+    checks = [
+        "CASE WHEN now() <> statement_timestamp() THEN 'a transaction open' END",
+        "CASE WHEN current_user <> session_user THEN 'role ' || current_user || ' in force' END",
+        "(SELECT 'settings changed: ' || string_agg(name, ', ') FROM pg_settings "
+        # A setting set to the value it already had changes nothing (a pg_dump header's).
+        f"WHERE source = 'session' AND setting IS DISTINCT FROM reset_val AND name NOT IN ({own}))",
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = pg_my_temp_schema()) "
+        "THEN 'temp objects' END",
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_prepared_statements) THEN 'prepared statements' END",
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_listening_channels()) THEN 'LISTEN channels' END",
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_cursors) THEN 'open cursors' END",
+        # Prepared since this session began (pre-flight refuses PREPARE TRANSACTION: a backstop).
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE database = current_database() "
+        "AND owner = session_user AND prepared >= (SELECT backend_start FROM pg_stat_activity "
+        "WHERE pid = pg_backend_pid())) THEN 'a prepared transaction' END",
+        "CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+        f"AND pid = pg_backend_pid() AND (classid::bigint, objid::bigint) <> {key}) "
+        "THEN 'advisory locks of its own' END",
+        "CASE WHEN NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+        f"AND pid = pg_backend_pid() AND (classid::bigint, objid::bigint) = {key}) "
+        "THEN 'the runner lock released (another runner may have run it too)' END",
+    ]
+    left = f"concat_ws('; ', {', '.join(checks)})"
+    return (
+        f"SELECT ({quote_literal(STATE_MARK + ': ')} || left_behind)::int "
+        f"FROM (SELECT {left} AS left_behind) s WHERE left_behind <> '';\n"
+    )
+
+
+def is_state_error(message: str) -> bool:
+    return STATE_MARK in message
+
+
+def state_problem(message: str) -> str:
+    """The part of the state-check error that says what was left behind."""
+    text = message.split(STATE_MARK + ": ", 1)[-1]
+    return text.split('"', 1)[0].strip()

@@ -1,0 +1,1 @@
+"""The Supabase CLI's history table: its SQL, reading it, remembered digests."""

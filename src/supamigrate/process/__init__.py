@@ -1,0 +1,1 @@
+"""The runner's own process: signals, child processes, the garbage collector."""

@@ -1,0 +1,1 @@
+"""The two readings of a migration: the CLI-exact split and Postgres's own parser."""

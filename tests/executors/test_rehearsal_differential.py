@@ -1,0 +1,188 @@
+"""A rehearsal predicts the real run, differentially: generated sequences of migration files
+(DDL and DML, deferred and immediate constraints, enum changes, settings, failing statements,
+no-transaction files) are rehearsed on one database and applied for real on an identical copy
+(CREATE DATABASE ... TEMPLATE). Per file, the rehearsal's verdict (ok; failed with SQLSTATE at
+file and line; not rehearsed from here) must be the real run's, up to the real run's first
+failure. "Not rehearsed" is neither: it must only come where only a commit could tell.
+
+Fixed seed and few examples by default; SUPAMIGRATE_LONG=1 runs many more.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from supamigrate.connect.db import session
+from supamigrate.executors.base import Settings
+from supamigrate.executors.registry import REGISTRY
+from supamigrate.executors.results import Outcome, Result
+from supamigrate.project.files import MigrationFile
+
+LONG = os.environ.get("SUPAMIGRATE_LONG") == "1"
+BASE = """
+create table public.parent (id int primary key);
+create table public.child (id int primary key,
+  pid int references public.parent deferrable initially deferred);
+create table public.imm (id int primary key,
+  pid int references public.parent deferrable initially immediate);
+create type public.mood as enum ('calm');
+create table public.moods (m public.mood);
+create schema other;
+insert into public.parent values (1), (2);
+"""
+_names = itertools.count(1)
+
+keys = st.integers(1, 5)
+values = st.sampled_from(["v1", "v2"])
+STATEMENT = st.one_of(
+    keys.map(lambda k: f"insert into public.parent values ({k});"),
+    st.tuples(keys, keys).map(lambda kp: f"insert into public.child values ({kp[0]}, {kp[1]});"),
+    st.tuples(keys, keys).map(lambda kp: f"insert into public.imm values ({kp[0]}, {kp[1]});"),
+    keys.map(lambda k: f"delete from public.parent where id = {k};"),
+    keys.map(lambda k: f"update public.child set pid = {k};"),
+    st.sampled_from(
+        [
+            "set constraints all immediate;",
+            "set constraints all deferred;",
+            "set constraints public.child_pid_fkey immediate;",
+            "set constraints public.imm_pid_fkey deferred;",
+            "set search_path = other;",
+            "set role authenticated;",
+            # The file's own timeout, far from any statement's time (a 1ms one is a coin toss).
+            "set local statement_timeout = '250ms';",
+            "select pg_sleep(0.6);",
+            "insert into parent values (4);",
+            "create temp table scratch (id int);",
+            "select 1/0;",
+            "create table public.fresh (id int primary key,\n  pid int references public.parent"
+            " deferrable initially deferred);",
+            "insert into public.fresh values (1, 4);",
+            "alter table public.child add column note text;",
+            "create index on public.child (pid);",
+        ]
+    ),
+    values.map(lambda v: f"alter type public.mood add value if not exists '{v}';"),
+    values.map(lambda v: f"insert into public.moods values ('{v}');"),
+)
+# A statement may follow a comment line, so lines are counted past comments.
+LINE = st.tuples(st.booleans(), STATEMENT).map(lambda cs: ("-- why\n" if cs[0] else "") + cs[1])
+TRANSACTIONAL = st.lists(LINE, min_size=1, max_size=4).map(lambda lines: "\n".join(lines) + "\n")
+NO_TRANSACTION = st.sampled_from(
+    [
+        "-- supamigrate:no-transaction\ncreate index concurrently if not exists p_idx"
+        " on public.parent (id);\n",
+        "-- supamigrate:no-transaction\ninsert into public.parent values (5);\n",
+    ]
+)
+FILES = st.lists(
+    st.one_of(TRANSACTIONAL, TRANSACTIONAL, TRANSACTIONAL, NO_TRANSACTION), min_size=1, max_size=4
+)
+
+
+def _files(root: Path, texts: list[str]) -> list[MigrationFile]:
+    folder = root / "supabase" / "migrations"
+    folder.mkdir(parents=True, exist_ok=True)
+    found = []
+    for index, sql in enumerate(texts, 1):
+        version = f"2025010100{index:04d}"
+        path = folder / f"{version}_m{index}.sql"
+        path.write_text(sql)
+        found.append(MigrationFile(version, f"m{index}", path, sql, f"{version}_m{index}"))
+    return found
+
+
+def _executor(db: Any, root: Path) -> Any:
+    return REGISTRY["psycopg2"](
+        Settings(db, root, root / "supabase", environ=dict(os.environ), say=lambda _: None)
+    )
+
+
+def _verdict(result: Result) -> tuple[str, str, int]:
+    failure = result.failure
+    if failure is None:
+        return (result.outcome.value, "", 0)
+    return ("failed", failure.sqlstate, failure.line)
+
+
+@pytest.fixture(scope="module")
+def base(pg_server: Any) -> Iterator[str]:
+    """The database every example starts from: the shim and BASE."""
+    name = f"diff_base_{os.getpid()}"
+    user = pg_server.user
+    with session(pg_server.admin, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"create database {name} template supamigrate_template owner {user.user}")
+    with session(user.with_database(name)) as conn, conn.cursor() as cur:
+        cur.execute(BASE)
+    yield name
+    with session(pg_server.admin, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"drop database if exists {name} with (force)")
+
+
+@settings(
+    max_examples=400 if LONG else 20,
+    deadline=None,
+    derandomize=not LONG,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(texts=FILES)
+def test_the_rehearsal_predicts_the_real_run(
+    pg_server: Any, base: str, tmp_path: Path, texts: list[str]
+) -> None:
+    """Per file, up to the real run's first failure: ok where it is ok, failed with the same
+    SQLSTATE (and line, where the real run names one) where it fails, or not rehearsed from
+    here, only after a no-transaction file or an enum value added by an earlier file; and the
+    rehearsal changed nothing (so the next example starts from the same database)."""
+    copy = f"{base}_{next(_names)}"
+    admin, user = pg_server.admin, pg_server.user
+    with session(admin, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"create database {copy} template {base} owner {user.user}")
+    try:
+        root = tmp_path / copy
+        migrations = _files(root, texts)
+        rehearsing = _executor(user.with_database(base), root)
+        try:
+            rehearsed = rehearsing.rehearse(migrations)
+        finally:
+            rehearsing.close()
+        assert rehearsed.changed_outside == [], rehearsed.changed_outside
+        applying = _executor(user.with_database(copy), root)
+        try:
+            applying.read_history()
+            real = applying.apply(migrations, rerun=False, on_result=lambda _: None)
+        finally:
+            applying.close()
+        _compare(texts, list(rehearsed), real)
+    finally:
+        with session(admin, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(f"drop database if exists {copy} with (force)")
+
+
+def _compare(texts: list[str], rehearsed: list[Result], real: list[Result]) -> None:
+    shown = "\n".join(f"--- file {i}\n{t}" for i, t in enumerate(texts, 1))
+    stopped = False
+    for index, done in enumerate(real):
+        if index >= len(rehearsed):
+            raise AssertionError(f"the rehearsal stopped before file {index + 1}\n{shown}")
+        guess = rehearsed[index]
+        if guess.outcome is Outcome.NOT_REHEARSED:
+            why = guess.trace.stopped if guess.trace else ""
+            if not stopped:
+                allowed = ("runs outside a transaction", "enum", "(--rehearse-limit)")
+                assert any(reason in why for reason in allowed), f"{why}\n{shown}"
+            stopped = True
+            continue
+        assert not stopped, f"a file after one not rehearsed was rehearsed\n{shown}"
+        want, got = _verdict(done), _verdict(guess)
+        if done.outcome is Outcome.PARTIAL:
+            want = ("failed", want[1], want[2])
+        if want[2] == 0:  # the real run could not name a line (an error at COMMIT, a timeout)
+            got = (got[0], got[1], 0)
+        assert got == want, f"file {index + 1}: rehearsal {got}, real {want}\n{shown}"

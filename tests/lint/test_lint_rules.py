@@ -1,0 +1,510 @@
+"""lint's second family of rules (issue 27): hazard and safe rewrite for each; Postgres agrees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from supamigrate.executors.trace import MODES
+from supamigrate.lint import RULES, has_errors, lint_files, lint_sql
+from supamigrate.lint.exclusive import access_exclusive_tables
+from supamigrate.lint.pg_functions import NON_VOLATILE_BUILTINS
+from supamigrate.sql.reading import read_sql
+
+NO_TX = "-- supamigrate:no-transaction\n"
+
+# (rule, hazardous SQL, safer rewrite). Tables not created in the snippet (t, u, p) hold data.
+CASES = [
+    ("require-concurrent-reindex", "reindex table t;", NO_TX + "reindex table concurrently t;"),
+    (
+        "require-concurrent-partition-detach",
+        "alter table p detach partition p_2020;",
+        NO_TX + "alter table p detach partition p_2020 concurrently;",
+    ),
+    ("ban-truncate-cascade", "truncate t cascade;", "truncate t, u;"),
+    (
+        "ban-create-domain-with-constraint",
+        "create domain positive as int check (value > 0);",
+        "create domain amount as numeric(12, 2);",
+    ),
+    (
+        "ban-alter-domain-with-add-constraint",
+        "alter domain amount add constraint amount_positive check (value > 0);",
+        "alter domain amount add constraint amount_positive check (value > 0) not valid;",
+    ),
+    (
+        "require-enum-value-ordering",
+        "alter type status add value 'archived';",
+        "alter type status add value 'archived' after 'done';",
+    ),
+    (
+        "enum-value-used-in-same-migration",
+        "alter type status add value 'archived' after 'done';\n"
+        "update t set s = 'archived' where s = 'old';",
+        "alter type status add value 'archived' after 'done';",
+    ),
+    ("creating-enum", "create type mood as enum ('ok', 'sad');", "create domain d as text;"),
+    (
+        "adding-exclusion-constraint",
+        "alter table t add constraint no_overlap exclude using gist (r with &&);",
+        "create table n (r tstzrange);\n"
+        "alter table n add constraint no_overlap exclude using gist (r with &&);",
+    ),
+    (
+        "adding-primary-key-on-nullable-column",
+        NO_TX + "alter table t add column c int;\n"
+        "create unique index concurrently t_c on t (c);\n"
+        "alter table t add constraint t_pk primary key using index t_c;",
+        NO_TX + "alter table t add column c int not null default 0;\n"
+        "create unique index concurrently t_c on t (c);\n"
+        "alter table t add constraint t_pk primary key using index t_c;",
+    ),
+    (
+        "unindexed_foreign_keys",
+        "create table n (id int primary key, t_id int references t (id));\n"
+        "alter table n enable row level security;",
+        "create table n (id int primary key, t_id int references t (id));\n"
+        "alter table n enable row level security;\ncreate index n_t_id on n (t_id);",
+    ),
+    (
+        "adding-json-column",
+        "alter table t add column meta json;",
+        "alter table t add column m jsonb;",
+    ),
+    ("ban-drop-database", NO_TX + "drop database old;", "select 1;"),
+    (
+        "ban-duplicate-column-assignments",
+        "update t set a = 1, b = 2, a = 3;",
+        "update t set a = 1, b = 2;",
+    ),
+    (
+        "require-timeout-settings",
+        "set local lock_timeout = 0;\nalter table t add column c int;",
+        "set local lock_timeout = '2s';\nalter table t add column c int;",
+    ),
+    (
+        "prefer-robust-stmts",
+        NO_TX + "create index concurrently i on t (a);\ndrop index concurrently j;",
+        NO_TX + "create index concurrently if not exists i on t (a);\n"
+        "drop index concurrently if exists j;",
+    ),
+    ("ban-drop-not-null", "alter table t alter column a drop not null;", "select 1;"),
+]
+
+
+def _rules(sql: str) -> set[str]:
+    return {finding.rule for finding in lint_sql(sql, path="m.sql") if not finding.suppressed}
+
+
+@pytest.mark.parametrize(("rule", "hazard", "safe"), CASES, ids=[case[0] for case in CASES])
+def test_rule_flags_hazard_and_not_the_safe_rewrite(rule: str, hazard: str, safe: str) -> None:
+    """The hazardous example is flagged with the rule; the rewrite is not."""
+    assert rule in _rules(hazard)
+    assert rule not in _rules(safe)
+
+
+def test_every_new_rule_is_in_the_catalog() -> None:
+    assert {case[0] for case in CASES} <= set(RULES)
+
+
+def test_checks_by_kind_report_what_every_check_reports() -> None:
+    """Dispatching checks by statement kind loses no finding (every example of both files)."""
+    from test_lint import CASES as FIRST_CASES
+
+    from supamigrate.lint import engine
+
+    for _, hazard, safe in CASES + FIRST_CASES:
+        for sql in (hazard, safe):
+            reading = read_sql(sql)
+            migration = engine.read_migration(reading)
+            for index, statement in enumerate(reading.statements):
+                every = [h for c in engine.CHECKS for h in c(statement, index, migration)]
+                chosen = [
+                    h
+                    for c in engine.checks_for(statement.kind)
+                    for h in c(statement, index, migration)
+                ]
+                assert chosen == every, sql
+
+
+# --- what earlier files of the same run establish --------------------------------------------
+
+
+def test_primary_key_using_index_knows_nullability_from_earlier_files() -> None:
+    """A column declared nullable in an earlier file makes PK USING INDEX a scan; a NOT NULL
+    one (or one lint never saw) does not."""
+    first = "create table a (x int, y int not null);\nalter table a enable row level security;"
+    second = (
+        NO_TX
+        + "create unique index concurrently a_x on a (x);\n"
+        + ("create unique index concurrently a_y on a (y);")
+    )
+    third = "alter table a add constraint a_pk primary key using index {};"
+    flagged = {
+        index: "adding-primary-key-on-nullable-column"
+        in {f.rule for f in lint_files([("1", first), ("2", second), ("3", third.format(index))])}
+        for index in ("a_x", "a_y", "unknown_index")
+    }
+    assert flagged == {"a_x": True, "a_y": False, "unknown_index": False}
+
+
+def test_set_not_null_after_a_validate_in_an_earlier_file_is_quiet() -> None:
+    """eugene's and squawk's multi-file recipe: CHECK NOT VALID, VALIDATE, SET NOT NULL."""
+    files = [
+        ("2", "alter table t add constraint c check (a is not null) not valid;"),
+        ("3", "alter table t validate constraint c;"),
+        ("4", "alter table t alter column a set not null;"),
+    ]
+    assert "adding-not-nullable-field" not in {f.rule for f in lint_files(files)}
+    other_column = [*files[:2], ("4", "alter table t alter column b set not null;")]
+    assert "adding-not-nullable-field" in {f.rule for f in lint_files(other_column)}
+
+
+def test_foreign_key_index_may_come_in_a_later_file() -> None:
+    """An index created later in the run covers the foreign key; a partial one does not."""
+    table = "create table n (id int primary key, t_id int references t (id));"
+    full = NO_TX + "create index concurrently n_t on n (t_id);"
+    partial = NO_TX + "create index concurrently n_t on n (t_id) where t_id > 0;"
+    rules = {f.rule for f in lint_files([("1", table), ("2", full)])}
+    assert "unindexed_foreign_keys" not in rules
+    rules = {f.rule for f in lint_files([("1", table), ("2", partial)])}
+    assert "unindexed_foreign_keys" in rules
+
+
+def test_a_function_declared_stable_earlier_is_not_a_volatile_default() -> None:
+    stable = (
+        "create function f() returns int language sql stable set search_path = '' as 'select 1';"
+    )
+    add = "alter table t add column c int default f();"
+    assert "adding-field-with-default" in {f.rule for f in lint_files([("1", add)])}
+    assert "adding-field-with-default" not in {
+        f.rule for f in lint_files([("1", stable), ("2", add)])
+    }
+
+
+# --- fewer false alarms ----------------------------------------------------------------------
+
+
+def test_add_column_then_set_default_is_quiet_but_work_after_the_lock_is_not() -> None:
+    """squawk's recommended rewrite holds the lock only for catalog changes; an UPDATE or a
+    lock on another table while it is held is flagged."""
+    quick = "alter table t add column c int;\nalter table t alter column c set default 10;"
+    assert _rules(quick) == set()
+    assert "more-statements-after-access-exclusive" in _rules(quick + "\nupdate t set c = 10;")
+    assert "more-statements-after-access-exclusive" in _rules(
+        quick + "\nalter table u add column d int;"
+    )
+
+
+def test_lock_table_on_a_table_the_file_created_is_quiet() -> None:
+    assert "explicit-lock-table" not in _rules("create table n (a int);\nlock table n;")
+    assert "explicit-lock-table" in _rules("create table n (a int);\nlock table n, t;")
+
+
+# Statements that lock or rewrite `t`; when the file created `t` first, none is a hazard.
+LOCKING = [
+    "alter table t add column c uuid default gen_random_uuid()",
+    "alter table t alter column a type bigint",
+    "alter table t alter column a set not null",
+    "alter table t add constraint k unique (a)",
+    "alter table t add constraint c check (a > 0)",
+    "alter table t add constraint x exclude using gist (r with &&)",
+    "alter table t add constraint f foreign key (a) references u (id)",
+    "alter table t detach partition t_2020",
+    "alter table t drop column a",
+    "alter table t alter column a drop not null",
+    "alter table t rename column a to b",
+    "create index i on t (a)",
+    "reindex table t",
+    "lock table t",
+    "cluster t using t_pkey",
+    "drop table t",
+    "truncate t cascade",
+]
+LOCK_RULES = {rule for rule, _, _ in CASES} | {
+    "adding-field-with-default",
+    "changing-column-type",
+    "adding-not-nullable-field",
+    "disallowed-unique-constraint",
+    "constraint-missing-not-valid",
+    "adding-foreign-key-constraint",
+    "require-concurrent-index-creation",
+    "explicit-lock-table",
+    "more-statements-after-access-exclusive",
+    "ban-cluster",
+    "ban-drop-column",
+    "ban-drop-table",
+    "renaming-column",
+}
+LOCK_RULES -= {"unindexed_foreign_keys", "adding-json-column", "creating-enum"}
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(LOCKING), min_size=1, max_size=5))
+def test_no_lock_rule_fires_on_a_table_created_earlier_in_the_file(statements: list[str]) -> None:
+    """Property: whatever locks `t` after the file's own CREATE TABLE blocks nobody."""
+    sql = "create table t (a int, r tstzrange);\nalter table t enable row level security;\n"
+    sql += ";\n".join(statements) + ";"
+    assert _rules(sql) & LOCK_RULES == set(), sql
+    hazards = _rules(";\n".join(statements) + ";")
+    assert hazards & LOCK_RULES, "the same statements on an existing table are hazards"
+
+
+# --- squawk's and eugene's ignore comments ---------------------------------------------------
+
+
+def test_squawk_ignore_maps_to_our_rule_and_is_echoed() -> None:
+    (finding,) = lint_sql(
+        "-- squawk-ignore ban-drop-column\nalter table t drop column a;", path="m"
+    )
+    assert finding.rule == "ban-drop-column"
+    assert finding.suppressed == "squawk-ignore ban-drop-column"
+    assert not has_errors([finding])
+    (again,) = lint_sql(
+        "-- squawk-ignore adding-required-field\nalter table t add c int not null;", path="m"
+    )
+    assert again.rule == "adding-not-nullable-field" and again.suppressed
+
+
+def test_squawk_ignore_file_and_eugene_ignore() -> None:
+    whole = lint_sql("drop table t;\n-- squawk-ignore-file\nalter table u drop column a;", path="m")
+    assert whole and all(f.suppressed for f in whole)
+    named = lint_sql("-- squawk-ignore-file ban-drop-table\ndrop table t;\ndrop index i;", path="m")
+    assert {
+        ("ban-drop-table", True),
+        ("require-concurrent-index-deletion", False),
+    } <= {(f.rule, bool(f.suppressed)) for f in named}
+    eugene = lint_sql("-- eugene: ignore E5, E4\nalter table t alter a type bigint;", path="m")
+    assert {(f.rule, bool(f.suppressed)) for f in eugene} == {("changing-column-type", True)}
+
+
+def test_unknown_squawk_rule_is_reported_and_style_rules_are_a_no_op() -> None:
+    rules = _rules("-- squawk-ignore prefer-text-field\nselect 1;")
+    assert rules == set()
+    unknown = lint_sql("-- squawk-ignore no-such-rule\nselect 1;", path="m")
+    assert [f.rule for f in unknown] == ["suppression-unknown-rule"]
+
+
+COMMENTS = [
+    "-- supamigrate:allow ban-drop-table gone since v2",
+    "-- squawk-ignore ban-drop-column",
+    "-- squawk-ignore changing-column-type, renaming-column",
+    "-- eugene: ignore E4",
+    "-- squawk-ignore require-concurrent-index-creation",
+]
+BODY = [
+    "drop table t",
+    "alter table t drop column a",
+    "alter table t alter column a type bigint",
+    "alter table u rename column a to b",
+    "create index i on t (a)",
+    "update t set a = 1",
+    "alter table t add column c int",
+]
+
+
+@settings(derandomize=True, max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(BODY), min_size=1, max_size=6),
+    st.lists(st.tuples(st.integers(0, 5), st.sampled_from(COMMENTS)), max_size=3),
+)
+def test_suppression_comments_change_nothing_but_suppression(
+    statements: list[str], comments: list[tuple[int, str]]
+) -> None:
+    """Property: adding allow/ignore comments never adds, drops or moves a finding of a real
+    rule; it only marks some suppressed (suppression problems are findings of their own)."""
+    plain = ";\n".join(statements) + ";"
+    lines = [s + ";" for s in statements]
+    for at, comment in sorted(comments, reverse=True):
+        lines.insert(min(at, len(lines)), comment)
+    commented = "\n".join(lines)
+
+    def real(sql: str) -> list[tuple[int, str]]:
+        findings = [f for f in lint_sql(sql, path="m") if not f.rule.startswith("suppression-")]
+        return sorted((f.line, f.rule) for f in findings)
+
+    assert [rule for _, rule in real(plain)] == [rule for _, rule in real(commented)]
+
+
+# --- Postgres agrees ---------------------------------------------------------------------------
+
+# Default expressions written every way; Postgres decides whether ADD COLUMN rewrites.
+DEFAULTS = [
+    ("now()", False),
+    ("current_timestamp", False),
+    ("'x'::text || 'y'", False),
+    ("lower('A')", False),
+    ("(random() * 10)::int", True),
+    ("md5(random()::text)", True),
+    ("gen_random_uuid()::text", True),
+    ("clock_timestamp()::text", True),
+    ("nextval('s')::text", True),
+    ("timeofday()", True),
+    ("to_char(now(), 'YYYY')", False),
+    ("format('%s-%s', 1, 2)", False),
+]
+
+
+@pytest.mark.parametrize(("default", "rewrites"), DEFAULTS)
+def test_volatile_defaults_agree_with_postgres(cur: Any, default: str, rewrites: bool) -> None:
+    """A new relfilenode after ADD COLUMN ... DEFAULT is exactly what lint calls a rewrite."""
+    sql = f"alter table t add column c text default {default}"
+    cur.execute("create sequence s; create table t (a int); insert into t values (1)")
+    cur.execute("select pg_relation_filenode('t')")
+    before = cur.fetchone()[0]
+    cur.execute(sql)
+    cur.execute("select pg_relation_filenode('t')")
+    assert (cur.fetchone()[0] != before) is rewrites
+    assert ("adding-field-with-default" in _rules(sql + ";")) is rewrites
+
+
+def test_non_volatile_builtins_match_this_servers_pg_proc(cur: Any) -> None:
+    """No name lint treats as safe has a VOLATILE overload on the server the tests run on."""
+    cur.execute(
+        "select proname from pg_proc where pronamespace = 'pg_catalog'::regnamespace "
+        "and provolatile = 'v'"
+    )
+    volatile = {row[0] for row in cur.fetchall()}
+    assert NON_VOLATILE_BUILTINS.isdisjoint(volatile)
+    assert {"now", "lower", "to_char"} <= NON_VOLATILE_BUILTINS
+
+
+def test_enum_value_used_in_its_own_transaction_is_55p04(conn: Any) -> None:
+    """Postgres refuses the new value before the transaction that added it commits; in its
+    own migration (committed first) the next one can use it."""
+    import psycopg2
+
+    with conn.cursor() as cur:
+        cur.execute("create type status as enum ('new', 'done')")
+        cur.execute("begin")
+        cur.execute("alter type status add value 'archived' after 'done'")
+        with pytest.raises(psycopg2.Error) as failure:
+            cur.execute("select 'archived'::status")
+        cur.execute("rollback")
+        assert failure.value.pgcode == "55P04"
+        cur.execute("alter type status add value 'archived' after 'done'")
+        cur.execute("select 'archived'::status")
+    same = "alter type status add value 'archived' after 'done';\nselect 'archived'::status;"
+    assert "enum-value-used-in-same-migration" in _rules(same)
+    assert "enum-value-used-in-same-migration" not in _rules(NO_TX + same)
+
+
+# The strongest lock each new hazard takes on `t` (or the partitioned `p`), from pg_locks.
+LOCKS = [
+    ("reindex table t", "t", "ShareLock"),
+    ("truncate t cascade", "t", "AccessExclusiveLock"),
+    ("alter table p detach partition p1", "p", "AccessExclusiveLock"),
+    ("alter table t add constraint x exclude using gist (r with &&)", "t", "AccessExclusiveLock"),
+    ("alter table t alter column a drop not null", "t", "AccessExclusiveLock"),
+    ("alter domain pos add constraint small check (value < 100)", "t", "ShareLock"),
+    ("alter table t add constraint t_pk primary key using index t_a", "t", "AccessExclusiveLock"),
+]
+_STRENGTH = list(MODES)
+SETUP = (
+    "create domain pos as int check (value > 0);"
+    "create table t (a int, b pos, r tstzrange); create unique index t_a on t (a);"
+    "insert into t values (1, 1, null);"
+    "create table p (k int) partition by range (k);"
+    "create table p1 partition of p for values from (0) to (10)"
+)
+
+
+@pytest.mark.parametrize(("sql", "table", "mode"), LOCKS)
+def test_new_hazards_take_the_locks_lint_says(cur: Any, sql: str, table: str, mode: str) -> None:
+    """Each statement's lock, as pg_locks shows it inside the transaction, is the one its
+    rule's message names; lint's ACCESS EXCLUSIVE model agrees."""
+    cur.execute(SETUP)
+    cur.execute("begin")
+    cur.execute(sql)
+    cur.execute(
+        "select mode from pg_locks where pid = pg_backend_pid() and relation = %s::regclass",
+        (table,),
+    )
+    modes = [row[0] for row in cur.fetchall()]
+    cur.execute("rollback")
+    assert max(modes, key=_STRENGTH.index) == mode
+    (statement,) = read_sql(sql).statements
+    assert bool(access_exclusive_tables(statement)) is (mode == "AccessExclusiveLock")
+    # the setup is an earlier migration: lint knows t.a is nullable from it
+    rules = {f.rule for f in lint_files([("1.sql", SETUP + ";"), ("2.sql", sql + ";")])}
+    assert rules - {"more-statements-after-access-exclusive"}, "lint flags it"
+
+
+def test_apply_failure_55p04_says_to_put_the_value_in_its_own_migration(project: Any) -> None:
+    """The runner's advice for an enum value used in the transaction that adds it matches
+    lint's: its own migration, not COMMIT; BEGIN; inside the file."""
+    project.write("001_status.sql", "create type public.status as enum ('new', 'done');")
+    project.write(
+        "002_archive.sql",
+        "alter type public.status add value 'archived' after 'done';\n"
+        "select 'archived'::public.status;",
+    )
+    result = project.invoke("migrate", "--skip-confirm")
+    assert result.returncode == 1
+    assert "55P04" in result.stdout
+    assert "ADD VALUE in its own migration" in result.stdout
+    lint = project.invoke("lint", "--all")
+    assert "enum-value-used-in-same-migration" in lint.stdout
+
+
+# Files whose findings depend on earlier files, and files that establish those facts.
+HISTORY_FILES = [
+    "create table a (x int, y int not null);\nalter table a enable row level security;",
+    NO_TX + "create unique index concurrently a_x on a (x);",
+    "alter table a add constraint a_pk primary key using index a_x;",
+    "alter table a add constraint c check (x is not null) not valid;",
+    "alter table a validate constraint c;",
+    "alter table a alter column x set not null;",
+    "alter table a alter column y drop not null;",
+    "create function f() returns int language sql stable set search_path = '' as 'select 1';",
+    "alter table a add column z int default f();",
+    "create table b (id int primary key, a_x int references a (x));\n"
+    "alter table b enable row level security;",
+    NO_TX + "create index concurrently b_a on b (a_x);",
+    "alter table a add column w int;\nupdate a set w = 1;",
+    "drop table old;",
+]
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(HISTORY_FILES), min_size=2, max_size=10))
+@example([HISTORY_FILES[i] for i in (0, 3, 4, 12, 12, 5)])  # validated early, SET NOT NULL late
+@example([HISTORY_FILES[i] for i in (9, 12, 12, 10)])  # the index for the key comes late
+@example([HISTORY_FILES[i] for i in (0, 1, 12, 12, 2)])  # nullable early, PRIMARY KEY late
+def test_two_cores_find_exactly_what_one_finds(history: list[str]) -> None:
+    """Property: linting the later half in a worker and replaying its facts gives the
+    sequential findings, whatever earlier files establish for later ones."""
+    files = [(f"{n:03}.sql", sql) for n, sql in enumerate(history)]
+    assert lint_files(files, parallel=True) == lint_files(files, parallel=False)
+
+
+def test_lint_knows_the_configured_lock_timeout(project: Any) -> None:
+    """With the runner's lock_timeout off (config 0), a lock wait on an existing table is
+    flagged; with the default 5s it is not. squawk's ignore comment is echoed as allowed."""
+    project.write("001_add.sql", "alter table public.t add column c int;")
+    project.write("002_drop.sql", "-- squawk-ignore ban-drop-column\nalter table public.t drop c;")
+    default = project.invoke("lint", "--all")
+    assert "require-timeout-settings" not in default.stdout
+    assert "(allowed: squawk-ignore ban-drop-column)" in default.stdout
+    project.env["SUPAMIGRATE_LOCK_TIMEOUT"] = "0"
+    off = project.invoke("lint", "--all")
+    assert "require-timeout-settings" in off.stdout, off.stdout + off.stderr
+
+
+def test_set_not_null_proven_by_a_validated_check_is_quick_under_the_lock() -> None:
+    """After ADD COLUMN, a validated CHECK (c IS NOT NULL) lets SET NOT NULL skip its scan,
+    so it does not count as work while the lock is held; SET NOT NULL on another column does."""
+    base = (
+        "alter table t add column c int;\n"
+        "alter table t add constraint c_nn check (c is not null) not valid;\n"
+        "alter table t validate constraint c_nn;\n"
+    )
+    assert "more-statements-after-access-exclusive" not in _rules(
+        base + "alter table t alter column c set not null;"
+    )
+    assert "more-statements-after-access-exclusive" in _rules(
+        base + "alter table t alter column d set not null;"
+    )
