@@ -6,19 +6,9 @@ from typing import Any
 
 from psycopg2.extensions import cursor as Cursor
 
-from supamigrate.tenant.names import MEMBERSHIPS, SUPABASE_SCHEMAS
-
-# PostgREST's db-schemas: the in-database setting on its role (this database's first), then
-# the session setting splinter reads, then PostgREST's default.
-_EXPOSED = """
-select coalesce(
-  (select substr(c, length('pgrst.db_schemas=') + 1)
-   from pg_db_role_setting s join pg_roles r on r.oid = s.setrole, unnest(s.setconfig) c
-   where r.rolname = 'authenticator' and c like 'pgrst.db_schemas=%'
-     and s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
-   order by s.setdatabase desc limit 1),
-  nullif(current_setting('pgrst.db_schemas', true), ''),
-  'public')"""
+from supamigrate.advise.catalog import MANAGED as SUPABASE_SCHEMAS
+from supamigrate.advise.catalog import api_schemas
+from supamigrate.tenant.names import MEMBERSHIPS
 
 _TENANT_TABLES = """
 select format('%%I.%%I', n.nspname, c.relname) from pg_class c
@@ -63,14 +53,7 @@ def column_list(cur: Cursor, sql: str, params: tuple[Any, ...] = ()) -> list[Any
 
 def exposed_schemas(cur: Cursor) -> list[str]:
     """The app's schemas PostgREST serves (Supabase's own excluded), that exist here."""
-    setting = str(one(cur, _EXPOSED))
-    wanted = [s.strip().strip('"') for s in setting.split(",")]
-    return column_list(
-        cur,
-        "select s from unnest(%s::text[]) with ordinality as w(s, i) "
-        "where to_regnamespace(quote_ident(s)) is not null and s <> all(%s) order by i",
-        (wanted, list(SUPABASE_SCHEMAS)),
-    )
+    return [s for s in api_schemas(cur) if s not in SUPABASE_SCHEMAS]
 
 
 def tenant_tables(cur: Cursor, schemas: list[str]) -> list[str]:

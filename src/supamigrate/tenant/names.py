@@ -47,22 +47,3 @@ POLICIES: dict[str, tuple[str, ...]] = {
 
 # The role GoTrue (Supabase Auth) connects as: every signup's INSERT into auth.users runs as it.
 AUTH_ADMIN = "supabase_auth_admin"
-# Schemas Supabase manages itself: never probed or linted as the app's own, even if exposed.
-SUPABASE_SCHEMAS = (
-    "auth",
-    "storage",
-    "extensions",
-    "graphql",
-    "graphql_public",
-    "realtime",
-    "vault",
-    "pgsodium",
-    "pgsodium_masks",
-    "supabase_functions",
-    "supabase_migrations",
-    "net",
-    "cron",
-    "pgbouncer",
-    "information_schema",
-    "pg_catalog",
-)
