@@ -258,7 +258,7 @@ class PsqlExecutor(BaseExecutor):
             head += _recheck(envelope) + envelope.after_check
             first = lines + head.count("\n") + 1
             tail = (
-                f"\n;\n{envelope.after_body}\\warn {mark}:ok:{index}\n"
+                f"\n;\n{envelope.record}{_one_message(envelope.close)}\\warn {mark}:ok:{index}\n"
                 f"\\else\n{envelope.on_skip}\\warn {mark}:skipped:{index}\n\\endif\n"
             )
             block = head + migration.sql + tail
@@ -266,6 +266,15 @@ class PsqlExecutor(BaseExecutor):
             parts.append(block)
             lines += block.count("\n")
         return "".join(parts), spans
+
+
+def _one_message(sql: str) -> str:
+    """The runner's own closing statements (COMMIT and the clean session, one per line) sent
+    as one message (psql's `\\;`): through a transaction pooler each statement psql sends
+    alone may land on another server connection, so the cleaning would clean someone else's
+    session, and each costs a round trip."""
+    lines = sql.splitlines()
+    return "".join(f"{line[:-1]}\\;\n" for line in lines[:-1]) + lines[-1] + "\n"
 
 
 def _recheck(envelope: Envelope) -> str:
