@@ -16,20 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from supamigrate.executors.trace_needs import covers, needs
+from supamigrate.executors.trace_needs import MODES, covers, needs
 from supamigrate.sql.reading import Statement
 
-# Postgres lock modes, weakest first, and what each keeps waiting (from the conflict table).
-MODES = (
-    "AccessShareLock",
-    "RowShareLock",
-    "RowExclusiveLock",
-    "ShareUpdateExclusiveLock",
-    "ShareLock",
-    "ShareRowExclusiveLock",
-    "ExclusiveLock",
-    "AccessExclusiveLock",
-)
+# What each lock mode keeps waiting (from the conflict table).
 BLOCKS = {
     "AccessShareLock": "nothing but ACCESS EXCLUSIVE",
     "RowShareLock": "EXCLUSIVE and ACCESS EXCLUSIVE",

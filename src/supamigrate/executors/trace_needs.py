@@ -16,6 +16,18 @@ from supamigrate.lint.migration import commands
 from supamigrate.lint.nodes import table_of
 from supamigrate.sql.reading import Statement
 
+# Postgres lock modes, weakest first, (the one list: the trace and its tests use it too).
+MODES = (
+    "AccessShareLock",
+    "RowShareLock",
+    "RowExclusiveLock",
+    "ShareUpdateExclusiveLock",
+    "ShareLock",
+    "ShareRowExclusiveLock",
+    "ExclusiveLock",
+    "AccessExclusiveLock",
+)
+
 EXCLUSIVE = "AccessExclusiveLock"
 # What each mode conflicts with (Postgres's table-level lock conflict table).
 CONFLICTS: dict[str, frozenset[str]] = {
@@ -43,18 +55,7 @@ CONFLICTS: dict[str, frozenset[str]] = {
         }
     ),
 }
-_ALL = frozenset(
-    {
-        "AccessShareLock",
-        "RowShareLock",
-        "RowExclusiveLock",
-        "ShareUpdateExclusiveLock",
-        "ShareLock",
-        "ShareRowExclusiveLock",
-        "ExclusiveLock",
-        "AccessExclusiveLock",
-    }
-)
+_ALL = frozenset(MODES)
 CONFLICTS["ShareRowExclusiveLock"] = _ALL - {"AccessShareLock", "RowShareLock"}
 CONFLICTS["ExclusiveLock"] = _ALL - {"AccessShareLock"}
 CONFLICTS["AccessExclusiveLock"] = _ALL
