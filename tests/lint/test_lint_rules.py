@@ -12,6 +12,7 @@ from supamigrate.executors.trace import MODES
 from supamigrate.lint import RULES, has_errors, lint_files, lint_sql
 from supamigrate.lint.exclusive import access_exclusive_tables
 from supamigrate.lint.pg_functions import NON_VOLATILE_BUILTINS
+from supamigrate.lint.pg_signatures import NO_ARGUMENT_BUILTINS
 from supamigrate.sql.reading import read_sql
 
 NO_TX = "-- supamigrate:no-transaction\n"
@@ -370,6 +371,21 @@ def test_non_volatile_builtins_match_this_servers_pg_proc(cur: Any) -> None:
     volatile = {row[0] for row in cur.fetchall()}
     assert NON_VOLATILE_BUILTINS.isdisjoint(volatile)
     assert {"now", "lower", "to_char"} <= NON_VOLATILE_BUILTINS
+
+
+def test_no_argument_builtins_match_this_servers_pg_proc(cur: Any) -> None:
+    """The names lint calls argument-free take no argument in any overload on the server, so a
+    call with arguments (`now(123)`) is no built-in and is treated as an unknown function."""
+    cur.execute(
+        "select proname from pg_proc where pronamespace = 'pg_catalog'::regnamespace "
+        "and (pronargs > 0 or provariadic <> 0)"
+    )
+    assert NO_ARGUMENT_BUILTINS.isdisjoint({row[0] for row in cur.fetchall()})
+    assert NO_ARGUMENT_BUILTINS <= NON_VOLATILE_BUILTINS and "now" in NO_ARGUMENT_BUILTINS
+    assert "adding-field-with-default" in _rules("alter table t add column c int default now(1);")
+    assert "adding-field-with-default" not in _rules(
+        "alter table t add column c date default now();"
+    )
 
 
 def test_enum_value_used_in_its_own_transaction_is_55p04(conn: Any) -> None:

@@ -12,6 +12,7 @@ from supamigrate.lint.findings import Hit
 from supamigrate.lint.migration import Migration, commands
 from supamigrate.lint.nodes import Node, Table, function_name, table_of, type_name, unwrap, walk
 from supamigrate.lint.pg_functions import NON_VOLATILE_BUILTINS
+from supamigrate.lint.pg_signatures import NO_ARGUMENT_BUILTINS
 from supamigrate.sql.reading import Statement
 
 Check = Callable[[Statement, int, Migration], Iterator[Hit]]
@@ -133,8 +134,16 @@ def _rewriting_default(
 
 def volatile_calls(expression: Node, stable: Collection[str] = ()) -> list[str]:
     """The functions in `expression` that may be volatile (unknown ones count as volatile)."""
-    calls = [function_name(node) for kind, node in walk(expression) if kind == "FuncCall"]
-    return [name for name in calls if name not in NON_VOLATILE and name not in stable]
+    found = []
+    for kind, node in walk(expression):
+        if kind != "FuncCall":
+            continue
+        name = function_name(node)
+        # now(123) is no built-in: some user function (of any volatility) would be called
+        known = name in NON_VOLATILE and not (name in NO_ARGUMENT_BUILTINS and node.get("args"))
+        if not known and name not in stable:
+            found.append(name)
+    return found
 
 
 def _column_type(line: int, table: Table, cmd: Node) -> Iterator[Hit]:

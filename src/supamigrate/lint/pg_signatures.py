@@ -1,0 +1,27 @@
+"""Built-in non-volatile functions whose every overload takes no argument (PG 15's pg_proc).
+
+A call such as `now(123)` matches no built-in, so lint cannot know what it calls (Postgres
+would look for a user function of that name, which may be VOLATILE): lint treats it as an
+unknown function. tests/lint/test_lint_rules.py checks the list against the test server.
+"""
+
+_NAMES = """
+current_database current_schema current_user get_current_ts_config getdatabaseencoding
+getpgusername inet_client_addr inet_client_port inet_server_addr inet_server_port now
+pg_available_extension_versions pg_available_extensions pg_backend_pid pg_client_encoding
+pg_conf_load_time pg_config pg_current_snapshot pg_current_xact_id pg_current_xact_id_if_assigned
+pg_cursor pg_event_trigger_ddl_commands pg_event_trigger_dropped_objects
+pg_event_trigger_table_rewrite_oid pg_event_trigger_table_rewrite_reason
+pg_get_catalog_foreign_keys pg_get_keywords pg_get_replication_slots pg_listening_channels
+pg_my_temp_schema pg_postmaster_start_time pg_prepared_statement pg_show_all_settings
+pg_stat_get_archiver pg_stat_get_backend_idset pg_stat_get_bgwriter_buf_written_checkpoints
+pg_stat_get_bgwriter_buf_written_clean pg_stat_get_bgwriter_maxwritten_clean
+pg_stat_get_bgwriter_requested_checkpoints pg_stat_get_bgwriter_stat_reset_time
+pg_stat_get_bgwriter_timed_checkpoints pg_stat_get_buf_alloc pg_stat_get_buf_fsync_backend
+pg_stat_get_buf_written_backend pg_stat_get_checkpoint_sync_time pg_stat_get_checkpoint_write_time
+pg_stat_get_slru pg_stat_get_snapshot_timestamp pg_stat_get_wal pg_stat_get_wal_receiver
+pg_stat_get_wal_senders pg_timezone_abbrevs pg_timezone_names pg_trigger_depth pi session_user
+statement_timestamp transaction_timestamp txid_current txid_current_if_assigned
+txid_current_snapshot version
+"""
+NO_ARGUMENT_BUILTINS = frozenset(_NAMES.split())
