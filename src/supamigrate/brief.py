@@ -31,6 +31,8 @@ def one_line(text: str, *, limit: int = 300) -> str:
 def printable(text: str) -> str:
     """`text` with control characters and undecodable bytes (a file name's) escaped, so an
     error stays one line and nothing in it reaches the terminal as a control code."""
+    if text.isprintable():  # the common case, checked in C: every character is plain
+        return text
     return "".join(ch if _plain(ch) else ascii(ch)[1:-1] for ch in text)
 
 

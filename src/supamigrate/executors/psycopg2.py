@@ -21,7 +21,6 @@ from supamigrate.executors.base import Capabilities, OnResult
 from supamigrate.executors.batch import MAX_BYTES, MAX_COUNT, Batch, Sizer, can_share, prepare
 from supamigrate.executors.envelope import CLEAN_SESSION, Envelope, activity_header, wrap
 from supamigrate.executors.psycopg2_session import Psycopg2Session
-from supamigrate.executors.rehearsal import Rehearsal
 from supamigrate.executors.results import Failure, Outcome, Result
 from supamigrate.history.read import fetch_history
 from supamigrate.history.table import (
@@ -292,6 +291,9 @@ class Psycopg2Executor(Psycopg2Session):
 
     def rehearse(self, todo: Sequence[MigrationFile]) -> list[Result]:
         """Run them all in one transaction and roll it back (rehearsal.py)."""
+        # Imported here: the rehearsal brings the trace and lint, which a plain run never needs
+        from supamigrate.executors.rehearsal import Rehearsal
+
         return Rehearsal(self, self.settings.rehearse_limit).run(todo)
 
     def _applied_meanwhile(self, error: Any, version: str) -> bool:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from supamigrate.executors.trace import MigrationTrace
 from supamigrate.project.files import MigrationFile
+
+if TYPE_CHECKING:  # the trace (and the lint it reads locks with) loads only for --rehearse
+    from supamigrate.executors.trace import MigrationTrace
 
 
 class Outcome(Enum):
