@@ -31,21 +31,23 @@ def unwrap(wrapped: Node) -> tuple[str, Node]:
 
 
 def walk(value: Any, *, into_sublinks: bool = True) -> Iterator[tuple[str, Node]]:
-    """Every wrapped node under `value`, depth first; optionally not into sub-selects."""
-    if isinstance(value, list):
-        for item in value:
-            yield from walk(item, into_sublinks=into_sublinks)
-        return
-    if not isinstance(value, dict):
-        return
-    if len(value) == 1:
-        ((key, inner),) = value.items()
-        if key[:1].isupper() and isinstance(inner, dict):
-            yield key, inner
-            if key == "SubLink" and not into_sublinks:
-                return
-    for inner in value.values():
-        yield from walk(inner, into_sublinks=into_sublinks)
+    """Every wrapped node under `value`, depth first; optionally not into sub-selects.
+    (A stack, not recursion: a parse tree of a large file has a million nodes.)"""
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(reversed(value))
+            continue
+        if not isinstance(value, dict):
+            continue
+        if len(value) == 1:
+            ((key, inner),) = value.items()
+            if key[:1].isupper() and isinstance(inner, dict):
+                yield key, inner
+                if key == "SubLink" and not into_sublinks:
+                    continue
+        stack.extend(reversed(value.values()))
 
 
 def strings(items: list[Node]) -> list[str]:
