@@ -52,6 +52,11 @@ CASES = [
         "alter table t add column c timestamptz default now();",
     ),
     (
+        "table-rewrite",
+        "alter table t set unlogged;",
+        "create table t2 (like t including all);\nalter table t2 set unlogged;",
+    ),
+    (
         "adding-not-nullable-field",
         "alter table t add column c int not null;",
         "alter table t add column c int not null default 0;",
@@ -309,6 +314,7 @@ REWRITES = [
     ("alter table t alter column a type bigint", True),
     ("alter table t alter column v type varchar(20)", False),
     ("alter table t alter column v type text", False),
+    ("alter table t set unlogged", True),
 ]
 
 
@@ -321,7 +327,8 @@ def test_lint_agrees_with_postgres_on_rewrites(cur: Any, sql: str, rewrites: boo
     cur.execute(sql)
     cur.execute("select pg_relation_filenode('t')")
     assert (cur.fetchone()[0] != before) is rewrites
-    flagged = _rules(sql + ";") & {"adding-field-with-default", "changing-column-type"}
+    rewrite_rules = {"adding-field-with-default", "changing-column-type", "table-rewrite"}
+    flagged = _rules(sql + ";") & rewrite_rules
     assert bool(flagged) is rewrites
 
 
@@ -404,6 +411,25 @@ def test_set_not_null_skips_its_scan_only_after_a_validated_check(
         cur.execute("reset client_min_messages")
     proved = any("sufficient to prove" in notice for notice in conn.notices)
     assert proved is validated_first
+
+
+@pytest.mark.parametrize(
+    "column",
+    ["c int check (c > 0)", "c int default 5 check (c > 0)", "c int", "c int default 5"],
+)
+def test_add_column_with_check_scans_the_table(conn: Any, column: str) -> None:
+    """A CHECK in ADD COLUMN is verified over every existing row (Postgres says "verifying
+    table" at DEBUG1), so lint flags it as it flags ADD CONSTRAINT CHECK; without one, quiet."""
+    sql = f"alter table t add column {column}"
+    with conn.cursor() as cur:
+        cur.execute("create table t (a int); insert into t values (1)")
+        del conn.notices[:]
+        cur.execute("set client_min_messages = debug1")
+        cur.execute(sql)
+        cur.execute("reset client_min_messages")
+    scanned = any('verifying table "t"' in notice for notice in conn.notices)
+    assert scanned is ("check" in column)
+    assert ("constraint-missing-not-valid" in _rules(sql + ";")) is scanned
 
 
 def test_levels_are_the_documented_three() -> None:

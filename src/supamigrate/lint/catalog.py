@@ -22,6 +22,7 @@ constraint-validated-in-same-transaction   warning  VALIDATE while ADD's lock is
 disallowed-unique-constraint               error    UNIQUE/PK index built under ACCESS EXCL.
 ban-vacuum-full                            error    VACUUM FULL rewrites under ACCESS EXCL.
 ban-cluster                                error    CLUSTER rewrites under ACCESS EXCLUSIVE
+table-rewrite                              error    SET (UN)LOGGED/TABLESPACE/... rewrites
 explicit-lock-table                        warning  LOCK TABLE queues every other session
 more-statements-after-access-exclusive     warning  later statements run while it is held
 ban-drop-column                            error    the running app/PostgREST still reads it
@@ -150,6 +151,14 @@ _RULES = [
         E,
         "CLUSTER rewrites the table under ACCESS EXCLUSIVE",
         "pg_repack, or leave the physical order alone",
+    ),
+    RuleInfo(
+        "table-rewrite",
+        E,
+        "SET LOGGED/UNLOGGED, SET TABLESPACE, SET ACCESS METHOD and SET EXPRESSION rewrite the "
+        "table under ACCESS EXCLUSIVE",
+        "build the new table (or column) beside the old one and copy in batches, or run it in a "
+        "maintenance window",
     ),
     RuleInfo(
         "explicit-lock-table",

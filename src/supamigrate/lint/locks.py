@@ -26,6 +26,15 @@ SERIAL_TYPES = frozenset({"serial", "serial4", "bigserial", "serial8", "smallser
 # Targets that do not rewrite when they widen a varchar/text column (binary coercible); we
 # cannot see the current type, so we assume a widening.
 COERCIBLE_TARGETS = frozenset({"text", "varchar"})
+# ALTER TABLE subcommands that write the table anew (a new relfilenode, checked on the server),
+# unless the table already is what they ask for.
+REWRITING = {
+    "AT_SetLogged": "SET LOGGED",
+    "AT_SetUnLogged": "SET UNLOGGED",
+    "AT_SetTableSpace": "SET TABLESPACE",
+    "AT_SetAccessMethod": "SET ACCESS METHOD",
+    "AT_SetExpression": "SET EXPRESSION of",
+}
 
 
 def check_index(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
@@ -79,6 +88,10 @@ def check_alter_table(statement: Statement, index: int, migration: Migration) ->
             yield from _primary_key_using_index(statement.line, table, constraint, migration)
         elif subtype == "AT_ValidateConstraint":
             yield from _validate(statement.line, table, cmd["name"], index, migration)
+        elif subtype in REWRITING:
+            column = f" {table}.{cmd['name']}" if subtype == "AT_SetExpression" else ""
+            what = f"{REWRITING[subtype]}{column}"
+            yield Hit("table-rewrite", statement.line, f"{what} rewrites {table}")
 
 
 def _add_column(line: int, table: Table, column: Node, migration: Migration) -> Iterator[Hit]:
@@ -187,11 +200,13 @@ def _constraint(line: int, table: Table, constraint: Node, column: bool = False)
             line,
             f"foreign key {how}on {table} -> {target} is validated by scanning {table}",
         )
-    elif contype == "CONSTR_CHECK" and validated and not column:
+    elif contype == "CONSTR_CHECK" and validated:
+        # In ADD COLUMN too: every existing row is checked (a NULL passes, after a scan)
+        how = " in ADD COLUMN" if column else ""
         yield Hit(
             "constraint-missing-not-valid",
             line,
-            f"CHECK on {table} scans it under ACCESS EXCLUSIVE",
+            f"CHECK{how} on {table} scans it under ACCESS EXCLUSIVE",
         )
     elif contype in {"CONSTR_UNIQUE", "CONSTR_PRIMARY"} and "indexname" not in constraint:
         what = "PRIMARY KEY" if contype == "CONSTR_PRIMARY" else "UNIQUE"

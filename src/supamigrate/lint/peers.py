@@ -67,7 +67,7 @@ EUGENE: dict[str, tuple[str, ...]] = {
     "E7": ("disallowed-unique-constraint",),
     "E8": ("adding-exclusion-constraint",),
     "E9": ("require-timeout-settings",),
-    "E10": ("more-statements-after-access-exclusive",),
+    "E10": ("more-statements-after-access-exclusive", "table-rewrite"),
     "E11": ("adding-field-with-default",),
     "W12": ("more-statements-after-access-exclusive",),
     "W13": ("creating-enum",),
