@@ -20,6 +20,7 @@ from helpers.project import Project
 from helpers.supabase_cli import CLI
 from supamigrate.connect.db import session
 from supamigrate.connect.dburl import DbTarget
+from supamigrate.errors import DatabaseUnavailable
 from supamigrate.executors import cli_timeouts
 from supamigrate.executors.base import Settings
 from supamigrate.executors.results import Outcome
@@ -101,6 +102,16 @@ def test_the_probe_reads_back_every_duration_the_server_takes(
     limits = Settings(target, Path(), Path("supabase"), *values, environ={})
     assert cli_timeouts.wanted(limits) == dict(zip(cli_timeouts.LIMITS, values, strict=True))
     assert cli_timeouts.refused(limits) is None
+
+
+def test_a_failed_login_is_not_taken_for_refused_options(db: DbTarget) -> None:
+    """The probe tells a pooler refusing options from any other connect error (here a wrong
+    password, with `options` in the URL): that one is reported as it is, for every method."""
+    params = (("options", "-c my.mark=x"),)
+    target = DbTarget(db.host, db.port, db.user, db.database, "wrong-password", params)
+    limits = Settings(target, Path(), Path("supabase"), environ={})
+    with pytest.raises(DatabaseUnavailable, match="password authentication failed"):
+        cli_timeouts.refused(limits)
 
 
 def _project(root: Path, target: DbTarget) -> Project:

@@ -25,8 +25,10 @@ LIMITS = ("lock_timeout", "statement_timeout")
 # The server reads a duration as the config checked it: digits, blanks, a unit (none: ms).
 _DURATION = re.compile(r"^[ \t]*(?P<n>[0-9]+)[ \t]*(?P<unit>us|ms|s|min|h|d)?[ \t]*\Z")
 _MS = {"us": 0.001, "ms": 1, "": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
-# How a server or pooler says it will not take the startup option at all.
-_REFUSED = re.compile(r"startup parameter|options|command-line argument", re.IGNORECASE)
+# How a pooler (PgBouncer: "unsupported startup parameter: options") or the server says it
+# will not take the startup options at all. Not "options" alone: the masked URL in every
+# connect error may hold `options=`.
+_REFUSED = re.compile(r"startup parameter|command-line argument", re.IGNORECASE)
 # The values the session started with (reset_val: startup options included, in ms as the
 # server stores them), read with no statement_timeout: a tiny one must not cut the probe.
 _READ_BACK = (
