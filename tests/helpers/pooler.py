@@ -22,8 +22,11 @@ BINARY = shutil.which("pgbouncer") or (
 
 
 @contextmanager
-def pgbouncer(server: DbTarget, *, pool_size: int = 3) -> Iterator[int]:
-    """Run PgBouncer (transaction pooling) for `server`'s user; yield its port."""
+def pgbouncer(
+    server: DbTarget, *, pool_size: int = 3, ignore: str = "extra_float_digits,options"
+) -> Iterator[int]:
+    """Run PgBouncer (transaction pooling) for `server`'s user; yield its port. `ignore`: the
+    startup parameters it drops silently; any other but the few it tracks, it refuses."""
     assert BINARY is not None
     root = Path(tempfile.mkdtemp(prefix="supamigrate-pgbouncer-"))
     root.chmod(0o755)
@@ -37,7 +40,7 @@ def pgbouncer(server: DbTarget, *, pool_size: int = 3) -> Iterator[int]:
         f"auth_type = scram-sha-256\nauth_file = {root / 'userlist.txt'}\n"
         f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 100\n"
         f"logfile = {root / 'pgbouncer.log'}\npidfile = {root / 'pgbouncer.pid'}\n"
-        "ignore_startup_parameters = extra_float_digits,options\n"
+        f"ignore_startup_parameters = {ignore}\n"
         # Hand out server connections in turn, so one client's consecutive transactions
         # really do run on different backends.
         "server_round_robin = 1\n"

@@ -76,9 +76,14 @@ class Background:
 
 
 def connect(
-    target: DbTarget, *, connect_timeout: int = 10, application: str = "supamigrate"
+    target: DbTarget,
+    *,
+    connect_timeout: int = 10,
+    application: str = "supamigrate",
+    options: str | None = None,
 ) -> connection:
-    """Open a psycopg2 connection, or raise DatabaseUnavailable with a masked one-line reason."""
+    """Open a psycopg2 connection, or raise DatabaseUnavailable with a masked one-line reason.
+    `options`: startup options in place of the URL's and PGOPTIONS."""
     import psycopg2
     import psycopg2.extensions
 
@@ -88,6 +93,8 @@ def connect(
     psycopg2.extensions.set_wait_callback(wait_interruptibly)
     kwargs: dict[str, Any] = target.connect_kwargs(connect_timeout)
     kwargs.setdefault("application_name", application)
+    if options is not None:
+        kwargs["options"] = options
     try:
         conn: connection = psycopg2.connect(**kwargs)
     except psycopg2.OperationalError as exc:

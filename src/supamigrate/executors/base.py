@@ -64,6 +64,12 @@ class Executor(Protocol):
         """None when this method can run here, else the reason it cannot."""
 
     @classmethod
+    def limits_refused(cls, settings: Settings) -> str | None:
+        """None when a run applying here would have the configured lock_timeout and
+        statement_timeout in force, else why not. Asked last, and only of a method that can
+        run and is about to be chosen for a run that applies: it may cost a connection."""
+
+    @classmethod
     def notes(cls, settings: Settings) -> list[str]:
         """Warnings about this method on this target, said before anything runs."""
 
@@ -104,6 +110,10 @@ class BaseExecutor:
     @classmethod
     def unavailable(cls, settings: Settings) -> str | None:
         return None
+
+    @classmethod
+    def limits_refused(cls, settings: Settings) -> str | None:
+        return None  # the envelope SETs them inside each migration's own transaction
 
     @classmethod
     def notes(cls, settings: Settings) -> list[str]:

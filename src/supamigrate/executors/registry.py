@@ -29,6 +29,7 @@ class Needs:
 
     rehearse: bool = False
     rerun: bool = False
+    applies: bool = False  # migrate (also --dry: it shows the method a real run would use)
 
     def missing(self, method: type[Executor]) -> str | None:
         caps = method.capabilities
@@ -72,7 +73,10 @@ def check_order(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def _why_not(method: type[Executor], settings: Settings, needs: Needs) -> str | None:
-    return method.unavailable(settings) or needs.missing(method)
+    why = method.unavailable(settings) or needs.missing(method)
+    if why is None and needs.applies:  # last: it may cost a connection (the CLI's probe)
+        why = method.limits_refused(settings)
+    return why
 
 
 def choose(

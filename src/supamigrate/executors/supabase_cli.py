@@ -4,7 +4,8 @@ The CLI targets the resolved database by URL (`--remote=<url without password>`)
 password in PGPASSWORD, never in argv; with `--linked` it gets a bare `--remote` (the linked
 project) and the password in SUPABASE_DB_PASSWORD, which it reads itself. Its output is
 streamed through `mask`. Reading history stays on psycopg2; the CLI cannot rehearse or re-run
-one applied migration, and it says so through `capabilities`.
+one applied migration, and it says so through `capabilities`. The configured timeouts reach
+the CLI's connection as startup options, where a probe showed they hold (cli_timeouts).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import ClassVar
 
 from supamigrate.connect.masking import mask
 from supamigrate.errors import MigrationFailed
+from supamigrate.executors import cli_timeouts
 from supamigrate.executors.base import BaseExecutor, Capabilities, OnResult, Settings
 from supamigrate.executors.psycopg2 import Psycopg2Executor
 from supamigrate.executors.results import Failure, Outcome, Result
@@ -150,6 +152,12 @@ class SupabaseCliExecutor(BaseExecutor):
             return "project not linked (`invoke link`, or set SUPABASE_PROJECT_ID)"
         return Psycopg2Executor.unavailable(settings)
 
+    @classmethod
+    def limits_refused(cls, settings: Settings) -> str | None:
+        """The CLI runs the files itself: the limits ride on its connection as startup
+        options, which a pooler may refuse or drop; one probe connection tells."""
+        return cli_timeouts.refused(settings)
+
     def version_notes(self) -> list[str]:
         """One line when the CLI found is not the version whose splitter our rows match. Asked
         only before a push (starting the CLI costs ~0.35 s; a run with nothing to do skips it)."""
@@ -164,6 +172,16 @@ class SupabaseCliExecutor(BaseExecutor):
         except (OSError, subprocess.TimeoutExpired):
             found = "unknown"
         return version_note(found, self.cli)
+
+    def timeout_notes(self) -> list[str]:
+        limits = cli_timeouts.wanted(self.settings)
+        if not limits:
+            return ["Timeouts: none (lock_timeout and statement_timeout are 0)."]
+        target = self.settings.target
+        return [
+            f"Timeouts: {cli_timeouts.describe(limits)} for each statement `supabase db push` "
+            f"runs, as startup options (PGOPTIONS), checked on {target.host}:{target.port}."
+        ]
 
     def read_history(self) -> list[HistoryRow]:
         return self.reader.read_history()
@@ -186,7 +204,7 @@ class SupabaseCliExecutor(BaseExecutor):
                 on_result(result)
                 return [result]
             if pending:
-                for note in [*self.version_notes(), NO_NOTICES]:
+                for note in [*self.version_notes(), *self.timeout_notes(), NO_NOTICES]:
                     self.settings.say(note)
                 newest = max(before, default="")
                 everything = any(m.version < newest for m in pending)
@@ -208,11 +226,8 @@ class SupabaseCliExecutor(BaseExecutor):
 
     def command(self, *, dry: bool, include_all: bool) -> list[str]:
         settings = self.settings
-        remote = (
-            "--remote"
-            if settings.linked
-            else f"--remote={settings.target.url(with_password=False)}"
-        )
+        target = cli_timeouts.with_options(settings.target, cli_timeouts.merged(settings))
+        remote = "--remote" if settings.linked else f"--remote={target.url(with_password=False)}"
         command = [str(self.cli), "db", "push", remote, "--workdir", str(settings.root)]
         command += ["--dry-run"] if dry else ["--yes"]  # --yes only after our own confirmation
         return command + (["--include-all"] if include_all else [])
@@ -223,6 +238,8 @@ class SupabaseCliExecutor(BaseExecutor):
         if settings.target.password:
             key = "SUPABASE_DB_PASSWORD" if settings.linked else "PGPASSWORD"
             env[key] = settings.target.password
+        if cli_timeouts.ours(settings):  # the user's PGOPTIONS first, ours after: ours win
+            env["PGOPTIONS"] = cli_timeouts.merged(settings)
         return env
 
     def _push(self, *, dry: bool, include_all: bool, pushed: _Pushed) -> int:

@@ -56,7 +56,7 @@ class MigrateOptions:
 
     @property
     def needs(self) -> Needs:
-        return Needs(rehearse=self.rehearse, rerun=self.migration is not None)
+        return Needs(rehearse=self.rehearse, rerun=self.migration is not None, applies=True)
 
 
 def in_ci() -> bool:
