@@ -93,5 +93,24 @@ def bench(session: nox.Session) -> None:
         success_codes=range(256),
     )
     session.run("python", "benchmarks/migrate_speed.py", *session.posargs)
+    # squawk, the peer linter, from its npm package, beside `lint --all` (skipped without it)
+    squawk = Path(session.create_tmp()) / "squawk"
+    session.run(
+        "npm",
+        "install",
+        "--no-save",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        str(squawk),
+        "squawk-cli",
+        external=True,
+        success_codes=range(256),
+    )
+    session.run(
+        "python",
+        "benchmarks/lint_speed.py",
+        env={"SQUAWK": str(squawk / "node_modules" / ".bin" / "squawk")},
+    )
     session.run("python", "benchmarks/rls_cost.py")
     session.run("python", "benchmarks/report.py")

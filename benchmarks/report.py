@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -44,32 +43,11 @@ def machine() -> str:
 
 
 def lint_section(path: Path) -> list[str]:
-    """The `lint` row next to squawk, from benchmarks/lint_speed.py's JSON when it ran
-    (`{"files", "bytes", "runs": {tool: [seconds]}, "medians": {tool: seconds}}`)."""
+    """benchmarks/lint_speed.py's section (`lint --all` beside squawk), when it ran."""
     if not path.is_file():
         return []
-    try:
-        data = json.loads(path.read_text())
-        medians: dict[str, float] = data["medians"]
-        runs: dict[str, list[float]] = data.get("runs", {})
-    except (ValueError, KeyError, TypeError):
-        return [f"## Lint speed\n\n{path.name} could not be read: rerun lint_speed.py.\n"]
-    lines = [
-        "## Lint speed (`benchmarks/lint_speed.py`)",
-        "",
-        f"{data.get('files', '?')} files, {data.get('bytes', 0) / 1e6:.1f} MB; wall-clock seconds, "
-        "median of interleaved runs; every time includes starting the process.",
-        "",
-        "| tool | median s | runs |",
-        "| --- | ---: | ---: |",
-    ]
-    lines += [f"| {tool} | {s:.2f} | {len(runs.get(tool, []))} |" for tool, s in medians.items()]
-    ours = next((s for tool, s in medians.items() if tool.startswith("supamigrate")), None)
-    squawk = medians.get("squawk")
-    if ours is not None and squawk:
-        met = "met" if ours <= squawk else "missed"
-        lines += ["", f"- `lint --all`: {ours / squawk:.2f}x squawk (target <= 1.0x): {met}."]
-    return ["\n".join(lines) + "\n"]
+    text = path.read_text().rstrip().replace("# lint speed", "## Lint speed", 1)
+    return [text + "\n"]
 
 
 def main() -> None:
@@ -86,7 +64,7 @@ def main() -> None:
         if not path.is_file():
             sys.exit(f"{path} is missing: run the benchmarks first (`nox -s bench`).")
         parts.append(path.read_text().rstrip() + "\n")
-    parts += lint_section(HERE / "results" / "lint_speed.json")
+    parts += lint_section(HERE / "results" / "lint_speed.md")
     parts.append((HERE / "notes.md").read_text())
     (HERE / "RESULTS.md").write_text("\n".join(parts))
     print(f"Wrote {HERE / 'RESULTS.md'}")
