@@ -34,6 +34,7 @@ def lint_in_two(files: list[tuple[str, str]], known: Known, lint_one: LintOne) -
     cut = _half(files)
     first, second = files[:cut], files[cut:]
     import pglast.parser  # noqa: F401  # once, before the fork: else both processes import it
+
     with multiprocessing.get_context("fork").Pool(1) as pool:
         pending = pool.apply_async(_lint_alone, (second, known.lock_timeout_off, lint_one))
         findings = [f for path, text in first for f in lint_one(text, path, known)]
