@@ -18,7 +18,7 @@ from helpers.pooler import BINARY, pgbouncer
 from helpers.procscan import ArgvWatch
 from helpers.project import Project
 from helpers.supabase_cli import CLI
-from supamigrate.connect.db import session
+from supamigrate.connect.db import connect, session
 from supamigrate.connect.dburl import DbTarget
 from supamigrate.errors import DatabaseUnavailable
 from supamigrate.executors import cli_timeouts
@@ -202,3 +202,53 @@ def test_through_a_pooler_without_options_the_cli_is_refused(
     assert "--statement-timeout 0" in runs[1].stderr and "--lock-timeout" not in runs[1].stderr
     with session(db) as conn, conn.cursor() as cur:
         assert snapshot(cur) == before and len(before[-1]) == 1  # the one history row
+
+
+@pytest.mark.skipif(BINARY is None, reason="install pgbouncer (.ci/run does)")
+def test_a_forced_cli_with_nothing_to_apply_is_not_refused(tmp_path: Path, db: DbTarget) -> None:
+    """--method supabase through a pooler that refuses options, with nothing pending: the run
+    needs no timeout, so it says so and exits 0 (an attack review found it refused, exit 2).
+    The refusal comes only with something to push."""
+    with pgbouncer(db, ignore=POOLERS["refuses"]) as port:
+        through = DbTarget("127.0.0.1", port, db.user, db.database, db.password)
+        project = _project(tmp_path / "app", through)
+        applied = ("migrate", "--skip-confirm", "--method", "psycopg2")
+        assert project.invoke(*applied, url=db.url()).returncode == 0
+        forced = ("migrate", "--skip-confirm", "--method", "supabase")
+        idle = project.invoke(*forced)
+        project.write("002_more.sql", "create table public.more (id int);\n")
+        busy = project.invoke(*forced)
+    assert idle.returncode == 0, idle.stdout + idle.stderr
+    assert "Nothing to apply: 1 applied." in idle.stdout
+    assert busy.returncode == 2 and "refuses startup options" in busy.stderr
+    assert _query(db, "select to_regclass('public.more') is null") == [(True,)]
+
+
+@pytest.mark.parametrize(
+    ("user", "mark"),
+    [("-c my.mark=x\\", "x"), ("-c my.mark=a\\ ", "a "), ("-c my.mark=b  ", "b")],
+)
+def test_the_users_options_keep_their_meaning_next_to_ours(
+    pg_server: Any, user: str, mark: str
+) -> None:
+    """A final lone backslash (which escapes nothing there) or an escaped blank at the end of
+    the user's PGOPTIONS: alone the server reads `mark`; with ours after, it still does, and
+    our lock_timeout holds (the review found the merge broke them)."""
+    target = pg_server.user
+    limits = Settings(target, Path(), Path("supabase"), environ={"PGOPTIONS": user})
+    assert cli_timeouts.refused(limits) is None
+    conn = connect(target, options=cli_timeouts.merged(limits))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select current_setting('my.mark'), current_setting('lock_timeout')")
+            assert cur.fetchone() == (mark, "5s")
+    finally:
+        conn.close()
+
+
+def test_the_users_own_bad_options_are_reported_as_they_are(pg_server: Any) -> None:
+    """PGOPTIONS=foo is the server's "invalid command-line argument": the user's options, not
+    a pooler refusing them; it fails every method alike and is raised as it is."""
+    limits = Settings(pg_server.user, Path(), Path("supabase"), environ={"PGOPTIONS": "foo"})
+    with pytest.raises(DatabaseUnavailable, match="command-line argument"):
+        cli_timeouts.refused(limits)

@@ -28,7 +28,9 @@ _MS = {"us": 0.001, "ms": 1, "": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d
 # How a pooler (PgBouncer: "unsupported startup parameter: options") or the server says it
 # will not take the startup options at all. Not "options" alone: the masked URL in every
 # connect error may hold `options=`.
-_REFUSED = re.compile(r"startup parameter|command-line argument", re.IGNORECASE)
+# The server's own "invalid command-line argument" is the user's options being wrong: that
+# fails every method alike and is shown as it is.
+_REFUSED = re.compile(r"unsupported startup parameter", re.IGNORECASE)
 # The values the session started with (reset_val: startup options included, in ms as the
 # server stores them), read with no statement_timeout: a tiny one must not cut the probe.
 _READ_BACK = (
@@ -70,8 +72,15 @@ def user_options(settings: Settings) -> str:
 
 
 def merged(settings: Settings) -> str:
-    """The user's options, then ours: the server applies them in order, so ours win."""
-    return " ".join(part for part in (user_options(settings).strip(), ours(settings)) if part)
+    """The user's options, then ours: the server applies them in order, so ours win. The
+    user's are kept as written (an escaped blank at their end is part of a value); a final
+    lone backslash, which escapes nothing there, would escape our separator: it goes."""
+    user, extra = user_options(settings), ours(settings)
+    if not (user.strip() and extra):
+        return extra or user
+    if (len(user) - len(user.rstrip("\\"))) % 2:
+        user = user[:-1]
+    return f"{user} {extra}"
 
 
 def with_options(target: DbTarget, options: str) -> DbTarget:
@@ -87,12 +96,24 @@ def describe(limits: dict[str, str]) -> str:
     return " and ".join(f"{name} {value}" for name, value in limits.items())
 
 
+# The probe's answer per target and options: asked when auto chooses, and again before the
+# push (a forced method is asked only then), it costs one connection a run.
+_ANSWERS: dict[tuple[str, str], str | None] = {}
+
+
 def refused(settings: Settings) -> str | None:
     """None when the target keeps the limits given as startup options (or none are on), else
     why `supabase db push` could not run with them there, with what to do. One connection."""
-    limits = wanted(settings)
-    if not limits:
+    if not wanted(settings):
         return None
+    key = (settings.target.url(with_password=False), merged(settings))
+    if key not in _ANSWERS:
+        _ANSWERS[key] = _probe(settings)
+    return _ANSWERS[key]
+
+
+def _probe(settings: Settings) -> str | None:
+    limits = wanted(settings)
     target = settings.target
     where = f"{target.host}:{target.port}"
     try:

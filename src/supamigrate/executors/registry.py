@@ -72,9 +72,11 @@ def check_order(names: Sequence[str]) -> tuple[str, ...]:
     return order
 
 
-def _why_not(method: type[Executor], settings: Settings, needs: Needs) -> str | None:
+def _why_not(
+    method: type[Executor], settings: Settings, needs: Needs, *, probe: bool = True
+) -> str | None:
     why = method.unavailable(settings) or needs.missing(method)
-    if why is None and needs.applies:  # last: it may cost a connection (the CLI's probe)
+    if why is None and needs.applies and probe:  # last: it may cost a connection
         why = method.limits_refused(settings)
     return why
 
@@ -88,7 +90,9 @@ def choose(
         if method is None:
             shown = one_line(repr(requested), limit=60)
             raise UsageError(f"--method {shown}: choose auto, {', '.join(METHOD_NAMES)}.")
-        why = _why_not(method, settings, needs)
+        # A forced method's limits are asked by the method itself, only when it applies
+        # something: a run with nothing pending must not be refused for what it never does
+        why = _why_not(method, settings, needs, probe=False)
         if why is not None:
             raise UsageError(f"--method {requested} cannot run: {why}.")
         return Choice(method, "forced by --method")

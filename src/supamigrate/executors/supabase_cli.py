@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from supamigrate.connect.masking import mask
-from supamigrate.errors import MigrationFailed
+from supamigrate.errors import MigrationFailed, UsageError
 from supamigrate.executors import cli_timeouts
 from supamigrate.executors.base import BaseExecutor, Capabilities, OnResult, Settings
 from supamigrate.executors.psycopg2 import Psycopg2Executor
@@ -174,14 +174,22 @@ class SupabaseCliExecutor(BaseExecutor):
         return version_note(found, self.cli)
 
     def timeout_notes(self) -> list[str]:
+        """What bounds the push. A limit that is off is not sent at all, so a role's or the
+        database's own setting (ALTER ROLE ... SET) is what holds: said, not hidden."""
         limits = cli_timeouts.wanted(self.settings)
+        off = [name for name in cli_timeouts.LIMITS if name not in limits]
+        unset = (
+            f"{' and '.join(off)}: none from supamigrate (the role's or database's own "
+            "setting, if any, applies)"
+        )
         if not limits:
-            return ["Timeouts: none (lock_timeout and statement_timeout are 0)."]
+            return [f"Timeouts: {unset}."]
         target = self.settings.target
-        return [
+        said = (
             f"Timeouts: {cli_timeouts.describe(limits)} for each statement `supabase db push` "
-            f"runs, as startup options (PGOPTIONS), checked on {target.host}:{target.port}."
-        ]
+            f"runs, as startup options (PGOPTIONS), checked on {target.host}:{target.port}"
+        )
+        return [f"{said}; {unset}." if off else f"{said}."]
 
     def read_history(self) -> list[HistoryRow]:
         return self.reader.read_history()
@@ -191,6 +199,9 @@ class SupabaseCliExecutor(BaseExecutor):
     ) -> list[Result]:
         """Push under the runners' lock (the CLI takes none), then report per migration what
         history says: applied by this push, applied by another runner meanwhile, or not."""
+        refused = cli_timeouts.refused(self.settings)  # asked at the choice in auto: remembered
+        if refused is not None:  # forced by --method, with something to apply: nothing ran yet
+            raise UsageError(f"--method supabase cannot run: {refused}.")
         with self.reader.runner_lock():
             rows = {row.version: row for row in self.read_history()}
             before = set(rows)
