@@ -332,6 +332,45 @@ def test_lint_agrees_with_postgres_on_rewrites(cur: Any, sql: str, rewrites: boo
     assert bool(flagged) is rewrites
 
 
+@pytest.mark.parametrize(
+    ("domain", "rewrites"),
+    [("int check (value > 0)", True), ("int not null default 1", True), ("int", False)],
+)
+def test_a_column_of_a_constrained_domain_rewrites(cur: Any, domain: str, rewrites: bool) -> None:
+    """ADD COLUMN of a domain with a constraint tests every row, writing the table anew (a new
+    relfilenode); lint says so when it saw the domain made, in this file or an earlier one."""
+    make = f"create domain public.dom as {domain}"
+    add = "alter table t add column c public.dom"
+    cur.execute(f"{make}; create table t (a int); insert into t values (1)")
+    cur.execute("select pg_relation_filenode('t')")
+    before = cur.fetchone()[0]
+    cur.execute(add)
+    cur.execute("select pg_relation_filenode('t')")
+    assert (cur.fetchone()[0] != before) is rewrites
+    for files in ([("1.sql", f"{make};\n{add};")], [("1.sql", f"{make};"), ("2.sql", f"{add};")]):
+        found = {f.rule for f in lint_files(files, parallel=False)}
+        assert ("adding-field-with-default" in found) is rewrites
+    assert "adding-field-with-default" not in _rules(f"{add};")  # a domain lint never saw
+
+
+def test_every_way_to_rewrite_a_table_is_one_rule() -> None:
+    """SET LOGGED/UNLOGGED, SET TABLESPACE (of a table, an index, a view's storage, or ALL IN
+    TABLESPACE), SET ACCESS METHOD and SET EXPRESSION name what they rewrite; on a table the
+    file made, quiet."""
+    for sql, what in [
+        ("alter table t set logged;", "the table public.t"),
+        ("alter index i set tablespace s;", "the index public.i"),
+        ("alter materialized view m set tablespace s;", "the materialized view public.m"),
+        ("alter table all in tablespace a set tablespace b;", "every table in a"),
+        ("alter table t set access method heap;", "the table public.t"),
+        ("alter table t alter column g set expression as (a + 1);", "the table public.t"),
+    ]:
+        (finding,) = [f for f in lint_files([("x.sql", sql)]) if f.rule == "table-rewrite"]
+        assert what in finding.message, sql
+    made = "create table public.n (a int);\nalter table public.n enable row level security;\n"
+    assert "table-rewrite" not in _rules(made + "alter table public.n set unlogged;")
+
+
 # The strongest lock each statement holds on `t` until COMMIT, as pg_locks shows it.
 LOCKS = [
     ("alter table t enable row level security", "AccessExclusiveLock"),

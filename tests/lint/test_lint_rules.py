@@ -482,6 +482,8 @@ HISTORY_FILES = [
     NO_TX + "create index concurrently b_a on b (a_x);",
     "alter table a add column w int;\nupdate a set w = 1;",
     "drop table old;",
+    "create domain public.pos as int check (value > 0);",
+    "alter table a add column p public.pos;",
 ]
 
 
@@ -490,6 +492,7 @@ HISTORY_FILES = [
 @example([HISTORY_FILES[i] for i in (0, 3, 4, 12, 12, 5)])  # validated early, SET NOT NULL late
 @example([HISTORY_FILES[i] for i in (9, 12, 12, 10)])  # the index for the key comes late
 @example([HISTORY_FILES[i] for i in (0, 1, 12, 12, 2)])  # nullable early, PRIMARY KEY late
+@example([HISTORY_FILES[i] for i in (13, 12, 12, 14)])  # a domain early, its column late
 def test_two_cores_find_exactly_what_one_finds(history: list[str]) -> None:
     """Property: linting the later half in a worker and replaying its facts gives the
     sequential findings, whatever earlier files establish for later ones."""

@@ -50,6 +50,7 @@ KINDS: dict[object, frozenset[str]] = {
     locks.check_index: frozenset({"IndexStmt"}),
     locks.check_drop_index: frozenset({"DropStmt"}),
     locks.check_alter_table: frozenset({"AlterTableStmt"}),
+    locks.check_move_all: frozenset({"AlterTableMoveAllStmt"}),
     exclusive.check_vacuum_cluster: frozenset({"VacuumStmt", "ClusterStmt"}),
     exclusive.check_lock_table: frozenset({"LockStmt"}),
     hazards.check_robust: frozenset({"IndexStmt", "CreateStmt", "DropStmt"}),

@@ -36,6 +36,7 @@ class Known:
     validated_not_null: set[tuple[Table, str]] = field(default_factory=set)
     validated_elsewhere: set[Table] = field(default_factory=set)  # VALIDATE of an unseen ADD
     stable_functions: set[str] = field(default_factory=set)  # user functions not VOLATILE
+    checked_domains: set[str] = field(default_factory=set)  # domains with constraints
     # a new foreign key column's finding message -> (table, columns), settled at the run's end
     foreign_keys: dict[str, tuple[Table, tuple[str, ...]]] = field(default_factory=dict)
     lock_timeout_off: bool = False  # the runner's configured lock_timeout is 0
@@ -97,6 +98,8 @@ class Known:
                 self.validated_elsewhere.add(table)
         elif what == "stable":
             self.stable_functions.update(args)
+        elif what == "domain":
+            self.checked_domains.add(args[0])
         elif what == "foreign_key":
             message, site = args
             self.foreign_keys[message] = site
@@ -114,6 +117,10 @@ def learn(known: Known, statement: Statement) -> None:
         table = table_of(node["relation"])
         for item in node.get("cmds", []):
             _learn_alter(known, table, unwrap(item)[1])
+    elif kind == "CreateDomainStmt" and node.get("constraints"):
+        known.apply(("domain", strings(node.get("domainname", []))[-1].lower()))
+    elif kind == "AlterDomainStmt" and node.get("subtype") == "C":
+        known.apply(("domain", strings(node.get("typeName", []))[-1].lower()))
     elif kind == "CreateFunctionStmt":
         volatility = options(node).get("volatility", {}).get("arg", {})
         if volatility.get("String", {}).get("sval") in {"immutable", "stable"}:

@@ -10,7 +10,16 @@ from collections.abc import Callable, Collection, Iterator
 
 from supamigrate.lint.findings import Hit
 from supamigrate.lint.migration import Migration, commands
-from supamigrate.lint.nodes import Node, Table, function_name, table_of, type_name, unwrap, walk
+from supamigrate.lint.nodes import (
+    Node,
+    Table,
+    function_name,
+    strings,
+    table_of,
+    type_name,
+    unwrap,
+    walk,
+)
 from supamigrate.lint.pg_functions import NON_VOLATILE_BUILTINS
 from supamigrate.lint.pg_signatures import NO_ARGUMENT_BUILTINS
 from supamigrate.sql.reading import Statement
@@ -26,6 +35,12 @@ SERIAL_TYPES = frozenset({"serial", "serial4", "bigserial", "serial8", "smallser
 # Targets that do not rewrite when they widen a varchar/text column (binary coercible); we
 # cannot see the current type, so we assume a widening.
 COERCIBLE_TARGETS = frozenset({"text", "varchar"})
+# Built-in types written without pg_catalog (the parser qualifies only the SQL-keyword ones):
+# never a domain, so ADD COLUMN of one needs no facts from earlier files.
+_PLAIN = """text uuid jsonb json date bytea inet cidr macaddr timestamptz timetz int2 int4 int8
+float4 float8 bool varchar bpchar name oid regclass tsvector tsquery xml money citext vector
+point"""
+PLAIN_TYPES = frozenset(_PLAIN.split())
 # ALTER TABLE subcommands that write the table anew (a new relfilenode, checked on the server),
 # unless the table already is what they ask for.
 REWRITING = {
@@ -91,7 +106,25 @@ def check_alter_table(statement: Statement, index: int, migration: Migration) ->
         elif subtype in REWRITING:
             column = f" {table}.{cmd['name']}" if subtype == "AT_SetExpression" else ""
             what = f"{REWRITING[subtype]}{column}"
-            yield Hit("table-rewrite", statement.line, f"{what} rewrites {table}")
+            kind = _OBJECT.get(statement.node.get("objtype", ""), "table")
+            yield Hit("table-rewrite", statement.line, f"{what} rewrites the {kind} {table}")
+
+
+_OBJECT = {"OBJECT_INDEX": "index", "OBJECT_MATVIEW": "materialized view"}
+
+
+def check_move_all(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
+    """ALTER TABLE|INDEX|MATERIALIZED VIEW ALL IN TABLESPACE a SET TABLESPACE b: each one
+    moved is written anew under ACCESS EXCLUSIVE."""
+    if statement.kind != "AlterTableMoveAllStmt":
+        return
+    node = statement.node
+    kind = _OBJECT.get(node.get("objtype", ""), "table")
+    yield Hit(
+        "table-rewrite",
+        statement.line,
+        f"SET TABLESPACE of every {kind} in {node.get('orig_tablespacename')} rewrites each one",
+    )
 
 
 def _add_column(line: int, table: Table, column: Node, migration: Migration) -> Iterator[Hit]:
@@ -101,6 +134,7 @@ def _add_column(line: int, table: Table, column: Node, migration: Migration) -> 
     rewrite = _rewriting_default(column, constraints, migration.known.stable_functions)
     if rewrite and "volatile default" in rewrite:
         migration.known.consulted = True  # a function declared STABLE earlier would clear it
+    rewrite = rewrite or _constrained_domain(column, migration)
     if rewrite:
         yield Hit("adding-field-with-default", line, f"{name}: {rewrite} rewrites {table}")
     no_default = not kinds & {"CONSTR_DEFAULT", "CONSTR_IDENTITY"} and not rewrite
@@ -113,6 +147,20 @@ def _add_column(line: int, table: Table, column: Node, migration: Migration) -> 
         )
     for constraint in constraints:
         yield from _constraint(line, table, constraint, column=True)
+
+
+def _constrained_domain(column: Node, migration: Migration) -> str | None:
+    """A column of a domain with a CHECK or NOT NULL: Postgres tests every existing row's new
+    value against it, writing the table anew (checked on the server). Known only for domains
+    lint saw made; a type that may be a domain asks the facts (lint.parallel re-lints then)."""
+    names = strings(column["typeName"].get("names", []))
+    if names[0] == "pg_catalog" or names[-1].lower() in PLAIN_TYPES:
+        return None
+    migration.known.consulted = True
+    domain = names[-1].lower()
+    if domain in migration.known.checked_domains:
+        return f"a column of the domain {domain}, whose constraints every row is tested against,"
+    return None
 
 
 def adds_without_rewrite(column: Node) -> bool:
@@ -140,6 +188,10 @@ def _rewriting_default(
             return "a stored generated column"
         if contype == "CONSTR_DEFAULT":
             volatile = volatile_calls(constraint.get("raw_expr", {}), stable)
+            if volatile and volatile[0] in NO_ARGUMENT_BUILTINS:  # now(123): no built-in
+                return (
+                    f"the default {volatile[0]}() given arguments (a function lint does not know)"
+                )
             if volatile:
                 return f"the volatile default {volatile[0]}()"
     return None
@@ -247,4 +299,4 @@ def _validate(
         )
 
 
-CHECKS: list[Check] = [check_index, check_drop_index, check_alter_table]
+CHECKS: list[Check] = [check_index, check_drop_index, check_alter_table, check_move_all]
