@@ -11,8 +11,11 @@ from hypothesis import strategies as st
 from supamigrate.executors.trace import MODES
 from supamigrate.lint import RULES, has_errors, lint_files, lint_sql
 from supamigrate.lint.exclusive import access_exclusive_tables
-from supamigrate.lint.pg_functions import NON_VOLATILE_BUILTINS
-from supamigrate.lint.pg_signatures import NO_ARGUMENT_BUILTINS
+from supamigrate.lint.pg_signatures import (
+    ARGUMENT_COUNTS,
+    NO_ARGUMENT_BUILTINS,
+    NON_VOLATILE_BUILTINS,
+)
 from supamigrate.sql.reading import read_sql
 
 NO_TX = "-- supamigrate:no-transaction\n"
@@ -373,19 +376,37 @@ def test_non_volatile_builtins_match_this_servers_pg_proc(cur: Any) -> None:
     assert {"now", "lower", "to_char"} <= NON_VOLATILE_BUILTINS
 
 
-def test_no_argument_builtins_match_this_servers_pg_proc(cur: Any) -> None:
-    """The names lint calls argument-free take no argument in any overload on the server, so a
-    call with arguments (`now(123)`) is no built-in and is treated as an unknown function."""
+def test_argument_counts_match_this_servers_pg_proc(cur: Any) -> None:
+    """Every argument count lint accepts for a built-in, some overload on the server takes
+    (defaults and VARIADIC included), so a call lint calls a built-in is one: `now(123)` or
+    `abs(1, 2)` is no built-in and counts as a function lint does not know."""
     cur.execute(
-        "select proname from pg_proc where pronamespace = 'pg_catalog'::regnamespace "
-        "and (pronargs > 0 or provariadic <> 0)"
+        "select proname, pronargs, pronargdefaults, provariadic <> 0 from pg_proc "
+        "where pronamespace = 'pg_catalog'::regnamespace and prokind = 'f'"
     )
-    assert NO_ARGUMENT_BUILTINS.isdisjoint({row[0] for row in cur.fetchall()})
+    exact: dict[str, set[int]] = {}
+    least: dict[str, int] = {}
+    for name, count, defaults, variadic in cur.fetchall():
+        if variadic:
+            least[name] = min(least.get(name, count), max(count - defaults, 0))
+        else:
+            exact.setdefault(name, set()).update(range(count - defaults, count + 1))
+    for name, (counts, variadic_least) in ARGUMENT_COUNTS.items():
+        if name not in exact and name not in least:
+            continue  # gone in this major version (PG 17 dropped a few): none is accepted
+        server = exact.get(name, set())
+        assert all(c in server or c >= least.get(name, 1 << 30) for c in counts), name
+        if variadic_least is not None:
+            assert variadic_least >= least[name], name
     assert NO_ARGUMENT_BUILTINS <= NON_VOLATILE_BUILTINS and "now" in NO_ARGUMENT_BUILTINS
-    assert "adding-field-with-default" in _rules("alter table t add column c int default now(1);")
-    assert "adding-field-with-default" not in _rules(
-        "alter table t add column c date default now();"
-    )
+    for default in ("now(1)", "abs(1, 2)", "lower()"):
+        assert "adding-field-with-default" in _rules(
+            f"alter table t add column c int default {default};"
+        )
+    for default in ("now()", "abs(-1)", "round(1.5, 1)", "concat('a', 'b', 'c')", "lower('X')"):
+        assert "adding-field-with-default" not in _rules(
+            f"alter table t add column c text default {default};"
+        )
 
 
 def test_enum_value_used_in_its_own_transaction_is_55p04(conn: Any) -> None:

@@ -20,8 +20,7 @@ from supamigrate.lint.nodes import (
     unwrap,
     walk,
 )
-from supamigrate.lint.pg_functions import NON_VOLATILE_BUILTINS
-from supamigrate.lint.pg_signatures import NO_ARGUMENT_BUILTINS
+from supamigrate.lint.pg_signatures import ARGUMENT_COUNTS, NON_VOLATILE_BUILTINS, takes
 from supamigrate.sql.reading import Statement
 
 Check = Callable[[Statement, int, Migration], Iterator[Hit]]
@@ -188,10 +187,9 @@ def _rewriting_default(
             return "a stored generated column"
         if contype == "CONSTR_DEFAULT":
             volatile = volatile_calls(constraint.get("raw_expr", {}), stable)
-            if volatile and volatile[0] in NO_ARGUMENT_BUILTINS:  # now(123): no built-in
-                return (
-                    f"the default {volatile[0]}() given arguments (a function lint does not know)"
-                )
+            if volatile and volatile[0] in ARGUMENT_COUNTS:  # now(123): no built-in
+                name = volatile[0]
+                return f"the default {name}() with arguments no built-in {name} takes"
             if volatile:
                 return f"the volatile default {volatile[0]}()"
     return None
@@ -204,8 +202,11 @@ def volatile_calls(expression: Node, stable: Collection[str] = ()) -> list[str]:
         if kind != "FuncCall":
             continue
         name = function_name(node)
-        # now(123) is no built-in: some user function (of any volatility) would be called
-        known = name in NON_VOLATILE and not (name in NO_ARGUMENT_BUILTINS and node.get("args"))
+        # now(123), abs(1, 2): no built-in takes that many; a user function (of any
+        # volatility) would be called. VARIADIC arr passes one array for many arguments.
+        count = len(node.get("args", []))
+        arity = name not in ARGUMENT_COUNTS or takes(name, count) or node.get("func_variadic")
+        known = name in NON_VOLATILE and bool(arity)
         if not known and name not in stable:
             found.append(name)
     return found
