@@ -94,7 +94,7 @@ def bench(session: nox.Session) -> None:
     )
     session.run("python", "benchmarks/migrate_speed.py", *session.posargs)
     # squawk, the peer linter, from its npm package, beside `lint --all` (skipped without it)
-    squawk = Path(session.create_tmp()) / "squawk"
+    squawk = Path(session.create_tmp()).resolve() / "squawk"
     session.run(
         "npm",
         "install",
@@ -107,11 +107,13 @@ def bench(session: nox.Session) -> None:
         external=True,
         success_codes=range(256),
     )
+    # the package's own launcher: npm may leave node_modules/.bin unlinked here
+    launcher = squawk / "node_modules" / "squawk-cli" / "js" / "bin" / "squawk"
     session.run(
         "python",
         "benchmarks/lint_speed.py",
         # 3 runs: squawk's default report alone takes about half a minute a run
-        env={"SQUAWK": str(squawk / "node_modules" / ".bin" / "squawk"), "BENCH_REPEATS": "3"},
+        env={"SQUAWK": str(launcher), "BENCH_REPEATS": "3"},
     )
     session.run("python", "benchmarks/rls_cost.py")
     session.run("python", "benchmarks/report.py")

@@ -1,7 +1,7 @@
 """RLS cost of the shipped policies: a tenant member vs service_role with an explicit filter.
 
 Starts a throwaway Postgres (same code as `invoke db.start`), loads 1,000,000 files rows over
-1,000 tenants, applies the four migrations, then times `select count(*)` and a 50-row page
+1,000 tenants, applies the shipped migrations, then times `select count(*)` and a 50-row page
 as an authenticated member of one tenant and as service_role with `where tenant_id = ...`.
 Also times a naive policy that calls a membership function per row, the baseline to beat.
 Writes benchmarks/results/rls_cost.md (and prints it). Run: `nox -s bench`.
@@ -74,8 +74,8 @@ def report(shipped: dict[str, tuple[float, float]], naive: dict[str, tuple[float
     lines = [
         "## RLS cost (`benchmarks/rls_cost.py`)",
         "",
-        "1,000,000 `files` rows over 1,000 tenants (one per user, 1,000 rows each), all four "
-        f"shipped migrations applied. Median of {REPEATS} runs, milliseconds, each in its own "
+        "1,000,000 `files` rows over 1,000 tenants (one per user, 1,000 rows each), every "
+        f"shipped migration applied (005's restrictive boundary included). Median of {REPEATS} runs, milliseconds, each in its own "
         "transaction as PostgREST would run it (`set local role`, `request.jwt.claims`).",
         "",
         "| query | member via RLS | service_role + where | ratio | naive per-row policy | naive ratio |",
