@@ -15,7 +15,7 @@ PACKAGE = SRC / "supamigrate"
 # Lowest first. A part may import itself and the parts on lines above its own; parts on one
 # line are independent of each other. A part is a subpackage or a module at the package's top.
 LAYERS: list[list[str]] = [
-    ["errors", "brief", "disk"],  # foundation: import nothing of ours
+    ["errors", "brief", "disk", "durations"],  # foundation: import nothing of ours
     ["process"],  # signals, child processes, the garbage collector
     ["sql", "connect"],  # the two readings of a file; reaching a database
     ["lint", "history"],  # rules over the reading; the history table

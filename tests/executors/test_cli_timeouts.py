@@ -20,6 +20,7 @@ from helpers.project import Project
 from helpers.supabase_cli import CLI
 from supamigrate.connect.db import connect, session
 from supamigrate.connect.dburl import DbTarget
+from supamigrate.durations import to_ms
 from supamigrate.errors import DatabaseUnavailable
 from supamigrate.executors import cli_timeouts
 from supamigrate.executors.base import Settings
@@ -84,19 +85,23 @@ def test_the_users_options_stay_and_ours_win(tmp_path: Path, db: DbTarget, where
 
 
 DURATIONS = st.tuples(
-    st.integers(1, 3_000_000),
+    st.one_of(
+        st.integers(1, 3_000_000).map(str),
+        st.tuples(st.integers(0, 3000), st.integers(0, 999)).map(lambda p: f"{p[0]}.{p[1]}"),
+    ),
     st.sampled_from(["us", "ms", "s", "min", "h", "d", ""]),
     st.sampled_from(["", " ", "\t", " \t "]),
-).filter(lambda d: 1 <= (cli_timeouts._ms(f"{d[0]}{d[1]}") or 0) <= 2_147_483_647)
+).filter(lambda d: 1 <= (to_ms(f"{d[0]}{d[1]}") or 0) <= 2_147_483_647)
 
 
 @settings(max_examples=200 if LONG else 15, derandomize=True, deadline=None)
 @given(lock=DURATIONS, statement=DURATIONS)
 def test_the_probe_reads_back_every_duration_the_server_takes(
-    pg_server: Any, lock: tuple[int, str, str], statement: tuple[int, str, str]
+    pg_server: Any, lock: tuple[str, str, str], statement: tuple[str, str, str]
 ) -> None:
-    """Any duration the config lets through, blanks and rounding (1500us is 2ms) included,
-    arrives as a startup option exactly: the probe on the real server finds it in force."""
+    """Any duration the config lets through, blanks, fractions (1.5s, since Postgres 12) and
+    rounding (1500us is 2ms) included, arrives as a startup option exactly: the probe on the
+    real server finds it in force, in the milliseconds durations.to_ms says."""
     target = pg_server.user
     values = [f"{n}{blank}{unit}".strip() for n, unit, blank in (lock, statement)]
     limits = Settings(target, Path(), Path("supabase"), *values, environ={})

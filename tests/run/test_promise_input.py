@@ -71,6 +71,9 @@ DURATION = {
     "1us": False,
     "-1s": False,
     "5s\n1": False,
+    "1.5s": True,  # a fraction: Postgres 12+ takes it (1500 ms)
+    "0.4ms": False,  # rounds to 0, which would mean no limit
+    "1.5": False,  # no unit
 }
 METHOD = {
     None: True,

@@ -18,13 +18,11 @@ from collections.abc import Sequence
 from supamigrate.connect.db import connect
 from supamigrate.connect.dburl import DbTarget
 from supamigrate.connect.masking import mask
+from supamigrate.durations import to_ms
 from supamigrate.errors import DatabaseUnavailable
 from supamigrate.executors.base import Settings
 
 LIMITS = ("lock_timeout", "statement_timeout")
-# The server reads a duration as the config checked it: digits, blanks, a unit (none: ms).
-_DURATION = re.compile(r"^[ \t]*(?P<n>[0-9]+)[ \t]*(?P<unit>us|ms|s|min|h|d)?[ \t]*\Z")
-_MS = {"us": 0.001, "ms": 1, "": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
 # How a pooler (PgBouncer: "unsupported startup parameter: options") or the server says it
 # will not take the startup options at all. Not "options" alone: the masked URL in every
 # connect error may hold `options=`.
@@ -38,19 +36,10 @@ _READ_BACK = (
 )
 
 
-def _ms(value: str) -> int | None:
-    """Milliseconds as the server stores the value (it rounds to the nearest, half to even,
-    as Python's round does); None when it is not a duration."""
-    match = _DURATION.match(value)
-    if match is None:
-        return None
-    return round(int(match.group("n")) * _MS[match.group("unit") or ""])
-
-
 def wanted(settings: Settings) -> dict[str, str]:
     """The configured limits that are on (a 0 or empty one is off: nothing to pass)."""
     values = zip(LIMITS, (settings.lock_timeout, settings.statement_timeout), strict=True)
-    return {name: value.strip() for name, value in values if _ms(value or "0") != 0}
+    return {name: value.strip() for name, value in values if to_ms(value or "0") != 0}
 
 
 def escape(value: str) -> str:
@@ -134,7 +123,7 @@ def _probe(settings: Settings) -> str | None:
         raise DatabaseUnavailable(failed) from None
     finally:
         conn.close()
-    dropped = [name for name, value in limits.items() if _ms(value) != _int(found.get(name))]
+    dropped = [name for name, value in limits.items() if to_ms(value) != _int(found.get(name))]
     if dropped:
         why = _shown(dropped, found)
         return f"{where} ignores startup options ({why}), so {_could_not(limits)}"

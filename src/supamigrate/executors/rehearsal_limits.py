@@ -11,28 +11,23 @@ rest is not rehearsed, and the locks go at once (ROLLBACK TO).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
+from supamigrate.durations import to_ms
 from supamigrate.executors.envelope import Limits
 from supamigrate.executors.trace import Lock, TableSize, sizes
 from supamigrate.executors.trace_needs import BLOCKS_APP, needs
 from supamigrate.sql.reading import Statement
 
-_DURATION = re.compile(r"^\s*(?P<n>\d+)\s*(?P<unit>us|ms|s|min|h|d)?\s*$")
-_MS = {"us": 0.001, "ms": 1, "": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
 # Below this much time left, a statement is not started: our own queries need some too.
 _LEAST_MS = 20
 
 
 def duration_ms(value: str) -> int:
     """A Postgres duration ('5s', '500ms', '0', '') in milliseconds; 0 is no limit."""
-    match = _DURATION.match(value or "0")
-    if match is None:
-        return 0
-    return int(int(match.group("n")) * _MS[match.group("unit") or ""])
+    return to_ms(value or "0") or 0
 
 
 def shown(ms: int) -> str:

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from supamigrate import durations
 from supamigrate.brief import few, one_line
 from supamigrate.connect.dburl import DbTarget, parse_db_url
 from supamigrate.connect.masking import register_secret
@@ -52,18 +53,6 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "db_url": ("DATABASE_URL", "SUPABASE_DB_URL"),
     **{key: (f"SUPAMIGRATE_{key.upper()}",) for key in DEFAULTS if key != "db_url"},
 }
-# ASCII digits and spaces only: Python's \d and \s take Unicode ones Postgres would refuse.
-_DURATION = re.compile(r"^(?P<n>[0-9]{1,15})[ \t]*(?P<unit>us|ms|s|min|h|d)?\Z")
-_MS_PER_UNIT = {
-    "us": 0.001,
-    "ms": 1,
-    "": 1,
-    "s": 1000,
-    "min": 60_000,
-    "h": 3_600_000,
-    "d": 86_400_000,
-}
-_MAX_MS = 2_147_483_647  # Postgres keeps timeouts in an int of milliseconds
 
 
 @dataclass(frozen=True)
@@ -287,22 +276,27 @@ def _check_version_base(value: str) -> str:
 
 def _check_duration(key: str, value: str) -> str:
     """A Postgres duration within Postgres's range, checked before anything connects."""
-    match = _DURATION.match(value.strip()) if value else None
-    if value and match is None:
+    parsed = durations.parse(value) if value else None
+    if value and parsed is None:
         raise ConfigError(
-            f"{key} {_shown(value)} is not a Postgres duration: use for example 5s, 500ms or 2min "
-            "(0 or empty disables it)."
+            f"{key} {_shown(value)} is not a Postgres duration: use for example 5s, 500ms, 1.5s "
+            "or 2min (0 or empty disables it)."
         )
-    if match is not None and not match.group("unit") and int(match.group("n")):
-        raise ConfigError(
-            f"{key} {value!r} has no unit (Postgres would read milliseconds): write it with "
-            f"one, for example {int(match.group('n'))}s or {int(match.group('n'))}ms."
-        )
-    if match is not None:
-        ms = int(match.group("n")) * _MS_PER_UNIT[match.group("unit") or ""]
-        if 0 < ms < 1:
-            raise ConfigError(f"{key} {value!r} is under a millisecond, which Postgres reads as 0.")
-        if ms > _MAX_MS:
+    if parsed is not None:
+        number, unit = parsed
+        if not unit and number:
+            shown = f"{number:g}"
+            raise ConfigError(
+                f"{key} {value!r} has no unit (Postgres would read milliseconds): write it with "
+                f"one, for example {shown}s or {shown}ms."
+            )
+        ms = durations.to_ms(value) or 0
+        if number and not ms:
+            raise ConfigError(
+                f"{key} {value!r} rounds to 0 ms, which Postgres reads as no limit: give at "
+                "least 1ms, or 0 to disable it."
+            )
+        if ms > durations.MAX_MS:
             raise ConfigError(f"{key} {value!r} is too long: Postgres allows at most 24 days.")
     return value.strip()
 
