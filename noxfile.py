@@ -75,6 +75,13 @@ def tests(session: nox.Session, pg: str) -> None:
     session.run("pytest", *session.posargs, env={"SUPAMIGRATE_TEST_PG": pg})
 
 
+def _npm_peer(session: nox.Session, *args: str) -> None:
+    """A peer tool from npm for a comparison, never saved as a dependency; without a registry
+    its rows are left out, so a failure here is not the session's."""
+    npm = ("npm", "install", "--no-save", "--no-audit", "--no-fund", *args)
+    session.run(*npm, external=True, success_codes=range(256))
+
+
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks (not by default): migration speed next to psql and the Supabase CLI, RLS
@@ -82,31 +89,11 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[dev,bench]")
     # dbmate, a peer tool, from its npm package; not a dependency: without a registry the
     # benchmark leaves its rows out.
-    session.run(
-        "npm",
-        "install",
-        "--no-save",
-        "--no-audit",
-        "--no-fund",
-        "dbmate@2",
-        external=True,
-        success_codes=range(256),
-    )
+    _npm_peer(session, "dbmate@2")
     session.run("python", "benchmarks/migrate_speed.py", *session.posargs)
     # squawk, the peer linter, from its npm package, beside `lint --all` (skipped without it)
     squawk = Path(session.create_tmp()).resolve() / "squawk"
-    session.run(
-        "npm",
-        "install",
-        "--no-save",
-        "--no-audit",
-        "--no-fund",
-        "--prefix",
-        str(squawk),
-        "squawk-cli",
-        external=True,
-        success_codes=range(256),
-    )
+    _npm_peer(session, "--prefix", str(squawk), "squawk-cli")
     # the package's own launcher: npm may leave node_modules/.bin unlinked here
     launcher = squawk / "node_modules" / "squawk-cli" / "js" / "bin" / "squawk"
     session.run(

@@ -52,3 +52,12 @@ def row_counts(cur: Any, tables: list[str]) -> dict[str, int]:
         cur.execute(f"select count(*) from {table}")
         counts[table] = cur.fetchone()[0]
     return counts
+
+
+def writes_anew(cur: Any, sql: str, table: str = "t") -> bool:
+    """Whether running `sql` gave `table` a new relfilenode: Postgres wrote it anew."""
+    cur.execute("select pg_relation_filenode(%s)", (table,))
+    before = cur.fetchone()[0]
+    cur.execute(sql)
+    cur.execute("select pg_relation_filenode(%s)", (table,))
+    return bool(cur.fetchone()[0] != before)

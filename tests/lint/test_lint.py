@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from helpers.catalog import writes_anew
 from helpers.tenancy import shipped_sources
 from supamigrate.executors.trace import MODES
 from supamigrate.lint import (
@@ -322,11 +323,7 @@ REWRITES = [
 def test_lint_agrees_with_postgres_on_rewrites(cur: Any, sql: str, rewrites: bool) -> None:
     """A rewrite (new relfilenode) on the server is exactly what lint flags as one."""
     cur.execute("create table t (a int, v varchar(10)); insert into t values (1, 'x')")
-    cur.execute("select pg_relation_filenode('t')")
-    before = cur.fetchone()[0]
-    cur.execute(sql)
-    cur.execute("select pg_relation_filenode('t')")
-    assert (cur.fetchone()[0] != before) is rewrites
+    assert writes_anew(cur, sql) is rewrites
     rewrite_rules = {"adding-field-with-default", "changing-column-type", "table-rewrite"}
     flagged = _rules(sql + ";") & rewrite_rules
     assert bool(flagged) is rewrites
@@ -342,11 +339,7 @@ def test_a_column_of_a_constrained_domain_rewrites(cur: Any, domain: str, rewrit
     make = f"create domain public.dom as {domain}"
     add = "alter table t add column c public.dom"
     cur.execute(f"{make}; create table t (a int); insert into t values (1)")
-    cur.execute("select pg_relation_filenode('t')")
-    before = cur.fetchone()[0]
-    cur.execute(add)
-    cur.execute("select pg_relation_filenode('t')")
-    assert (cur.fetchone()[0] != before) is rewrites
+    assert writes_anew(cur, add) is rewrites
     for files in ([("1.sql", f"{make};\n{add};")], [("1.sql", f"{make};"), ("2.sql", f"{add};")]):
         found = {f.rule for f in lint_files(files, parallel=False)}
         assert ("adding-field-with-default" in found) is rewrites
