@@ -43,9 +43,15 @@ END_SQL = (
     f"DO $supamigrate$BEGIN RAISE NOTICE '{MARK}end {NONCE} at %', {_CLOCK}; END$supamigrate$;\n"
     "COMMIT;\n"
 )
-MAX_COUNT = 100  # migrations per message
+# Raised by the first migration's transaction once it made the history table (envelope.py's
+# making_table): the migration's own statements come after it.
+TABLE_READY = f"supamigrate: history table ready {NONCE}"
+# Migrations per message. Far away each message is a round trip (100 ms from a CI runner on
+# another continent), so a long run's messages are large; TARGET_SECONDS still bounds them.
+MAX_COUNT = 256
 GROWTH = 8  # how much larger each message may be than the one before
-MAX_BYTES = 256 * 1024  # characters per message, and the largest file that shares one
+MAX_BYTES = 256 * 1024  # the largest file that shares a message
+MESSAGE_BYTES = 1024 * 1024  # characters of SQL per message (the server parses it whole)
 TARGET_SECONDS = 1.0  # a long run prints progress at least about this often
 NOTICES_KEPT = 200  # per migration: a file raising a million notices cannot fill memory
 _OPENING = "BEGIN;\n" + CLEAN_SESSION
@@ -126,12 +132,16 @@ class Notices:
         self._clock: list[float] = []  # the server's clock at each marker (and at the end)
         # Told the index of each migration whose end arrived (the next marker, or the end).
         self.on_end: Callable[[int], None] | None = None
+        self.table_ready = False  # TABLE_READY arrived since the last clear()
 
     def expect(self, versions: list[str]) -> None:
         self.clear()
         self._expected = list(versions)
 
     def append(self, text: str) -> None:
+        if text.rstrip().endswith(TABLE_READY):
+            self.table_ready = True
+            return
         at = len(self.started)
         marked = _MARKED.search(text) if self._expected else None
         if marked is not None and marked.group("version") in (*self._expected[at : at + 1], "end"):
@@ -160,6 +170,7 @@ class Notices:
         return (self._clock[at + 1] - self._clock[at]) * 1000 if at + 1 < len(self._clock) else None
 
     def clear(self) -> None:
+        self.table_ready = False
         self.loose.clear()
         self._expected, self.started, self._by_version, self._clock = [], [], {}, []
 
@@ -170,7 +181,7 @@ class Sizer:
     at once, and pg_stat_activity shows its SQL: a message shows only its first 1 KB), then up
     to GROWTH times as many each time, up to MAX_COUNT, and fewer when the last message took
     long, so a long run still shows progress about every TARGET_SECONDS. 200 quick migrations
-    go in 5 messages (1, 8, 64, 100, 27): far away, each is a round trip."""
+    go in 4 messages (1, 8, 64, 127): far away, each is a round trip."""
 
     count: int = 1
     cap: int | None = None  # a one-off limit after a message nothing of which ran

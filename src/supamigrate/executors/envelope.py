@@ -25,7 +25,7 @@ The re-check is the only part rendered differently: psycopg2 and manual raise a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from supamigrate.history.table import ADVISORY_LOCK_KEY, CREATE_TABLE, quote_literal, record_sql
 from supamigrate.project.files import MigrationFile
@@ -75,6 +75,26 @@ def activity_header(envelope: Envelope) -> str:
     more = "\n..." if len(envelope.body) > room else ""
     migration = envelope.migration
     return f"/* supamigrate: {migration.version} {migration.name}\n{text}{more}\n*/\n"
+
+
+# Quietly: "schema ... already exists, skipping" is no notice of the migration's.
+TABLE_QUIETLY = (
+    f"SET client_min_messages = warning;\n{CREATE_TABLE.lstrip()}RESET client_min_messages;\n"
+)
+
+
+def making_table(envelope: Envelope, ready_notice: str) -> Envelope:
+    """`envelope` making the history table first, inside its own transaction and lock, then
+    raising `ready_notice`: a first run far away saves the round trip of a transaction of its
+    own. Should the migration fail, the table goes with it (a first run that applied nothing
+    leaves none); without the notice, nothing of the migration ran (the caller then makes the
+    table the plain way, which says what stops it)."""
+    notice = (
+        "SET LOCAL client_min_messages = notice;\n"
+        f"DO $supamigrate$BEGIN RAISE NOTICE '{ready_notice}'; END$supamigrate$;\n"
+        "RESET client_min_messages;\n"
+    )
+    return replace(envelope, before_check=envelope.before_check + TABLE_QUIETLY + notice)
 
 
 def _unlimited(scope: str) -> str:
@@ -129,12 +149,7 @@ def wrap(
     record = record_sql(
         migration.version, migration.name, [s.text for s in statements], replace=rerun
     )
-    # Quietly: "schema ... already exists, skipping" is no notice of the migration's.
-    table = (
-        f"SET client_min_messages = warning;\n{CREATE_TABLE.lstrip()}RESET client_min_messages;\n"
-        if ensure_table
-        else ""
-    )
+    table = TABLE_QUIETLY if ensure_table else ""
     version = None if rerun else migration.version
     if is_no_transaction(migration.sql):
         teardown = f"SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY});\n{CLEAN_SESSION}"

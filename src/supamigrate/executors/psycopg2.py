@@ -18,8 +18,23 @@ from typing import Any, ClassVar
 
 from supamigrate.executors import failures as fx
 from supamigrate.executors.base import Capabilities, OnResult
-from supamigrate.executors.batch import MAX_BYTES, MAX_COUNT, Batch, Sizer, can_share, prepare
-from supamigrate.executors.envelope import CLEAN_SESSION, Envelope, activity_header, wrap
+from supamigrate.executors.batch import (
+    MAX_COUNT,
+    MESSAGE_BYTES,
+    TABLE_READY,
+    Batch,
+    Sizer,
+    can_share,
+    prepare,
+)
+from supamigrate.executors.envelope import (
+    CLEAN_SESSION,
+    TABLE_QUIETLY,
+    Envelope,
+    activity_header,
+    making_table,
+    wrap,
+)
 from supamigrate.executors.psycopg2_session import Psycopg2Session
 from supamigrate.executors.results import Failure, Outcome, Result
 from supamigrate.history.read import fetch_history
@@ -97,7 +112,6 @@ class Psycopg2Executor(Psycopg2Session):
     def apply(
         self, todo: Sequence[MigrationFile], *, rerun: bool, on_result: OnResult
     ) -> list[Result]:
-        self._ensure_table()
         results: list[Result] = []
         wrapped: dict[int, Envelope] = {}  # wrapped ahead of use, dropped once it ended
 
@@ -114,8 +128,14 @@ class Psycopg2Executor(Psycopg2Session):
         sizer = Sizer(rtt=self._ahead.seconds)
         while len(results) < len(todo) and not (results and results[-1].stops_run):
             first = envelope(len(results))
-            if first.transactional:
-                batch = self._next_batch(first, envelope, len(results), len(todo), sizer.take())
+            if not first.transactional:
+                self._ensure_table()
+                done = [self._apply_statements(first)]
+            else:
+                count = sizer.take()
+                if not self._table_ready:
+                    count = 1  # alone: its transaction makes the table (_apply_transaction)
+                batch = self._next_batch(first, envelope, len(results), len(todo), count)
                 # The next message's envelopes (splitting each file) while the server runs
                 # this one: on 2 cores the split otherwise leaves the server idle.
                 start = len(results) + len(batch)
@@ -125,8 +145,6 @@ class Psycopg2Executor(Psycopg2Session):
                     done = self._apply_batch(batch, sizer, report)
                 finally:
                     interrupt.drop_waiting()
-            else:
-                done = [self._apply_statements(first)]
             for result in done:
                 report(result)
             if interrupt.requested() is not None:
@@ -152,7 +170,8 @@ class Psycopg2Executor(Psycopg2Session):
         for index in range(start + 1, min(start + count, end)):
             candidate = envelope(index)
             size += len(candidate.body)
-            if size > MAX_BYTES or not candidate.transactional or not can_share(candidate.body):
+            too_big = size > MESSAGE_BYTES
+            if too_big or not candidate.transactional or not can_share(candidate.body):
                 break
             batch.append(candidate)
         return batch
@@ -228,6 +247,17 @@ class Psycopg2Executor(Psycopg2Session):
         return Result(envelope.migration, outcome, ms, failure, fx.shown(found))
 
     def _apply_transaction(self, envelope: Envelope) -> Result:
+        if not self._table_ready:  # a first run: the migration's transaction makes the table
+            try:
+                result = self._send_transaction(making_table(envelope, TABLE_READY), making=True)
+            except _TableNotMade:
+                self._ensure_table()  # the plain way, which says what stops it
+            else:
+                self._table_ready = result.outcome is Outcome.OK  # else it was rolled back too
+                return result
+        return self._send_transaction(envelope)
+
+    def _send_transaction(self, envelope: Envelope, *, making: bool = False) -> Result:
         self._notices.clear()
         started = time.perf_counter()
         message, body_at = envelope.message()
@@ -237,6 +267,9 @@ class Psycopg2Executor(Psycopg2Session):
         if error is None:
             return self._result(envelope.migration, Outcome.OK, started)
         self._run("ROLLBACK;")
+        if making and not self._notices.table_ready:
+            self._notices.clear()
+            raise _TableNotMade
         if self._applied_meanwhile(error, envelope.migration.version):
             return self._result(envelope.migration, Outcome.SKIPPED, started)
         if is_other_text(str(error)):
@@ -300,6 +333,9 @@ class Psycopg2Executor(Psycopg2Session):
         """The re-check said so, and the history holds it: a file raising the same text fails."""
         if not is_already_applied(fx.sqlstate(error), str(error)):
             return False
+        if not self._table_ready:  # a first migration's transaction made it: gone with it?
+            if self._query(f"SELECT to_regclass('{TABLE}') IS NULL", ()) == [(True,)]:
+                return False
         return bool(self._query(f"SELECT 1 FROM {TABLE} WHERE version = %s", (version,)))
 
     # --- pieces ----------------------------------------------------------------------------
@@ -328,7 +364,9 @@ class Psycopg2Executor(Psycopg2Session):
                 "SAVEPOINT supamigrate_locate;",
                 "ROLLBACK TO SAVEPOINT supamigrate_locate;",
             )
-        self._run(begin + self.limits.sql("LOCAL"))
+        # (a failed first migration took the history table it made with it: made again here)
+        table = "" if self._table_ready else TABLE_QUIETLY
+        self._run(begin + self.limits.sql("LOCAL") + table)
         try:
             for statement in statements:
                 if self._run(statement.text) is not None:
@@ -341,6 +379,11 @@ class Psycopg2Executor(Psycopg2Session):
         finally:
             self._run(undo)
             self._notices.clear()
+
+
+class _TableNotMade(Exception):
+    """A first migration's message failed before the history table was made: nothing of the
+    migration ran (its statements come after the table's notice)."""
 
 
 def _other(envelope: Envelope) -> Failure:
