@@ -1,0 +1,264 @@
+"""A fresh database's first migration makes the history table in its own transaction: the
+ways that can go wrong, against the real server (event triggers, other runners, signals,
+kills, cancels, a server that cannot parse the file)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers.polling import query, wait_for
+from helpers.project import Project
+from supamigrate.connect.db import session
+from supamigrate.connect.dburl import DbTarget
+from supamigrate.executors.base import Executor, Settings
+from supamigrate.executors.registry import REGISTRY
+from supamigrate.executors.results import Outcome, Result
+from supamigrate.history.table import ADVISORY_LOCK_KEY, TABLE
+from supamigrate.project.files import MigrationFile
+
+FRESH = (
+    f"select to_regnamespace('supabase_migrations') is not null, to_regclass('{TABLE}') is not null"
+)
+
+
+@pytest.fixture
+def open_executor(tmp_path: Path, db: DbTarget) -> Iterator[Callable[..., Executor]]:
+    opened: list[Executor] = []
+
+    def open_(target: DbTarget = db, **limits: str) -> Executor:
+        (tmp_path / "supabase" / "migrations").mkdir(parents=True, exist_ok=True)
+        settings = Settings(
+            target,
+            tmp_path,
+            tmp_path / "supabase",
+            environ=dict(os.environ),
+            say=lambda _: None,
+            **limits,
+        )
+        executor = REGISTRY["psycopg2"](settings)
+        opened.append(executor)
+        return executor
+
+    yield open_
+    for executor in opened:
+        executor.close()
+
+
+def _file(tmp_path: Path, version: str, name: str, sql: str) -> MigrationFile:
+    path = tmp_path / "supabase" / "migrations" / f"{version}_{name}.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(sql)
+    return MigrationFile(version, name, path, sql, f"{version}_{name}")
+
+
+def _apply(executor: Executor, todo: list[MigrationFile]) -> list[Result]:
+    assert executor.read_history() == []
+    return executor.apply(todo, rerun=False, on_result=lambda r: None)
+
+
+def _admin(pg_server: Any, db: DbTarget) -> DbTarget:
+    return pg_server.admin.with_database(db.database)
+
+
+def _waiting_for_lock(target: DbTarget) -> str:
+    return (
+        "select 1 from pg_locks where locktype = 'advisory' and not granted "
+        f"and objid = {ADVISORY_LOCK_KEY & 0xFFFFFFFF}"
+    )
+
+
+# --- notices: the runner's DDL is the runner's -----------------------------------------------
+
+
+def test_an_event_trigger_warning_on_the_runners_ddl_is_not_the_migrations(
+    tmp_path: Path, db: DbTarget, pg_server: Any, open_executor: Callable[..., Executor]
+) -> None:
+    """An event trigger warning on every DDL command (projects add such triggers; Supabase has
+    its own on ddl_command_end): the history table's CREATEs are the runner's, so their
+    warnings are not shown as the first migration's notices; the migration's own DDL's are."""
+    with session(_admin(pg_server, db), autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(
+            "create function public.warn_ddl() returns event_trigger language plpgsql as "
+            "$$begin raise warning 'ddl seen: %', tg_tag; end$$"
+        )
+        cur.execute(
+            "create event trigger warn_ddl on ddl_command_end execute function public.warn_ddl()"
+        )
+    first = _file(tmp_path, "20250101000001", "plain", "select 1;\n")
+    second = _file(tmp_path, "20250101000002", "ddl", "create table public.t (id int);\n")
+    results = _apply(open_executor(), [first, second])
+    assert [r.outcome for r in results] == [Outcome.OK, Outcome.OK]
+    assert not results[0].notices, results[0].notices
+    assert any("ddl seen: CREATE TABLE" in n for n in results[1].notices), results[1].notices
+
+
+# --- where the failing statement is: not moved by another runner's first migration -----------
+
+
+def test_a_located_failure_is_not_moved_by_another_runners_first_migration(
+    tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """Two runners on a fresh database, the first migration fails without an error position
+    (so the runner re-runs it, rolled back, to find the statement). While runner A re-runs
+    it, runner B's first migration holds the history schema it is making: A must still name
+    the statement that failed, not the first one of the file."""
+    sql = "select pg_sleep(1);\nselect 1/0;\n"
+    a = open_executor(lock_timeout="200ms")
+    b = open_executor(lock_timeout="200ms")
+    assert a.read_history() == [] and b.read_history() == []
+    got: dict[str, list[Result]] = {}
+
+    def run(name: str, executor: Executor) -> None:
+        todo = [_file(tmp_path, "20250101000001", "bad", sql)]
+        got[name] = executor.apply(todo, rerun=False, on_result=lambda r: None)
+
+    first = threading.Thread(target=run, args=("a", a))
+    first.start()
+    wait_for(
+        db,
+        "select 1 from pg_stat_activity where query like '%pg_sleep(1)%' "
+        "and state = 'active' and pid <> pg_backend_pid()",
+    )
+    second = threading.Thread(target=run, args=("b", b))
+    second.start()
+    wait_for(db, _waiting_for_lock(db))
+    first.join(20)
+    second.join(20)
+    for name in ("a", "b"):
+        (result,) = got[name]
+        assert result.outcome is Outcome.FAILED and result.failure is not None
+        assert result.failure.sqlstate == "22012", (name, result.failure)
+        assert result.failure.statement.startswith("select 1/0"), (name, result.failure)
+    assert query(db, FRESH) == [(False, False)]
+
+
+# --- signals, cancels and kills while the first migration waits or runs -----------------------
+
+
+class _LockHeld:
+    """Another session holds the runners' lock (another runner mid-migration)."""
+
+    def __init__(self, target: DbTarget) -> None:
+        self.target = target
+
+    def __enter__(self) -> _LockHeld:
+        self.held = session(self.target, autocommit=True)
+        self.conn = self.held.__enter__()
+        with self.conn.cursor() as cur:
+            cur.execute(f"select pg_advisory_lock({ADVISORY_LOCK_KEY})")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.held.__exit__(None, None, None)
+
+
+def test_sigterm_while_the_first_migration_waits_for_the_lock(project: Project) -> None:
+    """SIGTERM while a first run waits for another runner's lock: the run stops as a signal
+    stops it (exit 143, the signal named), nothing applied, no history schema left."""
+    project.write("001_a.sql", "create table public.a (id int);\n")
+    with _LockHeld(project.target):
+        runner = project.popen("migrate", "--skip-confirm")
+        wait_for(project.target, _waiting_for_lock(project.target))
+        runner.send_signal(signal.SIGTERM)
+        out, err = runner.communicate(timeout=30)
+    assert runner.returncode == 143, (out, err)
+    assert "SIGTERM" in out + err and "Cannot create the history table" not in out + err
+    assert query(project.target, "select to_regclass('public.a')") == [(None,)]
+    assert query(project.target, FRESH) == [(False, False)]
+
+
+def test_a_cancel_while_the_first_migration_waits_for_the_lock_is_not_ignored(
+    tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """pg_cancel_backend on a first run waiting for the lock (someone stopping it from the
+    dashboard): the migration fails as any cancelled one does; it is not sent again."""
+    executor = open_executor()
+    assert executor.read_history() == []
+    got: list[Result] = []
+    todo = [_file(tmp_path, "20250101000001", "a", "create table public.a (id int);\n")]
+    with _LockHeld(db):
+        thread = threading.Thread(
+            target=lambda: got.extend(executor.apply(todo, rerun=False, on_result=lambda r: None))
+        )
+        thread.start()
+        wait_for(db, _waiting_for_lock(db))
+        query(
+            db,
+            "select pg_cancel_backend(pid) from pg_locks where locktype = 'advisory' "
+            "and not granted",
+        )
+        time.sleep(0.5)  # (the lock is let go after: a run that went on would apply it then)
+    thread.join(20)
+    assert [r.outcome for r in got] == [Outcome.FAILED], got
+    assert query(db, "select to_regclass('public.a')") == [(None,)]
+    assert query(db, FRESH) == [(False, False)]
+
+
+def test_a_runner_killed_in_its_first_migration_leaves_no_history_schema(
+    project: Project,
+) -> None:
+    """SIGKILL while the first migration runs: no table of it, and no history table or schema
+    either (the run made them in that migration's transaction, which the server rolls back)."""
+    project.write("001_slow.sql", "create table public.k (id int);\nselect pg_sleep(30);\n")
+    runner = project.popen("migrate", "--skip-confirm")
+    active = (
+        "select 1 from pg_stat_activity where query like '%pg_sleep(30)%' "
+        "and state = 'active' and pid <> pg_backend_pid()"
+    )
+    wait_for(project.target, active)
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait(timeout=10)
+    wait_for(project.target, f"select 1 where not exists ({active})")
+    assert query(project.target, "select to_regclass('public.k')") == [(None,)]
+    assert query(project.target, FRESH) == [(False, False)]
+
+
+def test_eight_runners_on_a_fresh_database(project: Project) -> None:
+    """Eight runners at once where no history table exists: each makes it in its first
+    migration's transaction, under the one lock; every migration is applied once, all exit 0."""
+    project.write("001_log.sql", "create table public.log (n int primary key);\n")
+    for n in range(2, 6):
+        project.write(f"00{n}_step.sql", f"insert into public.log values ({n});\n")
+    runners = [project.popen("migrate", "--skip-confirm") for _ in range(8)]
+    outputs = [runner.communicate(timeout=120) for runner in runners]
+    assert [r.returncode for r in runners] == [0] * 8, outputs
+    assert query(project.target, "select n from public.log order by n") == [
+        (n,) for n in range(2, 6)
+    ]
+    history = query(project.target, f"select count(*) from {TABLE}")
+    assert history == [(5,)]
+    combined = "".join(out for out, _ in outputs)
+    assert combined.count("001_log ... ok (") == 1, combined
+
+
+# --- a first migration the server cannot parse (the plain way, then the file again) -----------
+
+
+@pytest.mark.parametrize("schema_before", [False, True])
+def test_a_first_migration_the_server_cannot_parse(
+    schema_before: bool, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """Nothing of the message runs, so the table is made the plain way and the file sent
+    again; it fails, is located, and the run leaves the database as it was (a schema made
+    beforehand stays). The next file still applies after it (--continue-on-error's path)."""
+    if schema_before:
+        query(db, "create schema supabase_migrations")
+    bad = _file(tmp_path, "20250101000001", "bad", "select 1;\nselect from where;\n")
+    (result,) = _apply(open_executor(), [bad])
+    assert result.outcome is Outcome.FAILED and result.failure is not None
+    assert result.failure.sqlstate == "42601" and result.failure.line == 2, result.failure
+    assert not result.notices
+    assert query(db, FRESH) == [(schema_before, False)]
+    fine = _file(tmp_path, "20250101000002", "fine", "create table public.f (id int);\n")
+    executor = open_executor()
+    assert executor.read_history() == []
+    results = executor.apply([bad, fine], rerun=False, on_result=lambda r: None)
+    assert [r.outcome for r in results][:1] == [Outcome.FAILED]
