@@ -389,3 +389,51 @@ def test_many_migrations_over_a_mebibyte_all_apply_once(project: Project) -> Non
         (299, 2, 300)
     ]
     assert query(project.target, f"select count(*) from {TABLE}") == [(300,)]
+
+
+def test_the_backend_terminated_in_the_first_migration(project: Project, pg_server: Any) -> None:
+    """pg_terminate_backend while the first migration runs: exit 1 saying the connection was
+    lost and that the migration did not commit; no history schema left; the next run applies."""
+    project.write("001_slow.sql", "create table public.k (id int);\nselect pg_sleep(30);\n")
+    runner = project.popen("migrate", "--skip-confirm", "--json")
+    active = (
+        "select pid from pg_stat_activity where query like '%pg_sleep(30)%' "
+        "and state = 'active' and pid <> pg_backend_pid()"
+    )
+    wait_for(project.target, active)
+    query(_admin(pg_server, project.target), f"select pg_terminate_backend(pid) from ({active}) s")
+    out, err = runner.communicate(timeout=30)
+    assert runner.returncode == 1, (out, err)
+    assert "connection was lost" in err and "Traceback" not in err, err
+    import json
+
+    assert [r["result"] for r in json.loads(out)["results"]] != ["ok"], out
+    assert query(project.target, FRESH) == [(False, False)]
+    project.write("001_slow.sql", "create table public.k (id int);\n")
+    assert project.invoke("migrate", "--skip-confirm").returncode == 0
+
+
+def test_a_rehearsal_then_the_run_on_a_fresh_database(project: Project) -> None:
+    """--rehearse on a fresh database leaves no history table; the run after it makes it with
+    its first migration, and shows only the migrations' notices."""
+    project.write("001_a.sql", "create table public.a (id int);\n")
+    project.write("002_b.sql", "do $$begin raise notice 'b ran'; end$$;\n")
+    project.write("003_c.sql", "insert into public.a values (3);\n")
+    rehearsed = project.invoke("migrate", "--skip-confirm", "--rehearse")
+    assert rehearsed.returncode == 0, rehearsed.stdout + rehearsed.stderr
+    assert query(project.target, FRESH) == [(False, False)]
+    result = project.invoke("migrate", "--skip-confirm")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert query(project.target, f"select count(*) from {TABLE}") == [(3,)]
+    assert "history table" not in result.stdout + result.stderr
+    assert result.stdout.count("NOTICE") == 1 and "b ran" in result.stdout, result.stdout
+
+
+def test_a_first_migration_s_notices_then_its_failure(
+    tmp_path: Path, open_executor: Callable[..., Executor]
+) -> None:
+    """The first migration's own notices, and only them, come with its failure."""
+    sql = "do $$begin raise notice 'mine one'; raise warning 'mine two'; end$$;\nselect 1/0;\n"
+    (result,) = _apply(open_executor(), [_file(tmp_path, "20250101000001", "n", sql)])
+    assert result.outcome is Outcome.FAILED
+    assert [n.split(":  ", 1)[-1].strip() for n in result.notices] == ["mine one", "mine two"]
