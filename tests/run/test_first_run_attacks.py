@@ -437,3 +437,65 @@ def test_a_first_migration_s_notices_then_its_failure(
     (result,) = _apply(open_executor(), [_file(tmp_path, "20250101000001", "n", sql)])
     assert result.outcome is Outcome.FAILED
     assert [n.split(":  ", 1)[-1].strip() for n in result.notices] == ["mine one", "mine two"]
+
+
+def test_eight_runners_whose_first_migration_fails(project: Project) -> None:
+    """Eight runners on a fresh database, the first migration failing without an error
+    position: each names the failing statement (located by a rolled-back re-run, made under
+    the runners' lock) and none leaves a history table or schema."""
+    project.write("001_bad.sql", "select pg_sleep(0.2);\nselect 1/0;\n")
+    runners = [project.popen("migrate", "--skip-confirm", "--json") for _ in range(8)]
+    outputs = [runner.communicate(timeout=120) for runner in runners]
+    assert [r.returncode for r in runners] == [1] * 8, outputs
+    import json
+
+    for out, _ in outputs:
+        (only,) = json.loads(out)["results"]
+        assert only["result"] == "failed", only
+        assert "select 1/0" in json.dumps(only), only
+    assert query(project.target, FRESH) == [(False, False)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known, older than the first-run change: the envelope's snapshot is taken before "
+    "the runners' lock is granted (RESET ALL ... SELECT pg_advisory_unlock_all()), so under "
+    "repeatable read the re-check cannot see the row the other runner committed meanwhile",
+)
+@pytest.mark.parametrize("isolation", ["repeatable read", "serializable"])
+def test_two_runners_where_the_database_defaults_to_a_stricter_isolation(
+    isolation: str, project: Project
+) -> None:
+    """default_transaction_isolation set on the database: the second runner's re-check, made
+    after the first runner committed, must still see its history row (skip, exit 0). Today
+    it re-runs 001 and fails ("relation log already exists"): nothing is applied twice (the
+    history's primary key and the DDL stop it) but the run exits 1."""
+    with session(project.target, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"alter database {project.target.database} set default_transaction_isolation = "
+            f"'{isolation}'"
+        )
+    project.write("001_log.sql", "create table public.log (n int primary key);\n")
+    project.write("002_two.sql", "insert into public.log values (2);\n")
+    with _LockHeld(project.target):  # both wait for the lock: one goes first, then the other
+        runners = [project.popen("migrate", "--skip-confirm") for _ in range(2)]
+        both = f"select 1 from ({_waiting_for_lock(project.target)}) w having count(*) = 2"
+        wait_for(project.target, both)
+    outputs = [runner.communicate(timeout=120) for runner in runners]
+    assert [r.returncode for r in runners] == [0, 0], outputs
+    assert query(project.target, f"select count(*) from {TABLE}") == [(2,)]
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_first_no_transaction_file_on_a_fresh_database(
+    fails: bool, tmp_path: Path, open_executor: Callable[..., Executor]
+) -> None:
+    """A first `-- supamigrate:no-transaction` file makes the table the plain way; when it
+    fails before any statement stayed, the table and the schema the run made go again."""
+    body = "select 1/0;\n" if fails else "create index concurrently i on public.t (id);\n"
+    sql = "-- supamigrate:no-transaction\n" + body
+    db = open_executor().settings.target
+    query(db, "create table public.t (id int)")
+    (result,) = _apply(open_executor(), [_file(tmp_path, "20250101000001", "nt", sql)])
+    assert result.outcome is (Outcome.FAILED if fails else Outcome.OK), result
+    assert query(db, FRESH) == [(not fails, not fails)]
