@@ -499,3 +499,66 @@ def test_a_first_no_transaction_file_on_a_fresh_database(
     (result,) = _apply(open_executor(), [_file(tmp_path, "20250101000001", "nt", sql)])
     assert result.outcome is (Outcome.FAILED if fails else Outcome.OK), result
     assert query(db, FRESH) == [(not fails, not fails)]
+
+
+def test_a_huge_first_migration_with_backslashes(
+    tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """A first migration over 1 MiB, with backslashes in plain and E'' strings, goes alone
+    and makes the table: applied, recorded with its exact statements, its notice its own."""
+    rows = ",\n".join(f"({n}, 'c:\\dir\\{n}')" for n in range(50_000))
+    sql = (
+        "create table public.paths (n int primary key, p text);\n"
+        f"insert into public.paths values\n{rows};\n"
+        "do $$begin raise notice E'tab\\there'; end$$;\n"
+    )
+    assert len(sql) > 1024 * 1024
+    (result,) = _apply(open_executor(), [_file(tmp_path, "20250101000001", "huge", sql)])
+    assert result.outcome is Outcome.OK, result
+    assert [n.split(":  ", 1)[-1].rstrip("\n") for n in result.notices] == ["tab\there"]
+    assert query(
+        db, "select count(*), (select p from public.paths where n = 9999) from public.paths"
+    ) == [(50_000, "c:\\dir\\9999")]
+    from supamigrate.sql.sqlsplit import split_statements
+
+    stored = query(db, f"select statements from {TABLE}")
+    assert stored == [([s.text for s in split_statements(sql)],)]
+
+
+def test_sigint_while_the_first_migration_runs(project: Project) -> None:
+    """Ctrl-C while the first migration runs: it is rolled back with the table it made; exit
+    130 naming the signal; no history schema left."""
+    project.write("001_slow.sql", "create table public.k (id int);\nselect pg_sleep(30);\n")
+    runner = project.popen("migrate", "--skip-confirm")
+    wait_for(
+        project.target,
+        "select 1 from pg_stat_activity where query like '%pg_sleep(30)%' "
+        "and state = 'active' and pid <> pg_backend_pid()",
+    )
+    runner.send_signal(signal.SIGINT)
+    out, err = runner.communicate(timeout=30)
+    assert runner.returncode == 130, (out, err)
+    assert "SIGINT" in out + err and "Traceback" not in err, (out, err)
+    assert query(project.target, "select to_regclass('public.k')") == [(None,)]
+    assert query(project.target, FRESH) == [(False, False)]
+
+
+def test_through_a_transaction_pooler_the_first_migration_fails_then_the_next_applies(
+    tmp_path: Path, db: DbTarget
+) -> None:
+    """PgBouncer (transaction mode, round robin): the first migration fails without an error
+    position (located by a re-run, perhaps on another backend), the table goes with it; with
+    --continue-on-error the next one makes it and applies."""
+    from helpers.pooler import BINARY, pgbouncer
+
+    if BINARY is None:
+        pytest.skip("install pgbouncer (.ci/run does)")
+    with pgbouncer(db) as port:
+        target = DbTarget("127.0.0.1", port, db.user, db.database, db.password)
+        project = Project.create(tmp_path / "app", target)
+        project.write("001_bad.sql", "select 1;\nselect 1/0;\n")
+        project.write("002_ok.sql", "create table public.ok (id int);\n")
+        result = project.invoke("migrate", "--skip-confirm", "--continue-on-error")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "select 1/0" in result.stdout and "[2/2] 002_ok ... ok" in result.stdout, result.stdout
+    assert query(db, f"select version from {TABLE}") == [("20251201000002",)]
