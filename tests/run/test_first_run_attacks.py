@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from helpers.polling import query, wait_for
 from helpers.project import Project
@@ -562,3 +564,104 @@ def test_through_a_transaction_pooler_the_first_migration_fails_then_the_next_ap
     assert result.returncode == 1, result.stdout + result.stderr
     assert "select 1/0" in result.stdout and "[2/2] 002_ok ... ok" in result.stdout, result.stdout
     assert query(db, f"select version from {TABLE}") == [("20251201000002",)]
+
+
+# --- a property: any first run, with --continue-on-error, on a fresh database ----------------
+
+LONG = os.environ.get("SUPAMIGRATE_LONG") == "1"
+NT = "-- supamigrate:no-transaction\n"
+KINDS = {
+    "ok": "create table public.t{i} (id int);\n",
+    "runtime": "create table public.t{i} (id int);\nselect 1/0;\n",  # no position: re-run
+    "positioned": "create table public.t{i} (id int);\ninsert into public.t{i} values ('x');\n",
+    "unparsable": "create table public.t{i} (id int);\nselect from where;\n",  # nothing runs
+    "nt_ok": NT + "create table public.t{i} (id int);\n",
+    "nt_fail": NT + "select 1/0;\n",
+    "nt_partial": NT + "create table public.t{i} (id int);\nselect 1/0;\n",
+}
+
+
+def _property_run(
+    target: DbTarget, root: Path, kinds: list[str]
+) -> tuple[list[Result], list[MigrationFile]]:
+    """Like `migrate --continue-on-error`: apply, and after a failure go on with the rest."""
+    todo = [
+        _file(root, f"2025010100{i:04d}", kind, KINDS[kind].format(i=i))
+        for i, kind in enumerate(kinds)
+    ]
+    (root / "supabase").mkdir(exist_ok=True)
+    executor = REGISTRY["psycopg2"](
+        Settings(target, root, root / "supabase", environ=dict(os.environ), say=lambda _: None)
+    )
+    results: list[Result] = []
+    try:
+        assert executor.read_history() == []
+        remaining = list(todo)
+        while remaining:
+            batch = executor.apply(remaining, rerun=False, on_result=lambda r: None)
+            results += batch
+            remaining = remaining[len(batch) :]
+            if not batch:
+                break
+    finally:
+        executor.close()
+    return results, todo
+
+
+@given(
+    kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=5),
+    schema_before=st.booleans(),
+    warn_ddl=st.booleans(),
+)
+@settings(
+    derandomize=True,
+    max_examples=200 if LONG else 12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+def test_a_first_run_leaves_the_history_and_the_schema_as_the_report_says(
+    kinds: list[str],
+    schema_before: bool,
+    warn_ddl: bool,
+    make_db: Callable[[], DbTarget],
+    pg_server: Any,
+) -> None:
+    """Whatever mix of outcomes a first run has: the history holds exactly the migrations
+    reported ok; each file's table is there exactly when it was reported ok or partial; the
+    history table (and a schema the run made) exists only if something was recorded; no
+    notice of the runner's is shown (with `warn_ddl`, an event trigger warns on every DDL
+    command: only the files' own CREATE TABLEs are theirs)."""
+    import tempfile
+
+    db = make_db()
+    if schema_before:
+        query(db, "create schema supabase_migrations")
+    if warn_ddl:
+        with session(_admin(pg_server, db), autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(
+                "create function public.warn_ddl() returns event_trigger language plpgsql as "
+                "$$begin raise warning 'ddl seen: %', tg_tag; end$$"
+            )
+            cur.execute(
+                "create event trigger warn_ddl on ddl_command_end "
+                "execute function public.warn_ddl()"
+            )
+    with tempfile.TemporaryDirectory() as root:
+        results, todo = _property_run(db, Path(root), kinds)
+    assert [r.migration.version for r in results] == [m.version for m in todo]
+    ok = [r.migration.version for r in results if r.outcome is Outcome.OK]
+    stays = {Outcome.OK, Outcome.PARTIAL}
+    expected_outcome = {"ok": Outcome.OK, "nt_ok": Outcome.OK, "nt_partial": Outcome.PARTIAL}
+    for result, kind in zip(results, kinds, strict=True):
+        assert result.outcome is expected_outcome.get(kind, Outcome.FAILED), (kind, result)
+        assert not any("supamigrate" in n for n in result.notices), result.notices
+        theirs = [n for n in result.notices if "ddl seen" in n]
+        assert all(n.rstrip().endswith("ddl seen: CREATE TABLE") for n in theirs), (kinds, theirs)
+    there = query(db, FRESH)[0]
+    assert there == (bool(ok) or schema_before, bool(ok)), (kinds, there)
+    if ok:
+        assert query(db, f"select version from {TABLE} order by 1") == [(v,) for v in ok]
+    for i, result in enumerate(results):
+        made = query(db, f"select to_regclass('public.t{i}') is not null")[0][0]
+        creates = "create table" in result.migration.sql
+        assert made == (creates and result.outcome in stays), (kinds, i, result.outcome)
