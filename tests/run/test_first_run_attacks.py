@@ -665,3 +665,20 @@ def test_a_first_run_leaves_the_history_and_the_schema_as_the_report_says(
         made = query(db, f"select to_regclass('public.t{i}') is not null")[0][0]
         creates = "create table" in result.migration.sql
         assert made == (creates and result.outcome in stays), (kinds, i, result.outcome)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known, older than the first-run change: where plpgsql is revoked every first run "
+    "makes the table the plain way, and the cleanup after a failed one (drop_if_unused_sql) "
+    "is a DO block: the table and schema stay",
+)
+def test_a_failed_first_run_where_plpgsql_is_revoked_leaves_no_schema(
+    project: Project, pg_server: Any
+) -> None:
+    with session(_admin(pg_server, project.target), autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("revoke usage on language plpgsql from public")
+    project.write("001_bad.sql", "select 1/0;\n")
+    failed = project.invoke("migrate", "--skip-confirm")
+    assert failed.returncode == 1 and "division by zero" in failed.stdout, failed.stdout
+    assert query(project.target, FRESH) == [(False, False)]
