@@ -140,7 +140,10 @@ class Notices:
 
     def append(self, text: str) -> None:
         if text.rstrip().endswith(TABLE_READY):
+            # What came before it is the runner's making of the table (an event trigger's
+            # warning on its CREATEs), never the migration's.
             self.table_ready = True
+            self.loose.clear()
             return
         at = len(self.started)
         marked = _MARKED.search(text) if self._expected else None

@@ -83,6 +83,18 @@ TABLE_QUIETLY = (
 )
 
 
+def _unlimited(scope: str) -> str:
+    return f"SET {scope} lock_timeout = 0;\nSET {scope} statement_timeout = 0;\n"
+
+
+# The table made in a transaction that is not a migration's (a rolled-back re-run): under the
+# runners' lock, never cut short, like every making of it. Another runner's first migration
+# may be making it now: a CREATE timed out waiting for that would abort the transaction.
+TABLE_LOCKED = (
+    f"{_unlimited('LOCAL')}SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n{TABLE_QUIETLY}"
+)
+
+
 def making_table(envelope: Envelope, ready_notice: str) -> Envelope:
     """`envelope` making the history table first, inside its own transaction and lock, then
     raising `ready_notice`: a first run far away saves the round trip of a transaction of its
@@ -95,10 +107,6 @@ def making_table(envelope: Envelope, ready_notice: str) -> Envelope:
         "RESET client_min_messages;\n"
     )
     return replace(envelope, before_check=envelope.before_check + TABLE_QUIETLY + notice)
-
-
-def _unlimited(scope: str) -> str:
-    return f"SET {scope} lock_timeout = 0;\nSET {scope} statement_timeout = 0;\n"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from supamigrate.executors.batch import (
 )
 from supamigrate.executors.envelope import (
     CLEAN_SESSION,
-    TABLE_QUIETLY,
+    TABLE_LOCKED,
     Envelope,
     activity_header,
     making_table,
@@ -267,7 +267,9 @@ class Psycopg2Executor(Psycopg2Session):
         if error is None:
             return self._result(envelope.migration, Outcome.OK, started)
         self._run("ROLLBACK;")
-        if making and not self._notices.table_ready:
+        # Cancelled (a signal to this run, or pg_cancel_backend) while it waited for the lock:
+        # a stop, not a table to make the plain way and the file to send again.
+        if making and not self._notices.table_ready and fx.sqlstate(error) != "57014":
             self._notices.clear()
             raise _TableNotMade
         if self._applied_meanwhile(error, envelope.migration.version):
@@ -333,9 +335,9 @@ class Psycopg2Executor(Psycopg2Session):
         """The re-check said so, and the history holds it: a file raising the same text fails."""
         if not is_already_applied(fx.sqlstate(error), str(error)):
             return False
-        if not self._table_ready:  # a first migration's transaction made it: gone with it?
-            if self._query(f"SELECT to_regclass('{TABLE}') IS NULL", ()) == [(True,)]:
-                return False
+        gone = f"SELECT to_regclass('{TABLE}') IS NULL"  # made by a failed first migration?
+        if not self._table_ready and self._query(gone, ()) == [(True,)]:
+            return False
         return bool(self._query(f"SELECT 1 FROM {TABLE} WHERE version = %s", (version,)))
 
     # --- pieces ----------------------------------------------------------------------------
@@ -364,9 +366,11 @@ class Psycopg2Executor(Psycopg2Session):
                 "SAVEPOINT supamigrate_locate;",
                 "ROLLBACK TO SAVEPOINT supamigrate_locate;",
             )
-        # (a failed first migration took the history table it made with it: made again here)
-        table = "" if self._table_ready else TABLE_QUIETLY
-        self._run(begin + self.limits.sql("LOCAL") + table)
+        # A failed first migration took the history table with it: made again (envelope.py)
+        table = "" if self._table_ready else TABLE_LOCKED
+        if self._run(begin + table + self.limits.sql("LOCAL")) is not None:
+            self._run(undo)
+            return None  # the re-run could not start: no statement can be named
         try:
             for statement in statements:
                 if self._run(statement.text) is not None:
