@@ -458,33 +458,32 @@ def test_eight_runners_whose_first_migration_fails(project: Project) -> None:
     assert query(project.target, FRESH) == [(False, False)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, older than the first-run change: the envelope's snapshot is taken before "
-    "the runners' lock is granted (RESET ALL ... SELECT pg_advisory_unlock_all()), so under "
-    "repeatable read the re-check cannot see the row the other runner committed meanwhile",
-)
+@pytest.mark.parametrize("method", ["psycopg2", "psql"])
 @pytest.mark.parametrize("isolation", ["repeatable read", "serializable"])
 def test_two_runners_where_the_database_defaults_to_a_stricter_isolation(
-    isolation: str, project: Project
+    isolation: str, method: str, project: Project
 ) -> None:
     """default_transaction_isolation set on the database: the second runner's re-check, made
-    after the first runner committed, must still see its history row (skip, exit 0). Today
-    it re-runs 001 and fails ("relation log already exists"): nothing is applied twice (the
-    history's primary key and the DDL stop it) but the run exits 1."""
+    after the first runner committed, must still see its history row (skip, exit 0), and a
+    migration that is not idempotent (an INSERT into a table without a key) runs once. The
+    snapshot used to be taken by the statement waiting for the lock: the re-check missed the
+    row and the INSERT ran twice."""
     with session(project.target, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(
             f"alter database {project.target.database} set default_transaction_isolation = "
             f"'{isolation}'"
         )
-    project.write("001_log.sql", "create table public.log (n int primary key);\n")
+        cur.execute("create table public.log (n int)")
+    project.write("001_one.sql", "insert into public.log values (1);\n")
     project.write("002_two.sql", "insert into public.log values (2);\n")
+    project.invoke("mirror")
     with _LockHeld(project.target):  # both wait for the lock: one goes first, then the other
-        runners = [project.popen("migrate", "--skip-confirm") for _ in range(2)]
+        runners = [project.popen("migrate", "--skip-confirm", "--method", method) for _ in range(2)]
         both = f"select 1 from ({_waiting_for_lock(project.target)}) w having count(*) = 2"
         wait_for(project.target, both)
     outputs = [runner.communicate(timeout=120) for runner in runners]
     assert [r.returncode for r in runners] == [0, 0], outputs
+    assert query(project.target, "select n from public.log order by n") == [(1,), (2,)]
     assert query(project.target, f"select count(*) from {TABLE}") == [(2,)]
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from supamigrate.connect.masking import mask
 from supamigrate.executors.envelope import CLEAN_SESSION, Envelope
+from supamigrate.history.table import BEGIN
 
 MARK = "supamigrate: start "
 # Drawn per run, in every marker: a migration's own notice spelling a marker (by accident or
@@ -39,7 +40,7 @@ NONCE = secrets.token_hex(16)
 _MARKED = re.compile(rf"(?:^|\s){re.escape(MARK)}(?P<version>\S+) {NONCE} at (?P<at>[0-9.]+)\s*$")
 _CLOCK = "extract(epoch from clock_timestamp())"
 END_SQL = (
-    "BEGIN;\nSET LOCAL client_min_messages = notice;\n"
+    f"{BEGIN}SET LOCAL client_min_messages = notice;\n"
     f"DO $supamigrate$BEGIN RAISE NOTICE '{MARK}end {NONCE} at %', {_CLOCK}; END$supamigrate$;\n"
     "COMMIT;\n"
 )
@@ -54,7 +55,7 @@ MAX_BYTES = 256 * 1024  # the largest file that shares a message
 MESSAGE_BYTES = 1024 * 1024  # characters of SQL per message (the server parses it whole)
 TARGET_SECONDS = 1.0  # a long run prints progress at least about this often
 NOTICES_KEPT = 200  # per migration: a file raising a million notices cannot fill memory
-_OPENING = "BEGIN;\n" + CLEAN_SESSION
+_OPENING = BEGIN + CLEAN_SESSION
 
 
 def marker_sql(version: str) -> str:

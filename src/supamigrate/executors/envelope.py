@@ -3,7 +3,7 @@
 A transactional file (psycopg2 sends it as ONE message, psql as one script block, manual as
 one block to paste):
 
-    BEGIN;
+    BEGIN ISOLATION LEVEL READ COMMITTED;                 whatever the database's default
     RESET ALL; RESET SESSION AUTHORIZATION; RESET ROLE;   a clean session
     SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0;
     SELECT pg_advisory_xact_lock(<key>);                   waiting is never cut by a role default
@@ -27,7 +27,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from supamigrate.history.table import ADVISORY_LOCK_KEY, CREATE_TABLE, quote_literal, record_sql
+from supamigrate.history.table import (
+    ADVISORY_LOCK_KEY,
+    BEGIN,
+    CREATE_TABLE,
+    quote_literal,
+    record_sql,
+)
 from supamigrate.project.files import MigrationFile
 from supamigrate.sql.sqlsplit import Statement, is_no_transaction, split_statements
 
@@ -176,7 +182,7 @@ def wrap(
     return Envelope(
         migration,
         True,
-        f"BEGIN;\n{CLEAN_SESSION}{_unlimited('LOCAL')}"
+        f"{BEGIN}{CLEAN_SESSION}{_unlimited('LOCAL')}"
         f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n{table}",
         version,
         limits.sql("LOCAL"),

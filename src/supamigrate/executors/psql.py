@@ -31,6 +31,7 @@ from supamigrate.executors.envelope import Envelope, Limits, is_state_error, sta
 from supamigrate.executors.results import Failure, Outcome, Result
 from supamigrate.history.table import (
     ADVISORY_LOCK_KEY,
+    BEGIN,
     CREATE_TABLE,
     SCHEMA,
     TABLE,
@@ -249,7 +250,7 @@ class PsqlExecutor(BaseExecutor):
         )
         # Its "already exists, skipping" notices are not shown (nor anyone's to show).
         quiet = "SET LOCAL client_min_messages = warning;\n"
-        parts = [_SETUP, f"BEGIN;\n{quiet}{lock}{made}{CREATE_TABLE}COMMIT;\n{said}"]
+        parts = [_SETUP, f"{BEGIN}{quiet}{lock}{made}{CREATE_TABLE}COMMIT;\n{said}"]
         lines = sum(p.count("\n") for p in parts)
         spans = []
         for index, migration in enumerate(todo):

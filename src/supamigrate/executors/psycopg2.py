@@ -39,6 +39,7 @@ from supamigrate.executors.psycopg2_session import Psycopg2Session
 from supamigrate.executors.results import Failure, Outcome, Result
 from supamigrate.history.read import fetch_history
 from supamigrate.history.table import (
+    BEGIN,
     SCHEMA,
     SCHEMA_MADE_MARK,
     TABLE,
@@ -360,7 +361,7 @@ class Psycopg2Executor(Psycopg2Session):
     def _rerun_to_find(
         self, statements: list[Statement], envelope: Envelope, *, outer: str
     ) -> Statement | None:
-        begin, undo = "BEGIN;", "ROLLBACK;"
+        begin, undo = BEGIN, "ROLLBACK;"
         if outer == "savepoint":
             begin, undo = (
                 "SAVEPOINT supamigrate_locate;",

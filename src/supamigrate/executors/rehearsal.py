@@ -34,7 +34,7 @@ from supamigrate.executors.rehearsal_limits import Bound, duration_ms, stopped_a
 from supamigrate.executors.results import Failure, Outcome, Result
 from supamigrate.executors.trace import MigrationTrace, Tracer
 from supamigrate.executors.trace_needs import BLOCKS_APP
-from supamigrate.history.table import ADVISORY_LOCK_KEY, CREATE_TABLE, record_sql
+from supamigrate.history.table import ADVISORY_LOCK_KEY, BEGIN, CREATE_TABLE, record_sql
 from supamigrate.project.files import MigrationFile
 from supamigrate.sql.reading import Statement, line_of, read_sql
 from supamigrate.sql.sqlsplit import is_no_transaction, statements_text
@@ -97,7 +97,7 @@ class Rehearsal:
         before = fp.take(session._query)
         lock = f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});"
         quiet = f"SET LOCAL client_min_messages = warning;\n{CREATE_TABLE}"
-        error = session._run(f"BEGIN;\nRESET ALL;\n{lock}\n{quiet}{deferred.GUARD}")
+        error = session._run(f"{BEGIN}RESET ALL;\n{lock}\n{quiet}{deferred.GUARD}")
         session._notices.clear()  # the runner's setup is not the migration's to report
         if error is not None:
             session._run("ROLLBACK;")

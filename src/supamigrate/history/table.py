@@ -17,6 +17,11 @@ TABLE = f"{SCHEMA}.schema_migrations"
 # Serialises every supamigrate runner on a database (any fixed 64-bit key works; this one
 # spells "supamigr" in ASCII so it is recognisable in pg_locks).
 ADVISORY_LOCK_KEY = 0x73757061_6D696772
+# Every transaction that takes that lock, then reads the history: READ COMMITTED whatever the
+# database's default_transaction_isolation. Under REPEATABLE READ or SERIALIZABLE the snapshot
+# is taken by the statement that waits for the lock, so a second runner's re-check would miss
+# the row the first committed meanwhile, and apply the migration again.
+BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED;\n"
 
 CREATE_TABLE = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
@@ -37,7 +42,7 @@ def drop_if_unused_sql(*, schema: bool) -> str:
         else ""
     )
     return (
-        f"BEGIN;\nSELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\nDO $$BEGIN\n"
+        f"{BEGIN}SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\nDO $$BEGIN\n"
         f"  IF to_regclass('{TABLE}') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {TABLE}) THEN\n"
         f"    DROP TABLE {TABLE};\n{drop_schema}  END IF;\nEND$$;\nCOMMIT;\n"
     )
@@ -82,7 +87,7 @@ def ensure_table_sql(*, announce: bool = True) -> str:
     """One transaction, under the runner lock so two first runs cannot race on CREATE. A NOTICE
     (SCHEMA_MADE_MARK, shown whatever a role's client_min_messages) says when this transaction
     makes the schema too: only then may a failed first run drop it (drop_if_unused_sql)."""
-    lock = f"BEGIN;\nSELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n"
+    lock = f"{BEGIN}SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n"
     if not announce:  # where plpgsql may not be used: the caller asks beforehand
         return f"{lock}{CREATE_TABLE}COMMIT;"
     return (
