@@ -327,8 +327,8 @@ def test_a_failed_first_migration_on_a_fresh_database_leaves_no_schema(project: 
 
 def test_a_first_run_where_plpgsql_is_not_the_runners_to_use(project: Any, pg_server: Any) -> None:
     """The table's making announces the schema with a DO block; where plpgsql is revoked it
-    is made without one: the migrations run (the cleanup after a failed first run still needs
-    plpgsql, as before: not asserted here)."""
+    is made without one: the migrations run (the cleanup after a failed first run is
+    tests/run/test_first_run_attacks.py's)."""
     admin = pg_server.admin.with_database(project.target.database)
     with session(admin, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("revoke usage on language plpgsql from public")

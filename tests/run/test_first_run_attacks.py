@@ -23,7 +23,7 @@ from supamigrate.connect.dburl import DbTarget
 from supamigrate.executors.base import Executor, Settings
 from supamigrate.executors.registry import REGISTRY
 from supamigrate.executors.results import Outcome, Result
-from supamigrate.history.table import ADVISORY_LOCK_KEY, TABLE
+from supamigrate.history.table import ADVISORY_LOCK_KEY, SCHEMA, TABLE
 from supamigrate.project.files import MigrationFile
 
 FRESH = (
@@ -666,18 +666,19 @@ def test_a_first_run_leaves_the_history_and_the_schema_as_the_report_says(
         assert made == (creates and result.outcome in stays), (kinds, i, result.outcome)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, older than the first-run change: where plpgsql is revoked every first run "
-    "makes the table the plain way, and the cleanup after a failed one (drop_if_unused_sql) "
-    "is a DO block: the table and schema stay",
-)
-def test_a_failed_first_run_where_plpgsql_is_revoked_leaves_no_schema(
-    project: Project, pg_server: Any
+@pytest.mark.parametrize("method", ["psycopg2", "psql"])
+@pytest.mark.parametrize("schema_before", [False, True])
+def test_a_failed_first_run_where_plpgsql_is_revoked_leaves_the_database_as_it_was(
+    method: str, schema_before: bool, project: Project, pg_server: Any
 ) -> None:
+    """Where plpgsql is revoked the table is made the plain way, and removed the plain way
+    after a failed first run (drop_if_unused_sql is a DO block): the database as it was, an
+    empty schema made beforehand included."""
     with session(_admin(pg_server, project.target), autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("revoke usage on language plpgsql from public")
+        if schema_before:
+            cur.execute(f"create schema {SCHEMA} authorization {project.target.user}")
     project.write("001_bad.sql", "select 1/0;\n")
-    failed = project.invoke("migrate", "--skip-confirm")
+    failed = project.invoke("migrate", "--skip-confirm", "--method", method)
     assert failed.returncode == 1 and "division by zero" in failed.stdout, failed.stdout
-    assert query(project.target, FRESH) == [(False, False)]
+    assert query(project.target, FRESH) == [(schema_before, False)]

@@ -36,7 +36,7 @@ from supamigrate.history.table import (
     SCHEMA,
     TABLE,
     HistoryRow,
-    drop_if_unused_sql,
+    drop_if_unused_psql,
     is_other_text,
     other_text_message,
     other_text_sql,
@@ -148,8 +148,8 @@ class PsqlExecutor(BaseExecutor):
             with interrupt.forwarding(process.pid):
                 results = self._follow(process, script, spans, on_result)
         if self._table_created_here and not any(r.outcome is Outcome.OK for r in results):
-            drop = drop_if_unused_sql(schema=self._schema_created_here)
-            self._psql(["-Xq", "-v", "ON_ERROR_STOP=1", "-c", drop])
+            drop = drop_if_unused_psql(schema=self._schema_created_here)
+            self._psql(["-Xq", "-v", "ON_ERROR_STOP=1", "-f", "-"], script=drop)
         return results
 
     def _follow(
@@ -223,14 +223,16 @@ class PsqlExecutor(BaseExecutor):
         state.results.append(result)
         on_result(result)
 
-    def _psql(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+    def _psql(self, args: list[str], script: str | None = None) -> subprocess.CompletedProcess[str]:
+        """psql with `args`, reading `script` from its stdin if given."""
         with password_env(self.settings.target) as (extra_env, fds):
             return subprocess.run(
                 [self.psql, *args],
                 env={**_base_env(), **self.env, **extra_env},
                 capture_output=True,
                 text=True,
-                stdin=subprocess.DEVNULL,
+                input=script,
+                stdin=subprocess.DEVNULL if script is None else None,
                 pass_fds=fds,
             )
 

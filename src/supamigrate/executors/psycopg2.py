@@ -35,17 +35,11 @@ from supamigrate.executors.envelope import (
     making_table,
     wrap,
 )
-from supamigrate.executors.psycopg2_session import Psycopg2Session
+from supamigrate.executors.psycopg2_history import Psycopg2History
 from supamigrate.executors.results import Failure, Outcome, Result
-from supamigrate.history.read import fetch_history
 from supamigrate.history.table import (
     BEGIN,
-    SCHEMA,
-    SCHEMA_MADE_MARK,
     TABLE,
-    HistoryRow,
-    drop_if_unused_sql,
-    ensure_table_sql,
     is_already_applied,
     is_other_text,
     other_text_message,
@@ -55,58 +49,9 @@ from supamigrate.project.files import MigrationFile
 from supamigrate.sql.sqlsplit import Statement, line_of, statement_at
 
 
-class Psycopg2Executor(Psycopg2Session):
+class Psycopg2Executor(Psycopg2History):
     name: ClassVar[str] = "psycopg2"
     capabilities: ClassVar[Capabilities] = Capabilities(rehearse=True)
-
-    # --- history -------------------------------------------------------------------------
-
-    def read_history(self) -> list[HistoryRow]:
-        """The history rows; [] when the table does not exist yet (nothing is created)."""
-        conn = self._conn
-        fetched = self._ahead.take() or fetch_history(conn)
-        if fetched.error is not None:
-            raise fx.history_error("read", fetched.error) from None
-        if fetched.rows is None:
-            self._table_created_here = True  # if we create it, a failed first run removes it
-            return []
-        self._table_ready = True
-        return fetched.rows
-
-    def _ensure_table(self) -> None:
-        if not self._table_ready:
-            self._notices.clear()
-            error = self._run(ensure_table_sql())
-            # Told by the transaction that made it: a schema made beforehand (a dashboard, a
-            # script) is never ours to drop.
-            made = any(SCHEMA_MADE_MARK in n for n in self._notices.loose)
-            self._notices.clear()
-            if error is not None:
-                self._run("ROLLBACK;")
-                error, made = self._ensure_table_plainly(error)
-            if error is not None:
-                raise fx.history_error("create", error)
-            self._table_ready = True
-            self._table_made = self._table_created_here
-            self._schema_created_here = made
-
-    def _ensure_table_plainly(self, error: Any) -> tuple[Any, bool]:
-        """Where plpgsql is not the runner's to use (its DO said so): ask about the schema
-        first, a round trip more, then make the table without it. (error or None, made)."""
-        import psycopg2
-
-        if fx.sqlstate(error) != "42501" or "plpgsql" not in str(error):
-            return error, False
-        try:
-            with self._conn.cursor() as cur:
-                cur.execute(f"SELECT to_regnamespace('{SCHEMA}') IS NULL")
-                row = cur.fetchone()
-        except psycopg2.Error as exc:
-            return exc, False
-        error = self._run(ensure_table_sql(announce=False))
-        if error is not None:
-            self._run("ROLLBACK;")
-        return error, bool(row and row[0])
 
     # --- applying --------------------------------------------------------------------------
 
@@ -151,9 +96,7 @@ class Psycopg2Executor(Psycopg2Session):
             if interrupt.requested() is not None:
                 break
         if self._table_made and not any(r.outcome is Outcome.OK for r in results):
-            # A first run that applied nothing leaves no table (nor a schema it made).
-            self._run(drop_if_unused_sql(schema=self._schema_created_here))
-            self._table_ready = self._table_made = False  # (--continue-on-error: made again)
+            self._drop_if_unused()
         return results
 
     def _next_batch(

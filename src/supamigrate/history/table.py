@@ -48,6 +48,22 @@ def drop_if_unused_sql(*, schema: bool) -> str:
     )
 
 
+def drop_if_unused_psql(*, schema: bool) -> str:
+    """drop_if_unused_sql as a psql script (\\gset and \\if, no DO block): it works also
+    where plpgsql is not the runner's to use."""
+    bare = (
+        f"SELECT NOT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = '{SCHEMA}'::regnamespace)"
+        f" AS supamigrate_bare \\gset\n\\if :supamigrate_bare\nDROP SCHEMA {SCHEMA};\n\\endif\n"
+        if schema
+        else ""
+    )
+    return (
+        f"{BEGIN}SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n"
+        f"SELECT NOT EXISTS (SELECT 1 FROM {TABLE}) AS supamigrate_empty \\gset\n"
+        f"\\if :supamigrate_empty\nDROP TABLE {TABLE};\n{bare}\\endif\nCOMMIT;\n"
+    )
+
+
 SELECT_ROWS = f"SELECT version, coalesce(name, ''), statements FROM {TABLE} ORDER BY version"
 # The statements joined on the server (one text per row, not an array psycopg2 would turn into
 # a list of strings the drift check only joins again), and the md5 of that text, by which
