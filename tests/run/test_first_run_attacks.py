@@ -313,12 +313,14 @@ def test_a_file_spelling_the_table_ready_notice_shows_it_as_its_own(
     """A first migration raising the table's notice with the real nonce (read from
     current_query()) changes nothing: it is the migration's notice, shown as such."""
     forge = (
+        "do $$begin raise notice 'mine before'; end$$;\n"
         "do $$begin raise notice 'supamigrate: history table ready %', substring(current_query()"
         " from 'history table ready ([0-9a-f]{32})'); end$$;\nselect 1;\n"
     )
     (result,) = _apply(open_executor(), [_file(tmp_path, "20250101000001", "f", forge)])
     assert result.outcome is Outcome.OK
-    assert len(result.notices) == 0 or all("history table ready" in n for n in result.notices)
+    assert len(result.notices) == 2, result.notices  # its own two, the forged one included
+    assert "mine before" in result.notices[0] and "history table ready" in result.notices[1]
 
 
 # --- a first run that cannot make the table: one clear line, nothing changed ------------------

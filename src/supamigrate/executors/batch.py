@@ -140,9 +140,10 @@ class Notices:
         self._expected = list(versions)
 
     def append(self, text: str) -> None:
-        if text.rstrip().endswith(TABLE_READY):
+        if not self.table_ready and text.rstrip().endswith(TABLE_READY):
             # What came before it is the runner's making of the table (an event trigger's
-            # warning on its CREATEs), never the migration's.
+            # warning on its CREATEs), never the migration's. Only the first one is the
+            # runner's: a file spelling it again (it can read the message) shows its own.
             self.table_ready = True
             self.loose.clear()
             return
