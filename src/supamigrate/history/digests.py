@@ -22,6 +22,7 @@ from supamigrate.history.table import HistoryRow, digest
 DIGESTS_NAME = "supamigrate-history"
 _HEADER = b"supamigrate-history 1\n"
 _MD5 = re.compile(r"[0-9a-f]{32}")
+_LINES = re.compile(rb"(?:[0-9a-f]{32} [0-9a-f]{32}\n)*")  # md5 digest, a line each
 
 
 def recorded_row(version: str, name: str, statements: list[str]) -> HistoryRow | None:
@@ -36,21 +37,14 @@ def recorded_row(version: str, name: str, statements: list[str]) -> HistoryRow |
 
 
 def load_digests(path: Path) -> dict[str, bytes]:
-    """md5 (hex) -> digest; empty for a missing, foreign or malformed file."""
+    """md5 (hex) -> digest; empty for a missing, foreign or malformed file. The whole file is
+    checked by one match, then split at once: 10,000 lines, on every run of a big project."""
     found = read_regular(path)
     data = found[0] if found is not None else b""
-    if not data.startswith(_HEADER):
+    if not data.startswith(_HEADER) or _LINES.fullmatch(data, len(_HEADER)) is None:
         return {}
-    known: dict[str, bytes] = {}
-    try:
-        for line in data[len(_HEADER) :].decode("ascii").split("\n")[:-1]:
-            md5, digest = line.split(" ")
-            known[md5] = bytes.fromhex(digest)
-            if not _MD5.fullmatch(md5) or len(known[md5]) != 16:
-                return {}
-    except ValueError:  # UnicodeDecodeError is one too
-        return {}
-    return known
+    words = data[len(_HEADER) :].decode("ascii").split()
+    return dict(zip(words[0::2], map(bytes.fromhex, words[1::2]), strict=True))
 
 
 def save_digests(path: Path, rows: Iterable[HistoryRow]) -> None:

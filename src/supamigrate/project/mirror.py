@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from supamigrate.brief import few
 from supamigrate.disk import write_atomically
@@ -23,7 +24,7 @@ from supamigrate.project.files import (
     CLI_NAME,
     MigrationFile,
     SourceFile,
-    child,
+    children,
     discover_migrations,
     list_entries,
     try_read_plain,
@@ -68,25 +69,26 @@ def plan_mirror(
     pairs, adopted = _pair(sources, recorded, _Contents(mirror_dir, on_disk), legacy_base)
     taken: set[str] | None = None  # versions in use: made only when a source needs one
     items: list[MirrorItem] = []
+    here = _Here(mirror_dir, f"{mirror_dir}/", children(mirror_dir), on_disk, recorded, cache)
     for source in sources:
         mirror_name = pairs.get(source.file_name)
         if mirror_name is not None:
-            items.append(_existing(source, mirror_dir, mirror_name, on_disk, recorded, cache))
+            items.append(_existing(source, mirror_name, here))
         elif assign:
             if taken is None:
                 taken = {name.split("_", 1)[0] for name in [*on_disk, *recorded]}
             version = _next_version(taken, now)
             taken.add(version)
             target = mirror_dir / f"{version}_{source.name}.sql"
-            items.append(MirrorItem(MirrorState.NEW, source, target))
+            items.append(MirrorItem(MirrorState.NEW, source, target, version=version))
         else:
             items.append(MirrorItem(MirrorState.NEW, source, None))
     paired = set(pairs.values())
     for name in sorted(set(recorded) & set(on_disk) - paired):
         items.append(MirrorItem(MirrorState.ORPHANED, None, None, mirror_dir / name))
     _refuse_collisions(items, mirror_dir, on_disk, set(recorded) | adopted)
-    text: str | None = manifest_text(
-        (i.target.name, i.source.file_name)
+    text: str | None = manifest_text(  # a target is named `<version>_<source name>.sql`
+        (f"{i.version}_{i.source.name}.sql", i.source.file_name)
         for i in items
         if i.source is not None and i.target is not None
     )
@@ -131,21 +133,22 @@ def require_versions(plan: MirrorPlan) -> None:
 def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str]]:
     """Everything in supabase/migrations as it is after the plan (applied or not)."""
     require_versions(plan)
-    sourced = {
-        item.version: (item.source, item.target)
-        for item in plan.items
-        if item.source is not None and item.target is not None and item.version is not None
-    }
-    labels = {version: source.label for version, (source, _) in sourced.items()}
-    names = {target.name for _, target in sourced.values()}
+    sourced: dict[str, SourceFile] = {}
+    gone: list[str] = []  # a renamed or removed file's old name is gone after apply
+    for item in plan.items:  # one pass: 10,000 items on every run of a big project
+        if item.current is not None:
+            gone.append(item.current.name.split("_", 1)[0])
+        if item.source is not None and item.target is not None and item.version is not None:
+            sourced[item.version] = item.source
+    labels = {version: source.label for version, source in sourced.items()}
+    names = {f"{version}_{source.name}.sql" for version, source in sourced.items()}
     found, warnings = discover_migrations(
         plan.mirror_dir, labels, skip=names, listing=plan.listing, cache=plan.cache
     )
     by_version = {m.version: m for m in found}
-    for item in plan.items:  # a renamed or removed file's old name is gone after apply
-        if item.current is not None:
-            by_version.pop(item.current.name.split("_", 1)[0], None)
-    for version, (source, _) in sourced.items():  # sources are the truth, written or not
+    for version in gone:
+        by_version.pop(version, None)
+    for version, source in sourced.items():  # sources are the truth, written or not
         by_version[version] = MigrationFile(
             version, source.name, source.path, source.body, source.label
         )
@@ -181,8 +184,12 @@ def _pair(
         (lambda s: s.number, lambda m: _number(recorded[m])),
     ]
     for source_key, mirror_key in keys:
+        if len(pairs) == len(sources) or not free:  # nothing left to pair (the common case)
+            break
         _match_unique(sources, pairs, free, source_key, mirror_key)
     unlisted = set(contents.on_disk) - set(recorded)
+    if not unlisted:  # nothing to adopt, and no old-rule lookalike to refuse
+        return pairs, set()
     adopted = _adopt(sources, pairs, unlisted, contents, legacy_base)
     return pairs, adopted
 
@@ -283,28 +290,32 @@ class _Contents:
         return self.cache[name]
 
 
-def _existing(
-    source: SourceFile,
-    mirror_dir: Path,
-    current: str,
-    on_disk: dict[str, bool],
-    recorded: dict[str, str],
-    cache: StatCache | None,
-) -> MirrorItem:
+class _Here(NamedTuple):
+    """What `_existing` asks about supabase/migrations, the same for every source."""
+
+    mirror_dir: Path
+    prefix: str  # f"{mirror_dir}/": the stat cache's keys (str(path) formats it anew)
+    make: Callable[[str], Path]  # files.children(mirror_dir)
+    on_disk: dict[str, bool]
+    recorded: dict[str, str]
+    cache: StatCache | None
+
+
+def _existing(source: SourceFile, current: str, here: _Here) -> MirrorItem:
     version = current.split("_", 1)[0]
     target_name = f"{version}_{source.name}.sql"
-    target = child(mirror_dir, target_name)
+    target = here.make(target_name)
     if current != target_name:
-        path = mirror_dir / current
+        path = here.mirror_dir / current
         if not path.exists():
             return MirrorItem(MirrorState.MISSING, source, target, version=version)
         return MirrorItem(MirrorState.RENAMED, source, target, path, version)
-    raw = _mirror_digest(f"{mirror_dir}/{current}", on_disk.get(current, False), cache)
+    raw = _mirror_digest(here.prefix + current, here.on_disk.get(current, False), here.cache)
     if raw is None and not target.exists():
         state = MirrorState.MISSING
     elif (raw_digest(target.read_bytes()) if raw is None else raw) != source.body.raw:
         state = MirrorState.STALE
-    elif recorded.get(current) != source.file_name:
+    elif here.recorded.get(current) != source.file_name:
         state = MirrorState.RELINKED
     else:
         state = MirrorState.OK
@@ -330,6 +341,8 @@ def _refuse_collisions(
 ) -> None:
     """A file we did not write, holding a version we write to: name both, change nothing."""
     theirs = {name.split("_", 1)[0]: mirror_dir / name for name in on_disk if name not in ours}
+    if not theirs:  # the common case: every file there is the mirror's
+        return
     for item in items:
         if item.source is None or item.version is None or item.version not in theirs:
             continue

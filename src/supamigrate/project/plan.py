@@ -9,7 +9,9 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from enum import Enum
+from operator import attrgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from supamigrate.brief import FIRST, few, one_line
 from supamigrate.errors import CheckFailed, UsageError
@@ -24,8 +26,7 @@ class State(Enum):
     MISSING_LOCALLY = "missing locally"  # in history, no file
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):  # not a frozen dataclass: one per migration on every run
     version: str
     label: str
     state: State
@@ -62,9 +63,12 @@ def make_plan(files: list[MigrationFile], rows: list[HistoryRow]) -> Plan:
     for row in by_version.values():
         label = f"{row.version}_{row.name}" if row.name else row.version
         entries.append(Entry(row.version, label, State.MISSING_LOCALLY, None, row))
-    entries.sort(key=lambda e: e.version)
+    entries.sort(key=_VERSION)
     pending = tuple(e.file for e in entries if e.state is State.PENDING and e.file)
     return Plan(tuple(entries), pending)
+
+
+_VERSION = attrgetter("version")
 
 
 def _same(row: HistoryRow, file: MigrationFile) -> bool:
