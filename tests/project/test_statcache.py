@@ -159,7 +159,7 @@ def test_a_hostile_cache_file_changes_nothing(garbage: bytes) -> None:
         root = _project(Path(tmp), 2)
         path = root / "supabase" / ".temp" / CACHE_NAME
         path.parent.mkdir()
-        prefix = b"supamigrate-files 2\n" if garbage[:1] == b"s" else b""
+        prefix = b"supamigrate-files 3\n" if garbage[:1] == b"s" else b""
         path.write_bytes(prefix + garbage)
         assert _seen(root, StatCache.load(path)) == _seen(root, StatCache.off())
 
@@ -206,7 +206,7 @@ def test_edits_a_cache_cannot_see_by_mtime_are_still_found(project: Any) -> None
     assert "Nothing to apply: 2 applied." in quiet.stdout
     temp = project.root / "supabase" / ".temp"
     remembered = (temp / CACHE_NAME).read_text().splitlines()
-    assert len(remembered) == 1 + 4  # header, 2 sources, their 2 mirror copies
+    assert len(remembered) == 1 + 2 * 4  # header, 2 sources and their 2 mirror copies: 2 lines each
     assert len((temp / DIGESTS_NAME).read_text().splitlines()) == 1 + 2
 
     _sneaky_rewrite(project.root / "migrations" / "002_b.sql", b"create table c (id int);\n")

@@ -302,7 +302,7 @@ class _Here(NamedTuple):
 
 
 def _existing(source: SourceFile, current: str, here: _Here) -> MirrorItem:
-    version = current.split("_", 1)[0]
+    version = current.partition("_")[0]
     target_name = f"{version}_{source.name}.sql"
     target = here.make(target_name)
     if current != target_name:
@@ -319,15 +319,15 @@ def _existing(source: SourceFile, current: str, here: _Here) -> MirrorItem:
         state = MirrorState.RELINKED
     else:
         state = MirrorState.OK
-    return MirrorItem(state, source, target, version=version)
+    return MirrorItem(state, source, target, None, version)
 
 
 def _mirror_digest(path: str, plain: bool, cache: StatCache | None) -> str | None:
     """The digest of a mirror copy's bytes: vouched for, or read (and learnt) the quick way.
     None: not a plainly regular file, or gone; the caller goes the careful way."""
-    known = cache.vouch(path) if plain and cache is not None else None
-    if known is not None:
-        return known.raw
+    raw = cache.vouch_raw(path) if plain and cache is not None else None
+    if raw is not None:
+        return raw
     read = try_read_plain(path, plain)
     if read is None:
         return None
