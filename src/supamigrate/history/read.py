@@ -23,6 +23,10 @@ from supamigrate.history.table import SELECT_SUMS, SELECT_TEXTS, HistoryRow
 if TYPE_CHECKING:
     from psycopg2.extensions import connection, cursor
 
+# A named tuple made by tuple.__new__, not its generated Python __new__: ~0.2 us less each,
+# for what is made per migration on every run (10,000 at a time). The fields go in order.
+_tuple = tuple.__new__
+
 
 @dataclass(frozen=True)
 class Fetched:
@@ -64,7 +68,7 @@ def _fetch(cur: cursor, known: Mapping[str, bytes]) -> list[HistoryRow]:
     rows = []
     for version, name, md5 in sums:
         if md5 is None or md5 in known:
-            rows.append(HistoryRow(version, name, None, known.get(md5 or ""), md5, True))
+            rows.append(_tuple(HistoryRow, (version, name, None, known.get(md5 or ""), md5, True)))
         elif version in texts:  # (gone since the first query: not in the history any more)
             md5, text = texts[version]
             rows.append(HistoryRow.joined(version, name, text, md5))

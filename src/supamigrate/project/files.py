@@ -113,6 +113,11 @@ class MigrationFile(NamedTuple):
         return digest(self.body) if isinstance(self.body, str) else self.body.norm
 
 
+# A named tuple made by tuple.__new__, not its generated Python __new__: ~0.2 us less each,
+# for what is made per migration on every run (10,000 at a time). The fields go in order.
+_tuple = tuple.__new__
+
+
 @functools.lru_cache(maxsize=8)
 def _base_time(base: str) -> datetime:
     return datetime.strptime(base, _VERSION_FORMAT)
@@ -254,7 +259,7 @@ def discover_sources(directory: Path, cache: StatCache | None = None) -> list[So
         key = prefix + name
         known = vouch(key) if plain and vouch is not None else None  # file_text, inlined
         body = read_text(path, plain, cache, key) if known is None else FileText(path, None, known)
-        sources[number] = SourceFile(number, part, path, body, name, name[:-4])
+        sources[number] = _tuple(SourceFile, (number, part, path, body, name, name[:-4]))
     return [sources[n] for n in sorted(sources)]
 
 
@@ -321,8 +326,9 @@ def discover_migrations(
     """Everything applicable in supabase/migrations, in version order, plus skip warnings.
 
     `labels` names versions after their sources (NNN_name). Files named in `skip` (the mirrors
-    of sources, whose text the caller has) are checked for a shared version but not read, and
-    left out of the result. `listing`: the directory's list_entries, when the caller has it.
+    of sources, whose text the caller has; names the mirror gives, `<digits>_<source name>.sql`)
+    are checked for a shared version but not read, and left out of the result. `listing`:
+    the directory's list_entries, when the caller has it.
     """
     migrations: dict[str, MigrationFile] = {}
     names: dict[str, str] = {}  # version -> file name, skipped ones too
@@ -330,30 +336,35 @@ def discover_migrations(
     if not mirror_dir.is_dir():
         return [], warnings
     for name, plain in (list_entries(mirror_dir) if listing is None else listing).items():
-        if not name.endswith(".sql") or name == ".sql":  # Path.suffix: ".sql" itself has none
-            continue
-        match = CLI_NAME.match(name)
-        if not match:
-            shown = printable(name)
-            warnings.append(f"Skipping {shown}: the Supabase CLI needs <timestamp>_name.sql.")
-            continue
-        if printable(name) != name:  # its name goes into history and onto the terminal
-            raise UsageError(
-                f"{mirror_dir}/{printable(name)}: the file name holds control characters or "
-                "bytes that are not UTF-8: rename it. Nothing was applied."
-            )
-        version = match.group("version")
+        skipped = name in skip
+        if skipped:  # a mirror's own name, `<digits>_<[a-z0-9_]+>.sql`: no check can fail
+            version = name.partition("_")[0]
+        else:
+            if not name.endswith(".sql") or name == ".sql":  # Path.suffix: ".sql" has none
+                continue
+            match = CLI_NAME.match(name)
+            if not match:
+                shown = printable(name)
+                warnings.append(f"Skipping {shown}: the Supabase CLI needs <timestamp>_name.sql.")
+                continue
+            if printable(name) != name:  # its name goes into history and onto the terminal
+                raise UsageError(
+                    f"{mirror_dir}/{printable(name)}: the file name holds control characters or "
+                    "bytes that are not UTF-8: rename it. Nothing was applied."
+                )
+            version = match.group("version")
         if version in names:
             raise UsageError(
                 f"{name} and {names[version]} share version {version}: "
                 "remove or renumber one of them."
             )
         names[version] = name
-        if name in skip:
+        if skipped:
             continue
         path = child(mirror_dir, name)
         body = file_text(path, plain, cache, f"{mirror_dir}/{name}")
         label = labels.get(version, name[:-4])
-        migrations[version] = MigrationFile(version, match.group("name"), path, body, label)
+        part = name[len(version) + 1 : -4]  # CLI_NAME's name: between `<version>_` and .sql
+        migrations[version] = MigrationFile(version, part, path, body, label)
     ordered = sorted(migrations.values(), key=lambda m: m.version)  # lexical, as the CLI
     return ordered, warnings

@@ -38,6 +38,10 @@ from supamigrate.project.statcache import StatCache, raw_digest
 
 _FORMAT = "%Y%m%d%H%M%S"
 
+# A named tuple made by tuple.__new__, not its generated Python __new__: ~0.2 us less each,
+# for what is made per migration on every run (10,000 at a time). The fields go in order.
+_tuple = tuple.__new__
+
 
 def utc_now(environ: Mapping[str, str] | None = None) -> datetime:
     """Now, or SOURCE_DATE_EPOCH (the reproducible-builds convention) when it is set."""
@@ -149,8 +153,8 @@ def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str
     for version in gone:
         by_version.pop(version, None)
     for version, source in sourced.items():  # sources are the truth, written or not
-        by_version[version] = MigrationFile(
-            version, source.name, source.path, source.body, source.label
+        by_version[version] = _tuple(
+            MigrationFile, (version, source.name, source.path, source.body, source.label)
         )
     return [by_version[v] for v in sorted(by_version)], warnings
 
@@ -319,7 +323,7 @@ def _existing(source: SourceFile, current: str, here: _Here) -> MirrorItem:
         state = MirrorState.RELINKED
     else:
         state = MirrorState.OK
-    return MirrorItem(state, source, target, None, version)
+    return _tuple(MirrorItem, (state, source, target, None, version))
 
 
 def _mirror_digest(path: str, plain: bool, cache: StatCache | None) -> str | None:

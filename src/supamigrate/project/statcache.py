@@ -48,6 +48,11 @@ class Known(NamedTuple):  # not a frozen dataclass: made 20,000 times a run, 3x 
     norm: str | None  # None: recorded from bytes only
 
 
+# A named tuple made by tuple.__new__, not its generated Python __new__: ~0.2 us less each,
+# for what is made per migration on every run (10,000 at a time). The fields go in order.
+_tuple = tuple.__new__
+
+
 def raw_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
@@ -93,7 +98,7 @@ class StatCache:
         digests = self.digests(path)
         if digests is None:
             return None
-        return Known(digests[:32], None if digests[33] == "-" else digests[33:])
+        return _tuple(Known, (digests[:32], None if digests[33] == "-" else digests[33:]))
 
     def vouch_raw(self, path: str) -> str | None:
         """Only the digest of the bytes (a mirror copy is compared by bytes), if vouched for."""
