@@ -18,7 +18,7 @@ from typing import NamedTuple
 from supamigrate.brief import printable
 from supamigrate.errors import ConfigError, UsageError
 from supamigrate.history.table import digest
-from supamigrate.project.statcache import Known, StatCache, raw_digest
+from supamigrate.project.statcache import Known, StatCache, known, raw_digest
 from supamigrate.sql.sqlsplit import strip_bom
 
 # ASCII digits only: Arabic-Indic or other Unicode digits are not a migration number.
@@ -232,7 +232,7 @@ def discover_sources(directory: Path, cache: StatCache | None = None) -> list[So
     sources: dict[int, SourceFile] = {}
     prefix = f"{directory}/"
     make = children(directory)
-    vouch = None if cache is None else cache.vouch
+    digests = None if cache is None else cache.digests  # cache.vouch, one call less a file
     for name, plain in list_entries(directory).items():  # a dangling link or a FIFO is read,
         if name[0] == ".":  # and fails loudly
             continue
@@ -257,8 +257,11 @@ def discover_sources(directory: Path, cache: StatCache | None = None) -> list[So
                 "renumber one of them (numbers must be unique)."
             )
         key = prefix + name
-        known = vouch(key) if plain and vouch is not None else None  # file_text, inlined
-        body = read_text(path, plain, cache, key) if known is None else FileText(path, None, known)
+        vouched = digests(key) if plain and digests is not None else None  # file_text, inlined
+        if vouched is None:
+            body = read_text(path, plain, cache, key)
+        else:
+            body = FileText(path, None, known(vouched))
         sources[number] = _tuple(SourceFile, (number, part, path, body, name, name[:-4]))
     return [sources[n] for n in sorted(sources)]
 

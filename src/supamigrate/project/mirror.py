@@ -66,10 +66,11 @@ def plan_mirror(
     """What the mirror should be. `assign=False` (CI) leaves unmirrored sources without one.
     `cache`: the stat cache that read the sources, asked about their mirror copies too."""
     listing = list_entries(mirror_dir) if mirror_dir.is_dir() else {}
-    on_disk = {name: plain for name, plain in listing.items() if CLI_NAME.match(name)}
     manifest = mirror_dir.parent / MANIFEST_NAME
     manifest_now = manifest.read_text(encoding="utf-8") if manifest.is_file() else None
     recorded = parse_manifest(manifest, manifest_now or "")
+    cli_name = CLI_NAME.match  # (a name the manifest lists has passed it: no second match)
+    on_disk = {name: plain for name, plain in listing.items() if name in recorded or cli_name(name)}
     pairs, adopted = _pair(sources, recorded, _Contents(mirror_dir, on_disk), legacy_base)
     taken: set[str] | None = None  # versions in use: made only when a source needs one
     items: list[MirrorItem] = []
@@ -88,9 +89,9 @@ def plan_mirror(
         else:
             items.append(MirrorItem(MirrorState.NEW, source, None))
     paired = set(pairs.values())
-    for name in sorted(set(recorded) & set(on_disk) - paired):
+    for name in sorted(recorded.keys() & on_disk.keys() - paired):  # (key views: no copies)
         items.append(MirrorItem(MirrorState.ORPHANED, None, None, mirror_dir / name))
-    _refuse_collisions(items, mirror_dir, on_disk, set(recorded) | adopted)
+    _refuse_collisions(items, mirror_dir, on_disk, recorded.keys() | adopted)
     text: str | None = manifest_text(  # a target is named `<version>_<source name>.sql`
         (f"{i.version}_{i.source.name}.sql", i.source.file_name)
         for i in items
@@ -191,7 +192,7 @@ def _pair(
         if len(pairs) == len(sources) or not free:  # nothing left to pair (the common case)
             break
         _match_unique(sources, pairs, free, source_key, mirror_key)
-    unlisted = set(contents.on_disk) - set(recorded)
+    unlisted = contents.on_disk.keys() - recorded.keys()
     if not unlisted:  # nothing to adopt, and no old-rule lookalike to refuse
         return pairs, set()
     adopted = _adopt(sources, pairs, unlisted, contents, legacy_base)
@@ -329,9 +330,9 @@ def _existing(source: SourceFile, current: str, here: _Here) -> MirrorItem:
 def _mirror_digest(path: str, plain: bool, cache: StatCache | None) -> str | None:
     """The digest of a mirror copy's bytes: vouched for, or read (and learnt) the quick way.
     None: not a plainly regular file, or gone; the caller goes the careful way."""
-    raw = cache.vouch_raw(path) if plain and cache is not None else None
-    if raw is not None:
-        return raw
+    digests = cache.digests(path) if plain and cache is not None else None
+    if digests is not None:
+        return digests[:32]  # only the bytes' digest: a mirror copy is compared by bytes
     read = try_read_plain(path, plain)
     if read is None:
         return None

@@ -57,8 +57,10 @@ def make_plan(files: list[MigrationFile], rows: list[HistoryRow]) -> Plan:
         row = by_version.pop(file.version, None)
         if row is None:
             state = State.PENDING
+        elif row.digest is not None:  # _same, inlined: 10,000 files on a big project's run
+            state = State.APPLIED if row.digest == file.text_digest else State.DRIFTED
         else:
-            state = State.APPLIED if _same(row, file) else State.DRIFTED
+            state = State.APPLIED if matches_file(row, file.sql) else State.DRIFTED
         entries.append(_tuple(Entry, (file.version, file.label, state, file, row)))
     for row in by_version.values():
         label = f"{row.version}_{row.name}" if row.name else row.version

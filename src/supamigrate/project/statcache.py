@@ -53,6 +53,11 @@ class Known(NamedTuple):  # not a frozen dataclass: made 20,000 times a run, 3x 
 _tuple = tuple.__new__
 
 
+def known(digests: str) -> Known:
+    """What `StatCache.digests` gave, as a Known."""
+    return _tuple(Known, (digests[:32], None if digests[33] == "-" else digests[33:]))
+
+
 def raw_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
@@ -96,14 +101,7 @@ class StatCache:
     def vouch(self, path: str) -> Known | None:
         """The digests of `path` if its stat is what the cache remembers, else None."""
         digests = self.digests(path)
-        if digests is None:
-            return None
-        return _tuple(Known, (digests[:32], None if digests[33] == "-" else digests[33:]))
-
-    def vouch_raw(self, path: str) -> str | None:
-        """Only the digest of the bytes (a mirror copy is compared by bytes), if vouched for."""
-        digests = self.digests(path)
-        return None if digests is None else digests[:32]
+        return None if digests is None else known(digests)
 
     def digests(self, path: str) -> str | None:
         """`raw norm` (norm `-` if none), as the cache holds them, if `path`'s stat is what the
