@@ -6,11 +6,12 @@ directly in supabase/migrations are first-class. Nothing here touches a database
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import stat
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -154,6 +155,21 @@ def children(directory: Path) -> Callable[[str], Path]:
     return directory.joinpath if make is None else make
 
 
+@contextlib.contextmanager
+def opened(directory: Path) -> Iterator[int | None]:
+    """The directory open (for stats by entry name, `os.stat(name, dir_fd=...)`, that do not
+    walk its path once per file), or None where it cannot be opened: then by path."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        yield None
+        return
+    try:
+        yield descriptor
+    finally:
+        os.close(descriptor)
+
+
 def list_entries(directory: Path) -> dict[str, bool]:
     """Entry name -> whether d_type says plainly a regular file (no symlink), sorted by name.
 
@@ -229,6 +245,12 @@ def discover_sources(directory: Path, cache: StatCache | None = None) -> list[So
             f"Migrations directory {directory} does not exist: create it, or set "
             "migrations_dir in [tool.supamigrate]."
         )
+    with opened(directory) as fd:
+        sources = _sources(directory, cache, fd)
+    return [sources[n] for n in sorted(sources)]
+
+
+def _sources(directory: Path, cache: StatCache | None, fd: int | None) -> dict[int, SourceFile]:
     sources: dict[int, SourceFile] = {}
     prefix = f"{directory}/"
     make = children(directory)
@@ -257,13 +279,13 @@ def discover_sources(directory: Path, cache: StatCache | None = None) -> list[So
                 "renumber one of them (numbers must be unique)."
             )
         key = prefix + name
-        vouched = digests(key) if plain and digests is not None else None  # file_text, inlined
-        if vouched is None:
+        vouched = digests(key, name, fd) if plain and digests is not None else None
+        if vouched is None:  # (file_text, inlined)
             body = read_text(path, plain, cache, key)
         else:
             body = FileText(path, None, known(vouched))
         sources[number] = _tuple(SourceFile, (number, part, path, body, name, name[:-4]))
-    return [sources[n] for n in sorted(sources)]
+    return sources
 
 
 def file_text(path: Path, plain: bool, cache: StatCache | None, key: str) -> FileText:

@@ -27,6 +27,7 @@ from supamigrate.project.files import (
     children,
     discover_migrations,
     list_entries,
+    opened,
     try_read_plain,
     version_for,
 )
@@ -74,20 +75,21 @@ def plan_mirror(
     pairs, adopted = _pair(sources, recorded, _Contents(mirror_dir, on_disk), legacy_base)
     taken: set[str] | None = None  # versions in use: made only when a source needs one
     items: list[MirrorItem] = []
-    here = _Here(mirror_dir, f"{mirror_dir}/", children(mirror_dir), on_disk, recorded, cache)
-    for source in sources:
-        mirror_name = pairs.get(source.file_name)
-        if mirror_name is not None:
-            items.append(_existing(source, mirror_name, here))
-        elif assign:
-            if taken is None:
-                taken = {name.split("_", 1)[0] for name in [*on_disk, *recorded]}
-            version = _next_version(taken, now)
-            taken.add(version)
-            target = mirror_dir / f"{version}_{source.name}.sql"
-            items.append(MirrorItem(MirrorState.NEW, source, target, version=version))
-        else:
-            items.append(MirrorItem(MirrorState.NEW, source, None))
+    with opened(mirror_dir) as fd:
+        here = _Here(mirror_dir, f"{mirror_dir}/", children(mirror_dir), on_disk, recorded, cache)
+        for source in sources:
+            mirror_name = pairs.get(source.file_name)
+            if mirror_name is not None:
+                items.append(_existing(source, mirror_name, here, fd))
+            elif assign:
+                if taken is None:
+                    taken = {name.split("_", 1)[0] for name in [*on_disk, *recorded]}
+                version = _next_version(taken, now)
+                taken.add(version)
+                target = mirror_dir / f"{version}_{source.name}.sql"
+                items.append(MirrorItem(MirrorState.NEW, source, target, version=version))
+            else:
+                items.append(MirrorItem(MirrorState.NEW, source, None))
     paired = set(pairs.values())
     for name in sorted(recorded.keys() & on_disk.keys() - paired):  # (key views: no copies)
         items.append(MirrorItem(MirrorState.ORPHANED, None, None, mirror_dir / name))
@@ -306,7 +308,8 @@ class _Here(NamedTuple):
     cache: StatCache | None
 
 
-def _existing(source: SourceFile, current: str, here: _Here) -> MirrorItem:
+def _existing(source: SourceFile, current: str, here: _Here, fd: int | None) -> MirrorItem:
+    """A paired source's state. `fd`: mirror_dir, open (files.opened)."""
     version = current.partition("_")[0]
     target_name = f"{version}_{source.name}.sql"
     target = here.make(target_name)
@@ -315,7 +318,8 @@ def _existing(source: SourceFile, current: str, here: _Here) -> MirrorItem:
         if not path.exists():
             return MirrorItem(MirrorState.MISSING, source, target, version=version)
         return MirrorItem(MirrorState.RENAMED, source, target, path, version)
-    raw = _mirror_digest(here.prefix + current, here.on_disk.get(current, False), here.cache)
+    plain = here.on_disk.get(current, False)
+    raw = _mirror_digest(here.prefix + current, plain, here.cache, current, fd)
     if raw is None and not target.exists():
         state = MirrorState.MISSING
     elif (raw_digest(target.read_bytes()) if raw is None else raw) != source.body.raw:
@@ -327,10 +331,12 @@ def _existing(source: SourceFile, current: str, here: _Here) -> MirrorItem:
     return _tuple(MirrorItem, (state, source, target, None, version))
 
 
-def _mirror_digest(path: str, plain: bool, cache: StatCache | None) -> str | None:
+def _mirror_digest(
+    path: str, plain: bool, cache: StatCache | None, name: str, fd: int | None
+) -> str | None:
     """The digest of a mirror copy's bytes: vouched for, or read (and learnt) the quick way.
     None: not a plainly regular file, or gone; the caller goes the careful way."""
-    digests = cache.digests(path) if plain and cache is not None else None
+    digests = cache.digests(path, name, fd) if plain and cache is not None else None
     if digests is not None:
         return digests[:32]  # only the bytes' digest: a mirror copy is compared by bytes
     read = try_read_plain(path, plain)
