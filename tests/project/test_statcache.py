@@ -85,7 +85,9 @@ def _sneaky_rewrite(path: Path, data: bytes) -> None:
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
-OPS = st.sampled_from(["sneaky_source", "sneaky_mirror", "edit", "delete_mirror", "touch", "swap"])
+OPS = st.sampled_from(
+    ["sneaky_source", "sneaky_mirror", "edit", "delete_mirror", "touch", "swap", "link"]
+)
 
 
 @settings(
@@ -118,6 +120,11 @@ def test_a_trusted_cache_sees_what_reading_sees(aged: None, ops: list[Any]) -> N
                 spare.write_bytes(text[: before.st_size].ljust(before.st_size, b" "))
                 os.utime(spare, ns=(before.st_atime_ns, before.st_mtime_ns))
                 spare.replace(source)
+            elif op == "link" and mirror is not None:  # the same bytes, now behind a symlink
+                target = root / f"elsewhere_{n}.sql"  # (stat'ed by name in the open folder:
+                target.write_bytes(mirror.read_bytes())  # the link, never followed, is no
+                mirror.unlink()  # plain file the cache may vouch for)
+                mirror.symlink_to(target)
             assert _run_with_cache(root) == _seen(root, StatCache.off()), op
             apply_mirror(_plan(root, StatCache.off()))
 

@@ -160,6 +160,8 @@ def opened(directory: Path) -> Iterator[int | None]:
     """The directory open (for stats by entry name, `os.stat(name, dir_fd=...)`, that do not
     walk its path once per file), or None where it cannot be opened: then by path."""
     try:
+        if os.stat not in os.supports_dir_fd:
+            raise OSError  # (a platform without fstatat)
         descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         yield None
