@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from supamigrate.connect.db import connect
 from supamigrate.connect.dburl import DbTarget
@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 _tuple = tuple.__new__
 
 
-@dataclass(frozen=True)
-class Fetched:
+class Fetched(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import
     """The rows, or that there is no table yet (rows None, error None), or the driver error."""
 
     rows: list[HistoryRow] | None

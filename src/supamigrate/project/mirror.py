@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -277,13 +276,13 @@ def _match_unique(
             free.discard(candidates[0])
 
 
-@dataclass
 class _Contents:
     """File bytes, read once and only when a comparison needs them."""
 
-    mirror_dir: Path
-    on_disk: dict[str, bool]  # CLI-named file -> plainly a regular file (files.list_entries)
-    cache: dict[str, bytes | None] = field(default_factory=dict)
+    def __init__(self, mirror_dir: Path, on_disk: dict[str, bool]) -> None:
+        self.mirror_dir = mirror_dir
+        self.on_disk = on_disk  # CLI-named file -> plainly a regular file (files.list_entries)
+        self.cache: dict[str, bytes | None] = {}
 
     def get(self, name: str) -> bytes | None:
         if name not in self.cache:

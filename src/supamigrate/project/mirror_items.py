@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import NamedTuple
@@ -48,8 +47,7 @@ class MirrorItem(NamedTuple):
         return text
 
 
-@dataclass(frozen=True)
-class MirrorPlan:
+class MirrorPlan(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import
     mirror_dir: Path
     items: tuple[MirrorItem, ...]
     manifest_text: str | None  # what the manifest should hold after apply (None: no file)

@@ -7,7 +7,6 @@ all print and reuse it. It knows nothing of connections.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 from enum import Enum
 from operator import attrgetter
 from pathlib import Path
@@ -34,8 +33,7 @@ class Entry(NamedTuple):  # not a frozen dataclass: one per migration on every r
     row: HistoryRow | None
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import
     entries: tuple[Entry, ...]
     to_apply: tuple[MigrationFile, ...]
     rerun: bool = False  # --migration: the one file is re-run even though applied
