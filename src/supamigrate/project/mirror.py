@@ -140,14 +140,17 @@ def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str
     """Everything in supabase/migrations as it is after the plan (applied or not)."""
     require_versions(plan)
     sourced: dict[str, SourceFile] = {}
+    labels: dict[str, str] = {}
+    names: set[str] = set()  # the mirror copies' names: `<version>_<source name>.sql`
     gone: list[str] = []  # a renamed or removed file's old name is gone after apply
     for item in plan.items:  # one pass: 10,000 items on every run of a big project
+        source, version = item.source, item.version
         if item.current is not None:
             gone.append(item.current.name.split("_", 1)[0])
-        if item.source is not None and item.target is not None and item.version is not None:
-            sourced[item.version] = item.source
-    labels = {version: source.label for version, source in sourced.items()}
-    names = {f"{version}_{source.name}.sql" for version, source in sourced.items()}
+        if source is not None and item.target is not None and version is not None:
+            sourced[version] = source
+            labels[version] = source.label
+            names.add(f"{version}_{source.name}.sql")
     found, warnings = discover_migrations(
         plan.mirror_dir, labels, skip=names, listing=plan.listing, cache=plan.cache
     )
