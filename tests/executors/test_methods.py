@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +220,21 @@ def test_two_cli_runners_at_once_report_the_truth(project: Any) -> None:
     combined = "".join(out for out, _ in outputs)
     for number in (1, 2, 3):
         assert combined.count(f"00{number}_m{number} ... ok") == 1, combined
+
+
+def test_every_method_name_opens_the_method_of_that_name() -> None:
+    """The registry imports a method only when asked for it (a no-op run with --method
+    psycopg2 loads no other): each name still gives the class that answers to it, and a
+    fresh `--method psycopg2` lookup loads only that method's module."""
+    from supamigrate.executors.registry import METHOD_NAMES, REGISTRY
+
+    assert METHOD_NAMES == ("supabase", "psycopg2", "psql", "manual")
+    assert all(REGISTRY[name].name == name for name in METHOD_NAMES)
+    code = (
+        "import sys; from supamigrate.executors.registry import REGISTRY;"
+        "REGISTRY['psycopg2']; print(sorted(m for m in sys.modules if m in "
+        "{'supamigrate.executors.psql', 'supamigrate.executors.supabase_cli', "
+        "'supamigrate.executors.manual', 'supamigrate.executors.psycopg2'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "['supamigrate.executors.psycopg2']", done.stderr

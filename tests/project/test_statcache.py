@@ -85,7 +85,9 @@ def _sneaky_rewrite(path: Path, data: bytes) -> None:
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
-OPS = st.sampled_from(["sneaky_source", "sneaky_mirror", "edit", "delete_mirror", "touch", "swap"])
+OPS = st.sampled_from(
+    ["sneaky_source", "sneaky_mirror", "edit", "delete_mirror", "touch", "swap", "link"]
+)
 
 
 @settings(
@@ -118,6 +120,11 @@ def test_a_trusted_cache_sees_what_reading_sees(aged: None, ops: list[Any]) -> N
                 spare.write_bytes(text[: before.st_size].ljust(before.st_size, b" "))
                 os.utime(spare, ns=(before.st_atime_ns, before.st_mtime_ns))
                 spare.replace(source)
+            elif op == "link" and mirror is not None:  # the same bytes, now behind a symlink
+                target = root / f"elsewhere_{n}.sql"  # (stat'ed by name in the open folder:
+                target.write_bytes(mirror.read_bytes())  # the link, never followed, is no
+                mirror.unlink()  # plain file the cache may vouch for)
+                mirror.symlink_to(target)
             assert _run_with_cache(root) == _seen(root, StatCache.off()), op
             apply_mirror(_plan(root, StatCache.off()))
 
@@ -159,7 +166,7 @@ def test_a_hostile_cache_file_changes_nothing(garbage: bytes) -> None:
         root = _project(Path(tmp), 2)
         path = root / "supabase" / ".temp" / CACHE_NAME
         path.parent.mkdir()
-        prefix = b"supamigrate-files 2\n" if garbage[:1] == b"s" else b""
+        prefix = b"supamigrate-files 3\n" if garbage[:1] == b"s" else b""
         path.write_bytes(prefix + garbage)
         assert _seen(root, StatCache.load(path)) == _seen(root, StatCache.off())
 
@@ -206,7 +213,7 @@ def test_edits_a_cache_cannot_see_by_mtime_are_still_found(project: Any) -> None
     assert "Nothing to apply: 2 applied." in quiet.stdout
     temp = project.root / "supabase" / ".temp"
     remembered = (temp / CACHE_NAME).read_text().splitlines()
-    assert len(remembered) == 1 + 4  # header, 2 sources, their 2 mirror copies
+    assert len(remembered) == 1 + 2 * 4  # header, 2 sources and their 2 mirror copies: 2 lines each
     assert len((temp / DIGESTS_NAME).read_text().splitlines()) == 1 + 2
 
     _sneaky_rewrite(project.root / "migrations" / "002_b.sql", b"create table c (id int);\n")

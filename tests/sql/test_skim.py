@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from supamigrate.errors import UsageError
 from supamigrate.project.files import MigrationFile
-from supamigrate.run.preflight import _ALONGSIDE, check_files
+from supamigrate.run.file_checks import _ALONGSIDE, check_files
 from supamigrate.sql.reading import (
     SyntaxProblem,
     copies_through_client,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from supamigrate.connect.db import connect
 from supamigrate.connect.dburl import DbTarget
@@ -23,9 +23,12 @@ from supamigrate.history.table import SELECT_SUMS, SELECT_TEXTS, HistoryRow
 if TYPE_CHECKING:
     from psycopg2.extensions import connection, cursor
 
+# A named tuple made by tuple.__new__, not its generated Python __new__: ~0.2 us less each,
+# for what is made per migration on every run (10,000 at a time). The fields go in order.
+_tuple = tuple.__new__
 
-@dataclass(frozen=True)
-class Fetched:
+
+class Fetched(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import
     """The rows, or that there is no table yet (rows None, error None), or the driver error."""
 
     rows: list[HistoryRow] | None
@@ -64,7 +67,7 @@ def _fetch(cur: cursor, known: Mapping[str, bytes]) -> list[HistoryRow]:
     rows = []
     for version, name, md5 in sums:
         if md5 is None or md5 in known:
-            rows.append(HistoryRow(version, name, None, known.get(md5 or ""), md5, True))
+            rows.append(_tuple(HistoryRow, (version, name, None, known.get(md5 or ""), md5, True)))
         elif version in texts:  # (gone since the first query: not in the history any more)
             md5, text = texts[version]
             rows.append(HistoryRow.joined(version, name, text, md5))

@@ -23,17 +23,21 @@ _ARROW = " <- "
 def parse_manifest(path: Path, text: str) -> dict[str, str]:
     """Mirror file name -> source file name, from the manifest's `mirror <- source` lines."""
     recorded: dict[str, str] = {}
+    match = CLI_NAME.match
     for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
         mirror, arrow, source = line.partition(_ARROW)
-        if not arrow or not CLI_NAME.match(mirror.strip()):
-            raise UsageError(
-                f"{path}, line {number}: expected `<version>_name.sql <- NNN_name.sql`. "
-                "Fix the line (keep both sides of a merge), or delete the file and run "
-                "`invoke mirror` to rebuild it from the files."
-            )
-        recorded[mirror.strip()] = source.strip()
+        if arrow:  # the common case first: 10,000 lines are read on every run of a big project
+            mirror = mirror.strip()
+            if match(mirror):  # (a digit first: never a comment)
+                recorded[mirror] = source.strip()
+                continue
+        if line.isspace() or not line or line.startswith("#"):
+            continue
+        raise UsageError(
+            f"{path}, line {number}: expected `<version>_name.sql <- NNN_name.sql`. "
+            "Fix the line (keep both sides of a merge), or delete the file and run "
+            "`invoke mirror` to rebuild it from the files."
+        )
     return recorded
 
 

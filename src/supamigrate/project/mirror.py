@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from supamigrate.brief import few
 from supamigrate.disk import write_atomically
@@ -23,9 +23,10 @@ from supamigrate.project.files import (
     CLI_NAME,
     MigrationFile,
     SourceFile,
-    child,
+    children,
     discover_migrations,
     list_entries,
+    opened,
     try_read_plain,
     version_for,
 )
@@ -36,6 +37,10 @@ from supamigrate.project.mirror_items import MirrorState as MirrorState
 from supamigrate.project.statcache import StatCache, raw_digest
 
 _FORMAT = "%Y%m%d%H%M%S"
+
+# A named tuple made by tuple.__new__, not its generated Python __new__: ~0.2 us less each,
+# for what is made per migration on every run (10,000 at a time). The fields go in order.
+_tuple = tuple.__new__
 
 
 def utc_now(environ: Mapping[str, str] | None = None) -> datetime:
@@ -61,32 +66,35 @@ def plan_mirror(
     """What the mirror should be. `assign=False` (CI) leaves unmirrored sources without one.
     `cache`: the stat cache that read the sources, asked about their mirror copies too."""
     listing = list_entries(mirror_dir) if mirror_dir.is_dir() else {}
-    on_disk = {name: plain for name, plain in listing.items() if CLI_NAME.match(name)}
     manifest = mirror_dir.parent / MANIFEST_NAME
     manifest_now = manifest.read_text(encoding="utf-8") if manifest.is_file() else None
     recorded = parse_manifest(manifest, manifest_now or "")
+    cli_name = CLI_NAME.match  # (a name the manifest lists has passed it: no second match)
+    on_disk = {name: plain for name, plain in listing.items() if name in recorded or cli_name(name)}
     pairs, adopted = _pair(sources, recorded, _Contents(mirror_dir, on_disk), legacy_base)
     taken: set[str] | None = None  # versions in use: made only when a source needs one
     items: list[MirrorItem] = []
-    for source in sources:
-        mirror_name = pairs.get(source.file_name)
-        if mirror_name is not None:
-            items.append(_existing(source, mirror_dir, mirror_name, on_disk, recorded, cache))
-        elif assign:
-            if taken is None:
-                taken = {name.split("_", 1)[0] for name in [*on_disk, *recorded]}
-            version = _next_version(taken, now)
-            taken.add(version)
-            target = mirror_dir / f"{version}_{source.name}.sql"
-            items.append(MirrorItem(MirrorState.NEW, source, target))
-        else:
-            items.append(MirrorItem(MirrorState.NEW, source, None))
+    with opened(mirror_dir) as fd:
+        here = _Here(mirror_dir, f"{mirror_dir}/", children(mirror_dir), on_disk, recorded, cache)
+        for source in sources:
+            mirror_name = pairs.get(source.file_name)
+            if mirror_name is not None:
+                items.append(_existing(source, mirror_name, here, fd))
+            elif assign:
+                if taken is None:
+                    taken = {name.split("_", 1)[0] for name in [*on_disk, *recorded]}
+                version = _next_version(taken, now)
+                taken.add(version)
+                target = mirror_dir / f"{version}_{source.name}.sql"
+                items.append(MirrorItem(MirrorState.NEW, source, target, version=version))
+            else:
+                items.append(MirrorItem(MirrorState.NEW, source, None))
     paired = set(pairs.values())
-    for name in sorted(set(recorded) & set(on_disk) - paired):
+    for name in sorted(recorded.keys() & on_disk.keys() - paired):  # (key views: no copies)
         items.append(MirrorItem(MirrorState.ORPHANED, None, None, mirror_dir / name))
-    _refuse_collisions(items, mirror_dir, on_disk, set(recorded) | adopted)
-    text: str | None = manifest_text(
-        (i.target.name, i.source.file_name)
+    _refuse_collisions(items, mirror_dir, on_disk, recorded.keys() | adopted)
+    text: str | None = manifest_text(  # a target is named `<version>_<source name>.sql`
+        (f"{i.version}_{i.source.name}.sql", i.source.file_name)
         for i in items
         if i.source is not None and i.target is not None
     )
@@ -131,23 +139,27 @@ def require_versions(plan: MirrorPlan) -> None:
 def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str]]:
     """Everything in supabase/migrations as it is after the plan (applied or not)."""
     require_versions(plan)
-    sourced = {
-        item.version: (item.source, item.target)
-        for item in plan.items
-        if item.source is not None and item.target is not None and item.version is not None
-    }
-    labels = {version: source.label for version, (source, _) in sourced.items()}
-    names = {target.name for _, target in sourced.values()}
+    sourced: dict[str, SourceFile] = {}
+    labels: dict[str, str] = {}
+    names: set[str] = set()  # the mirror copies' names: `<version>_<source name>.sql`
+    gone: list[str] = []  # a renamed or removed file's old name is gone after apply
+    for item in plan.items:  # one pass: 10,000 items on every run of a big project
+        source, version = item.source, item.version
+        if item.current is not None:
+            gone.append(item.current.name.split("_", 1)[0])
+        if source is not None and item.target is not None and version is not None:
+            sourced[version] = source
+            labels[version] = source.label
+            names.add(f"{version}_{source.name}.sql")
     found, warnings = discover_migrations(
         plan.mirror_dir, labels, skip=names, listing=plan.listing, cache=plan.cache
     )
     by_version = {m.version: m for m in found}
-    for item in plan.items:  # a renamed or removed file's old name is gone after apply
-        if item.current is not None:
-            by_version.pop(item.current.name.split("_", 1)[0], None)
-    for version, (source, _) in sourced.items():  # sources are the truth, written or not
-        by_version[version] = MigrationFile(
-            version, source.name, source.path, source.body, source.label
+    for version in gone:
+        by_version.pop(version, None)
+    for version, source in sourced.items():  # sources are the truth, written or not
+        by_version[version] = _tuple(
+            MigrationFile, (version, source.name, source.path, source.body, source.label)
         )
     return [by_version[v] for v in sorted(by_version)], warnings
 
@@ -181,8 +193,12 @@ def _pair(
         (lambda s: s.number, lambda m: _number(recorded[m])),
     ]
     for source_key, mirror_key in keys:
+        if len(pairs) == len(sources) or not free:  # nothing left to pair (the common case)
+            break
         _match_unique(sources, pairs, free, source_key, mirror_key)
-    unlisted = set(contents.on_disk) - set(recorded)
+    unlisted = contents.on_disk.keys() - recorded.keys()
+    if not unlisted:  # nothing to adopt, and no old-rule lookalike to refuse
+        return pairs, set()
     adopted = _adopt(sources, pairs, unlisted, contents, legacy_base)
     return pairs, adopted
 
@@ -263,13 +279,13 @@ def _match_unique(
             free.discard(candidates[0])
 
 
-@dataclass
 class _Contents:
     """File bytes, read once and only when a comparison needs them."""
 
-    mirror_dir: Path
-    on_disk: dict[str, bool]  # CLI-named file -> plainly a regular file (files.list_entries)
-    cache: dict[str, bytes | None] = field(default_factory=dict)
+    def __init__(self, mirror_dir: Path, on_disk: dict[str, bool]) -> None:
+        self.mirror_dir = mirror_dir
+        self.on_disk = on_disk  # CLI-named file -> plainly a regular file (files.list_entries)
+        self.cache: dict[str, bytes | None] = {}
 
     def get(self, name: str) -> bytes | None:
         if name not in self.cache:
@@ -283,40 +299,48 @@ class _Contents:
         return self.cache[name]
 
 
-def _existing(
-    source: SourceFile,
-    mirror_dir: Path,
-    current: str,
-    on_disk: dict[str, bool],
-    recorded: dict[str, str],
-    cache: StatCache | None,
-) -> MirrorItem:
-    version = current.split("_", 1)[0]
+class _Here(NamedTuple):
+    """What `_existing` asks about supabase/migrations, the same for every source."""
+
+    mirror_dir: Path
+    prefix: str  # f"{mirror_dir}/": the stat cache's keys (str(path) formats it anew)
+    make: Callable[[str], Path]  # files.children(mirror_dir)
+    on_disk: dict[str, bool]
+    recorded: dict[str, str]
+    cache: StatCache | None
+
+
+def _existing(source: SourceFile, current: str, here: _Here, fd: int | None) -> MirrorItem:
+    """A paired source's state. `fd`: mirror_dir, open (files.opened)."""
+    version = current.partition("_")[0]
     target_name = f"{version}_{source.name}.sql"
-    target = child(mirror_dir, target_name)
+    target = here.make(target_name)
     if current != target_name:
-        path = mirror_dir / current
+        path = here.mirror_dir / current
         if not path.exists():
             return MirrorItem(MirrorState.MISSING, source, target, version=version)
         return MirrorItem(MirrorState.RENAMED, source, target, path, version)
-    raw = _mirror_digest(f"{mirror_dir}/{current}", on_disk.get(current, False), cache)
+    plain = here.on_disk.get(current, False)
+    raw = _mirror_digest(here.prefix + current, plain, here.cache, current, fd)
     if raw is None and not target.exists():
         state = MirrorState.MISSING
     elif (raw_digest(target.read_bytes()) if raw is None else raw) != source.body.raw:
         state = MirrorState.STALE
-    elif recorded.get(current) != source.file_name:
+    elif here.recorded.get(current) != source.file_name:
         state = MirrorState.RELINKED
     else:
         state = MirrorState.OK
-    return MirrorItem(state, source, target, version=version)
+    return _tuple(MirrorItem, (state, source, target, None, version))
 
 
-def _mirror_digest(path: str, plain: bool, cache: StatCache | None) -> str | None:
+def _mirror_digest(
+    path: str, plain: bool, cache: StatCache | None, name: str, fd: int | None
+) -> str | None:
     """The digest of a mirror copy's bytes: vouched for, or read (and learnt) the quick way.
     None: not a plainly regular file, or gone; the caller goes the careful way."""
-    known = cache.vouch(path) if plain and cache is not None else None
-    if known is not None:
-        return known.raw
+    digests = cache.digests(path, name, fd) if plain and cache is not None else None
+    if digests is not None:
+        return digests[:32]  # only the bytes' digest: a mirror copy is compared by bytes
     read = try_read_plain(path, plain)
     if read is None:
         return None
@@ -330,6 +354,8 @@ def _refuse_collisions(
 ) -> None:
     """A file we did not write, holding a version we write to: name both, change nothing."""
     theirs = {name.split("_", 1)[0]: mirror_dir / name for name in on_disk if name not in ours}
+    if not theirs:  # the common case: every file there is the mirror's
+        return
     for item in items:
         if item.source is None or item.version is None or item.version not in theirs:
             continue

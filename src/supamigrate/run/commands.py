@@ -24,7 +24,6 @@ from supamigrate.project import mirror as mirror_files
 from supamigrate.project.plan import Plan, make_plan, select_one
 from supamigrate.project.statcache import CACHE_NAME, StatCache
 from supamigrate.run import preflight
-from supamigrate.run.apply import apply_all, rehearse
 from supamigrate.run.config import Config
 from supamigrate.sql.sqlsplit import is_no_transaction, statements_text
 
@@ -257,6 +256,8 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Ex
         out.fact("summary", {"applied": 0, "pending": 0})
         return 0
     _announce(plan, todo, out)
+    from supamigrate.run.apply import apply_all, rehearse  # only with something to apply
+
     if not executor.capabilities.executes:
         for line in executor.instructions(todo):
             out.say(line)

@@ -130,13 +130,13 @@ def load_config(
 
 
 def _env_layers(root: Path, env: Mapping[str, str]) -> list[tuple[str, Mapping[str, str | None]]]:
-    from dotenv import dotenv_values  # only paid for when config is actually loaded
-
     layers: list[tuple[str, Mapping[str, str | None]]] = [("environment", env)]
     for name in (".env.secrets", ".env"):
         path = root / name
         data = read_config_file(path)  # a pipe, a link, a directory: read or refused
         if data is not None:
+            from dotenv import dotenv_values  # only paid for where there is a .env file
+
             layers.append((name, _dotenv(path, data, dotenv_values)))
     return layers
 
