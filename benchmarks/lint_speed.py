@@ -194,16 +194,22 @@ def main() -> None:
         commands["squawk"] = [squawk, *paths]
         commands["squawk --reporter gcc"] = [squawk, "--reporter", "gcc", *paths]
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    load_before = os.getloadavg()[0]
     for _ in range(repeats):  # interleaved, so a busy moment costs each alike
         for name, command in commands.items():
             runs[name].append(_time(command, work))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    _report(runs, len(paths), size, squawk)
+    load = (load_before, os.getloadavg()[0])
+    _report(runs, len(paths), size, squawk, load)
 
 
 def _report(
-    runs: dict[str, list[tuple[float, float]]], files: int, size: int, squawk: str | None
+    runs: dict[str, list[tuple[float, float]]],
+    files: int,
+    size: int,
+    squawk: str | None,
+    load: tuple[float, float],
 ) -> None:
     wall = {name: statistics.median(t[0] for t in times) for name, times in runs.items()}
     cpu = {name: statistics.median(t[1] for t in times) for name, times in runs.items()}
@@ -211,7 +217,9 @@ def _report(
         "# lint speed",
         "",
         f"{files} files, {size / 1e6:.1f} MB (benchmarks/lint_speed.py), "
-        f"{len(next(iter(runs.values())))} interleaved runs each; seconds, median (min-max).",
+        f"{len(next(iter(runs.values())))} interleaved runs each; seconds, median (min-max). "
+        f"{os.cpu_count()} cores; load average {load[0]:.2f} before, {load[1]:.2f} after "
+        "(others' work on a shared machine slows every tool alike, the wall clock most).",
         "",
         "| tool | wall clock | CPU (user + system) |",
         "| --- | --- | --- |",
@@ -238,7 +246,7 @@ def _report(
         ]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "lint_speed.md").write_text("\n".join(lines) + "\n")
-    data = {"files": files, "bytes": size, "runs": runs, "wall": wall, "cpu": cpu}
+    data = {"files": files, "bytes": size, "runs": runs, "wall": wall, "cpu": cpu, "load": load}
     (RESULTS / "lint_speed.json").write_text(json.dumps(data, indent=1) + "\n")
     print("\n".join(lines))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -11,7 +12,11 @@ from hypothesis import strategies as st
 from helpers.catalog import writes_anew
 from supamigrate.executors.trace import MODES
 from supamigrate.lint import RULES, has_errors, lint_files, lint_sql
+from supamigrate.lint.engine import _lint_one
 from supamigrate.lint.exclusive import access_exclusive_tables
+from supamigrate.lint.findings import Finding
+from supamigrate.lint.known import Known
+from supamigrate.lint.parallel import lint_in_two
 from supamigrate.lint.pg_signatures import (
     ARGUMENT_COUNTS,
     NO_ARGUMENT_BUILTINS,
@@ -516,6 +521,22 @@ def test_two_cores_find_exactly_what_one_finds(history: list[str]) -> None:
     sequential findings, whatever earlier files establish for later ones."""
     files = [(f"{n:03}.sql", sql) for n, sql in enumerate(history)]
     assert lint_files(files, parallel=True) == lint_files(files, parallel=False)
+
+
+def test_a_worker_that_dies_costs_time_not_findings() -> None:
+    """The forked worker killed mid-way (out of memory, a signal): the parent lints the later
+    half itself, and the findings are still the sequential ones."""
+    parent = os.getpid()
+
+    def dies_in_the_worker(text: str, path: str, known: Known) -> list[Finding]:
+        if os.getpid() != parent:
+            os._exit(9)
+        return _lint_one(text, path, known)
+
+    files = [(f"{n:03}.sql", sql) for n, sql in enumerate(HISTORY_FILES)]
+    sequential = Known()
+    expected = [f for path, sql in files for f in _lint_one(sql, path, sequential)]
+    assert expected and lint_in_two(files, Known(), dies_in_the_worker) == expected
 
 
 def test_lint_knows_the_configured_lock_timeout(project: Any) -> None:

@@ -53,6 +53,8 @@ KINDS: dict[object, frozenset[str]] = {
     locks.check_move_all: frozenset({"AlterTableMoveAllStmt"}),
     exclusive.check_vacuum_cluster: frozenset({"VacuumStmt", "ClusterStmt"}),
     exclusive.check_lock_table: frozenset({"LockStmt"}),
+    exclusive.check_held_lock: exclusive.EXCLUSIVE_KINDS,
+    exclusive.check_timeout: exclusive.EXCLUSIVE_KINDS,
     hazards.check_robust: frozenset({"IndexStmt", "CreateStmt", "DropStmt"}),
     hazards.check_reindex: frozenset({"ReindexStmt"}),
     hazards.check_partitions: frozenset({"AlterTableStmt"}),
@@ -117,12 +119,10 @@ def _lint(reading: Reading, path: str, known: Known) -> list[Finding]:
     findings = _file_findings(reading.sql, reading, path)
     migration = read_migration(reading, known)
     allows = allows_by_statement(reading.sql, reading.statements)
+    by_kind = _BY_KIND
     for index, statement in enumerate(reading.statements):
-        hits = [
-            hit
-            for check in checks_for(statement.kind)
-            for hit in check(statement, index, migration)
-        ]
+        checks = by_kind.get(statement.kind) or checks_for(statement.kind)
+        hits = [hit for check in checks for hit in check(statement, index, migration)]
         if hits or allows[index]:
             findings += _suppressed(path, hits, allows[index])
         learn(known, statement)
@@ -143,7 +143,8 @@ def _drop_indexed_foreign_keys(findings: list[Finding], known: Known) -> list[Fi
 
 def _file_findings(sql: str, reading: Reading, path: str) -> list[Finding]:
     hits = []
-    meta = psql_meta_command(sql)
+    # a file that parses has no backslash command (psql_meta_command would parse it again)
+    meta = psql_meta_command(sql) if reading.error else None
     if meta:
         hits.append(Hit("psql-meta-command", meta.line, f"{meta.text} is a psql command"))
     if reading.error and not (meta and meta.line == reading.error.line):

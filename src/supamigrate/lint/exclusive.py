@@ -28,11 +28,21 @@ _WEAKER_ALTERS = frozenset(
 )  # fmt: skip
 # DROP <object> ON <table>: the table is locked ACCESS EXCLUSIVE.
 _DROP_ON_TABLE = frozenset({"OBJECT_POLICY", "OBJECT_TRIGGER", "OBJECT_RULE"})
+# The statement kinds access_exclusive_tables can name a table for: only these can be the
+# first ACCESS EXCLUSIVE of a file (the engine runs check_held_lock and check_timeout on them).
+EXCLUSIVE_KINDS = frozenset(
+    {
+        "AlterTableStmt", "CreatePolicyStmt", "AlterPolicyStmt", "RenameStmt", "RuleStmt",
+        "TruncateStmt", "LockStmt", "DropStmt", "VacuumStmt", "ClusterStmt",
+    }
+)  # fmt: skip
 
 
 def access_exclusive_tables(statement: Statement) -> list[str]:
     """The relations this statement locks in ACCESS EXCLUSIVE mode (names as written)."""
     kind, node = statement.kind, statement.node
+    if kind not in EXCLUSIVE_KINDS:
+        return []
     if kind == "AlterTableStmt":
         return [str(table_of(node["relation"]))] if _alter_is_exclusive(node) else []
     if kind in {"CreatePolicyStmt", "AlterPolicyStmt"}:

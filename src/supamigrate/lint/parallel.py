@@ -11,8 +11,10 @@ So the result is the sequential result (tests/lint/test_lint_rules.py checks it)
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
+import pickle
+import signal
 from collections.abc import Callable
 
 from supamigrate.lint.findings import Finding
@@ -24,7 +26,7 @@ FileResult = tuple[list[Finding], list[Op], bool]
 
 
 def worth_it(files: list[tuple[str, str]]) -> bool:
-    if "fork" not in multiprocessing.get_all_start_methods() or len(files) < 2:
+    if not hasattr(os, "fork") or len(files) < 2:
         return False
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (cores or 1) >= 2 and sum(len(text) for _, text in files) >= PARALLEL_BYTES
@@ -35,11 +37,18 @@ def lint_in_two(files: list[tuple[str, str]], known: Known, lint_one: LintOne) -
     first, second = files[:cut], files[cut:]
     import pglast.parser  # noqa: F401  # once, before the fork: else both processes import it
 
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        pending = pool.apply_async(_lint_alone, (second, known.lock_timeout_off, lint_one))
+    # A bare fork and a pipe, not a multiprocessing Pool: the worker already holds its files
+    # (a Pool pickles 5 MB of text to it, and its handler threads take the GIL from the
+    # parent's half while they do), and a Pool's SIGTERM at exit met our interrupt handler.
+    worker = _Worker(lambda: _lint_alone(second, known.lock_timeout_off, lint_one))
+    try:
         findings = [f for path, text in first for f in lint_one(text, path, known)]
-        results: list[FileResult] = pending.get()
-    for (path, text), (file_findings, ops, consulted) in zip(second, results, strict=True):
+        outcome = worker.result()
+    finally:
+        worker.stop()
+    if outcome is None:  # the worker failed: lint its half here, as sequential linting would
+        return findings + [f for path, text in second for f in lint_one(text, path, known)]
+    for (path, text), (file_findings, ops, consulted) in zip(second, outcome, strict=True):
         if consulted:
             findings += lint_one(text, path, known)
         else:
@@ -47,6 +56,46 @@ def lint_in_two(files: list[tuple[str, str]], known: Known, lint_one: LintOne) -
             for op in ops:
                 known.apply(op)
     return findings
+
+
+class _Worker:
+    """`work` in a forked child, its result read back through a pipe."""
+
+    def __init__(self, work: Callable[[], list[FileResult]]) -> None:
+        self._read, write = os.pipe()
+        self._pid = os.fork()
+        if self._pid == 0:  # the child: no cleanup of the parent's state, no flush of its buffers
+            status = 1
+            try:
+                os.close(self._read)
+                payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write, "wb") as pipe:
+                    pipe.write(payload)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write)
+
+    def result(self) -> list[FileResult] | None:
+        """The child's result; None when it failed (the caller then does the work itself)."""
+        with os.fdopen(self._read, "rb") as pipe:
+            self._read = -1
+            payload = pipe.read()
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = 0
+        if status != 0 or not payload:
+            return None
+        outcome: list[FileResult] = pickle.loads(payload)  # noqa: S301  # our own child's
+        return outcome
+
+    def stop(self) -> None:
+        """The parent stopped before reading the result (an interrupt): stop the child too."""
+        if self._pid:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(self._pid, signal.SIGKILL)
+                os.waitpid(self._pid, 0)
+        if self._read >= 0:
+            os.close(self._read)
 
 
 def _lint_alone(
