@@ -489,6 +489,19 @@ def test_apply_failure_55p04_says_to_put_the_value_in_its_own_migration(project:
     assert "enum-value-used-in-same-migration" in lint.stdout
 
 
+@pytest.mark.parametrize("made_before", [False, True])
+def test_create_table_if_not_exists_of_a_table_made_earlier_is_not_new(made_before: bool) -> None:
+    """CREATE TABLE IF NOT EXISTS of a table an earlier file made changes nothing: the table
+    keeps its rows and readers, so a plain CREATE INDEX on it blocks writers as on any old
+    table. Of a table no earlier file made, it is new: quiet, as a plain CREATE TABLE."""
+    again = "create table if not exists public.t (id int);\ncreate index t_id on public.t (id);"
+    files = [("2.sql", again)]
+    if made_before:
+        files.insert(0, ("1.sql", "create table public.t (id int);"))
+    rules = {f.rule for f in lint_files(files) if f.path == "2.sql"}
+    assert ("require-concurrent-index-creation" in rules) is made_before, rules
+
+
 # Files whose findings depend on earlier files, and files that establish those facts.
 HISTORY_FILES = [
     "create table a (x int, y int not null);\nalter table a enable row level security;",
@@ -507,6 +520,7 @@ HISTORY_FILES = [
     "drop table old;",
     "create domain public.pos as int check (value > 0);",
     "alter table a add column p public.pos;",
+    "create table if not exists a (x int, y int not null);\ncreate index a_y on a (y);",
 ]
 
 
@@ -516,6 +530,7 @@ HISTORY_FILES = [
 @example([HISTORY_FILES[i] for i in (9, 12, 12, 10)])  # the index for the key comes late
 @example([HISTORY_FILES[i] for i in (0, 1, 12, 12, 2)])  # nullable early, PRIMARY KEY late
 @example([HISTORY_FILES[i] for i in (13, 12, 12, 14)])  # a domain early, its column late
+@example([HISTORY_FILES[i] for i in (0, 12, 12, 15)])  # IF NOT EXISTS of a table made early
 def test_two_cores_find_exactly_what_one_finds(history: list[str]) -> None:
     """Property: linting the later half in a worker and replaying its facts gives the
     sequential findings, whatever earlier files establish for later ones."""

@@ -56,7 +56,9 @@ def read_migration(reading: Reading, known: Known | None = None) -> Migration:
         kind, node = statement.kind, statement.node
         if kind in {"CreateStmt", "CreateTableAsStmt"}:
             relation = node["relation"] if kind == "CreateStmt" else node["into"]["rel"]
-            created.setdefault(table_of(relation), index)
+            table = table_of(relation)
+            if not (node.get("if_not_exists") and _made_before(table, known)):
+                created.setdefault(table, index)
         elif kind == "IndexStmt" and node.get("idxname"):
             indexes.add(node["idxname"])
         elif kind == "AlterTableStmt":
@@ -92,6 +94,18 @@ def read_migration(reading: Reading, known: Known | None = None) -> Migration:
 def commands(alter: Node) -> list[Node]:
     """The AlterTableCmd fields of an ALTER TABLE."""
     return [unwrap(item)[1] for item in alter.get("cmds", [])]
+
+
+def _made_before(table: Table, known: Known | None) -> bool:
+    """An earlier file made `table`: CREATE TABLE IF NOT EXISTS leaves it as it is, rows and
+    readers included, so it is not new. Not known may only mean not seen (a parallel worker
+    knows no earlier half): that answer consulted the facts."""
+    if known is None:
+        return False
+    if table in known.nullable:
+        return True
+    known.consulted = True
+    return False
 
 
 def _not_valid_check(cmd: Node) -> str | None:
