@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from helpers.migration_file import migration_file
 from helpers.project import REPO
 from supamigrate.connect.db import session
 from supamigrate.connect.dburl import DbTarget
@@ -59,11 +60,7 @@ def open_executor(tmp_path: Path, db: DbTarget) -> Iterator[Callable[..., Execut
         executor.close()
 
 
-def _file(tmp_path: Path, version: str, name: str, sql: str) -> MigrationFile:
-    path = tmp_path / "supabase" / "migrations" / f"{version}_{name}.sql"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sql)
-    return MigrationFile(version, name, path, sql, f"{version}_{name}")
+_file = migration_file
 
 
 def _apply(executor: Executor, todo: list[MigrationFile], rerun: bool = False) -> list[Result]:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers.migration_file import migration_file
 from helpers.polling import query, wait_for
 from helpers.project import Project
 from supamigrate.connect.db import session
@@ -54,11 +55,7 @@ def open_executor(tmp_path: Path, db: DbTarget) -> Iterator[Callable[..., Execut
         executor.close()
 
 
-def _file(tmp_path: Path, version: str, name: str, sql: str) -> MigrationFile:
-    path = tmp_path / "supabase" / "migrations" / f"{version}_{name}.sql"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(sql)
-    return MigrationFile(version, name, path, sql, f"{version}_{name}")
+_file = migration_file
 
 
 def _apply(executor: Executor, todo: list[MigrationFile]) -> list[Result]:
