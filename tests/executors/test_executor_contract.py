@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 
-from helpers.migration_file import migration_file
+from helpers.executors import executors_in, migration_file
 from helpers.project import REPO
 from supamigrate.connect.db import session
 from supamigrate.connect.dburl import DbTarget
 from supamigrate.errors import SupamigrateError
-from supamigrate.executors.base import Executor, Settings
-from supamigrate.executors.registry import REGISTRY
+from supamigrate.executors.base import Executor
 from supamigrate.executors.results import Outcome, Result
 from supamigrate.history.table import ADVISORY_LOCK_KEY, TABLE, record_sql
 from supamigrate.project.files import MigrationFile
@@ -39,25 +38,18 @@ def method(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def open_executor(tmp_path: Path, db: DbTarget) -> Iterator[Callable[..., Executor]]:
-    opened: list[Executor] = []
+    with executors_in(tmp_path) as open_any:
 
-    def open_(name: str, **limits: str) -> Executor:
-        (tmp_path / "supabase" / "migrations").mkdir(parents=True, exist_ok=True)
-        environ = dict(os.environ)
-        if name == "supabase":
-            (tmp_path / "supabase" / ".temp").mkdir(exist_ok=True)
-            (tmp_path / "supabase" / ".temp" / "project-ref").write_text("abcdefghijklmnopqrst")
-            environ["SUPABASE_CLI"] = str(CLI)
-        settings = Settings(
-            db, tmp_path, tmp_path / "supabase", environ=environ, say=lambda line: None, **limits
-        )
-        executor = REGISTRY[name](settings)
-        opened.append(executor)
-        return executor
+        def open_(name: str, **limits: str) -> Executor:
+            extra = {}
+            if name == "supabase":
+                (tmp_path / "supabase" / ".temp").mkdir(parents=True, exist_ok=True)
+                ref = tmp_path / "supabase" / ".temp" / "project-ref"
+                ref.write_text("abcdefghijklmnopqrst")
+                extra["SUPABASE_CLI"] = str(CLI)
+            return open_any(name, db, extra, **limits)
 
-    yield open_
-    for executor in opened:
-        executor.close()
+        yield open_
 
 
 _file = migration_file

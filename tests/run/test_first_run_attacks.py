@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers.migration_file import migration_file
+from helpers.executors import executors_in, migration_file
 from helpers.polling import query, wait_for
 from helpers.project import Project
 from supamigrate.connect.db import session
@@ -34,25 +34,12 @@ FRESH = (
 
 @pytest.fixture
 def open_executor(tmp_path: Path, db: DbTarget) -> Iterator[Callable[..., Executor]]:
-    opened: list[Executor] = []
+    with executors_in(tmp_path) as open_any:
 
-    def open_(target: DbTarget = db, **limits: str) -> Executor:
-        (tmp_path / "supabase" / "migrations").mkdir(parents=True, exist_ok=True)
-        settings = Settings(
-            target,
-            tmp_path,
-            tmp_path / "supabase",
-            environ=dict(os.environ),
-            say=lambda _: None,
-            **limits,
-        )
-        executor = REGISTRY["psycopg2"](settings)
-        opened.append(executor)
-        return executor
+        def open_(target: DbTarget = db, **limits: str) -> Executor:
+            return open_any("psycopg2", target, {}, **limits)
 
-    yield open_
-    for executor in opened:
-        executor.close()
+        yield open_
 
 
 _file = migration_file
