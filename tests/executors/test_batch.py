@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from supamigrate.executors.batch import (
+    FAR_SECONDS,
     GROWTH,
     MAX_COUNT,
     NONCE,
+    TARGET_SECONDS,
     Batch,
     Notices,
     Sizer,
@@ -111,6 +113,51 @@ def test_messages_grow_from_one_and_shrink_when_slow() -> None:
     assert sizes[:3] == [1, GROWTH, GROWTH**2] and max(sizes) == MAX_COUNT
     sizer.cap = 3
     assert sizer.take() == 3 and sizer.take() == MAX_COUNT
+
+
+@pytest.mark.parametrize("rtt", [0.0, 0.0002, 0.005, 0.02, 0.1, 0.3])
+@pytest.mark.parametrize("seconds_each", [0.0005, 0.01, 0.2, 3.0])
+def test_far_away_the_second_message_carries_all_it_may(rtt: float, seconds_each: float) -> None:
+    """Far away a message boundary costs a round trip: after the first message, the next
+    carries MAX_COUNT. Near, it grows GROWTH-fold at most, about TARGET_SECONDS' worth as
+    timed on the server's clock."""
+    sizer = Sizer(rtt=rtt)
+    sizer.take()
+    sizer.done(1, (1, seconds_each))
+    count = sizer.take()
+    if rtt >= FAR_SECONDS:
+        assert count == MAX_COUNT
+    else:
+        assert 1 <= count <= GROWTH
+        assert count == 1 or count * seconds_each <= TARGET_SECONDS
+
+
+def test_the_running_migration_is_named_in_pg_stat_activity(project: Any) -> None:
+    """A message carries several migrations; application_name names the one running now
+    (the message's text shows only its first 1 KB: here not the sleep)."""
+    from supamigrate.connect.db import session
+
+    project.write("001_first.sql", "create table public.a1 (id int);\n")
+    project.write("002_second.sql", "create table public.a2 (id int);\n")
+    project.write("003_sleeps.sql", "create table public.a3 (id int);\nselect pg_sleep(3);\n")
+    runner = project.popen("migrate", "--skip-confirm", "--method", "psycopg2")
+    names: set[str] = set()
+    deadline = time.monotonic() + 20
+    with session(project.target, autocommit=True) as conn, conn.cursor() as cur:
+        while runner.poll() is None and time.monotonic() < deadline:
+            cur.execute(
+                "select application_name from pg_stat_activity where wait_event = 'PgSleep' "
+                "and datname = current_database()"
+            )
+            names |= {row[0] for row in cur.fetchall()}
+            time.sleep(0.05)
+    runner.wait(timeout=20)
+    assert runner.returncode == 0
+    (mirrored,) = (project.root / "supabase" / "migrations").glob("*_sleeps.sql")
+    assert names == {f"supamigrate {mirrored.name.split('_')[0]}"}
+    with session(project.target, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("select count(*) from supabase_migrations.schema_migrations")
+        assert cur.fetchone() == (3,)
 
 
 def test_a_digest_row_sees_drift_but_not_whitespace() -> None:

@@ -54,19 +54,23 @@ GROWTH = 8  # how much larger each message may be than the one before
 MAX_BYTES = 256 * 1024  # the largest file that shares a message
 MESSAGE_BYTES = 1024 * 1024  # characters of SQL per message (the server parses it whole)
 TARGET_SECONDS = 1.0  # a long run prints progress at least about this often
+FAR_SECONDS = 0.01  # a round trip this long costs more than a typical migration's own time
 NOTICES_KEPT = 200  # per migration: a file raising a million notices cannot fill memory
 _OPENING = BEGIN + CLEAN_SESSION
 
 
 def marker_sql(version: str) -> str:
     """The marker notice. A role default may hide NOTICEs (client_min_messages): the marker
-    must arrive anyway, and RESET puts back exactly what RESET ALL had left."""
+    must arrive anyway, and RESET puts back exactly what RESET ALL had left. It also names
+    the migration in application_name until its COMMIT: another session's pg_stat_activity
+    shows which one runs, while the message's text shows only its first 1 KB."""
     if not (version.isascii() and version.isdigit()):  # it goes into a literal: digits only
         raise ValueError(f"not a migration version: {version!r}")
+    named = f"left(current_setting('application_name') || ' {version}', 63)"
     return (
         "SET LOCAL client_min_messages = notice;\n"
         f"DO $supamigrate$BEGIN RAISE NOTICE '{MARK}{version} {NONCE} at %', {_CLOCK}; "
-        "END$supamigrate$;\n"
+        f"PERFORM set_config('application_name', {named}, true); END$supamigrate$;\n"
         "RESET client_min_messages;\n"
     )
 
@@ -174,6 +178,12 @@ class Notices:
         at = self.started.index(version)
         return (self._clock[at + 1] - self._clock[at]) * 1000 if at + 1 < len(self._clock) else None
 
+    def measured(self) -> tuple[int, float]:
+        """How many migrations ran from marker to marker, and their seconds on the server."""
+        if len(self._clock) < 2:
+            return 0, 0.0
+        return len(self._clock) - 1, self._clock[-1] - self._clock[0]
+
     def clear(self) -> None:
         self.table_ready = False
         self.loose.clear()
@@ -185,8 +195,15 @@ class Sizer:
     """How many migrations the next message carries: one first (the terminal shows progress
     at once, and pg_stat_activity shows its SQL: a message shows only its first 1 KB), then up
     to GROWTH times as many each time, up to MAX_COUNT, and fewer when the last message took
-    long, so a long run still shows progress about every TARGET_SECONDS. 200 quick migrations
-    go in 4 messages (1, 8, 64, 127): far away, each is a round trip."""
+    long: near the server, the next message's files are split while the server runs this one,
+    and pg_stat_activity's text of a message is at most about TARGET_SECONDS stale. 200 quick
+    migrations go in 4 messages (1, 8, 64, 127).
+
+    Far away (a round trip of FAR_SECONDS or more) each message costs a round trip the server
+    spends idle, and the splitting of the next files hides in it: after the first message,
+    each carries all it may (MAX_COUNT, MESSAGE_BYTES). Nothing waits for a message's end:
+    each migration is reported as its COMMIT's marker arrives, and application_name names the
+    running one (marker_sql). 200 at 100 ms: 1, then 199."""
 
     count: int = 1
     cap: int | None = None  # a one-off limit after a message nothing of which ran
@@ -201,9 +218,17 @@ class Sizer:
         self.cap = None
         return max(1, wanted)
 
-    def done(self, ran: int) -> None:
-        elapsed = time.perf_counter() - self._started
-        per_migration = max(elapsed - self.rtt, elapsed / 2) / max(ran, 1)
+    def done(self, ran: int, measured: tuple[int, float] | None = None) -> None:
+        """`measured`: how many migrations the server's clock timed, and their seconds (the
+        markers'); else the message's time less a round trip stands in for theirs."""
+        if self.rtt >= FAR_SECONDS:
+            self.count = MAX_COUNT
+            return
+        if measured and measured[0]:
+            per_migration = measured[1] / measured[0]
+        else:
+            elapsed = time.perf_counter() - self._started
+            per_migration = max(elapsed - self.rtt, elapsed / 2) / max(ran, 1)
         by_time = int(TARGET_SECONDS / per_migration) if per_migration > 0 else MAX_COUNT
         self.count = max(1, min(self.count * GROWTH, MAX_COUNT, by_time))
 

@@ -146,7 +146,7 @@ class Psycopg2Executor(Psycopg2History):
         ran = len(self._notices.started) if error is not None else len(envelopes)
         if error is not None:
             self._run("ROLLBACK;")
-        sizer.done(ran)
+        sizer.done(ran, self._notices.measured())
         elapsed = (time.perf_counter() - started) * 1000
         if error is None:  # each one's time measured on the server (batch.py's markers)
             return [self._batch_result(e, Outcome.OK) for e in envelopes[len(live) :]]
