@@ -132,15 +132,17 @@ def test_far_away_the_second_message_carries_all_it_may(rtt: float, seconds_each
         assert count == 1 or count * seconds_each <= TARGET_SECONDS
 
 
-def test_the_running_migration_is_named_in_pg_stat_activity(project: Any) -> None:
+@pytest.mark.parametrize("method", ["psycopg2", "psql"])
+def test_the_running_migration_is_named_in_pg_stat_activity(project: Any, method: str) -> None:
     """A message carries several migrations; application_name names the one running now
-    (the message's text shows only its first 1 KB: here not the sleep)."""
+    (the message's text shows only its first 1 KB: here not the sleep), on every method
+    that runs the envelope itself."""
     from supamigrate.connect.db import session
 
     project.write("001_first.sql", "create table public.a1 (id int);\n")
     project.write("002_second.sql", "create table public.a2 (id int);\n")
     project.write("003_sleeps.sql", "create table public.a3 (id int);\nselect pg_sleep(3);\n")
-    runner = project.popen("migrate", "--skip-confirm", "--method", "psycopg2")
+    runner = project.popen("migrate", "--skip-confirm", "--method", method)
     names: set[str] = set()
     deadline = time.monotonic() + 20
     with session(project.target, autocommit=True) as conn, conn.cursor() as cur:

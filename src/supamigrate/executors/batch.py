@@ -61,16 +61,13 @@ _OPENING = BEGIN + CLEAN_SESSION
 
 def marker_sql(version: str) -> str:
     """The marker notice. A role default may hide NOTICEs (client_min_messages): the marker
-    must arrive anyway, and RESET puts back exactly what RESET ALL had left. It also names
-    the migration in application_name until its COMMIT: another session's pg_stat_activity
-    shows which one runs, while the message's text shows only its first 1 KB."""
+    must arrive anyway, and RESET puts back exactly what RESET ALL had left."""
     if not (version.isascii() and version.isdigit()):  # it goes into a literal: digits only
         raise ValueError(f"not a migration version: {version!r}")
-    named = f"left(current_setting('application_name') || ' {version}', 63)"
     return (
         "SET LOCAL client_min_messages = notice;\n"
         f"DO $supamigrate$BEGIN RAISE NOTICE '{MARK}{version} {NONCE} at %', {_CLOCK}; "
-        f"PERFORM set_config('application_name', {named}, true); END$supamigrate$;\n"
+        "END$supamigrate$;\n"
         "RESET client_min_messages;\n"
     )
 
@@ -203,7 +200,7 @@ class Sizer:
     spends idle, and the splitting of the next files hides in it: after the first message,
     each carries all it may (MAX_COUNT, MESSAGE_BYTES). Nothing waits for a message's end:
     each migration is reported as its COMMIT's marker arrives, and application_name names the
-    running one (marker_sql). 200 at 100 ms: 1, then 199."""
+    running one (envelope.py). 200 at 100 ms: 1, then 199."""
 
     count: int = 1
     cap: int | None = None  # a one-off limit after a message nothing of which ran

@@ -89,6 +89,17 @@ TABLE_QUIETLY = (
 )
 
 
+def _named(migration: MigrationFile) -> str:
+    """application_name in a migration's transaction: pg_stat_activity shows which one runs
+    (a message's text shows only its first 1 KB); COMMIT puts it back. Inside one message the
+    server reports no change to the client (Postgres 14+ reports at the message's end, when
+    it is back). A no-transaction file runs a statement per message: its text shows there."""
+    version = migration.version
+    if not (version.isascii() and version.isdigit()):  # it goes into a literal: digits only
+        version = ""
+    return f"SET LOCAL application_name = 'supamigrate {version}';\n"
+
+
 def _unlimited(scope: str) -> str:
     return f"SET {scope} lock_timeout = 0;\nSET {scope} statement_timeout = 0;\n"
 
@@ -182,7 +193,7 @@ def wrap(
     return Envelope(
         migration,
         True,
-        f"{BEGIN}{CLEAN_SESSION}{_unlimited('LOCAL')}"
+        f"{BEGIN}{CLEAN_SESSION}{_unlimited('LOCAL')}{_named(migration)}"
         f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n{table}",
         version,
         limits.sql("LOCAL"),
