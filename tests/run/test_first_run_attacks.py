@@ -266,11 +266,6 @@ FORGE_NEXT_MARKER = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, older than the first-run change: a file reads the per-run nonce from "
-    "current_query() and forges the next marker (batch.py); the notice is all the runner has",
-)
 def test_a_file_reading_the_nonce_cannot_forge_a_marker(
     tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
 ) -> None:

@@ -135,6 +135,7 @@ class Notices:
         # Told the index of each migration whose end arrived (the next marker, or the end).
         self.on_end: Callable[[int], None] | None = None
         self.table_ready = False  # TABLE_READY arrived since the last clear()
+        self._ended = -1
 
     def expect(self, versions: list[str]) -> None:
         self.clear()
@@ -156,7 +157,8 @@ class Notices:
             if marked.group("version") != "end":
                 self.started.append(marked.group("version"))
                 self._by_version[marked.group("version")] = []
-            if ended >= 0 and self.on_end is not None:
+            if self._ended < ended and self.on_end is not None:  # once (a forged end too)
+                self._ended = ended
                 self.on_end(ended)
             return
         bucket = self._by_version[self.started[-1]] if self.started else self.loose
@@ -185,6 +187,7 @@ class Notices:
         self.table_ready = False
         self.loose.clear()
         self._expected, self.started, self._by_version, self._clock = [], [], {}, []
+        self._ended = -1  # the last index told to on_end
 
 
 @dataclass

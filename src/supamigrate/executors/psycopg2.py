@@ -36,7 +36,7 @@ from supamigrate.executors.envelope import (
     wrap,
 )
 from supamigrate.executors.psycopg2_history import Psycopg2History
-from supamigrate.executors.results import Failure, Outcome, Result
+from supamigrate.executors.results import Failure, Outcome, Reported, Result
 from supamigrate.history.table import (
     BEGIN,
     TABLE,
@@ -58,7 +58,7 @@ class Psycopg2Executor(Psycopg2History):
     def apply(
         self, todo: Sequence[MigrationFile], *, rerun: bool, on_result: OnResult
     ) -> list[Result]:
-        results: list[Result] = []
+        results = Reported()
         wrapped: dict[int, Envelope] = {}  # wrapped ahead of use, dropped once it ended
 
         def envelope(index: int) -> Envelope:
@@ -68,7 +68,7 @@ class Psycopg2Executor(Psycopg2History):
 
         def report(result: Result) -> None:
             wrapped.pop(len(results), None)
-            results.append(result)
+            results.add(result)
             on_result(result)
 
         sizer = Sizer(rtt=self._ahead.seconds)
@@ -152,6 +152,7 @@ class Psycopg2Executor(Psycopg2History):
             return [self._batch_result(e, Outcome.OK) for e in envelopes[len(live) :]]
         if ran == 0:
             return self._nothing_ran(batch, error, sizer)
+        ran = self._verified(envelopes, max(ran, len(live) + 1))
         results = [self._batch_result(e, Outcome.OK) for e in envelopes[len(live) : ran - 1]]
         failing = envelopes[ran - 1]
         rest = elapsed - sum(r.ms or 0.0 for r in live + results)  # the message's less theirs
@@ -159,9 +160,22 @@ class Psycopg2Executor(Psycopg2History):
             return [*results, self._batch_result(failing, Outcome.SKIPPED, rest)]
         if is_other_text(str(error)):
             return [*results, self._batch_result(failing, Outcome.FAILED, rest, _other(failing))]
-        notices = self._notices.of(failing.migration.version)[:]  # the re-run clears them
+        # Its notices, and those after a forged marker (the re-run clears them: a copy).
+        notices = [n for e in envelopes[ran - 1 :] for n in self._notices.of(e.migration.version)]
         failure = self._locate(error, failing, batch.body_at[ran - 1], outer="transaction")
         return [*results, self._batch_result(failing, Outcome.FAILED, rest, failure, notices)]
+
+    def _verified(self, envelopes: list[Envelope], ran: int) -> int:
+        """After an error: which migration really failed. A marker is a notice, and a file can
+        read this run's nonce (current_query()) and raise the next one's: the history says
+        which of those reported or about to be reported committed are. The first missing one
+        failed (a correction when it was reported), and nothing after it ran."""
+        claimed = [e.migration.version for e in envelopes[: ran - 1]]
+        if not claimed or envelopes[0].version is None:  # a re-run's row was there before it
+            return ran
+        rows = self._query(f"SELECT version FROM {TABLE} WHERE version = ANY(%s)", (claimed,))
+        committed = {row[0] for row in rows}
+        return next((i + 1 for i, v in enumerate(claimed) if v not in committed), ran)
 
     def _nothing_ran(self, batch: Batch, error: Any, sizer: Sizer) -> list[Result]:
         """The message did not parse: its error position names the file. The files before it

@@ -54,3 +54,24 @@ class Result:
     @property
     def stops_run(self) -> bool:
         return self.outcome in (Outcome.FAILED, Outcome.PARTIAL, Outcome.UNKNOWN)
+
+
+class Reported(list[Result]):
+    """Results in the order reported. One reported again is a correction (a batch found a
+    migration reported committed was not: psycopg2.Psycopg2Executor._verified): it replaces
+    that one and every one after it, which never ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._at: dict[str, int] = {}
+
+    def add(self, result: Result) -> list[Result]:
+        """Append `result`; returns the results it replaced (none but for a correction)."""
+        at = self._at.get(result.migration.version, len(self))
+        replaced = self[at:]
+        for gone in replaced:
+            del self._at[gone.migration.version]
+        del self[at:]
+        self._at[result.migration.version] = len(self)
+        self.append(result)
+        return replaced

@@ -9,7 +9,7 @@ from supamigrate.errors import MigrationFailed, UsageError
 from supamigrate.executors import afterwards
 from supamigrate.executors.base import Executor
 from supamigrate.executors.failures import ConnectionLost
-from supamigrate.executors.results import Outcome, Result
+from supamigrate.executors.results import Outcome, Reported, Result
 from supamigrate.output import (
     ROLLBACK_GUIDANCE,
     Reporter,
@@ -32,7 +32,7 @@ def apply_all(
 ) -> int:
     """Apply `todo` in order, printing each result as it ends (and passing it to `on_result`);
     0, or raise MigrationFailed."""
-    results: list[Result] = []
+    results = Reported()
     live: list[str] = []  # notices of the running migration already shown as they came
 
     def notice(text: str) -> None:
@@ -42,7 +42,14 @@ def apply_all(
         out.say(f"  {text}")
 
     def show(result: Result) -> None:
-        results.append(result)
+        replaced = results.add(result)
+        if replaced[1:] or (replaced and replaced[0].outcome is not result.outcome):
+            # said ok above, but the history has no row: it was rolled back
+            labels = ", ".join(r.migration.label for r in replaced)
+            out.say(
+                f"Correction: {labels} reported ok above did not commit (a notice spelled the "
+                "runner's marker); what follows is so."
+            )
         if on_result is not None:
             on_result(result)
         out.say(progress_line(len(results), len(todo), result))
