@@ -257,3 +257,21 @@ def test_the_users_own_bad_options_are_reported_as_they_are(pg_server: Any) -> N
     limits = Settings(pg_server.user, Path(), Path("supabase"), environ={"PGOPTIONS": "foo"})
     with pytest.raises(DatabaseUnavailable, match="command-line argument"):
         cli_timeouts.refused(limits)
+
+
+def test_a_cli_failing_before_any_migration_says_why(tmp_path: Path, db: DbTarget) -> None:
+    """A statement_timeout too small for the CLI's own setup: its SQLSTATE and the advice for
+    it, not an unknown error; nothing applied."""
+    project = _project(tmp_path / "app", db)
+    args = ("migrate", "--skip-confirm", "--method", "supabase", "--statement-timeout", "1ms")
+    result = project.invoke(*args)
+    assert result.returncode == 1
+    assert "error 57014: canceling statement due to statement timeout" in result.stdout
+    assert "before it began any migration" in result.stdout
+    assert "raise --statement-timeout" in result.stdout and "?????" not in result.stdout
+    with session(db) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('supabase_migrations.schema_migrations')")
+        table = cur.fetchone()
+        if table is not None and table[0] is not None:
+            cur.execute("select count(*) from supabase_migrations.schema_migrations")
+            assert cur.fetchone() == (0,)

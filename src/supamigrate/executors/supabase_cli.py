@@ -119,6 +119,9 @@ class _Pushed:
             found = migration.sql.find(failure.statement.splitlines()[0])
             line = migration.sql.count("\n", 0, found) + 1 if found >= 0 else 0
             failure = replace(failure, line=line)
+        if failure is None and self.error is not None and not self.began:  # its own setup
+            why = f"{self.error.message} (`supabase db push`, before it began any migration)"
+            failure = replace(self.error, message=why)
         if failure is None:
             why = f"`supabase db push` exited {self.code} without applying it; see its output above"
             failure = Failure("?????", why)
