@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any, ClassVar
 
@@ -153,6 +154,21 @@ class Psycopg2Executor(Psycopg2History):
         if ran == 0:
             return self._nothing_ran(batch, error, sizer)
         ran = self._verified(envelopes, max(ran, len(live) + 1))
+        tail = self._failed(envelopes, ran, live, error, batch.body_at[ran - 1], elapsed)
+        if ran - 1 < len(live):  # it was said ok: this corrects it and what was said after it
+            tail[-1] = replace(tail[-1], corrects=len(live) - (ran - 1))
+        return tail
+
+    def _failed(
+        self,
+        envelopes: list[Envelope],
+        ran: int,
+        live: list[Result],
+        error: Any,
+        body_at: int,
+        elapsed: float,
+    ) -> list[Result]:
+        """The results after an error: those before the failing one not yet reported, then it."""
         results = [self._batch_result(e, Outcome.OK) for e in envelopes[len(live) : ran - 1]]
         failing = envelopes[ran - 1]
         rest = elapsed - sum(r.ms or 0.0 for r in live + results)  # the message's less theirs
@@ -162,7 +178,7 @@ class Psycopg2Executor(Psycopg2History):
             return [*results, self._batch_result(failing, Outcome.FAILED, rest, _other(failing))]
         # Its notices, and those after a forged marker (the re-run clears them: a copy).
         notices = [n for e in envelopes[ran - 1 :] for n in self._notices.of(e.migration.version)]
-        failure = self._locate(error, failing, batch.body_at[ran - 1], outer="transaction")
+        failure = self._locate(error, failing, body_at, outer="transaction")
         return [*results, self._batch_result(failing, Outcome.FAILED, rest, failure, notices)]
 
     def _verified(self, envelopes: list[Envelope], ran: int) -> int:

@@ -50,6 +50,9 @@ class Result:
     failure: Failure | None = None
     notices: tuple[str, ...] = field(default=())
     trace: MigrationTrace | None = None  # --rehearse: what each statement did on the target
+    # A correction: the last `corrects` results reported were wrong (said committed, they
+    # were not: psycopg2.Psycopg2Executor._verified); this one replaces them.
+    corrects: int = 0
 
     @property
     def stops_run(self) -> bool:
@@ -57,21 +60,11 @@ class Result:
 
 
 class Reported(list[Result]):
-    """Results in the order reported. One reported again is a correction (a batch found a
-    migration reported committed was not: psycopg2.Psycopg2Executor._verified): it replaces
-    that one and every one after it, which never ran."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._at: dict[str, int] = {}
+    """Results in the order reported; a correction (Result.corrects) replaces the last ones."""
 
     def add(self, result: Result) -> list[Result]:
         """Append `result`; returns the results it replaced (none but for a correction)."""
-        at = self._at.get(result.migration.version, len(self))
-        replaced = self[at:]
-        for gone in replaced:
-            del self._at[gone.migration.version]
-        del self[at:]
-        self._at[result.migration.version] = len(self)
+        replaced = self[len(self) - result.corrects :] if result.corrects else []
+        del self[len(self) - len(replaced) :]
         self.append(result)
         return replaced

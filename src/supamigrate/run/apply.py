@@ -43,8 +43,7 @@ def apply_all(
 
     def show(result: Result) -> None:
         replaced = results.add(result)
-        if replaced[1:] or (replaced and replaced[0].outcome is not result.outcome):
-            # said ok above, but the history has no row: it was rolled back
+        if replaced:  # said ok above, but the history has no row: it was rolled back
             labels = ", ".join(r.migration.label for r in replaced)
             out.say(
                 f"Correction: {labels} reported ok above did not commit (a notice spelled the "
