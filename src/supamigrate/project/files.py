@@ -304,7 +304,10 @@ def discover_migrations(
     warnings: list[str] = []
     if not mirror_dir.is_dir():
         return [], warnings
-    for name, plain in (list_entries(mirror_dir) if listing is None else listing).items():
+    entries = list_entries(mirror_dir) if listing is None else listing
+    if entries.keys() == skip and len({n.partition("_")[0] for n in entries}) == len(entries):
+        return [], warnings  # only mirror copies, no two sharing a version (the usual folder)
+    for name, plain in entries.items():
         skipped = name in skip
         if skipped:  # a mirror's own name, `<digits>_<[a-z0-9_]+>.sql`: no check can fail
             version = name.partition("_")[0]

@@ -52,16 +52,19 @@ def list_entries(directory: Path) -> dict[str, bool]:
     (`read_plain`); anything else (a link, a FIFO, a socket) goes the careful way.
     """
     try:
-        with os.scandir(directory) as entries:
-            try:  # d_type answers both questions without a syscall: no wrappers per entry
-                found = {
-                    e.name: e.is_file(follow_symlinks=False) for e in entries if not e.is_dir()
-                }
-            except OSError:  # no d_type here, and an entry's stat failed (a symlink loop)
-                found = _careful_listing(directory)
+        with os.scandir(directory) as listing:
+            entries = list(listing)
+        try:  # d_type answers without a syscall: no wrappers per entry
+            plain = [e.name for e in entries if e.is_file(follow_symlinks=False)]
+            if len(plain) == len(entries):  # only plain files (the usual folder): one question
+                plain.sort()  # (sorting str: the fast path)
+                return dict.fromkeys(plain, True)
+            found = {e.name: e.is_file(follow_symlinks=False) for e in entries if not e.is_dir()}
+        except OSError:  # no d_type here, and an entry's stat failed (a symlink loop)
+            found = _careful_listing(directory)
     except OSError as exc:
         raise UsageError(f"{directory} cannot be listed ({exc.strerror}): fix it.") from None
-    return {name: found[name] for name in sorted(found)}  # sorting str keys: the fast path
+    return {name: found[name] for name in sorted(found)}
 
 
 def _careful_listing(directory: Path) -> dict[str, bool]:

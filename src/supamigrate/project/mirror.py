@@ -155,7 +155,7 @@ def require_versions(plan: MirrorPlan) -> None:
 def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str]]:
     """Everything in supabase/migrations as it is after the plan (applied or not)."""
     require_versions(plan)
-    sourced: dict[str, SourceFile] = {}
+    sourced: dict[str, MigrationFile] = {}  # sources are the truth, written or not
     labels: dict[str, str] = {}
     names: set[str] = set()  # the mirror copies' names: `<version>_<source name>.sql`
     gone: list[str] = []  # a renamed or removed file's old name is gone after apply
@@ -164,19 +164,19 @@ def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str
         if item.current is not None:
             gone.append(item.current.name.split("_", 1)[0])
         if source is not None and item.target is not None and version is not None:
-            sourced[version] = source
-            labels[version] = source.label
-            names.add(f"{version}_{source.name}.sql")
+            name, label = source.name, source.label
+            sourced[version] = _tuple(
+                MigrationFile, (version, name, source.path, source.body, label)
+            )
+            labels[version] = label
+            names.add(f"{version}_{name}.sql")
     found, warnings = discover_migrations(
         plan.mirror_dir, labels, skip=names, listing=plan.listing, cache=plan.cache
     )
     by_version = {m.version: m for m in found}
     for version in gone:
         by_version.pop(version, None)
-    for version, source in sourced.items():  # sources are the truth, written or not
-        by_version[version] = _tuple(
-            MigrationFile, (version, source.name, source.path, source.body, source.label)
-        )
+    by_version.update(sourced)
     return [by_version[v] for v in sorted(by_version)], warnings
 
 
