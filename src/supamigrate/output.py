@@ -167,7 +167,7 @@ def result_json(result: Result) -> dict[str, Any]:
     if result.notices:
         doc["notices"] = list(result.notices)
     if result.failure is not None:
-        doc["error"] = {k: v for k, v in result.failure.__dict__.items() if v not in ("", 0, ())}
+        doc["error"] = {k: v for k, v in result.failure._asdict().items() if v not in ("", 0, ())}
     return doc
 
 
