@@ -68,7 +68,8 @@ def _signature(st: os.stat_result) -> str:
 
 
 class StatCache:
-    """Load once per run, ask `vouch` per file, `learn` what was read, `save` right after.
+    """Load once per run, ask `vouch_all` per folder (`digests` per file), `learn` what was
+    read, `save` right after.
 
     The file: a header line, then per file two lines, its path and `signature raw-digest
     norm-digest` (a path holding a newline is never remembered), so one split reads it all.
@@ -98,11 +99,6 @@ class StatCache:
     def read_only(self) -> StatCache:
         """The same entries, for a run that promises to write nothing."""
         return StatCache(None, self._old, self._racy_from)
-
-    def vouch(self, path: str) -> Known | None:
-        """The digests of `path` if its stat is what the cache remembers, else None."""
-        digests = self.digests(path)
-        return None if digests is None else known(digests)
 
     def digests(self, path: str) -> str | None:
         """`raw norm` (norm `-` if none), as the cache holds them, if `path`'s stat is what the
