@@ -62,7 +62,8 @@ class MirrorPlan(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import
 
     @property
     def changed(self) -> list[MirrorItem]:
-        return [item for item in self.items if item.state is not MirrorState.OK]
+        ok = MirrorState.OK  # once: an enum member's lookup is ~0.1 us, 10,000 items a run
+        return [item for item in self.items if item.state is not ok]
 
     def changes(self) -> list[str]:
         """One line per change `invoke mirror` would make (empty: up to date)."""
