@@ -25,6 +25,7 @@ from invoke.program import Program
 from invoke.tasks import Task
 
 from supamigrate.connect.masking import mask
+from supamigrate.process import leave
 
 _UNKNOWN = re.compile(r"^No idea what '(?P<token>.*)' is!$", re.S)
 _NOT_INT = re.compile(r"invalid literal for int\(\) with base 10: (?P<value>'.*')$", re.S)
@@ -58,8 +59,15 @@ def guard(program: Program, name: str) -> None:
                 2,
             ) from None
 
+    execute = program.execute
+
+    def execute_then_leave() -> None:  # every task returned: leave without the teardown
+        execute()
+        leave.now()
+
     program.parse_tasks = tasks  # type: ignore[method-assign]
     program.parse_cleanup = cleanup  # type: ignore[method-assign]
+    program.execute = execute_then_leave  # type: ignore[method-assign]
     program._supamigrate_guarded = True  # type: ignore[attr-defined]
 
 

@@ -408,3 +408,62 @@ def test_mirror_check_writes_no_cache(project: Any) -> None:
     time.sleep(2.1)  # old enough to be remembered, by a run allowed to write
     assert project.invoke("mirror", "--check").returncode == 0
     assert list(temp.iterdir()) == []
+
+
+_HEX = st.text("0123456789abcdef", min_size=32, max_size=32)
+_DIGESTS = st.one_of(
+    st.builds(lambda raw, norm: f"{raw} {norm}", _HEX, _HEX),
+    st.builds(lambda raw: f"{raw} -", _HEX),
+)
+# Well-formed ones with one character changed (a space, a dash, an upper-case or non-ASCII
+# letter, a newline anywhere), and noise of about the right length.
+_NEARLY = st.one_of(
+    _DIGESTS,
+    st.builds(
+        lambda d, at, c: d[:at] + c + d[at + 1 :],
+        _DIGESTS,
+        st.integers(0, 64),
+        st.sampled_from([" ", "-", "A", "g", "\u00e9", "\n", "0"]),
+    ),
+    st.text("0123456789abcdefA -\n\u00e9", min_size=30, max_size=70),
+)
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(st.lists(_NEARLY, max_size=6))
+def test_entries_checked_at_once_are_the_entries_the_pattern_accepts(digests: list[str]) -> None:
+    """vouch_all checks the digests it vouches for all at once (statcache._well_formed): it
+    passes them only if every one is what the per-entry pattern accepts, and it passes every
+    set of such entries of one length (mixed lengths go entry by entry)."""
+    each = all(statcache._DIGESTS.fullmatch(d) for d in digests)
+    if statcache._well_formed(digests):
+        assert each
+    elif each:
+        assert len({len(d) for d in digests}) > 1
+
+
+def test_a_malformed_entry_is_read_and_the_others_still_vouched_for(
+    aged: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One entry's digests garbled in place (its signature intact): that file alone is read
+    again, the others stay vouched for, and the run sees what reading every file sees."""
+    root = _project(tmp_path, 3)
+    _run_with_cache(root)
+    expected = _seen(root, StatCache.off())
+    path = root / "supabase" / ".temp" / CACHE_NAME
+    lines = path.read_bytes().split(b"\n")
+    garbled = next(i for i, line in enumerate(lines) if line.endswith(b" -"))
+    lines[garbled] = lines[garbled][:-34] + b"Z" * 32 + b" -"
+    path.write_bytes(b"\n".join(lines))
+    later = NOW() + 10 * 10**9  # as _run_with_cache: the files are not racy for it
+    os.utime(path, ns=(later, later))
+    read: list[str] = []
+    real = files.read_plain
+
+    def counted(name: str) -> Any:
+        read.append(name)
+        return real(name)
+
+    monkeypatch.setattr(files, "read_plain", counted)
+    assert _seen(root, StatCache.load(path)) == expected
+    assert len(read) == 1 and read[0].endswith(lines[garbled - 1].decode()), read

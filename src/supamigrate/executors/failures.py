@@ -96,7 +96,7 @@ def partial(failure: Failure, ran: list[str]) -> tuple[Outcome, Failure]:
     stays."""
     stayed = what_stayed(ran)
     outcome = Outcome.PARTIAL if stayed else Outcome.FAILED
-    return outcome, Failure(**{**failure.__dict__, "ran": stayed})
+    return outcome, failure._replace(ran=stayed)
 
 
 def end_failure(error: Any) -> Failure:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from functools import partial
 from typing import Any, ClassVar
 
@@ -156,7 +155,7 @@ class Psycopg2Executor(Psycopg2History):
         ran = self._verified(envelopes, max(ran, len(live) + 1))
         tail = self._failed(envelopes, ran, live, error, batch.body_at[ran - 1], elapsed)
         if ran - 1 < len(live):  # it was said ok: this corrects it and what was said after it
-            tail[-1] = replace(tail[-1], corrects=len(live) - (ran - 1))
+            tail[-1] = tail[-1]._replace(corrects=len(live) - (ran - 1))
         return tail
 
     def _failed(

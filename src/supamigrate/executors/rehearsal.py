@@ -187,7 +187,7 @@ class Rehearsal:
         reason = stopped_at_bound(failure.sqlstate, self.bound, "the check of deferred constraints")
         if reason and where == "COMMIT":
             return self._result(migration, Outcome.NOT_REHEARSED, started, tracer.finish(reason))
-        failure = Failure(**{**failure.__dict__, "statement": "", "located_by": where})
+        failure = failure._replace(statement="", located_by=where)
         return self._result(migration, Outcome.FAILED, started, tracer.finish(), failure)
 
     def _failed(
@@ -213,8 +213,8 @@ class Rehearsal:
         line = statement.line
         if at is not None and 0 <= at - 1 - prefix < len(statement.text):
             line = line_of(migration.sql, statement.start + at - 1 - prefix)
-        located = Failure(**{**failure.__dict__, "statement": statement.text, "line": line})
-        located = Failure(**{**located.__dict__, "located_by": "statement"})
+        located = failure._replace(statement=statement.text, line=line)
+        located = located._replace(located_by="statement")
         return self._result(migration, Outcome.FAILED, started, tracer.finish(), located)
 
     def _stop(

@@ -4,9 +4,8 @@ failure (SQLSTATE, message, the statement and line), and the result each method 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from supamigrate.project.files import MigrationFile
 
@@ -25,8 +24,7 @@ class Outcome(Enum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import, on every run
     sqlstate: str
     message: str
     detail: str = ""
@@ -42,13 +40,12 @@ class Failure:
         return self.sqlstate == "55P03"
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import, on every run
     migration: MigrationFile
     outcome: Outcome
     ms: float | None  # measured; None: not measured (its result never arrived), never guessed
     failure: Failure | None = None
-    notices: tuple[str, ...] = field(default=())
+    notices: tuple[str, ...] = ()
     trace: MigrationTrace | None = None  # --rehearse: what each statement did on the target
     # A correction: the last `corrects` results reported were wrong (said committed, they
     # were not: psycopg2.Psycopg2Executor._verified); this one replaces them.

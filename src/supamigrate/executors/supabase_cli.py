@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -98,7 +98,7 @@ class _Pushed:
             self.at_statement = True
         elif self.at_statement and self.error is not None and not line.startswith("Try "):
             statement = f"{self.error.statement}\n{line}".strip("\n")
-            self.error = replace(self.error, statement=mask(statement), located_by="supabase")
+            self.error = self.error._replace(statement=mask(statement), located_by="supabase")
 
     def ms(self, version: str) -> float | None:
         """From its "Applying" line to the next one (or the CLI's end): measured by the
@@ -118,10 +118,10 @@ class _Pushed:
         if failure is not None and failure.statement:
             found = migration.sql.find(failure.statement.splitlines()[0])
             line = migration.sql.count("\n", 0, found) + 1 if found >= 0 else 0
-            failure = replace(failure, line=line)
+            failure = failure._replace(line=line)
         if failure is None and self.error is not None and not self.began:  # its own setup
             why = f"{self.error.message} (`supabase db push`, before it began any migration)"
-            failure = replace(self.error, message=why)
+            failure = self.error._replace(message=why)
         if failure is None:
             why = f"`supabase db push` exited {self.code} without applying it; see its output above"
             failure = Failure("?????", why)

@@ -60,10 +60,15 @@ def _fetch(cur: cursor, known: Mapping[str, bytes]) -> list[HistoryRow]:
     cur.execute(SELECT_SUMS)
     sums = cur.fetchall()
     missing = [version for version, _, md5 in sums if md5 is not None and md5 not in known]
-    texts: dict[str, tuple[str, str]] = {}
-    if missing:  # re-read with their sums: a row changed since is keyed by its new text
-        cur.execute(SELECT_TEXTS.format(where="WHERE version = ANY(%s)"), (missing,))
-        texts = {v: (md5, text) for v, _, md5, text in cur.fetchall()}
+    if not missing:  # every text seen before (the usual run): one pass, no branches
+        remembered = known.get
+        return [
+            _tuple(HistoryRow, (version, name, None, remembered(md5 or ""), md5, True))
+            for version, name, md5 in sums
+        ]
+    # Re-read with their sums: a row changed since is keyed by its new text.
+    cur.execute(SELECT_TEXTS.format(where="WHERE version = ANY(%s)"), (missing,))
+    texts = {v: (md5, text) for v, _, md5, text in cur.fetchall()}
     rows = []
     for version, name, md5 in sums:
         if md5 is None or md5 in known:

@@ -6,12 +6,11 @@ directly in supabase/migrations are first-class. Nothing here touches a database
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import re
 import stat
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -19,6 +18,7 @@ from typing import NamedTuple
 from supamigrate.brief import printable
 from supamigrate.errors import ConfigError, UsageError
 from supamigrate.history.table import digest
+from supamigrate.project.listing import child, children, list_entries, opened
 from supamigrate.project.statcache import Known, StatCache, known, raw_digest
 from supamigrate.sql.sqlsplit import strip_bom
 
@@ -37,20 +37,27 @@ class FileText:
     """A migration file's bytes and text: read already, or vouched for by the stat cache
     (statcache.py) and read only when a step needs them, then checked against its digest."""
 
-    __slots__ = ("_data", "_norm", "_text", "known", "path")
+    __slots__ = ("_data", "_norm", "_text", "digests", "path")
 
-    def __init__(self, path: Path, data: bytes | None, known: Known | None = None) -> None:
+    def __init__(self, path: Path, data: bytes | None, digests: str | None = None) -> None:
         self.path = path
-        self.known = known
+        # `raw norm` as the stat cache holds them (statcache.known), kept as they are: most
+        # files of a big project's run are only compared by them, never read.
+        self.digests = digests
         self._data = data
         self._text: str | None = None
         self._norm: bytes | None = None
 
     @property
+    def known(self) -> Known | None:
+        """What the stat cache vouched for (or learnt when the file was read)."""
+        return None if self.digests is None else known(self.digests)
+
+    @property
     def data(self) -> bytes:
         if self._data is None:
             data = _read_bytes(self.path)
-            if self.known is not None and raw_digest(data) != self.known.raw:
+            if self.digests is not None and raw_digest(data) != self.digests[:32]:
                 raise UsageError(f"{self.path} changed while supamigrate ran: run it again.")
             self._data = data
         return self._data
@@ -64,14 +71,17 @@ class FileText:
     @property
     def raw(self) -> str:
         """The digest of the bytes (statcache.raw_digest), without reading them if vouched for."""
-        return self.known.raw if self.known is not None else raw_digest(self.data)
+        return self.digests[:32] if self.digests is not None else raw_digest(self.data)
 
     @property
     def norm(self) -> bytes:
         """history.digest of the text: what the drift check compares with a history row."""
         if self._norm is None:
-            known = self.known.norm if self.known is not None else None
-            self._norm = bytes.fromhex(known) if known is not None else digest(self.text)
+            vouched = self.digests
+            if vouched is not None and vouched[33] != "-":
+                self._norm = bytes.fromhex(vouched[33:])
+            else:
+                self._norm = digest(self.text)
         return self._norm
 
 
@@ -134,82 +144,6 @@ def version_for(number: int, base: str) -> str | None:
     return version if len(version) == 14 else None
 
 
-def sql_files(directory: Path) -> list[Path]:
-    """The directory's entries, sorted, without a stat per entry (os.scandir's d_type)."""
-    return [child(directory, name) for name in list_entries(directory)]
-
-
-def child(directory: Path, name: str) -> Path:
-    """`directory / name` for one entry name from a listing, without parsing it again."""
-    return children(directory)(name)
-
-
-def children(directory: Path) -> Callable[[str], Path]:
-    """What makes `directory / name` for entry names from a listing, without parsing them.
-
-    `/` parses its operand as a path (~4 us): 40 ms of a run that lists 10,000 migrations.
-    pathlib's own iterdir() builds children with `_make_child_relpath`; where a Python
-    lacks it, the plain operator does the same.
-    """
-    make: Callable[[str], Path] | None = getattr(directory, "_make_child_relpath", None)
-    return directory.joinpath if make is None else make
-
-
-@contextlib.contextmanager
-def opened(directory: Path) -> Iterator[int | None]:
-    """The directory open (for stats by entry name, `os.stat(name, dir_fd=...)`, that do not
-    walk its path once per file), or None where it cannot be opened: then by path."""
-    try:
-        if os.stat not in os.supports_dir_fd:
-            raise OSError  # (a platform without fstatat)
-        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        yield None
-        return
-    try:
-        yield descriptor
-    finally:
-        os.close(descriptor)
-
-
-def list_entries(directory: Path) -> dict[str, bool]:
-    """Entry name -> whether d_type says plainly a regular file (no symlink), sorted by name.
-
-    Directories are left out. A plain file can be opened and read without a stat first
-    (`read_plain`); anything else (a link, a FIFO, a socket) goes the careful way.
-    """
-    try:
-        with os.scandir(directory) as entries:
-            try:  # d_type answers both questions without a syscall: no wrappers per entry
-                found = {
-                    e.name: e.is_file(follow_symlinks=False) for e in entries if not e.is_dir()
-                }
-            except OSError:  # no d_type here, and an entry's stat failed (a symlink loop)
-                found = _careful_listing(directory)
-    except OSError as exc:
-        raise UsageError(f"{directory} cannot be listed ({exc.strerror}): fix it.") from None
-    return {name: found[name] for name in sorted(found)}  # sorting str keys: the fast path
-
-
-def _careful_listing(directory: Path) -> dict[str, bool]:
-    with os.scandir(directory) as entries:
-        return {e.name: _is_plain(e) for e in entries if not _is_dir(e)}
-
-
-def _is_plain(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_file(follow_symlinks=False)
-    except OSError:
-        return False
-
-
-def _is_dir(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:  # a symlink loop: a file to refuse by name, not a crash
-        return False
-
-
 def read_plain(path: str) -> tuple[bytes, os.stat_result]:
     """A file d_type called regular, and its fstat taken before reading: open (never blocking,
     should it have become a FIFO since), check it still is one, read it. One open and a read
@@ -256,17 +190,20 @@ def _sources(directory: Path, cache: StatCache | None, fd: int | None) -> dict[i
     sources: dict[int, SourceFile] = {}
     prefix = f"{directory}/"
     make = children(directory)
-    digests = None if cache is None else cache.digests  # cache.vouch, one call less a file
-    for name, plain in list_entries(directory).items():  # a dangling link or a FIFO is read,
-        if name[0] == ".":  # and fails loudly
+    listing = list_entries(directory)  # a dangling link or a FIFO is read, and fails loudly
+    # The plain files the cache vouches for, all at once (statcache.vouch_all: one call).
+    vouched = {} if cache is None else cache.vouch_all(prefix, _plain(listing), fd)
+    match, find = SOURCE_NAME.match, vouched.get
+    for name, plain in listing.items():
+        if name[0] == ".":
             continue
-        match = SOURCE_NAME.match(name)
-        if not match:
+        matched = match(name)
+        if not matched:
             raise UsageError(
                 f"{make(name)}: migration file names must look like 001_create_tables.sql "
                 "(digits, underscore, lowercase letters/digits/underscores, .sql): rename it."
             )
-        digits, part = match.groups()
+        digits, part = matched.groups()
         if len(part) > MAX_NAME:  # its mirror (and temp) name must fit on disk
             raise UsageError(
                 f"{name[:40]}...: the name part is {len(part)} characters; its "
@@ -280,22 +217,26 @@ def _sources(directory: Path, cache: StatCache | None, fd: int | None) -> dict[i
                 f"{path} and {sources[number].path} share the number {number}: "
                 "renumber one of them (numbers must be unique)."
             )
-        key = prefix + name
-        vouched = digests(key, name, fd) if plain and digests is not None else None
-        if vouched is None:  # (file_text, inlined)
-            body = read_text(path, plain, cache, key)
+        digests = find(name)
+        if digests is None:
+            body = read_text(path, plain, cache, prefix + name)
         else:
-            body = FileText(path, None, known(vouched))
+            body = FileText(path, None, digests)
         sources[number] = _tuple(SourceFile, (number, part, path, body, name, name[:-4]))
     return sources
+
+
+def _plain(listing: Mapping[str, bool]) -> list[str]:
+    """The names of a listing that d_type called plainly regular files (not hidden)."""
+    return [name for name, plain in listing.items() if plain and name[0] != "."]
 
 
 def file_text(path: Path, plain: bool, cache: StatCache | None, key: str) -> FileText:
     """A listed file, vouched for by the cache, or read (checked as UTF-8) and learnt by it.
     `key`: the path as a string (str(path) formats it anew: ~1.5 us, 20,000 times)."""
-    known = cache.vouch(key) if plain and cache is not None else None
-    if known is not None:
-        return FileText(path, None, known)
+    digests = cache.digests(key) if plain and cache is not None else None
+    if digests is not None:
+        return FileText(path, None, digests)
     return read_text(path, plain, cache, key)
 
 
@@ -304,8 +245,9 @@ def read_text(path: Path, plain: bool, cache: StatCache | None, key: str) -> Fil
     data, st = read_listed(path, plain)
     body = FileText(path, data)
     text = body.text  # not UTF-8: refused now, not when the text is first asked for
-    if st is not None and cache is not None:
-        body.known = cache.learn(key, st, data, text)
+    learnt = None if st is None or cache is None else cache.learn(key, st, data, text)
+    if learnt is not None:
+        body.digests = f"{learnt.raw} {learnt.norm or '-'}"
     return body
 
 
@@ -362,7 +304,10 @@ def discover_migrations(
     warnings: list[str] = []
     if not mirror_dir.is_dir():
         return [], warnings
-    for name, plain in (list_entries(mirror_dir) if listing is None else listing).items():
+    entries = list_entries(mirror_dir) if listing is None else listing
+    if entries.keys() == skip and len({n.partition("_")[0] for n in entries}) == len(entries):
+        return [], warnings  # only mirror copies, no two sharing a version (the usual folder)
+    for name, plain in entries.items():
         skipped = name in skip
         if skipped:  # a mirror's own name, `<digits>_<[a-z0-9_]+>.sql`: no check can fail
             version = name.partition("_")[0]

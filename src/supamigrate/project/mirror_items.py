@@ -52,7 +52,7 @@ class MirrorPlan(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import
     items: tuple[MirrorItem, ...]
     manifest_text: str | None  # what the manifest should hold after apply (None: no file)
     manifest_now: str | None  # what it holds now (None: no file)
-    # supabase/migrations as listed for the plan (files.list_entries), listed once a run.
+    # supabase/migrations as listed for the plan (listing.list_entries), listed once a run.
     listing: dict[str, bool] | None = None
     cache: StatCache | None = None  # what vouched for the files, to vouch for the rest
 
@@ -62,7 +62,8 @@ class MirrorPlan(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import
 
     @property
     def changed(self) -> list[MirrorItem]:
-        return [item for item in self.items if item.state is not MirrorState.OK]
+        ok = MirrorState.OK  # once: an enum member's lookup is ~0.1 us, 10,000 items a run
+        return [item for item in self.items if item.state is not ok]
 
     def changes(self) -> list[str]:
         """One line per change `invoke mirror` would make (empty: up to date)."""

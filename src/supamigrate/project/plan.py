@@ -50,22 +50,24 @@ class Plan(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import
 
 def make_plan(files: list[MigrationFile], rows: list[HistoryRow]) -> Plan:
     by_version = {row.version: row for row in rows}
-    entries = []
+    entries: list[Entry] = []
+    # Looked up once, not per file: 10,000 files on a big project's run.
+    pending, applied, drifted, take = State.PENDING, State.APPLIED, State.DRIFTED, by_version.pop
     for file in files:
-        row = by_version.pop(file.version, None)
+        row = take(file.version, None)
         if row is None:
-            state = State.PENDING
-        elif row.digest is not None:  # _same, inlined: 10,000 files on a big project's run
-            state = State.APPLIED if row.digest == file.text_digest else State.DRIFTED
+            state = pending
+        elif row.digest is not None:  # _same, inlined
+            state = applied if row.digest == file.text_digest else drifted
         else:
-            state = State.APPLIED if matches_file(row, file.sql) else State.DRIFTED
+            state = applied if matches_file(row, file.sql) else drifted
         entries.append(_tuple(Entry, (file.version, file.label, state, file, row)))
     for row in by_version.values():
         label = f"{row.version}_{row.name}" if row.name else row.version
         entries.append(Entry(row.version, label, State.MISSING_LOCALLY, None, row))
     entries.sort(key=_VERSION)
-    pending = tuple(e.file for e in entries if e.state is State.PENDING and e.file)
-    return Plan(tuple(entries), pending)
+    to_apply = tuple(e.file for e in entries if e.state is pending and e.file)
+    return Plan(tuple(entries), to_apply)
 
 
 _VERSION = attrgetter("version")

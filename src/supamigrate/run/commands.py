@@ -18,6 +18,7 @@ from supamigrate.executors.results import Outcome, Result
 from supamigrate.history.digests import DIGESTS_NAME, recorded_row, save_digests
 from supamigrate.history.table import HistoryRow
 from supamigrate.output import Reporter, plan_json, plan_lines, plan_summary
+from supamigrate.process import leave
 from supamigrate.process.quiet_gc import no_collector_passes
 from supamigrate.project import files as fs
 from supamigrate.project import mirror as mirror_files
@@ -223,6 +224,7 @@ def status(config: Config, out: Reporter, executor: Executor) -> Plan:
             raise DatabaseUnavailable("status needs a database connection; none could be made.")
         _remember(config, rows)
         plan = make_plan(migrations, rows)
+        leave.keep(migrations, rows, plan)  # freed by the exit, not one by one on return
     out.fact("migrations", plan_json(plan))
     out.fact("summary", plan_summary(plan))
     out.say(f"Migrations on {config.target.describe()}:")
@@ -241,6 +243,7 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Ex
         if keep:
             _remember(config, rows)
         plan = make_plan(migrations, rows)
+        leave.keep(migrations, mirror_plan, rows, plan)  # freed by the exit, not one by one
     if options.migration is not None:
         plan = select_one(plan, options.migration)
     if out.as_json:  # 10,000 dicts nobody reads otherwise
