@@ -89,7 +89,7 @@ def lint_sql(sql: str, *, path: str, known: Known | None = None) -> list[Finding
     """
     single = known is None
     known = Known() if known is None else known
-    findings = _lint(read_sql(sql), path, known)
+    findings = _lint(read_sql(sql, lazy_rows=True), path, known)
     return _drop_indexed_foreign_keys(findings, known) if single else findings
 
 
@@ -112,7 +112,7 @@ def lint_files(
 
 
 def _lint_one(text: str, path: str, known: Known) -> list[Finding]:
-    return _lint(read_sql(text), path, known)
+    return _lint(read_sql(text, lazy_rows=True), path, known)
 
 
 def _lint(reading: Reading, path: str, known: Known) -> list[Finding]:

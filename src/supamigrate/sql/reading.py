@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supamigrate.process.quiet_gc import no_collector_passes
+from supamigrate.sql.lean import restore, without_values
 
 Node = dict[str, Any]
 NO_TRANSACTION_MARKER = "-- supamigrate:no-transaction"
@@ -71,18 +72,19 @@ def line_of(sql: str, index: int) -> int:
     return sql.count("\n", 0, index) + 1
 
 
-def read_sql(sql: str) -> Reading:
-    """Parse the whole file once; on a syntax error, keep what parses before it."""
+def read_sql(sql: str, *, lazy_rows: bool = False) -> Reading:
+    """Parse the whole file once; on a syntax error, keep what parses before it. With
+    `lazy_rows`, INSERT ... VALUES rows are decoded on first use (sql.lean; for lint)."""
     with no_collector_passes():  # a 50 MB file's tree is millions of dicts (see quiet_gc)
-        return _read(sql)
+        return _read(sql, lazy_rows)
 
 
-def _read(sql: str) -> Reading:
+def _read(sql: str, lazy_rows: bool = False) -> Reading:
     from pglast import parser  # on first use: a run with nothing pending never parses
 
     marker = has_no_transaction_marker(sql)
     try:
-        return Reading(sql, _statements(sql), None, marker)
+        return Reading(sql, _statements(sql, lazy_rows), None, marker)
     except RecursionError:  # the parse tree is deeper than Python's JSON reader can go
         problem = SyntaxProblem(1, "an expression nested too deeply to check: split it up")
         return Reading(sql, (), problem, marker)
@@ -93,11 +95,17 @@ def _read(sql: str) -> Reading:
         return Reading(sql, _prefix_statements(sql, at), problem, marker)
 
 
-def _statements(sql: str) -> tuple[Statement, ...]:
+def _statements(sql: str, lazy_rows: bool = False) -> tuple[Statement, ...]:
     from pglast import parser  # on first use: a run with nothing pending never parses
 
     utf8 = sql.encode("utf-8")
-    raw = json.loads(parser.parse_sql_json(sql))["stmts"]
+    text = parser.parse_sql_json(sql)
+    if lazy_rows:
+        lean, cuts = without_values(text, utf8)
+        raw = json.loads(lean)["stmts"]
+        restore(raw, text, cuts)
+    else:
+        raw = json.loads(text)["stmts"]
     spans: list[tuple[int, int]] = []
     for item in raw:
         start = item.get("stmt_location", 0)
