@@ -1,16 +1,23 @@
-"""`supamigrate lint` run without Invoke (direct.py) answers exactly as through Invoke: the
-same stdout, stderr and exit code, findings, JSON and one-line errors alike."""
+"""lint's faster paths answer exactly as the plain ones: `supamigrate lint` without Invoke
+(direct.py) as through Invoke (stdout, stderr, exit code); the report's one write as a `say`
+per line; the JSON findings as dataclasses.asdict made them."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
+from supamigrate import output
+from supamigrate.connect.masking import register_secret
 from supamigrate.direct import plain_lint
+from supamigrate.lint import lint_files, to_json
+from supamigrate.output import Reporter
 
 DIRECT = "from supamigrate.cli import main; main()"
 THROUGH_INVOKE = (
@@ -97,3 +104,40 @@ def test_the_direct_path_does_not_import_invoke(repo: Path) -> None:
     )
     _, err, _ = _run(code, repo, ["lint", "--all"])
     assert err.strip() == "[] 1"
+
+
+def test_json_findings_are_asdicts_of_the_findings() -> None:
+    sql = (
+        "create index i on t (a);\n"
+        "-- supamigrate:allow require-concurrent-index-creation small table\n"
+        "create index j on t (b);\nalter table t add column c int not null default random();\n"
+    )
+    findings = lint_files([("1.sql", sql)])
+    assert any(f.suppressed for f in findings) and any(not f.suppressed for f in findings)
+    expected = [{**asdict(f), "level": f.level.value} for f in findings]
+    assert to_json(findings) == expected
+    assert [list(d) for d in to_json(findings)] == [list(d) for d in expected]
+
+
+@pytest.mark.parametrize("program", ["invoke", "supamigrate"])
+def test_one_write_says_what_a_say_per_line_says(
+    program: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(output, "PROGRAM", program)
+    register_secret("s3cret-pw")
+    lines = [
+        "plain line",
+        "run `invoke migrate` first",
+        "postgresql://me:hunter2@db.example.com/x and password=abc",
+        "a secret s3cret-pw here",
+        "escape \x1b[31m red \u202e and \r",
+        "",
+    ]
+    each, once = io.StringIO(), io.StringIO()
+    for line in lines:
+        Reporter(stream=each).say(line)
+    Reporter(stream=once).say_each(lines)
+    assert once.getvalue() == each.getvalue()
+    quiet = io.StringIO()
+    Reporter(stream=quiet).say_each(["plain", "lines"])
+    assert quiet.getvalue() == "plain\nlines\n"
