@@ -141,3 +141,22 @@ def test_one_write_says_what_a_say_per_line_says(
     quiet = io.StringIO()
     Reporter(stream=quiet).say_each(["plain", "lines"])
     assert quiet.getvalue() == "plain\nlines\n"
+
+
+def test_pglast_node_classes_load_only_when_used() -> None:
+    """sql.lazy_pglast: reading SQL as JSON builds none of pglast's node classes or enums;
+    code that uses them (pglast.parse_sql) still gets them, loaded on first use."""
+    code = (
+        "import sys\n"
+        "from supamigrate.sql.reading import read_sql\n"
+        "assert read_sql('select 1;').statements[0].kind == 'SelectStmt'\n"
+        "print('pglast.enums.nodes' in sys.modules, type(sys.modules['pglast.ast']).__name__)\n"
+        "import pglast\n"
+        "from pglast.enums import LockClauseStrength\n"
+        "node = pglast.parse_sql('select 1 for update')[0].stmt\n"
+        "print(type(node).__name__, node.lockingClause[0].strength is LockClauseStrength.LCS_FORUPDATE)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split("\n")[:2] == ["False _LazyModule", "SelectStmt True"]
