@@ -11,14 +11,14 @@ known to be nullable) are kept: what lint has not seen, it does not claim.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from supamigrate.lint.nodes import Node, Table, options, strings, table_of, unwrap
 from supamigrate.sql.reading import Statement
 
 
-@dataclass(frozen=True)
-class Index:
+class Index(NamedTuple):
+    # a NamedTuple: built in C, and pickled compactly to the two-core parent (lint.parallel)
     table: Table
     columns: tuple[str, ...]  # leading key columns by name; an expression ends the list
     partial: bool
