@@ -11,6 +11,7 @@ from supamigrate.lint.known import Known, learn
 from supamigrate.lint.migration import Migration, read_migration
 from supamigrate.lint.parallel import lint_in_two, worth_it
 from supamigrate.lint.suppress import EVERY_RULE, Allow, allows_by_statement
+from supamigrate.process.heap import reuse_freed_blocks
 from supamigrate.process.quiet_gc import no_collector_passes
 from supamigrate.sql.reading import (
     Reading,
@@ -103,8 +104,11 @@ def lint_files(
     cores (lint.parallel) unless `parallel` is False; the findings are the same.
     """
     known = Known(lock_timeout_off=lock_timeout_off)
+    two = parallel if parallel is not None else worth_it(files)
+    if two:
+        reuse_freed_blocks()  # a long run: each file's big blocks serve the next (process.heap)
     with no_collector_passes():  # rules read the trees and make no cycles (see quiet_gc)
-        if parallel if parallel is not None else worth_it(files):
+        if two:
             findings = lint_in_two(files, known, _lint_one)
         else:
             findings = [f for path, text in files for f in _lint_one(text, path, known)]
