@@ -93,26 +93,24 @@ class Rows(list[Any]):
         return super().__repr__()
 
 
-def without_values(text: str, utf8: bytes) -> tuple[str, list[tuple[int, int, int]]]:
+def without_values(text: str, utf8: bytes) -> tuple[str, dict[int, tuple[int, int]]]:
     """`text` (libpg_query's JSON of the file whose UTF-8 is `utf8`) with each plain INSERT's
-    VALUES rows replaced by `[]`, and where they were: (statement ordinal, start, end) in
-    `text`."""
-    cuts: list[tuple[int, int, int]] = []
-    if _INSERT not in text or b"uescape" in utf8.lower():
+    VALUES rows replaced by `[]`, and where they were in `text`, by the statement's location."""
+    cuts: dict[int, tuple[int, int]] = {}
+    if _INSERT not in text or _custom_escapes(utf8):
         return text, cuts
     parts: list[str] = []
-    kept = ordinal = counted = 0  # text[:kept] is in parts; ordinal: of the item at `counted`
+    kept = 0  # text[:kept] is in parts
     at = text.find(_INSERT)
     while at >= 0:
         following = text.find(_ITEM, at + 1)
         end = following - 1 if following >= 0 else len(text) - 2  # the item's `,` or `]}`
-        span = _values_span(text, at, end, utf8)
-        if span:
-            ordinal += text.count(_ITEM, counted, at)
-            counted = at
-            cuts.append((ordinal, *span))
-            parts += (text[kept : span[0]], "[]")
-            kept = span[1]
+        found = _values_span(text, at, end, utf8)
+        if found:
+            location, first, last = found
+            cuts[location] = (first, last)
+            parts += (text[kept:first], "[]")
+            kept = last
         at = text.find(_INSERT, end)
     if not cuts:
         return text, cuts
@@ -120,16 +118,19 @@ def without_values(text: str, utf8: bytes) -> tuple[str, list[tuple[int, int, in
     return "".join(parts), cuts
 
 
-def restore(items: list[Any], text: str, cuts: list[tuple[int, int, int]]) -> None:
-    """Put the rows cut from `text` back into the decoded statements, decoded on first use."""
-    for ordinal, first, last in cuts:
-        node = items[ordinal]["stmt"]["InsertStmt"]["selectStmt"]["SelectStmt"]
-        node["valuesLists"] = Rows(text, (first, last))
+def restore(node: dict[str, Any], text: str, span: tuple[int, int]) -> None:
+    """Put an INSERT's rows cut from `text` back into its decoded node, decoded on first use."""
+    node["selectStmt"]["SelectStmt"]["valuesLists"] = Rows(text, span)
 
 
-def _values_span(text: str, at: int, end: int, utf8: bytes) -> tuple[int, int] | None:
-    """Where this INSERT item's VALUES rows are (`[` to `]` inclusive), when it is a plain
-    VALUES insert whose rows are surely not too deep to decode."""
+def _custom_escapes(utf8: bytes) -> bool:
+    """A UESCAPE clause may make any character an escape (only after a U& literal)."""
+    return (b"U&" in utf8 or b"u&" in utf8) and b"uescape" in utf8.lower()
+
+
+def _values_span(text: str, at: int, end: int, utf8: bytes) -> tuple[int, int, int] | None:
+    """The statement's location and where its VALUES rows are (`[` to `]` inclusive), when it
+    is a plain VALUES insert whose rows are surely not too deep to decode."""
     start = text.find(_VALUES, at, end)
     if start < 0:
         return None
@@ -138,8 +139,8 @@ def _values_span(text: str, at: int, end: int, utf8: bytes) -> tuple[int, int] |
         return None
     location = int(tail[1] or 0)
     length = int(tail[2] or 0) or len(utf8) - location
-    sql = utf8[location : location + length]
-    slack = sql.count(b"]") + sql.count(b"}") + sql.count(b"\\")
+    stop = location + length
+    slack = sum(utf8.count(char, location, stop) for char in (b"]", b"}", b"\\"))
     first, last = start + len(_VALUES) - 1, tail.start() + 1
     if text.find(_SORT, first, last) >= 0:
         return None
@@ -149,4 +150,4 @@ def _values_span(text: str, at: int, end: int, utf8: bytes) -> tuple[int, int] |
         opened = text.count("[", chunk, stop) + text.count("{", chunk, stop)
         peak = max(peak, depth + opened)
         depth += opened - text.count("]", chunk, stop) - text.count("}", chunk, stop)
-    return (first, last) if peak + slack <= _SAFE_DEPTH else None
+    return (location, first, last) if peak + slack <= _SAFE_DEPTH else None

@@ -99,13 +99,13 @@ def _statements(sql: str, lazy_rows: bool = False) -> tuple[Statement, ...]:
     from pglast import parser  # on first use: a run with nothing pending never parses
 
     utf8 = sql.encode("utf-8")
-    text = parser.parse_sql_json(sql)
+    tree = parser.parse_sql_json(sql)
+    cuts: dict[int, tuple[int, int]] = {}
     if lazy_rows:
-        lean, cuts = without_values(text, utf8)
+        lean, cuts = without_values(tree, utf8)
         raw = json.loads(lean)["stmts"]
-        restore(raw, text, cuts)
     else:
-        raw = json.loads(text)["stmts"]
+        raw = json.loads(tree)["stmts"]
     spans: list[tuple[int, int]] = []
     for item in raw:
         start = item.get("stmt_location", 0)
@@ -116,6 +116,8 @@ def _statements(sql: str, lazy_rows: bool = False) -> tuple[Statement, ...]:
     for item, index in zip(raw, range(0, len(offsets), 2), strict=True):
         (start, line), (end, _) = offsets[index], offsets[index + 1]
         ((kind, node),) = item["stmt"].items()
+        if cuts and kind == "InsertStmt" and item.get("stmt_location", 0) in cuts:
+            restore(node, tree, cuts[item.get("stmt_location", 0)])
         text = sql[start:end].rstrip()
         result.append(Statement(kind, node, start, start + len(text), line, text))
     return tuple(result)
