@@ -12,12 +12,17 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from supamigrate import output
 from supamigrate.connect.masking import register_secret
 from supamigrate.direct import plain_lint
 from supamigrate.lint import lint_files, to_json
+from supamigrate.lint.nodes import function_name, walk
+from supamigrate.lint.security import _calls_outside_sublinks
 from supamigrate.output import Reporter
+from supamigrate.sql.reading import read_sql
 
 DIRECT = "from supamigrate.cli import main; main()"
 THROUGH_INVOKE = (
@@ -187,3 +192,50 @@ def test_a_freed_large_block_is_reused_without_page_faults() -> None:
     if faults["plain"] < 1000:
         pytest.skip(f"this C library reuses large blocks already ({faults})")
     assert faults["tuned"] < faults["plain"] / 10, faults
+
+
+PART = st.sampled_from(
+    [
+        "auth.uid()",
+        "(select auth.uid())",
+        "auth.jwt() ->> 'role'",
+        "(select auth.jwt() ->> 'role')",
+        "current_setting('app.tenant', true)",
+        "now()",
+        "coalesce(auth.role(), 'anon')",
+        "exists (select 1 from t where t.owner = auth.uid())",
+        "user_id",
+        "array[auth.email()]",
+        "case when auth.uid() is null then false else true end",
+        "lower(name)",
+        "(select 1) = any (array[(select auth.uid())])",
+    ]
+)
+EXPRESSION = st.recursive(
+    PART,
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from([" = ", " <> ", " and ", " or "]), inner).map("".join),
+        inner.map(lambda e: f"({e})"),
+        inner.map(lambda e: f"coalesce({e}, null)"),
+        inner.map(lambda e: f"(select {e})"),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(EXPRESSION)
+def test_calls_outside_sublinks_are_what_the_walk_finds(expression: str) -> None:
+    """security._calls_outside_sublinks (auth_rls_initplan's fast walk) finds exactly the
+    FuncCall nodes walk(..., into_sublinks=False) finds, on policy expressions."""
+    sql = f"create policy p on t for select using ({expression}) with check ({expression})"
+    reading = read_sql(sql)
+    assume(reading.error is None)  # `a = b = c` does not parse: nothing to compare
+    node = reading.statements[0].node
+    expressions = [node[field] for field in ("qual", "with_check") if field in node]
+    walked = {
+        function_name(call)
+        for kind, call in walk(expressions, into_sublinks=False)
+        if kind == "FuncCall"
+    }
+    assert _calls_outside_sublinks(expressions) == walked
