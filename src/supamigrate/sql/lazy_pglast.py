@@ -9,7 +9,6 @@ they cost nothing unless used and behave as always when they are (pglast.parse_s
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
@@ -19,7 +18,7 @@ from types import ModuleType
 LAZY = frozenset({"pglast.enums", "pglast.ast"})
 
 
-class _LazyFinder(importlib.abc.MetaPathFinder):
+class _LazyFinder:  # a meta path finder (not importlib.abc's: that imports tempfile & co.)
     def find_spec(
         self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
