@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -59,13 +58,11 @@ def guarded(name: str, as_json: bool, call: Callable[[], T]) -> T:
     try:
         return call()
     except SupamigrateError as exc:
-        if os.environ.get("SUPAMIGRATE_DEBUG"):
-            traceback.print_exc()
+        _debug()
         github.run_failed(name, exc)
         raise Stop(printable(shown(f"FAILED: {exc}")), exc.exit_code) from None
     except (OSError, UnicodeError) as exc:  # the disk or the environment said no: one line
-        if os.environ.get("SUPAMIGRATE_DEBUG"):
-            traceback.print_exc()
+        _debug()
         raise Stop(printable(shown(f"FAILED: {_os_error(exc)}")), 2) from None
     except KeyboardInterrupt as exc:  # before or after applying: nothing was in flight
         signum = getattr(exc, "signum", 2)  # SIGTERM too (interrupt.terminable)
@@ -75,6 +72,13 @@ def guarded(name: str, as_json: bool, call: Callable[[], T]) -> T:
             signame = "SIGTERM" if signum == 15 else "SIGINT"
             print(f'{{"interrupted": {{"signal": "{signame}"}}, "results": []}}', flush=True)
         raise Stop(f"{stopped}: no migration was running.", 128 + signum) from None
+
+
+def _debug() -> None:
+    if os.environ.get("SUPAMIGRATE_DEBUG"):
+        import traceback  # here: only SUPAMIGRATE_DEBUG prints one
+
+        traceback.print_exc()
 
 
 def _os_error(exc: OSError | UnicodeError) -> str:

@@ -22,7 +22,7 @@ from supamigrate.lint import lint_files, to_json
 from supamigrate.lint.nodes import function_name, walk
 from supamigrate.lint.security import _calls_outside_sublinks
 from supamigrate.output import Reporter
-from supamigrate.sql.reading import read_sql
+from supamigrate.sql.reading import NO_TRANSACTION_KINDS, needs_no_transaction, read_sql
 
 DIRECT = "from supamigrate.cli import main; main()"
 THROUGH_INVOKE = (
@@ -239,3 +239,35 @@ def test_calls_outside_sublinks_are_what_the_walk_finds(expression: str) -> None
         if kind == "FuncCall"
     }
     assert _calls_outside_sublinks(expressions) == walked
+
+
+OUTSIDE_A_TRANSACTION = [
+    "create index concurrently i on t (a)",
+    "drop index concurrently i",
+    "reindex (concurrently) index i",
+    "reindex index concurrently i",
+    "reindex schema public",
+    "reindex database postgres",
+    "reindex system postgres",
+    "vacuum t",
+    "cluster",
+    "alter table t detach partition p concurrently",
+    "discard all",
+    "alter database d set tablespace s",
+    "alter system set work_mem = '4MB'",
+    "create database d",
+    "drop database d",
+    "create tablespace s location '/tmp/s'",
+    "drop tablespace s",
+    "create index i on t (a)",
+    "vacuum full t",
+    "select 1",
+]
+
+
+@pytest.mark.parametrize("sql", OUTSIDE_A_TRANSACTION)
+def test_only_the_listed_kinds_can_need_no_transaction(sql: str) -> None:
+    """check_file_rules skips kinds outside NO_TRANSACTION_KINDS: none of those is refused."""
+    (statement,) = read_sql(sql + ";").statements
+    if list(needs_no_transaction(statement)):
+        assert statement.kind in NO_TRANSACTION_KINDS

@@ -14,6 +14,7 @@ from supamigrate.lint.suppress import EVERY_RULE, Allow, allows_by_statement
 from supamigrate.process.heap import reuse_freed_blocks
 from supamigrate.process.quiet_gc import no_collector_passes
 from supamigrate.sql.reading import (
+    NO_TRANSACTION_KINDS,
     Reading,
     Statement,
     needs_no_transaction,
@@ -29,7 +30,7 @@ def check_file_rules(statement: Statement, index: int, migration: Migration) -> 
     if statement.kind == "TransactionStmt" and not migration.no_transaction:
         # a no-transaction file may open and close its own (the runner checks it ends closed)
         yield Hit("transaction-control", statement.line, statement.text.split(None, 1)[0])
-    if not migration.no_transaction:
+    if not migration.no_transaction and statement.kind in NO_TRANSACTION_KINDS:
         for what in needs_no_transaction(statement):
             yield Hit("requires-no-transaction", statement.line, f"{what} in a transaction")
     if statement.kind == "DoStmt":
