@@ -27,6 +27,7 @@ LAYERS: list[list[str]] = [
     ["advise", "local"],  # features over the engine
     ["tenant"],  # the tenant content (uses advise's lints)
     ["edge", "usage", "flagcheck"],  # around the tasks
+    ["direct"],  # the lint task's body; `supamigrate lint` without Invoke
     ["collection"],  # the Invoke tasks
     ["cli"],  # the `supamigrate` program
 ]

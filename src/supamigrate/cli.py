@@ -1,31 +1,41 @@
 """The `supamigrate` command: an Invoke Program over the package's collection.
 
 `supamigrate migrate` in any folder of any Supabase repo runs the same task as `invoke
-migrate` here; the project root is found upward from the current folder.
+migrate` here; the project root is found upward from the current folder. A plain `lint`
+(CI's and pre-commit's) runs its task directly, without importing Invoke (direct.py).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
-from invoke.program import Program
+from supamigrate import output
 
-from supamigrate import output, usage
-from supamigrate.collection import ns
+if TYPE_CHECKING:
+    from invoke.program import Program
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("supamigrate")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "unknown"
 
 
-program = Program(namespace=ns, name="supamigrate", binary="supamigrate", version=_version())
-# A mistyped flag or task: exit 2 with the nearest name; `lint PATH...` reads those files.
-usage.guard(program, "supamigrate")
+def program() -> Program:
+    from invoke.program import Program
+
+    from supamigrate import usage
+    from supamigrate.collection import ns
+
+    made = Program(namespace=ns, name="supamigrate", binary="supamigrate", version=_version())
+    # A mistyped flag or task: exit 2 with the nearest name; `lint PATH...` reads those files.
+    usage.guard(made, "supamigrate")
+    return made
 
 
 def main() -> None:
@@ -33,4 +43,9 @@ def main() -> None:
     # invoke turns bytecode caching off; our modules are worth caching (see tasks.py).
     if not os.environ.get("PYTHONDONTWRITEBYTECODE"):
         sys.dont_write_bytecode = False
-    program.run()
+    from supamigrate.direct import plain_lint, run_lint
+
+    flags = plain_lint(sys.argv[1:])
+    if flags is not None:
+        sys.exit(run_lint(flags))
+    program().run()

@@ -159,17 +159,9 @@ def lint(
     """Lint migrations: locks, rewrites, breaking changes, security; with safer rewrites.
 
     Reads them with Postgres's parser (no database needed); exit 1 on any error finding."""
-    from supamigrate.run import lint_command
+    from supamigrate.direct import lint_task  # also run without Invoke (cli.py)
 
-    refuse_blank(file=file)
-
-    def body(out: Reporter) -> int:
-        # Named files (pre-commit's) need no project: the hook works in any repository.
-        named = file and not (linked or target or db_url)
-        config = None if named else _config(linked, target, db_url=db_url)
-        return lint_command.lint(config, out, every=all, files=list(file or []))
-
-    _run(json, body)
+    lint_task(all=all, file=file, db_url=db_url, linked=linked, target=target, json=json)
 
 
 @task(

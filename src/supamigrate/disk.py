@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 
 def write_atomically(path: Path, content: bytes) -> None:
     """A crash leaves the old file or the new one, never half of one."""
+    import tempfile  # here: a read-only command (lint) never writes (5 ms of start-up)
+
     path.parent.mkdir(parents=True, exist_ok=True)
     # A new, exclusively created temp file: a symlink planted at a predictable temp name can
     # never redirect the write; os.replace swaps the directory entry, not a link's target.

@@ -1,7 +1,8 @@
 """What every task does around its command: library errors become one masked line and
 their exit code, the config is loaded for the project found upward, and the report
 (human or --json) is always finished. Library imports stay inside the functions so
-`--list` stays fast.
+`--list` stays fast, and Invoke is imported only by `friendly`, so the direct `lint` path
+(direct.py) runs these without it.
 """
 
 from __future__ import annotations
@@ -9,12 +10,9 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from invoke.exceptions import Exit
 
 if TYPE_CHECKING:
     from supamigrate.local.server import LocalServer
@@ -23,6 +21,16 @@ if TYPE_CHECKING:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+class Stop(Exception):  # not an error: how every task ends with a code
+    """A task's end with an exit code and a line for stderr (None: no line). `friendly`
+    hands it to Invoke as its Exit; the direct lint path prints it and exits the same way."""
+
+    def __init__(self, message: str | None, code: int) -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
 
 
 def friendly(func: F) -> F:
@@ -30,32 +38,47 @@ def friendly(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from supamigrate import github
-        from supamigrate.brief import printable
-        from supamigrate.errors import SupamigrateError
-        from supamigrate.output import shown
+        from invoke.exceptions import Exit
 
         try:
-            return func(*args, **kwargs)
-        except SupamigrateError as exc:
-            if os.environ.get("SUPAMIGRATE_DEBUG"):
-                traceback.print_exc()
-            github.run_failed(func.__name__, exc)
-            raise Exit(printable(shown(f"FAILED: {exc}")), code=exc.exit_code) from None
-        except (OSError, UnicodeError) as exc:  # the disk or the environment said no: one line
-            if os.environ.get("SUPAMIGRATE_DEBUG"):
-                traceback.print_exc()
-            raise Exit(printable(shown(f"FAILED: {_os_error(exc)}")), code=2) from None
-        except KeyboardInterrupt as exc:  # before or after applying: nothing was in flight
-            signum = getattr(exc, "signum", 2)  # SIGTERM too (interrupt.terminable)
-            stopped = f"Interrupted ({'SIGTERM' if signum == 15 else 'SIGINT'})"
-            if kwargs.get("json") and not getattr(exc, "documented", False):
-                # Before the task's reporter existed: --json still gets its one document.
-                signame = "SIGTERM" if signum == 15 else "SIGINT"
-                print(f'{{"interrupted": {{"signal": "{signame}"}}, "results": []}}', flush=True)
-            raise Exit(f"{stopped}: no migration was running.", code=128 + signum) from None
+            return guarded(func.__name__, bool(kwargs.get("json")), lambda: func(*args, **kwargs))
+        except Stop as stop:
+            raise Exit(stop.message, code=stop.code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def guarded(name: str, as_json: bool, call: Callable[[], T]) -> T:
+    """`call()`, its library errors turned into Stop with one masked line and their code."""
+    from supamigrate import github
+    from supamigrate.brief import printable
+    from supamigrate.errors import SupamigrateError
+    from supamigrate.output import shown
+
+    try:
+        return call()
+    except SupamigrateError as exc:
+        _debug()
+        github.run_failed(name, exc)
+        raise Stop(printable(shown(f"FAILED: {exc}")), exc.exit_code) from None
+    except (OSError, UnicodeError) as exc:  # the disk or the environment said no: one line
+        _debug()
+        raise Stop(printable(shown(f"FAILED: {_os_error(exc)}")), 2) from None
+    except KeyboardInterrupt as exc:  # before or after applying: nothing was in flight
+        signum = getattr(exc, "signum", 2)  # SIGTERM too (interrupt.terminable)
+        stopped = f"Interrupted ({'SIGTERM' if signum == 15 else 'SIGINT'})"
+        if as_json and not getattr(exc, "documented", False):
+            # Before the task's reporter existed: --json still gets its one document.
+            signame = "SIGTERM" if signum == 15 else "SIGINT"
+            print(f'{{"interrupted": {{"signal": "{signame}"}}, "results": []}}', flush=True)
+        raise Stop(f"{stopped}: no migration was running.", 128 + signum) from None
+
+
+def _debug() -> None:
+    if os.environ.get("SUPAMIGRATE_DEBUG"):
+        import traceback  # here: only SUPAMIGRATE_DEBUG prints one
+
+        traceback.print_exc()
 
 
 def _os_error(exc: OSError | UnicodeError) -> str:
@@ -130,4 +153,4 @@ def _run(as_json: bool, body: Callable[[Reporter], int]) -> None:
     finally:
         out.finish()
     if code:
-        raise Exit(code=code)
+        raise Stop(None, code)

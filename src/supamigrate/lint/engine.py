@@ -11,8 +11,10 @@ from supamigrate.lint.known import Known, learn
 from supamigrate.lint.migration import Migration, read_migration
 from supamigrate.lint.parallel import lint_in_two, worth_it
 from supamigrate.lint.suppress import EVERY_RULE, Allow, allows_by_statement
+from supamigrate.process.heap import reuse_freed_blocks
 from supamigrate.process.quiet_gc import no_collector_passes
 from supamigrate.sql.reading import (
+    NO_TRANSACTION_KINDS,
     Reading,
     Statement,
     needs_no_transaction,
@@ -28,7 +30,7 @@ def check_file_rules(statement: Statement, index: int, migration: Migration) -> 
     if statement.kind == "TransactionStmt" and not migration.no_transaction:
         # a no-transaction file may open and close its own (the runner checks it ends closed)
         yield Hit("transaction-control", statement.line, statement.text.split(None, 1)[0])
-    if not migration.no_transaction:
+    if not migration.no_transaction and statement.kind in NO_TRANSACTION_KINDS:
         for what in needs_no_transaction(statement):
             yield Hit("requires-no-transaction", statement.line, f"{what} in a transaction")
     if statement.kind == "DoStmt":
@@ -89,7 +91,7 @@ def lint_sql(sql: str, *, path: str, known: Known | None = None) -> list[Finding
     """
     single = known is None
     known = Known() if known is None else known
-    findings = _lint(read_sql(sql), path, known)
+    findings = _lint(read_sql(sql, lazy_rows=True), path, known)
     return _drop_indexed_foreign_keys(findings, known) if single else findings
 
 
@@ -103,8 +105,11 @@ def lint_files(
     cores (lint.parallel) unless `parallel` is False; the findings are the same.
     """
     known = Known(lock_timeout_off=lock_timeout_off)
+    two = parallel if parallel is not None else worth_it(files)
+    if two:
+        reuse_freed_blocks()  # a long run: each file's big blocks serve the next (process.heap)
     with no_collector_passes():  # rules read the trees and make no cycles (see quiet_gc)
-        if parallel if parallel is not None else worth_it(files):
+        if two:
             findings = lint_in_two(files, known, _lint_one)
         else:
             findings = [f for path, text in files for f in _lint_one(text, path, known)]
@@ -112,7 +117,7 @@ def lint_files(
 
 
 def _lint_one(text: str, path: str, known: Known) -> list[Finding]:
-    return _lint(read_sql(text), path, known)
+    return _lint(read_sql(text, lazy_rows=True), path, known)
 
 
 def _lint(reading: Reading, path: str, known: Known) -> list[Finding]:

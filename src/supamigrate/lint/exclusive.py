@@ -177,7 +177,8 @@ def _first_exclusive(migration: Migration) -> int | None:
             (
                 index
                 for index, statement in enumerate(migration.statements)
-                if _existing(access_exclusive_tables(statement), index, migration)
+                if statement.kind in EXCLUSIVE_KINDS  # (the others name no table: skip the call)
+                and _existing(access_exclusive_tables(statement), index, migration)
             ),
             None,
         )

@@ -177,7 +177,7 @@ def check_columns(statement: Statement, index: int, migration: Migration) -> Ite
     for kind, element in elements:
         if json_type and kind == "ColumnDef" and type_name(element["typeName"]) == "json":
             yield Hit("adding-json-column", statement.line, f"{table}.{element['colname']} json")
-        for columns in _foreign_keys(kind, element):
+        for columns in _foreign_keys(kind, element) if references else ():
             message = f"foreign key {table} ({', '.join(columns)}) has no index"
             migration.known.apply(("foreign_key", message, (table, columns)))
             yield Hit(

@@ -11,14 +11,14 @@ known to be nullable) are kept: what lint has not seen, it does not claim.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from supamigrate.lint.nodes import Node, Table, options, strings, table_of, unwrap
 from supamigrate.sql.reading import Statement
 
 
-@dataclass(frozen=True)
-class Index:
+class Index(NamedTuple):
+    # a NamedTuple: built in C, and pickled compactly to the two-core parent (lint.parallel)
     table: Table
     columns: tuple[str, ...]  # leading key columns by name; an expression ends the list
     partial: bool
@@ -128,18 +128,26 @@ def learn(known: Known, statement: Statement) -> None:
             known.apply(("stable", ".".join(names).lower(), names[-1].lower()))
 
 
+_NOT_NULLABLE = frozenset({"CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY"})
+_INDEXED = frozenset({"CONSTR_PRIMARY", "CONSTR_UNIQUE"})
+
+
 def _learn_table(known: Known, table: Table, node: Node) -> None:
     nullable: set[str] = set()
     indexes: list[Index] = []
     for item in node.get("tableElts", []):
         kind, element = unwrap(item)
         if kind == "ColumnDef":
-            constraints = [unwrap(c)[1] for c in element.get("constraints", [])]
-            kinds = {c.get("contype") for c in constraints}
+            # each constraint is a wrapped node: its one value holds the fields
+            kinds = {
+                c.get("contype")
+                for wrapped in element.get("constraints", ())
+                for c in wrapped.values()
+            }
             name = element.get("colname", "")
-            if not kinds & {"CONSTR_NOTNULL", "CONSTR_PRIMARY", "CONSTR_IDENTITY"}:
+            if not kinds & _NOT_NULLABLE:
                 nullable.add(name)
-            if kinds & {"CONSTR_PRIMARY", "CONSTR_UNIQUE"}:
+            if kinds & _INDEXED:
                 indexes.append(Index(table, (name,), False))
         elif kind == "Constraint" and element.get("contype") in {"CONSTR_PRIMARY", "CONSTR_UNIQUE"}:
             columns = tuple(strings(element.get("keys", [])))

@@ -55,8 +55,11 @@ def strings(items: list[Node]) -> list[str]:
     return [item["String"]["sval"] for item in items if "String" in item]
 
 
+_new_table = tuple.__new__  # Table(...) without NamedTuple's __new__ frame: 80,000 a history
+
+
 def table_of(rangevar: Node) -> Table:
-    return Table(rangevar.get("schemaname", DEFAULT_SCHEMA), rangevar["relname"])
+    return _new_table(Table, (rangevar.get("schemaname", DEFAULT_SCHEMA), rangevar["relname"]))
 
 
 def table_from_names(names: list[str]) -> Table:

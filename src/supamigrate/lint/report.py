@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from supamigrate.lint.findings import Finding, Level
@@ -24,7 +23,20 @@ def human_lines(findings: list[Finding]) -> list[str]:
 
 
 def to_json(findings: list[Finding]) -> list[dict[str, Any]]:
-    return [{**asdict(finding), "level": finding.level.value} for finding in findings]
+    # asdict's field order, built directly: asdict deep-copies each field (a history has
+    # thousands of findings)
+    return [
+        {
+            "path": f.path,
+            "line": f.line,
+            "rule": f.rule,
+            "level": f.level.value,
+            "message": f.message,
+            "fix": f.fix,
+            "suppressed": f.suppressed,
+        }
+        for f in findings
+    ]
 
 
 def github_annotations(findings: list[Finding]) -> list[str]:

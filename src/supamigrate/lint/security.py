@@ -76,15 +76,33 @@ def check_policies(statement: Statement, index: int, migration: Migration) -> It
 
 def _per_row(expressions: list[Node], line: int, name: str) -> Iterator[Hit]:
     per_row = sorted(
-        {
-            function_name(call)
-            for kind, call in walk(expressions, into_sublinks=False)
-            if kind == "FuncCall" and function_name(call) in PER_ROW_CALLS
-        }
+        {called for called in _calls_outside_sublinks(expressions) if called in PER_ROW_CALLS}
     )
     if per_row:
         calls = ", ".join(f"{call}()" for call in per_row)
         yield Hit("auth_rls_initplan", line, f"policy {name} calls {calls} for every row")
+
+
+def _calls_outside_sublinks(value: object) -> set[str]:
+    """The functions called in `value`, not counting those inside a sub-select: what
+    walk(value, into_sublinks=False) finds as FuncCall, without a generator step per node
+    (every policy calls auth.uid(); this runs on each). A capitalised key is always a node's
+    type in libpg_query's tree (fields start lower-case), so a SubLink key is a sub-select."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if key == "SubLink":
+                    continue
+                if key == "FuncCall":
+                    found.add(function_name(inner))
+                if isinstance(inner, (dict, list)):
+                    stack.append(inner)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def _reads_user_metadata(expressions: list[Node]) -> bool:

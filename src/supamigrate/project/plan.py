@@ -6,7 +6,6 @@ all print and reuse it. It knows nothing of connections.
 
 from __future__ import annotations
 
-import subprocess
 from enum import Enum
 from operator import attrgetter
 from pathlib import Path
@@ -169,6 +168,8 @@ def edit_origin(root: Path, path: Path) -> tuple[EditOrigin, str]:
 
 
 def _git(root: Path, *args: str) -> str | None:
+    import subprocess  # here: only drift advice runs git (5 ms of every command's start-up)
+
     try:
         done = subprocess.run(
             ["git", "-C", str(root), *args],

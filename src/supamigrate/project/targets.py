@@ -16,7 +16,6 @@ carry a secret is refused, and so is a variable name that looks like a pasted UR
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -194,6 +193,8 @@ def _unknown(name: str, known: list[str]) -> str:
             f"Unknown target {name!r}: pyproject.toml defines none. Add one: "
             f'[tool.supamigrate.targets.{name}] with db_url_env = "{_env_for(name)}".'
         )
+    import difflib  # here: only a mistyped target needs it
+
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}? " if close else ""
     return (

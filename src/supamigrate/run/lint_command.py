@@ -28,8 +28,7 @@ def lint(config: Config | None, out: Reporter, *, every: bool, files: list[str])
     lock_timeout = config.lock_timeout if config is not None else "5s"
     timeout_off = re.fullmatch(r"0*\s*[a-z]*", lock_timeout.strip().lower()) is not None
     findings = lint_files(chosen, lock_timeout_off=timeout_off)
-    for line in human_lines(findings):
-        out.say(line)
+    out.say_each(human_lines(findings))
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for line in github_annotations(findings):
             print(line, flush=True)  # GitHub reads these from the log, JSON or not
@@ -75,6 +74,9 @@ def _applied(config: Config, out: Reporter) -> set[str]:
 
 
 def _shown(path: Path, root: Path) -> str:
+    text, prefix = str(path), str(root).rstrip(os.sep) + os.sep
+    if text.startswith(prefix) and len(prefix) > 1:  # relative_to's answer, 10x sooner
+        return text[len(prefix) :]
     try:
         return str(path.relative_to(root))
     except ValueError:

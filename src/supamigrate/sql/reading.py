@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supamigrate.process.quiet_gc import no_collector_passes
+from supamigrate.sql.lean import restore, without_values
 
 Node = dict[str, Any]
 NO_TRANSACTION_MARKER = "-- supamigrate:no-transaction"
@@ -71,18 +72,19 @@ def line_of(sql: str, index: int) -> int:
     return sql.count("\n", 0, index) + 1
 
 
-def read_sql(sql: str) -> Reading:
-    """Parse the whole file once; on a syntax error, keep what parses before it."""
+def read_sql(sql: str, *, lazy_rows: bool = False) -> Reading:
+    """Parse the whole file once; on a syntax error, keep what parses before it. With
+    `lazy_rows`, INSERT ... VALUES rows are decoded on first use (sql.lean; for lint)."""
     with no_collector_passes():  # a 50 MB file's tree is millions of dicts (see quiet_gc)
-        return _read(sql)
+        return _read(sql, lazy_rows)
 
 
-def _read(sql: str) -> Reading:
+def _read(sql: str, lazy_rows: bool = False) -> Reading:
     from pglast import parser  # on first use: a run with nothing pending never parses
 
     marker = has_no_transaction_marker(sql)
     try:
-        return Reading(sql, _statements(sql), None, marker)
+        return Reading(sql, _statements(sql, lazy_rows), None, marker)
     except RecursionError:  # the parse tree is deeper than Python's JSON reader can go
         problem = SyntaxProblem(1, "an expression nested too deeply to check: split it up")
         return Reading(sql, (), problem, marker)
@@ -93,11 +95,17 @@ def _read(sql: str) -> Reading:
         return Reading(sql, _prefix_statements(sql, at), problem, marker)
 
 
-def _statements(sql: str) -> tuple[Statement, ...]:
+def _statements(sql: str, lazy_rows: bool = False) -> tuple[Statement, ...]:
     from pglast import parser  # on first use: a run with nothing pending never parses
 
     utf8 = sql.encode("utf-8")
-    raw = json.loads(parser.parse_sql_json(sql))["stmts"]
+    tree = parser.parse_sql_json(sql)
+    cuts: dict[int, tuple[int, int]] = {}
+    if lazy_rows:
+        lean, cuts = without_values(tree, utf8)
+        raw = json.loads(lean)["stmts"]
+    else:
+        raw = json.loads(tree)["stmts"]
     spans: list[tuple[int, int]] = []
     for item in raw:
         start = item.get("stmt_location", 0)
@@ -108,6 +116,8 @@ def _statements(sql: str) -> tuple[Statement, ...]:
     for item, index in zip(raw, range(0, len(offsets), 2), strict=True):
         (start, line), (end, _) = offsets[index], offsets[index + 1]
         ((kind, node),) = item["stmt"].items()
+        if cuts and kind == "InsertStmt" and item.get("stmt_location", 0) in cuts:
+            restore(node, tree, cuts[item.get("stmt_location", 0)])
         text = sql[start:end].rstrip()
         result.append(Statement(kind, node, start, start + len(text), line, text))
     return tuple(result)
@@ -269,6 +279,7 @@ def copies_through_client(statement: Statement) -> bool:
 
 
 def needs_no_transaction(statement: Statement) -> Iterator[str]:
+    # (a statement of any kind outside NO_TRANSACTION_KINDS yields nothing)
     """What in this statement Postgres refuses inside a transaction block."""
     kind, node = statement.kind, statement.node
     if kind == "IndexStmt" and node.get("concurrent"):
@@ -299,6 +310,15 @@ _ALWAYS_OUTSIDE = {
     "CreateTableSpaceStmt": "CREATE TABLESPACE",
     "DropTableSpaceStmt": "DROP TABLESPACE",
 }
+
+
+# The kinds needs_no_transaction can name: callers skip the others (30,000 statements a history).
+NO_TRANSACTION_KINDS = frozenset(
+    {
+        "IndexStmt", "DropStmt", "ReindexStmt", "VacuumStmt", "ClusterStmt", "AlterTableStmt",
+        "DiscardStmt", "AlterDatabaseStmt", *_ALWAYS_OUTSIDE,
+    }
+)  # fmt: skip
 
 
 def _reindex(node: Node) -> Iterator[str]:
