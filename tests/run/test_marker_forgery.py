@@ -62,6 +62,9 @@ def _reported(stdout: str, as_json: bool, version: dict[int, str]) -> dict[str, 
     for line in stdout.splitlines():
         if found := _LINE.match(line):
             said[version[int(found[1])]] = found[2]
+        elif line.startswith("Correction: "):  # what it names was not so: taken back
+            for number in re.findall(r"\b\d+_m(\d+)\b", line.split(" reported ok")[0]):
+                said.pop(version[int(number)], None)
     return said
 
 

@@ -152,7 +152,7 @@ class Psycopg2Executor(Psycopg2History):
             return [self._batch_result(e, Outcome.OK) for e in envelopes[len(live) :]]
         if ran == 0:
             return self._nothing_ran(batch, error, sizer)
-        ran = self._verified(envelopes, max(ran, len(live) + 1))
+        ran = self._verified(envelopes, min(max(ran, len(live) + 1), len(envelopes)))
         tail = self._failed(envelopes, ran, live, error, batch.body_at[ran - 1], elapsed)
         if ran - 1 < len(live):  # it was said ok: this corrects it and what was said after it
             tail[-1] = tail[-1]._replace(corrects=len(live) - (ran - 1))
