@@ -37,15 +37,19 @@ class Project:
         path.write_bytes(sql.encode() if isinstance(sql, str) else sql)
         return path
 
+    def environment(self, url: str | None = None) -> dict[str, str]:
+        """A developer's shell, not CI's: CI=true would refuse to assign mirror versions."""
+        env = {k: v for k, v in os.environ.items() if k not in ("CI", "DATABASE_URL")}
+        env.update({"DATABASE_URL": url or self.target.url(), **self.env})
+        return env
+
     def invoke(
         self, *args: str, url: str | None = None, **kwargs: Any
     ) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("CI", "DATABASE_URL")}
-        env.update({"DATABASE_URL": url or self.target.url(), **self.env})
         return subprocess.run(
             [*INVOKE, *args],
             cwd=self.root,
-            env=env,
+            env=self.environment(url),
             capture_output=True,
             text=True,
             stdin=kwargs.pop("stdin", subprocess.DEVNULL),
@@ -54,12 +58,10 @@ class Project:
         )
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("CI", "DATABASE_URL")}
-        env.update({"DATABASE_URL": self.target.url(), **self.env})
         return subprocess.Popen(
             [*INVOKE, *args],
             cwd=self.root,
-            env=env,
+            env=self.environment(),
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -38,7 +38,14 @@ def test_a_profiled_run_exits_the_usual_way(project: Any, tmp_path: Path) -> Non
     project.write("001_a.sql", "create table a (id int);\n")
     profile = tmp_path / "run.prof"
     command = [sys.executable, "-m", "cProfile", "-o", str(profile), *INVOKE[1:], "mirror"]
-    done = subprocess.run(command, cwd=project.root, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        command,
+        cwd=project.root,
+        env=project.environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "Mirror up to date" in done.stdout
     assert profile.stat().st_size > 0
