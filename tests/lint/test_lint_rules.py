@@ -581,3 +581,26 @@ def test_set_not_null_proven_by_a_validated_check_is_quick_under_the_lock() -> N
     assert "more-statements-after-access-exclusive" in _rules(
         base + "alter table t alter column d set not null;"
     )
+
+
+def test_facts_cross_to_the_parent_as_they_were() -> None:
+    """The worker's facts travel as plain tuples and come back as the same facts, of the
+    same types (a Table prints as schema.name; an Index has its fields)."""
+    from supamigrate.lint.known import plain_ops, typed_ops
+
+    known = Known(log=[])
+    for n, sql in enumerate(
+        HISTORY_FILES + [HISTORY_FILES[9].replace("create table b", "create table s.b")]
+    ):
+        _lint_one(sql, f"{n:03}.sql", known)
+    ops = known.log or []
+    assert {op[0] for op in ops} >= {"table", "index", "check", "validate", "foreign_key", "stable"}
+
+    def shape(value: object) -> object:
+        if isinstance(value, tuple):
+            return (type(value).__name__, [shape(v) for v in value])
+        return value
+
+    back = typed_ops(plain_ops(ops))
+    assert [shape(op) for op in back] == [shape(op) for op in ops]
+    assert all(type(v) is tuple for op in plain_ops(ops) for v in op if isinstance(v, tuple))

@@ -11,7 +11,6 @@ md5. It lives beside the stat cache in supabase/.temp; a malformed file is no ca
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,6 +31,8 @@ def recorded_row(version: str, name: str, statements: list[str]) -> HistoryRow |
     joined = "\n".join(statements)
     if not joined:
         return None
+    import hashlib  # here: OpenSSL's load (3 ms) is for runs that record, not every start
+
     md5 = hashlib.md5(joined.encode(), usedforsecurity=False).hexdigest()
     return HistoryRow(version, name, None, digest(joined), md5)
 

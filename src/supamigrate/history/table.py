@@ -8,9 +8,13 @@ only, then `statements` and `name` added if missing, so hosted projects' extra c
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import NamedTuple
+
+try:  # hashlib would also load OpenSSL (3 ms of every start) for one blake2b
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - an interpreter without the module
+    from hashlib import blake2b
 
 SCHEMA = "supabase_migrations"
 TABLE = f"{SCHEMA}.schema_migrations"
@@ -127,6 +131,8 @@ def text_key(statements: Sequence[str]) -> str:
     Exact, not normalised: the CLI and every runner store the same split of the same file;
     a row that differs only in whitespace (the Dashboard) is reported as drift in the race,
     and the next run's plan, which compares normalised text, sees it as applied."""
+    import hashlib  # only when a history row is written
+
     return hashlib.md5("\n".join(statements).encode(), usedforsecurity=False).hexdigest()
 
 
@@ -219,7 +225,7 @@ def normalise(text: str) -> str:
 
 def digest(text: str) -> bytes:
     """A fingerprint of the normalised text: equal texts, equal digests (2**-128 otherwise)."""
-    return hashlib.blake2b(normalise(text).encode(), digest_size=16).digest()
+    return blake2b(normalise(text).encode(), digest_size=16).digest()
 
 
 def matches_file(row: HistoryRow, sql: str) -> bool:

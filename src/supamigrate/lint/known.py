@@ -105,6 +105,57 @@ class Known:
             self.foreign_keys[message] = site
 
 
+# Ops sent between processes (lint.parallel) go as plain tuples: pickle makes and reads a
+# NamedTuple through Python code (~1 us each way: 25 ms for half a long history), a tuple in C.
+_WITH_TABLE = frozenset({"not_null", "check", "primary_key", "validate"})
+_new = tuple.__new__
+
+
+def plain_ops(ops: list[Op]) -> list[Op]:
+    """`ops` with every Table and Index a plain tuple; `typed_ops` turns them back."""
+    result: list[Op] = []
+    for op in ops:
+        what = op[0]
+        if what == "table":
+            _, table, nullable, indexes = op
+            op = (what, tuple(table), nullable, tuple(_plain_index(i) for i in indexes))
+        elif what == "index":
+            op = (what, op[1], _plain_index(op[2]))
+        elif what == "foreign_key":
+            table, columns = op[2]
+            op = (what, op[1], (tuple(table), columns))
+        elif what in _WITH_TABLE:
+            op = (what, tuple(op[1]), *op[2:])
+        result.append(op)
+    return result
+
+
+def typed_ops(ops: list[Op]) -> list[Op]:
+    result: list[Op] = []
+    for op in ops:
+        what = op[0]
+        if what == "table":
+            _, table, nullable, indexes = op
+            op = (what, _new(Table, table), nullable, tuple(_typed_index(i) for i in indexes))
+        elif what == "index":
+            op = (what, op[1], _typed_index(op[2]))
+        elif what == "foreign_key":
+            table, columns = op[2]
+            op = (what, op[1], (_new(Table, table), columns))
+        elif what in _WITH_TABLE:
+            op = (what, _new(Table, op[1]), *op[2:])
+        result.append(op)
+    return result
+
+
+def _plain_index(index: Index) -> tuple[Any, ...]:
+    return (tuple(index.table), index.columns, index.partial)
+
+
+def _typed_index(index: tuple[Any, ...]) -> Index:
+    return _new(Index, (_new(Table, index[0]), index[1], index[2]))
+
+
 def learn(known: Known, statement: Statement) -> None:
     kind, node = statement.kind, statement.node
     if kind == "CreateStmt":

@@ -12,15 +12,17 @@ So the result is the sequential result (tests/lint/test_lint_rules.py checks it)
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pickle
 import signal
 from collections.abc import Callable
 
 from supamigrate.lint.findings import Finding
-from supamigrate.lint.known import Known, Op
+from supamigrate.lint.known import Known, Op, plain_ops, typed_ops
 
 PARALLEL_BYTES = 1_000_000  # below this, forking costs more than it saves
+_PIPE_BYTES = 1 << 20  # the most an unprivileged process may ask for (pipe-max-size)
 LintOne = Callable[[str, str, Known], list[Finding]]
 FileResult = tuple[list[Finding], list[Op], bool]
 
@@ -53,7 +55,7 @@ def lint_in_two(files: list[tuple[str, str]], known: Known, lint_one: LintOne) -
             findings += lint_one(text, path, known)
         else:
             findings += file_findings
-            for op in ops:
+            for op in typed_ops(ops):
                 known.apply(op)
     return findings
 
@@ -63,6 +65,8 @@ class _Worker:
 
     def __init__(self, work: Callable[[], list[FileResult]]) -> None:
         self._read, write = os.pipe()
+        with contextlib.suppress(OSError, AttributeError):  # Linux: one write, no ping-pong
+            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         self._pid = os.fork()
         if self._pid == 0:  # the child: no cleanup of the parent's state, no flush of its buffers
             status = 1
@@ -81,12 +85,15 @@ class _Worker:
         with os.fdopen(self._read, "rb") as pipe:
             self._read = -1
             payload = pipe.read()
+        # Read before reaping: the child's exit (freeing its memory) overlaps our reading. A
+        # child that died while writing left a truncated pickle, which does not load.
+        try:
+            outcome: list[FileResult] = pickle.loads(payload)  # noqa: S301  # our own child's
+        except (pickle.UnpicklingError, EOFError, ValueError):
+            outcome = []
         _, status = os.waitpid(self._pid, 0)
         self._pid = 0
-        if status != 0 or not payload:
-            return None
-        outcome: list[FileResult] = pickle.loads(payload)  # noqa: S301  # our own child's
-        return outcome
+        return outcome if status == 0 and outcome else None
 
     def stop(self) -> None:
         """The parent stopped before reading the result (an interrupt): stop the child too."""
@@ -106,7 +113,7 @@ def _lint_alone(
     for path, text in files:
         log: list[Op] = []
         known.log, known.consulted = log, False
-        results.append((lint_one(text, path, known), log, known.consulted))
+        results.append((lint_one(text, path, known), plain_ops(log), known.consulted))
     return results
 
 

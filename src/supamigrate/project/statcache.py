@@ -21,7 +21,6 @@ lives in supabase/.temp, where the Supabase CLI keeps its own per-machine state 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import stat
@@ -32,6 +31,11 @@ from typing import NamedTuple
 
 from supamigrate.disk import read_regular
 from supamigrate.history.table import digest
+
+try:  # hashlib would also load OpenSSL (3 ms of every start) for one blake2b
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - an interpreter without the module
+    from hashlib import blake2b
 
 CACHE_NAME = "supamigrate-files"
 _HEADER = b"supamigrate-files 3\n"
@@ -60,7 +64,7 @@ def known(digests: str) -> Known:
 
 
 def raw_digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return blake2b(data, digest_size=16).hexdigest()
 
 
 def _signature(st: os.stat_result) -> str:
