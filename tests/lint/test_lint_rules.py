@@ -590,7 +590,7 @@ def test_facts_cross_to_the_parent_as_they_were() -> None:
 
     known = Known(log=[])
     for n, sql in enumerate(
-        HISTORY_FILES + [HISTORY_FILES[9].replace("create table b", "create table s.b")]
+        [*HISTORY_FILES, HISTORY_FILES[9].replace("create table b", "create table s.b")]
     ):
         _lint_one(sql, f"{n:03}.sql", known)
     ops = known.log or []
