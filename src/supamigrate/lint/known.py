@@ -25,6 +25,7 @@ class Index(NamedTuple):
 
 
 Op = tuple[Any, ...]  # one learnt fact, replayable in order (see apply)
+Coverage = tuple[dict[tuple[str, ...], list[tuple[str, ...]]], dict[str, tuple[Any, ...]]]
 
 
 @dataclass
@@ -40,17 +41,38 @@ class Known:
     # a new foreign key column's finding message -> (table, columns), settled at the run's end
     foreign_keys: dict[str, tuple[Table, tuple[str, ...]]] = field(default_factory=dict)
     lock_timeout_off: bool = False  # the runner's configured lock_timeout is 0
+    # full indexes' leading columns by table, from the two-core worker's files (lint.parallel):
+    # for the foreign key check at the run's end, when no later rule needs the full facts
+    borrowed: dict[tuple[str, ...], list[tuple[str, ...]]] = field(default_factory=dict)
     log: list[Op] | None = None  # when a list, every fact learnt is also appended to it
     consulted: bool = False  # a rule's answer depended on facts from earlier statements
 
     def covers(self, table: Table, columns: tuple[str, ...]) -> bool:
         """Some full (not partial) index on `table` starts with exactly these columns."""
-        width = len(columns)
+        width, wanted = len(columns), set(columns)
         for index in self.on_table.get(table, []):
-            leading = index.columns[:width]
-            if not index.partial and set(leading) == set(columns):
+            if not index.partial and set(index.columns[:width]) == wanted:
                 return True
-        return False
+        return any(set(full[:width]) == wanted for full in self.borrowed.get(table, ()))
+
+    def coverage(self) -> Coverage:
+        """What the foreign key check needs of these facts, as plain tuples (pickled in C)."""
+        indexes = {
+            tuple(table): [index.columns for index in listed if not index.partial]
+            for table, listed in self.on_table.items()
+        }
+        keys = {
+            message: (tuple(table), columns)
+            for message, (table, columns) in self.foreign_keys.items()
+        }
+        return indexes, keys
+
+    def borrow(self, coverage: Coverage) -> None:
+        """Take another Known's coverage (a later part of the run) for the foreign key check."""
+        indexes, keys = coverage
+        for table, listed in indexes.items():
+            self.borrowed.setdefault(table, []).extend(listed)
+        self.foreign_keys.update(keys)  # plain tuples: a Table equals and hashes as its tuple
 
     def is_nullable(self, table: Table, column: str) -> bool:
         return column in self.nullable.get(table, set())

@@ -19,12 +19,13 @@ import signal
 from collections.abc import Callable
 
 from supamigrate.lint.findings import Finding
-from supamigrate.lint.known import Known, Op, plain_ops, typed_ops
+from supamigrate.lint.known import Coverage, Known, Op, plain_ops, typed_ops
 
 PARALLEL_BYTES = 1_000_000  # below this, forking costs more than it saves
 _PIPE_BYTES = 1 << 20  # the most an unprivileged process may ask for (pipe-max-size)
 LintOne = Callable[[str, str, Known], list[Finding]]
 FileResult = tuple[list[Finding], list[Op], bool]
+Outcome = tuple[list[FileResult], Coverage]
 
 
 def worth_it(files: list[tuple[str, str]]) -> bool:
@@ -50,20 +51,22 @@ def lint_in_two(files: list[tuple[str, str]], known: Known, lint_one: LintOne) -
         worker.stop()
     if outcome is None:  # the worker failed: lint its half here, as sequential linting would
         return findings + [f for path, text in second for f in lint_one(text, path, known)]
-    for (path, text), (file_findings, ops, consulted) in zip(second, outcome, strict=True):
+    results, coverage = outcome
+    for (path, text), (file_findings, ops, consulted) in zip(second, results, strict=True):
         if consulted:
             findings += lint_one(text, path, known)
         else:
             findings += file_findings
             for op in typed_ops(ops):
                 known.apply(op)
+    known.borrow(coverage)  # after the last file linted here: no rule may see later facts
     return findings
 
 
 class _Worker:
     """`work` in a forked child, its result read back through a pipe."""
 
-    def __init__(self, work: Callable[[], list[FileResult]]) -> None:
+    def __init__(self, work: Callable[[], Outcome]) -> None:
         self._read, write = os.pipe()
         with contextlib.suppress(OSError, AttributeError):  # Linux: one write, no ping-pong
             fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
@@ -80,7 +83,7 @@ class _Worker:
                 os._exit(status)
         os.close(write)
 
-    def result(self) -> list[FileResult] | None:
+    def result(self) -> Outcome | None:
         """The child's result; None when it failed (the caller then does the work itself)."""
         with os.fdopen(self._read, "rb") as pipe:
             self._read = -1
@@ -88,12 +91,12 @@ class _Worker:
         # Read before reaping: the child's exit (freeing its memory) overlaps our reading. A
         # child that died while writing left a truncated pickle, which does not load.
         try:
-            outcome: list[FileResult] = pickle.loads(payload)  # noqa: S301  # our own child's
+            outcome: Outcome | None = pickle.loads(payload)  # noqa: S301  # our own child's
         except (pickle.UnpicklingError, EOFError, ValueError):
-            outcome = []
+            outcome = None
         _, status = os.waitpid(self._pid, 0)
         self._pid = 0
-        return outcome if status == 0 and outcome else None
+        return outcome if status == 0 else None
 
     def stop(self) -> None:
         """The parent stopped before reading the result (an interrupt): stop the child too."""
@@ -105,16 +108,21 @@ class _Worker:
             os.close(self._read)
 
 
-def _lint_alone(
-    files: list[tuple[str, str]], lock_timeout_off: bool, lint_one: LintOne
-) -> list[FileResult]:
+def _lint_alone(files: list[tuple[str, str]], lock_timeout_off: bool, lint_one: LintOne) -> Outcome:
+    """The worker's half, each file's findings, facts and whether it consulted facts. The
+    parent needs a file's facts only if it lints a later file again (one that consulted
+    facts); after the last such file, only what the foreign key check needs (the coverage)."""
     known = Known(lock_timeout_off=lock_timeout_off)
     results: list[FileResult] = []
     for path, text in files:
         log: list[Op] = []
         known.log, known.consulted = log, False
-        results.append((lint_one(text, path, known), plain_ops(log), known.consulted))
-    return results
+        results.append((lint_one(text, path, known), log, known.consulted))
+    last = max((n for n, (_, _, consulted) in enumerate(results) if consulted), default=-1)
+    sent = [
+        (found, plain_ops(ops) if n < last else [], c) for n, (found, ops, c) in enumerate(results)
+    ]
+    return sent, known.coverage()
 
 
 def _half(files: list[tuple[str, str]]) -> int:

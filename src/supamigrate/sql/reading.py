@@ -111,7 +111,7 @@ def _statements(sql: str, lazy_rows: bool = False) -> tuple[Statement, ...]:
         start = item.get("stmt_location", 0)
         length = item.get("stmt_len", 0)  # 0: the statement runs to the end of the file
         spans.append((start, start + length if length else len(utf8)))
-    offsets = _char_positions(utf8, [offset for span in spans for offset in span])
+    offsets = _char_positions(utf8, sql, [offset for span in spans for offset in span])
     result = []
     for item, index in zip(raw, range(0, len(offsets), 2), strict=True):
         (start, line), (end, _) = offsets[index], offsets[index + 1]
@@ -123,10 +123,17 @@ def _statements(sql: str, lazy_rows: bool = False) -> tuple[Statement, ...]:
     return tuple(result)
 
 
-def _char_positions(utf8: bytes, offsets: list[int]) -> list[tuple[int, int]]:
+def _char_positions(utf8: bytes, text: str, offsets: list[int]) -> list[tuple[int, int]]:
     """(character offset, 1-based line) for ascending byte offsets, in one pass over the file."""
-    chars, lines, previous = 0, 1, 0
+    lines, previous = 1, 0
     result = []
+    if len(utf8) == len(text):  # ASCII (most files): a byte offset is a character offset
+        for offset in offsets:
+            lines += utf8.count(b"\n", previous, offset)
+            previous = offset
+            result.append((offset, lines))
+        return result
+    chars = 0
     for offset in offsets:
         chunk = utf8[previous:offset]
         chars += len(chunk.decode("utf-8"))
