@@ -271,3 +271,27 @@ def test_only_the_listed_kinds_can_need_no_transaction(sql: str) -> None:
     (statement,) = read_sql(sql + ";").statements
     if list(needs_no_transaction(statement)):
         assert statement.kind in NO_TRANSACTION_KINDS
+
+
+@pytest.mark.parametrize("where", ["first", "parent's half", "worker's half", "last"])
+def test_a_file_that_is_not_utf8_is_refused_wherever_it_is_read(tmp_path: Path, where: str) -> None:
+    """supabase/migrations' files are read by the process that lints them (on two cores, after
+    the fork): a file that is not UTF-8 gets the same one-line refusal, exit code and empty
+    stdout wherever it sits, as when it was read at listing."""
+    migrations = tmp_path / "supabase" / "migrations"
+    migrations.mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("[tool.supamigrate]\n")
+    padding = "".join(f"comment on table public.t is 'note {n}';\n" for n in range(500))
+    count = 60  # about 1.5 MB: linted on two cores
+    for n in range(count):
+        sql = f"create table if not exists public.t{n} (id int primary key);\n{padding}"
+        (migrations / f"2026010100{n:04d}_m{n}.sql").write_text(sql)
+    bad = {"first": 0, "parent's half": 10, "worker's half": 50, "last": count - 1}[where]
+    name = f"2026010100{bad:04d}_m{bad}.sql"
+    (migrations / name).write_bytes(b"select 1;\n\xff\n")
+    stdout, stderr, code = _run(DIRECT, tmp_path, ["lint", "--all"])
+    assert code == 2 and stdout == ""  # a usage error
+    assert stderr.strip().splitlines() == [
+        f"FAILED: {migrations / name} is not valid UTF-8 (byte 10): re-save it as UTF-8 and retry."
+    ]
+    assert _run(THROUGH_INVOKE, tmp_path, ["lint", "--all"]) == (stdout, stderr, code)

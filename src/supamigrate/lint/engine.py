@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from supamigrate.lint import breaking, exclusive, hazards, locks, security
 from supamigrate.lint.catalog import RULES
 from supamigrate.lint.findings import Finding, Hit
 from supamigrate.lint.known import Known, learn
 from supamigrate.lint.migration import Migration, read_migration
-from supamigrate.lint.parallel import lint_in_two, worth_it
+from supamigrate.lint.parallel import Source, lint_in_two, text_of, worth_it
 from supamigrate.lint.suppress import EVERY_RULE, Allow, allows_by_statement
 from supamigrate.process.heap import reuse_freed_blocks
 from supamigrate.process.quiet_gc import no_collector_passes
@@ -96,13 +96,17 @@ def lint_sql(sql: str, *, path: str, known: Known | None = None) -> list[Finding
 
 
 def lint_files(
-    files: list[tuple[str, str]], *, lock_timeout_off: bool = False, parallel: bool | None = None
+    files: Sequence[tuple[str, Source]],
+    *,
+    lock_timeout_off: bool = False,
+    parallel: bool | None = None,
 ) -> list[Finding]:
     """Findings for (path, text) pairs, file by file in the order given (a history's order).
 
     A foreign key column counts as indexed when an index on it is created anywhere in the
     run: the index usually follows in a later file of the same change. A large run uses two
-    cores (lint.parallel) unless `parallel` is False; the findings are the same.
+    cores (lint.parallel) unless `parallel` is False; the findings are the same. A text may
+    be a Deferred one, read by the process that lints it.
     """
     known = Known(lock_timeout_off=lock_timeout_off)
     two = parallel if parallel is not None else worth_it(files)
@@ -116,8 +120,8 @@ def lint_files(
     return _drop_indexed_foreign_keys(findings, known)
 
 
-def _lint_one(text: str, path: str, known: Known) -> list[Finding]:
-    return _lint(read_sql(text, lazy_rows=True), path, known)
+def _lint_one(text: Source, path: str, known: Known) -> list[Finding]:
+    return _lint(read_sql(text_of(text), lazy_rows=True), path, known)
 
 
 def _lint(reading: Reading, path: str, known: Known) -> list[Finding]:

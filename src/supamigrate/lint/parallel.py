@@ -16,26 +16,51 @@ import fcntl
 import os
 import pickle
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from supamigrate.lint.findings import Finding
 from supamigrate.lint.known import Coverage, Known, Op, plain_ops, typed_ops
 
 PARALLEL_BYTES = 1_000_000  # below this, forking costs more than it saves
 _PIPE_BYTES = 1 << 20  # the most an unprivileged process may ask for (pipe-max-size)
-LintOne = Callable[[str, str, Known], list[Finding]]
+LintOne = Callable[[Any, str, Known], list[Finding]]  # a file's text, or what reads it
 FileResult = tuple[list[Finding], list[Op], bool]
 Outcome = tuple[list[FileResult], Coverage]
 
 
-def worth_it(files: list[tuple[str, str]]) -> bool:
+class Deferred(Protocol):
+    """A file's text read when first asked for (project.files.FileText): each process reads
+    the files it lints, after the fork, so reading them is divided too."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+Source = str | Deferred
+
+
+def size_of(source: Source) -> int:
+    return len(source) if isinstance(source, str) else source.size
+
+
+def text_of(source: Source) -> str:
+    return source if isinstance(source, str) else source.text
+
+
+def worth_it(files: Sequence[tuple[str, Source]]) -> bool:
     if not hasattr(os, "fork") or len(files) < 2:
         return False
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cores or 1) >= 2 and sum(len(text) for _, text in files) >= PARALLEL_BYTES
+    return (cores or 1) >= 2 and sum(size_of(text) for _, text in files) >= PARALLEL_BYTES
 
 
-def lint_in_two(files: list[tuple[str, str]], known: Known, lint_one: LintOne) -> list[Finding]:
+def lint_in_two(
+    files: Sequence[tuple[str, Source]], known: Known, lint_one: LintOne
+) -> list[Finding]:
     cut = _half(files)
     first, second = files[:cut], files[cut:]
     import pglast.parser  # noqa: F401  # once, before the fork: else both processes import it
@@ -108,7 +133,9 @@ class _Worker:
             os.close(self._read)
 
 
-def _lint_alone(files: list[tuple[str, str]], lock_timeout_off: bool, lint_one: LintOne) -> Outcome:
+def _lint_alone(
+    files: Sequence[tuple[str, Source]], lock_timeout_off: bool, lint_one: LintOne
+) -> Outcome:
     """The worker's half, each file's findings, facts and whether it consulted facts. The
     parent needs a file's facts only if it lints a later file again (one that consulted
     facts); after the last such file, only what the foreign key check needs (the coverage)."""
@@ -125,15 +152,16 @@ def _lint_alone(files: list[tuple[str, str]], lock_timeout_off: bool, lint_one: 
     return sent, known.coverage()
 
 
-def _half(files: list[tuple[str, str]]) -> int:
+def _half(files: Sequence[tuple[str, Source]]) -> int:
     """The index splitting the files into two runs of about the same size (at least one
     file each)."""
-    total = sum(len(text) for _, text in files)
+    sizes = [size_of(text) for _, text in files]
+    total = sum(sizes)
     running = 0
-    for index, (_, text) in enumerate(files):
-        if (running + len(text)) * 2 >= total:
+    for index, size in enumerate(sizes):
+        if (running + size) * 2 >= total:
             # cut before or after this file, whichever leaves the halves closer
-            after = abs(total - 2 * (running + len(text))) < abs(total - 2 * running)
+            after = abs(total - 2 * (running + size)) < abs(total - 2 * running)
             return max(1, min(index + 1 if after else index, len(files) - 1))
-        running += len(text)
+        running += size
     return len(files) - 1

@@ -37,7 +37,7 @@ class FileText:
     """A migration file's bytes and text: read already, or vouched for by the stat cache
     (statcache.py) and read only when a step needs them, then checked against its digest."""
 
-    __slots__ = ("_data", "_norm", "_text", "digests", "path")
+    __slots__ = ("_data", "_norm", "_size", "_text", "digests", "path")
 
     def __init__(self, path: Path, data: bytes | None, digests: str | None = None) -> None:
         self.path = path
@@ -47,6 +47,7 @@ class FileText:
         self._data = data
         self._text: str | None = None
         self._norm: bytes | None = None
+        self._size: int | None = None
 
     @property
     def known(self) -> Known | None:
@@ -61,6 +62,18 @@ class FileText:
                 raise UsageError(f"{self.path} changed while supamigrate ran: run it again.")
             self._data = data
         return self._data
+
+    @property
+    def size(self) -> int:
+        """Bytes, without reading them (0 if the file cannot be asked: reading says why)."""
+        if self._data is not None:
+            return len(self._data)
+        if self._size is None:
+            try:
+                self._size = self.path.stat().st_size
+            except OSError:
+                self._size = 0
+        return self._size
 
     @property
     def text(self) -> str:
@@ -291,13 +304,16 @@ def discover_migrations(
     skip: Collection[str] = (),
     listing: Mapping[str, bool] | None = None,
     cache: StatCache | None = None,
+    unread: bool = False,
 ) -> tuple[list[MigrationFile], list[str]]:
     """Everything applicable in supabase/migrations, in version order, plus skip warnings.
 
     `labels` names versions after their sources (NNN_name). Files named in `skip` (the mirrors
     of sources, whose text the caller has; names the mirror gives, `<digits>_<source name>.sql`)
     are checked for a shared version but not read, and left out of the result. `listing`:
-    the directory's list_entries, when the caller has it.
+    the directory's list_entries, when the caller has it. `unread`: each file is read (and
+    checked) when its text is first asked for, not now (lint reads each in the process that
+    lints it).
     """
     migrations: dict[str, MigrationFile] = {}
     names: dict[str, str] = {}  # version -> file name, skipped ones too
@@ -334,7 +350,10 @@ def discover_migrations(
         if skipped:
             continue
         path = child(mirror_dir, name)
-        body = file_text(path, plain, cache, f"{mirror_dir}/{name}")
+        if unread:
+            body = FileText(path, None)
+        else:
+            body = file_text(path, plain, cache, f"{mirror_dir}/{name}")
         label = labels.get(version, name[:-4])
         part = name[len(version) + 1 : -4]  # CLI_NAME's name: between `<version>_` and .sql
         migrations[version] = MigrationFile(version, part, path, body, label)

@@ -152,8 +152,11 @@ def require_versions(plan: MirrorPlan) -> None:
         )
 
 
-def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str]]:
-    """Everything in supabase/migrations as it is after the plan (applied or not)."""
+def mirrored_migrations(
+    plan: MirrorPlan, *, unread: bool = False
+) -> tuple[list[MigrationFile], list[str]]:
+    """Everything in supabase/migrations as it is after the plan (applied or not); with
+    `unread`, the files there are read when first asked for (discover_migrations)."""
     require_versions(plan)
     sourced: dict[str, MigrationFile] = {}  # sources are the truth, written or not
     labels: dict[str, str] = {}
@@ -171,7 +174,7 @@ def mirrored_migrations(plan: MirrorPlan) -> tuple[list[MigrationFile], list[str
             labels[version] = label
             names.add(f"{version}_{name}.sql")
     found, warnings = discover_migrations(
-        plan.mirror_dir, labels, skip=names, listing=plan.listing, cache=plan.cache
+        plan.mirror_dir, labels, skip=names, listing=plan.listing, cache=plan.cache, unread=unread
     )
     by_version = {m.version: m for m in found}
     for version in gone:

@@ -185,23 +185,26 @@ def _mirror_plan(config: Config, cache: StatCache) -> mirror_files.MirrorPlan:
     )
 
 
-def collect(config: Config, out: Reporter, *, write_mirror: bool) -> list[fs.MigrationFile]:
+def collect(
+    config: Config, out: Reporter, *, write_mirror: bool, unread: bool = False
+) -> list[fs.MigrationFile]:
     """The migrations to consider: supabase/migrations with the sources mirrored into it.
 
-    Without write_mirror (dry runs, status) the mirror is applied in memory only.
+    Without write_mirror (dry runs, status) the mirror is applied in memory only. With
+    `unread`, supabase/migrations' own files are read when their text is first asked for.
     """
-    found, plan = _collect(config, out)
+    found, plan = _collect(config, out, unread=unread)
     if write_mirror:
         _write_mirror(plan, out)
     return found
 
 
 def _collect(
-    config: Config, out: Reporter, *, keep_cache: bool = True
+    config: Config, out: Reporter, *, keep_cache: bool = True, unread: bool = False
 ) -> tuple[list[fs.MigrationFile], mirror_files.MirrorPlan]:
     cache = stat_cache(config, keep=keep_cache)
     plan = _mirror_plan(config, cache)
-    found, warnings = mirror_files.mirrored_migrations(plan)
+    found, warnings = mirror_files.mirrored_migrations(plan, unread=unread)
     cache.save()  # now, within moments of the reads it remembers (statcache: racy writes)
     for warning in warnings:
         out.warn(warning)

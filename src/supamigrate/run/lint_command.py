@@ -13,6 +13,7 @@ from pathlib import Path
 
 from supamigrate.errors import DatabaseUnavailable, UsageError
 from supamigrate.lint import github_annotations, has_errors, human_lines, lint_files, to_json
+from supamigrate.lint.parallel import Source
 from supamigrate.output import Reporter
 from supamigrate.project.files import read_utf8
 from supamigrate.run.commands import collect
@@ -51,10 +52,11 @@ def _given(files: list[str]) -> list[tuple[str, str]]:
     return chosen
 
 
-def _migrations(config: Config, out: Reporter, *, every: bool) -> list[tuple[str, str]]:
-    migrations = collect(config, out, write_mirror=False)
+def _migrations(config: Config, out: Reporter, *, every: bool) -> list[tuple[str, Source]]:
+    # supabase/migrations' files unread: on two cores each process reads the ones it lints
+    migrations = collect(config, out, write_mirror=False, unread=True)
     applied = set() if every else _applied(config, out)
-    return [(_shown(m.path, config.root), m.sql) for m in migrations if m.version not in applied]
+    return [(_shown(m.path, config.root), m.body) for m in migrations if m.version not in applied]
 
 
 def _applied(config: Config, out: Reporter) -> set[str]:
