@@ -139,6 +139,38 @@ def test_malformed_url_is_one_line_and_never_echoes_the_password(url: str) -> No
     assert info.value.exit_code == 2
 
 
+# Letters no message, host, user or database name here contains, and every character a
+# password may hold unencoded that means something in a URL ('%' is URL encoding itself).
+_MARKED = st.text(alphabet="JZ@#?/:&=+ ;", min_size=1, max_size=12).filter(
+    lambda password: "J" in password or "Z" in password
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(password=_MARKED, pooled=st.booleans())
+def test_an_unencoded_password_is_read_whole_or_refused_unseen(password: str, pooled: bool) -> None:
+    """Property: a password with URL delimiters written unencoded is either read exactly (and
+    the host, port and database with it) or refused with a one-line usage error that shows
+    none of it: never a piece of it taken as the host, the path or a parameter."""
+    host, port = ("aws-0-eu-west-1.pooler.supabase.com", 6543) if pooled else ("127.0.0.1", 54322)
+    url = f"postgresql://postgres:{password}@{host}:{port}/postgres"
+    try:
+        target = parse_db_url(url, source="DATABASE_URL")
+    except ConfigError as refused:
+        message = str(refused)
+        assert "J" not in message and "Z" not in message, message
+        assert "\n" not in message and refused.exit_code == 2
+        assert "Percent-encode" in message
+        return
+    assert (target.password, target.host, target.port, target.database) == (
+        password,
+        host,
+        port,
+        "postgres",
+    )
+    assert "J" not in target.masked_url and "Z" not in target.masked_url
+
+
 def test_url_with_special_characters_round_trips() -> None:
     """Unencoded @ and : in the password parse; the URL we rebuild is percent-encoded."""
     target = parse_db_url(

@@ -187,6 +187,10 @@ def parse_db_url(
     text = url.strip()
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
         raise _bad_url(text, source, "it contains a line break or control character")
+    if _at_after_the_host(text):
+        # An unencoded '/', '?' or '#' in the password ends the host early: what follows it
+        # (part of the password) would be read as the host, the path, the query or dropped.
+        raise _bad_url(text, source, "an '@' comes after a '/', '?' or '#'")
     try:
         parts = urlsplit(text)
         port = parts.port or 5432
@@ -216,6 +220,15 @@ def parse_db_url(
 
 
 _SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+_AUTHORITY_END = re.compile(r"[/?#]")
+
+
+def _at_after_the_host(url: str) -> bool:
+    """An '@' after the first '/', '?' or '#' past `scheme://`: the password (the likeliest
+    place for one) holds one of them unencoded. A real '@' there must be written %40."""
+    _, sep, rest = url.partition("://")
+    end = _AUTHORITY_END.search(rest) if sep else None
+    return end is not None and "@" in rest[end.start() :]
 
 
 def _check_params(url: str, source: str, keys: list[str], values: dict[str, str]) -> None:
