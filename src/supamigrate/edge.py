@@ -14,11 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from supamigrate.process import pipes
+
 if TYPE_CHECKING:
     from supamigrate.local.server import LocalServer
     from supamigrate.output import Reporter
     from supamigrate.run.config import Config
 
+
+pipes.install()  # every entry point imports this module: Invoke's own output included
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -50,7 +54,7 @@ def friendly(func: F) -> F:
 
 def guarded(name: str, as_json: bool, call: Callable[[], T]) -> T:
     """`call()`, its library errors turned into Stop with one masked line and their code."""
-    from supamigrate import github
+    from supamigrate import github, output
     from supamigrate.brief import printable
     from supamigrate.errors import SupamigrateError
     from supamigrate.output import shown
@@ -63,6 +67,9 @@ def guarded(name: str, as_json: bool, call: Callable[[], T]) -> T:
         raise Stop(printable(shown(f"FAILED: {exc}")), exc.exit_code) from None
     except (OSError, UnicodeError) as exc:  # the disk or the environment said no: one line
         _debug()
+        if isinstance(exc, BrokenPipeError) and pipes.reader_gone():
+            pipes.silence_stdout()
+            raise Stop(pipes.message(output.PROGRAM), pipes.EXIT_CODE) from None
         raise Stop(printable(shown(f"FAILED: {_os_error(exc)}")), 2) from None
     except KeyboardInterrupt as exc:  # before or after applying: nothing was in flight
         signum = getattr(exc, "signum", 2)  # SIGTERM too (interrupt.terminable)
