@@ -225,3 +225,22 @@ def test_a_no_transaction_file_failing_halfway_is_reported_as_partial(project: P
         assert cur.fetchone() == ("first_half", None)
         cur.execute("select to_regclass('supabase_migrations.schema_migrations')")
         assert cur.fetchone() == (None,)  # no row: the history table this run made is gone
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["wrong password", "refused port", "missing database"],
+)
+def test_psql_says_a_connect_failure_as_psycopg2_does(
+    case: str, project: Project, pg_server: Any
+) -> None:
+    """The same cause, the same one line and advice, whichever method tried to connect (psql's
+    said `psql could not read the history: ...` with a line break and its password file)."""
+    kwargs = CASES[case].prepare(project, pg_server)
+    said = {
+        method: project.invoke("migrate", "--skip-confirm", "--method", method, **kwargs)
+        for method in ("psycopg2", "psql")
+    }
+    assert {done.returncode for done in said.values()} == {1}
+    assert said["psql"].stderr == said["psycopg2"].stderr, said["psql"].stderr
+    assert PASSWORD not in said["psql"].stderr and "/dev/fd" not in said["psql"].stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ _HINTS = (
 )
 
 
+_WHERE = re.compile(r'^connection to server (?:at|on) "[^"]*"(?:, port \d+)? failed: ')
 PATIENCE = 0.02  # seconds: longer than connecting on loopback takes (~10 ms)
 
 
@@ -124,6 +126,7 @@ def describe_connect_error(target: DbTarget, message: str) -> str:
         if "FATAL" in line or "failed" in line or "could not" in line:
             reason = line
             break
+    reason = _WHERE.sub("", reason)  # the URL in our line already says where (psql repeats it)
     hint = next((h for needle, h in _HINTS if needle in message), "check the URL and the server")
     ipv6_only = target.connection_kind == "direct" and target.project_ref is not None
     if ipv6_only and "Network is unreachable" in message:

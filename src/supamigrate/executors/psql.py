@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from supamigrate.connect.db import describe_connect_error
 from supamigrate.connect.masking import mask
 from supamigrate.connect.pgpass import password_env
 from supamigrate.errors import DatabaseUnavailable
@@ -52,6 +53,8 @@ _MARK = re.compile(
     r"^supamigrate:(?P<nonce>[0-9a-f]{32}):(?P<event>begin|ok|skipped|pid|made):"
     r"(?P<index>\d+)$"
 )
+# psql's own words when it could not connect (libpq's), before any SQL ran
+_NO_CONNECTION = re.compile(r"^psql: error: (connection to server|could not translate host)", re.M)
 _NO_TABLE = re.compile(r"ERROR:\s+(?:42P01|3F000):")
 _ERROR = re.compile(r"^psql:<stdin>:(?P<line>\d+): ERROR:\s+(?P<state>[0-9A-Z]{5}): (?P<msg>.*)$")
 _FATAL = re.compile(r"FATAL:\s+(?P<state>[0-9A-Z]{5}):\s+(?P<msg>.*)")
@@ -120,6 +123,9 @@ class PsqlExecutor(BaseExecutor):
             if _NO_TABLE.search(result.stderr):
                 self._table_created_here = True  # if we create it, a failed first run removes it
                 return []
+            if _NO_CONNECTION.search(result.stderr):  # said as psycopg2's path says it
+                libpq = result.stderr.replace("psql: error: ", "", 1)
+                raise DatabaseUnavailable(describe_connect_error(self.settings.target, libpq))
             raise DatabaseUnavailable(
                 mask(f"psql could not read the history: {result.stderr.strip()}")
             )
