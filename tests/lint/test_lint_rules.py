@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -604,3 +605,19 @@ def test_facts_cross_to_the_parent_as_they_were() -> None:
     back = typed_ops(plain_ops(ops))
     assert [shape(op) for op in back] == [shape(op) for op in ops]
     assert all(type(v) is tuple for op in plain_ops(ops) for v in op if isinstance(v, tuple))
+
+
+def test_lint_reads_what_is_pending_and_says_why_when_it_cannot_ask(project: Any) -> None:
+    """Plain `lint` reads the migrations the target has not applied; when the target cannot
+    be asked, every migration, with the reason (masked) in the line that says so."""
+    project.write("001_a.sql", "create table public.a (id int primary key);\n")
+    assert project.invoke("migrate", "--skip-confirm").returncode == 0
+    project.write("002_b.sql", "alter table public.a add column c int not null;\n")
+    pending = project.invoke("lint", "--json")
+    assert json.loads(pending.stdout)["files"] == ["migrations/002_b.sql"], pending.stdout
+    wrong = project.target.with_user(project.target.user, "not-the-pw-7781").url()
+    blind = project.invoke("lint", url=wrong)
+    said = blind.stdout + blind.stderr
+    assert "Linting every migration: the database could not be asked what is applied." in said
+    assert "password authentication failed" in said and "Linted 2 file(s)" in said
+    assert "not-the-pw-7781" not in said
