@@ -117,10 +117,8 @@ def _statements(sql: str, lazy_rows: bool = False) -> tuple[Statement, ...]:
         start = item.get("stmt_location", 0)
         length = item.get("stmt_len", 0)  # 0: the statement runs to the end of the file
         spans.append((start, start + length if length else len(utf8)))
-    offsets = _char_positions(utf8, sql, [offset for span in spans for offset in span])
     result = []
-    for item, index in zip(raw, range(0, len(offsets), 2), strict=True):
-        (start, line), (end, _) = offsets[index], offsets[index + 1]
+    for item, (start, line, end) in zip(raw, _char_positions(utf8, sql, spans), strict=True):
         ((kind, node),) = item["stmt"].items()
         if cuts and kind == "InsertStmt" and item.get("stmt_location", 0) in cuts:
             restore(node, tree, cuts[item.get("stmt_location", 0)])
@@ -129,23 +127,30 @@ def _statements(sql: str, lazy_rows: bool = False) -> tuple[Statement, ...]:
     return tuple(result)
 
 
-def _char_positions(utf8: bytes, text: str, offsets: list[int]) -> list[tuple[int, int]]:
-    """(character offset, 1-based line) for ascending byte offsets, in one pass over the file."""
+def _char_positions(
+    utf8: bytes, text: str, spans: list[tuple[int, int]]
+) -> list[tuple[int, int, int]]:
+    """(start character, its 1-based line, end character) for ascending byte spans, in one
+    pass over the file."""
     lines, previous = 1, 0
     result = []
     if len(utf8) == len(text):  # ASCII (most files): a byte offset is a character offset
-        for offset in offsets:
-            lines += utf8.count(b"\n", previous, offset)
-            previous = offset
-            result.append((offset, lines))
+        for start, end in spans:
+            lines += utf8.count(b"\n", previous, start)
+            previous = start
+            result.append((start, lines, end))
         return result
     chars = 0
-    for offset in offsets:
-        chunk = utf8[previous:offset]
+    for start, end in spans:
+        chunk = utf8[previous:start]
         chars += len(chunk.decode("utf-8"))
         lines += chunk.count(b"\n")
-        previous = offset
-        result.append((chars, lines))
+        first, line = chars, lines
+        chunk = utf8[start:end]
+        chars += len(chunk.decode("utf-8"))
+        lines += chunk.count(b"\n")
+        previous = end
+        result.append((first, line, chars))
     return result
 
 
