@@ -28,6 +28,23 @@ Op = tuple[Any, ...]  # one learnt fact, replayable in order (see apply)
 Coverage = tuple[dict[tuple[str, ...], list[tuple[str, ...]]], dict[str, tuple[Any, ...]]]
 
 
+class Asked:
+    """A set of facts as a rule asks it: a miss sets its Known's `consulted`. A fact present
+    here is present in the sequential run too (these sets only grow), so only a miss can
+    differ between one process and two."""
+
+    __slots__ = ("_facts", "_known")
+
+    def __init__(self, facts: set[str], known: Known) -> None:
+        self._facts, self._known = facts, known
+
+    def __contains__(self, item: object) -> bool:
+        if item in self._facts:
+            return True
+        self._known.consulted = True
+        return False
+
+
 @dataclass
 class Known:
     nullable: dict[Table, set[str]] = field(default_factory=dict)  # declared without NOT NULL
@@ -46,6 +63,19 @@ class Known:
     borrowed: dict[tuple[str, ...], list[tuple[str, ...]]] = field(default_factory=dict)
     log: list[Op] | None = None  # when a list, every fact learnt is also appended to it
     consulted: bool = False  # a rule's answer depended on facts from earlier statements
+
+    def stable(self) -> Asked:
+        """The user functions known not VOLATILE, for rules: a name not found marks the
+        answer as consulting facts (lint.parallel: they may be in a part not read here)."""
+        return Asked(self.stable_functions, self)
+
+    def validated(self, table: Table, column: str) -> bool:
+        """Whether a CHECK (column IS NOT NULL) on `table` was validated earlier; a no
+        consults the facts, as above."""
+        if (table, column) in self.validated_not_null:
+            return True
+        self.consulted = True
+        return False
 
     def covers(self, table: Table, columns: tuple[str, ...]) -> bool:
         """Some full (not partial) index on `table` starts with exactly these columns."""

@@ -6,7 +6,7 @@ tests/lint/test_lint.py (relfilenode before/after, pg_locks inside the transacti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Container, Iterator
 
 from supamigrate.lint.findings import Hit
 from supamigrate.lint.migration import Migration, commands
@@ -130,9 +130,8 @@ def _add_column(line: int, table: Table, column: Node, migration: Migration) -> 
     name = f"{table}.{column.get('colname')}"
     constraints = [c["Constraint"] for c in column.get("constraints", [])]
     kinds = {c.get("contype") for c in constraints}
-    rewrite = _rewriting_default(column, constraints, migration.known.stable_functions)
-    if rewrite and "volatile default" in rewrite:
-        migration.known.consulted = True  # a function declared STABLE earlier would clear it
+    # a function not known STABLE consults the facts (an earlier file may declare it)
+    rewrite = _rewriting_default(column, constraints, migration.known.stable())
     rewrite = rewrite or _constrained_domain(column, migration)
     if rewrite:
         yield Hit("adding-field-with-default", line, f"{name}: {rewrite} rewrites {table}")
@@ -174,9 +173,7 @@ def adds_without_rewrite(column: Node) -> bool:
     )
 
 
-def _rewriting_default(
-    column: Node, constraints: list[Node], stable: Collection[str]
-) -> str | None:
+def _rewriting_default(column: Node, constraints: list[Node], stable: Container[str]) -> str | None:
     if type_name(column["typeName"]) in SERIAL_TYPES:
         return "a serial column (nextval() default)"
     for constraint in constraints:
@@ -195,7 +192,7 @@ def _rewriting_default(
     return None
 
 
-def volatile_calls(expression: Node, stable: Collection[str] = ()) -> list[str]:
+def volatile_calls(expression: Node, stable: Container[str] = ()) -> list[str]:
     """The functions in `expression` that may be volatile (unknown ones count as volatile)."""
     found = []
     for kind, node in walk(expression):

@@ -76,7 +76,7 @@ def _proven_not_null(cmd: Node, table: Table, index: int, migration: Migration) 
     """SET NOT NULL after this file validated a CHECK (col IS NOT NULL): no scan (PG12+)."""
     if cmd.get("subtype") != "AT_SetNotNull":
         return False
-    if (table, cmd.get("name", "")) in migration.known.validated_not_null:
+    if migration.known.validated(table, cmd.get("name", "")):
         return True
     added = migration.not_valid_constraints.get(table, {})
     for earlier in migration.statements[:index]:
