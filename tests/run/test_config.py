@@ -171,6 +171,39 @@ def test_an_unencoded_password_is_read_whole_or_refused_unseen(password: str, po
     assert "J" not in target.masked_url and "Z" not in target.masked_url
 
 
+@settings(max_examples=300, deadline=None)
+@given(password=_MARKED, key=st.sampled_from(["password", "sslpassword"]))
+def test_a_password_parameter_never_shows_a_piece_of_itself(password: str, key: str) -> None:
+    """Property: a password written unencoded in the query (`?password=...`) may be read
+    wrongly (an '&' or '#' ends it), but no piece of it is ever shown: not in an error (an
+    unknown parameter beside it is not named), not in the masked URL or the banner."""
+    url = f"postgresql://postgres@127.0.0.1:54322/postgres?sslmode=disable&{key}={password}"
+    try:
+        target = parse_db_url(url, source="DATABASE_URL")
+    except ConfigError as refused:
+        assert "J" not in str(refused) and "Z" not in str(refused), str(refused)
+        return
+    assert (target.host, target.port, target.database) == ("127.0.0.1", 54322, "postgres")
+    shown = target.masked_url + target.describe()
+    assert "J" not in shown and "Z" not in shown, shown
+
+
+@pytest.mark.parametrize(
+    ("url", "param"),
+    [
+        ("postgresql://postgres@localhost/postgres?application_name=deploy@ci", "deploy@ci"),
+        ("postgresql://postgres@localhost/postgres?password=Tr0ub4dor@horse", None),
+        ("postgresql://postgres:pw@localhost/postgres?application_name=deploy%40ci", "deploy@ci"),
+    ],
+)
+def test_an_at_in_a_parameter_reads_as_written(url: str, param: str | None) -> None:
+    """Without a password before the host, an '@' in the query is a parameter's, as written
+    (with one, it must be written %40: which '@' ends the password cannot be told)."""
+    target = parse_db_url(url)
+    assert dict(target.params).get("application_name") == param
+    assert target.host == "localhost"
+
+
 def test_url_with_special_characters_round_trips() -> None:
     """Unencoded @ and : in the password parse; the URL we rebuild is percent-encoded."""
     target = parse_db_url(

@@ -190,7 +190,13 @@ def parse_db_url(
     if _at_after_the_host(text):
         # An unencoded '/', '?' or '#' in the password ends the host early: what follows it
         # (part of the password) would be read as the host, the path, the query or dropped.
-        raise _bad_url(text, source, "an '@' comes after a '/', '?' or '#'")
+        # Which '@' ends the password cannot be told, so none of the URL is shown.
+        raise ConfigError(
+            f"{source} is not a valid Postgres URL (it has a password and an '@' after a '/', "
+            f"'?' or '#'; not shown): expected {EXPECTED}. Percent-encode special characters "
+            "in the password (@ as %40, / as %2F, ? as %3F, # as %23), and an @ in the "
+            "database name or a parameter as %40."
+        )
     try:
         parts = urlsplit(text)
         port = parts.port or 5432
@@ -224,11 +230,15 @@ _AUTHORITY_END = re.compile(r"[/?#]")
 
 
 def _at_after_the_host(url: str) -> bool:
-    """An '@' after the first '/', '?' or '#' past `scheme://`: the password (the likeliest
-    place for one) holds one of them unencoded. A real '@' there must be written %40."""
+    """A password before the host (`user:...@`) and an '@' after the first '/', '?' or '#'
+    past `scheme://`: the password likely holds one of those unencoded. (Without a password
+    there, an '@' in the query is a parameter's: `?password=a@b` reads as written.)"""
     _, sep, rest = url.partition("://")
     end = _AUTHORITY_END.search(rest) if sep else None
-    return end is not None and "@" in rest[end.start() :]
+    if end is None:
+        return False
+    authority, after = rest[: end.start()], rest[end.start() :]
+    return "@" in after and ":" in authority.rpartition("@")[0]
 
 
 def _check_params(url: str, source: str, keys: list[str], values: dict[str, str]) -> None:
@@ -243,8 +253,11 @@ def _check_params(url: str, source: str, keys: list[str], values: dict[str, str]
         )
     unknown = [key for key in keys if key not in _LIBPQ_PARAMS]
     if unknown:
+        # beside a secret parameter an unknown name may be a piece of it (`password=a&b`)
+        secret = any(SECRET_PARAM.match(key) for key in keys)
+        named = "that are not shown (a secret parameter is beside them)" if secret else None
         raise ConfigError(
-            f"{source} has parameter(s) {few(sorted(set(unknown)))} that Postgres clients "
+            f"{source} has parameter(s) {named or few(sorted(set(unknown)))} that Postgres clients "
             "do not know (Prisma and other tools add them): remove them from the URL. "
             "supamigrate needs none of them; it recognises the transaction pooler by port 6543."
         )
