@@ -60,7 +60,11 @@ def guarded(name: str, as_json: bool, call: Callable[[], T]) -> T:
     from supamigrate.output import shown
 
     try:
-        return call()
+        done = call()
+    except Stop as stop:  # the task's own exit code; say if its report's reader left
+        if pipes.gone() and not stop.message:
+            raise Stop(pipes.message(output.PROGRAM), stop.code) from None
+        raise
     except SupamigrateError as exc:
         _debug()
         github.run_failed(name, exc)
@@ -79,6 +83,9 @@ def guarded(name: str, as_json: bool, call: Callable[[], T]) -> T:
             signame = "SIGTERM" if signum == 15 else "SIGINT"
             print(f'{{"interrupted": {{"signal": "{signame}"}}, "results": []}}', flush=True)
         raise Stop(f"{stopped}: no migration was running.", 128 + signum) from None
+    if pipes.gone():  # the task ran to its end; its report's reader left on the way
+        raise Stop(pipes.message(output.PROGRAM), pipes.EXIT_CODE)
+    return done
 
 
 def _debug() -> None:

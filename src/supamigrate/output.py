@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from supamigrate.connect.masking import mask, mask_lines
 from supamigrate.errors import UsageError
 from supamigrate.executors.results import Failure, Outcome, Result
+from supamigrate.process import pipes
 from supamigrate.project.plan import Plan, State
 
 # The command people typed: advice says `invoke migrate` in this repo, `supamigrate migrate`
@@ -76,13 +77,13 @@ class Reporter:
 
     def say(self, text: str = "") -> None:
         if not self.as_json:
-            print(shown(text), file=self.stream, flush=True)
+            self._write(shown(text))
 
     def say_lines(self, lines: list[str]) -> None:
         """`say` each line, in one write: the plan of 10,000 migrations is 10,000 lines."""
         if not self.as_json and lines:
             shown_lines = map(_terminal, mask_lines(lines))
-            print("\n".join(shown_lines), file=self.stream, flush=True)
+            self._write("\n".join(shown_lines))
 
     def say_each(self, lines: list[str]) -> None:
         """Exactly `say` of each line, in one write (lint reports thousands of findings)."""
@@ -91,7 +92,7 @@ class Reporter:
         masked = mask_lines(lines)
         if PROGRAM != "invoke":
             masked = [line.replace("`invoke ", f"`{PROGRAM} ") for line in masked]
-        print("\n".join(map(_terminal, masked)), file=self.stream, flush=True)
+        self._write("\n".join(map(_terminal, masked)))
 
     def warn(self, text: str) -> None:
         self.doc.setdefault("warnings", []).append(data(text))
@@ -108,7 +109,18 @@ class Reporter:
 
     def finish(self) -> None:
         if self.as_json:
-            print(data(json.dumps(self.doc, indent=2, default=str)), file=self.stream, flush=True)
+            self._write(data(json.dumps(self.doc, indent=2, default=str)))
+
+    def _write(self, text: str) -> None:
+        """One line (or several) to the report. When its reader has gone (`| head`) the run
+        goes on to the end as it would to /dev/null, never stopped halfway by its output
+        (a no-transaction file half-applied); the task then exits 141 (process.pipes)."""
+        try:
+            print(text, file=self.stream, flush=True)
+        except BrokenPipeError:
+            if self.stream is not sys.stdout or not pipes.reader_gone():
+                raise
+            pipes.silence_stdout()
 
     def ask(self, question: str, *, refuse_hint: str) -> bool:
         """Ask y/N on a terminal; with no terminal, refuse (exit 2) instead of hanging. The

@@ -35,12 +35,32 @@ def reader_gone() -> bool:
         return False
 
 
+_gone: list[bool] = []  # stdout's reader left during this process (silence_stdout ran)
+
+
+def gone() -> bool:
+    return bool(_gone)
+
+
 def silence_stdout() -> None:
     """Point stdout at /dev/null: the interpreter's last flush then has nowhere to fail."""
+    _gone[:] = [True]
     with contextlib.suppress(OSError, ValueError, AttributeError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
+        if sys.stderr is not None and _same_pipe(sys.stderr):
+            os.dup2(sys.stdout.fileno(), sys.stderr.fileno())  # `2>&1 | head`: no reader
+
+
+def _same_pipe(stream: object) -> bool:
+    """Whether `stream` writes where stdout did (after `2>&1`) and that is gone too."""
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)  # type: ignore[attr-defined]
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def install() -> None:
