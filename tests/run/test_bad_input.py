@@ -244,3 +244,21 @@ def test_psql_says_a_connect_failure_as_psycopg2_does(
     assert {done.returncode for done in said.values()} == {1}
     assert said["psql"].stderr == said["psycopg2"].stderr, said["psql"].stderr
     assert PASSWORD not in said["psql"].stderr and "/dev/fd" not in said["psql"].stderr
+
+
+@pytest.mark.parametrize(
+    ("param", "needle"),
+    [("channel_binding=require", "channel binding"), ("require_auth=md5", "require")],
+)
+def test_a_security_parameter_binds_psql_as_it_binds_psycopg2(
+    project: Project, param: str, needle: str
+) -> None:
+    """A URL's security setting reaches psql (as a PG* variable) as it reaches psycopg2: the
+    same refusal, never a connection psql made without it (it was dropped on the way)."""
+    base = project.target.url()
+    url = f"{base}{'&' if '?' in base else '?'}{param}"
+    for method in ("psycopg2", "psql"):
+        done = project.invoke("status", "--method", method, url=url)
+        # refused by the server (1), or by us where this psql's libpq does not know it (2)
+        assert done.returncode in (1, 2), (method, done.stdout, done.stderr)
+        assert needle in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr

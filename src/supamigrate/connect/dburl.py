@@ -21,15 +21,38 @@ _DIRECT_HOST = re.compile(r"^db\.(?P<ref>[a-z0-9]{20})\.supabase\.(?:co|com|net)
 _POOLER_HOST = re.compile(r"\.pooler\.supabase\.com$")
 _POOLER_USER = re.compile(r"^[^.]+\.(?P<ref>[a-z0-9]{20})$")
 # Query parameters libpq understands that we pass through as PG* environment variables.
+# Every one libpq reads from the environment (PostgreSQL 17 docs, "Environment Variables"):
+# a security setting (channel_binding, require_auth, gssencmode, ...) must reach psql and the
+# CLI as it reaches psycopg2, never be dropped on the way.
 _LIBPQ_ENV = {
+    "hostaddr": "PGHOSTADDR",
+    "passfile": "PGPASSFILE",
+    "channel_binding": "PGCHANNELBINDING",
+    "service": "PGSERVICE",
+    "options": "PGOPTIONS",
+    "application_name": "PGAPPNAME",
     "sslmode": "PGSSLMODE",
-    "sslrootcert": "PGSSLROOTCERT",
+    "requiressl": "PGREQUIRESSL",
+    "sslcompression": "PGSSLCOMPRESSION",
     "sslcert": "PGSSLCERT",
     "sslkey": "PGSSLKEY",
-    "application_name": "PGAPPNAME",
-    "options": "PGOPTIONS",
+    "sslcertmode": "PGSSLCERTMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcrl": "PGSSLCRL",
+    "sslcrldir": "PGSSLCRLDIR",
+    "sslsni": "PGSSLSNI",
+    "requirepeer": "PGREQUIREPEER",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION",
+    "gssencmode": "PGGSSENCMODE",
+    "krbsrvname": "PGKRBSRVNAME",
+    "gsslib": "PGGSSLIB",
+    "gssdelegation": "PGGSSDELEGATION",
     "connect_timeout": "PGCONNECT_TIMEOUT",
     "target_session_attrs": "PGTARGETSESSIONATTRS",
+    "load_balance_hosts": "PGLOADBALANCEHOSTS",
+    "require_auth": "PGREQUIREAUTH",
+    "sslnegotiation": "PGSSLNEGOTIATION",
 }
 # Every parameter libpq accepts in a URL (PostgreSQL 17 docs, "Parameter Key Words"); others
 # (Prisma's pgbouncer=true, connection_limit, ...) would fail deep inside the driver.
