@@ -14,7 +14,7 @@ import pytest
 from helpers.procscan import ArgvWatch
 from helpers.project import REPO
 from supamigrate.connect.db import session
-from supamigrate.connect.dburl import parse_db_url
+from supamigrate.connect.dburl import DbTarget, parse_db_url
 from supamigrate.connect.pgpass import password_env, pgpass_line
 from supamigrate.errors import ConfigError, UsageError
 from supamigrate.executors.base import Settings
@@ -211,3 +211,12 @@ def _admin(where: Any, sql: str) -> None:
     target = getattr(where, "admin", where)
     with session(target, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(sql)
+
+
+def test_a_password_with_a_line_break_is_refused_for_psql_not_cut() -> None:
+    """psql's password file has no escape for a line break: such a password would arrive
+    cut in two (and fail as a wrong password). It is refused with what to do instead."""
+    target = DbTarget("127.0.0.1", 5432, "u", "d", "ab\ncd:Zk")
+    with pytest.raises(ConfigError, match="line break") as refused:
+        pgpass_line(target)
+    assert "Zk" not in str(refused.value) and "cd" not in str(refused.value)

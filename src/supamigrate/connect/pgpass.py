@@ -24,6 +24,13 @@ def _escape(field: str) -> str:
 
 def pgpass_line(target: DbTarget) -> str:
     fields = (target.host, str(target.port), target.database, target.user, target.password or "")
+    if any("\n" in f or "\r" in f for f in fields):  # a password file has no escape for them
+        from supamigrate.errors import ConfigError
+
+        raise ConfigError(
+            "The password (or user or database name) holds a line break, which psql's password "
+            "file cannot carry: use --method psycopg2, or change the password."
+        )
     return ":".join(_escape(f) for f in fields) + "\n"
 
 
