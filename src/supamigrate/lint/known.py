@@ -10,6 +10,7 @@ known to be nullable) are kept: what lint has not seen, it does not claim.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -165,39 +166,36 @@ _new = tuple.__new__
 
 def plain_ops(ops: list[Op]) -> list[Op]:
     """`ops` with every Table and Index a plain tuple; `typed_ops` turns them back."""
-    result: list[Op] = []
-    for op in ops:
-        what = op[0]
-        if what == "table":
-            _, table, nullable, indexes = op
-            op = (what, tuple(table), nullable, tuple(_plain_index(i) for i in indexes))
-        elif what == "index":
-            op = (what, op[1], _plain_index(op[2]))
-        elif what == "foreign_key":
-            table, columns = op[2]
-            op = (what, op[1], (tuple(table), columns))
-        elif what in _WITH_TABLE:
-            op = (what, tuple(op[1]), *op[2:])
-        result.append(op)
-    return result
+    return _each_table(ops, tuple, _plain_index)
 
 
 def typed_ops(ops: list[Op]) -> list[Op]:
+    return _each_table(ops, _typed_table, _typed_index)
+
+
+def _each_table(
+    ops: list[Op], table_as: Callable[[Any], Any], index_as: Callable[[Any], Any]
+) -> list[Op]:
+    """`ops` with each Table made `table_as(...)` and each Index `index_as(...)`."""
     result: list[Op] = []
     for op in ops:
         what = op[0]
         if what == "table":
             _, table, nullable, indexes = op
-            op = (what, _new(Table, table), nullable, tuple(_typed_index(i) for i in indexes))
+            op = (what, table_as(table), nullable, tuple(index_as(i) for i in indexes))
         elif what == "index":
-            op = (what, op[1], _typed_index(op[2]))
+            op = (what, op[1], index_as(op[2]))
         elif what == "foreign_key":
             table, columns = op[2]
-            op = (what, op[1], (_new(Table, table), columns))
+            op = (what, op[1], (table_as(table), columns))
         elif what in _WITH_TABLE:
-            op = (what, _new(Table, op[1]), *op[2:])
+            op = (what, table_as(op[1]), *op[2:])
         result.append(op)
     return result
+
+
+def _typed_table(table: tuple[str, ...]) -> Table:
+    return _new(Table, table)
 
 
 def _plain_index(index: Index) -> tuple[Any, ...]:
@@ -205,7 +203,7 @@ def _plain_index(index: Index) -> tuple[Any, ...]:
 
 
 def _typed_index(index: tuple[Any, ...]) -> Index:
-    return _new(Index, (_new(Table, index[0]), index[1], index[2]))
+    return _new(Index, (_typed_table(index[0]), index[1], index[2]))
 
 
 def learn(known: Known, statement: Statement) -> None:
