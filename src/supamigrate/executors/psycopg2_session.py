@@ -51,6 +51,7 @@ class Psycopg2Session(BaseExecutor):
     @property
     def _conn(self) -> connection:
         if self._connection is None:
+            self._ahead.release()
             conn = self._connecting.result(meanwhile=warm_up)
             conn.notices = self._notices  # psycopg2 calls its append() per notice
             self._connection, self.backend_pid = conn, conn.info.backend_pid

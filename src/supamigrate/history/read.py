@@ -9,9 +9,10 @@ after its push).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -19,10 +20,14 @@ from supamigrate.connect.db import connect
 from supamigrate.connect.dburl import DbTarget
 from supamigrate.history.digests import load_digests
 from supamigrate.history.table import SELECT_SUMS, SELECT_TEXTS, HistoryRow
+from supamigrate.process.interrupt import read_when
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection, cursor
 
+# Connecting faster than this is near the server (a connection is 3+ round trips): the answer
+# may wait in the socket until asked for (see ConnectAndRead). Loopback takes ~6-10 ms.
+NEAR_CONNECT_SECONDS = 0.025
 # A named tuple made by tuple.__new__, not its generated Python __new__: ~0.2 us less each,
 # for what is made per migration on every run (10,000 at a time). The fields go in order.
 _tuple = tuple.__new__
@@ -81,22 +86,39 @@ def _fetch(cur: cursor, known: Mapping[str, bytes]) -> list[HistoryRow]:
 
 @dataclass
 class ConnectAndRead:
-    """Background work: connect (autocommit: we write BEGIN/COMMIT ourselves), then read."""
+    """Background work: connect (autocommit: we write BEGIN/COMMIT ourselves), then read.
+
+    Near the server the answer is read only when the run asks for it (`release`): the server
+    computes it while the main thread reads the files, and the rows wait in the socket, so
+    this thread does not wake per arriving chunk and take the GIL from the file work. Far
+    away it is read as it comes (a full socket would stall the sender for round trips)."""
 
     target: DbTarget
     connect_timeout: int
     digests: Path | None = None  # the history_digests cache, read here (written by commands)
     fetched: Fetched | None = None
     seconds: float = 0.0  # the read's time: a round trip and a little server time (batch.Sizer)
+    asked: threading.Event = field(default_factory=threading.Event)
 
     def __call__(self) -> connection:
+        started = time.perf_counter()
         conn = connect(self.target, connect_timeout=self.connect_timeout)
+        connecting = time.perf_counter() - started
+        near = connecting < NEAR_CONNECT_SECONDS
         conn.autocommit = True
         known = load_digests(self.digests) if self.digests is not None else None
         started = time.perf_counter()
+        if near:
+            read_when(self.asked)
         self.fetched = fetch_history(conn, known)
-        self.seconds = time.perf_counter() - started
+        # near, a round trip is at most a third of connecting (the read's own time would
+        # count the wait for `asked`)
+        self.seconds = connecting / 3 if near else time.perf_counter() - started
         return conn
+
+    def release(self) -> None:
+        """The run wants the history now."""
+        self.asked.set()
 
     def take(self) -> Fetched | None:
         """The rows read ahead, once; None afterwards."""

@@ -13,6 +13,7 @@ import contextlib
 import os
 import select
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -72,6 +73,23 @@ def drop_waiting() -> None:
     _idle.clear()
 
 
+_gates: dict[int, threading.Event] = {}  # thread -> set when it may read its answer
+
+
+def read_when(gate: threading.Event) -> None:
+    """This thread's next answer is read only once `gate` is set (or a signal came). The
+    query is sent at once and the server answers meanwhile; the answer waits in the socket.
+    For the history read ahead on the connecting thread: reading 10,000 rows as they stream
+    wakes the thread ~70 times, each wakeup taking the GIL from the main thread's file work."""
+    _gates[threading.get_ident()] = gate
+
+
+def _await_gate() -> None:
+    gate = _gates.pop(threading.get_ident(), None)
+    while gate is not None and not gate.wait(0.2) and not _received:
+        pass
+
+
 def wait_interruptibly(conn: Any) -> None:
     """psycopg2's wait callback: poll with a short select, so a signal received while a
     statement runs is seen at once; then ask the server to cancel it (once) and wait for the
@@ -87,6 +105,8 @@ def wait_interruptibly(conn: Any) -> None:
         if _received and not cancelled:
             conn.cancel()
             cancelled = True
+        if state == POLL_READ and _gates:
+            _await_gate()
         if state == POLL_READ and _idle:
             with contextlib.suppress(Exception):
                 _idle.pop(0)()
