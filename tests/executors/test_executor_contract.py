@@ -107,6 +107,23 @@ def test_failure_is_located_to_file_and_line(
     assert result.failure.statement.startswith("insert into public.t")
 
 
+def test_locating_a_failure_never_runs_it_twice_where_that_shows(
+    tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """A failure without an error position is located by a rolled-back re-run, except where
+    the file does what a rollback does not undo: then nothing runs twice (the sequence moved
+    once) and no statement is named rather than a guessed one."""
+    with session(db, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("create sequence public.calls")
+    sql = "select nextval('public.calls');\nselect 1/0;\n"
+    executor = open_executor("psycopg2")
+    (result,) = _apply(executor, [_file(tmp_path, "20250101000001", "n", sql)])
+    assert result.outcome is Outcome.FAILED and result.failure is not None
+    assert result.failure.sqlstate == "22012"
+    assert _query(db, "select last_value from public.calls") == [(1,)]
+    assert not result.failure.statement
+
+
 @pytest.mark.parametrize("schema_before", [False, True])
 def test_a_failed_first_run_leaves_the_database_as_it_was(
     method: str,
@@ -228,6 +245,8 @@ def test_every_migration_starts_from_a_clean_session(
         f"{NO_TX}create table public.o (id int);\nprepare p as select 1;\n",
         f"{NO_TX}create table public.o (id int);\nlisten somewhere;\n",
         f"{NO_TX}create table public.o (id int);\nselect pg_advisory_lock(42);\n",
+        f"{NO_TX}create table public.o (id int);\n"
+        "create function pg_temp.f() returns int language sql as 'select 1';\n",
     ],
     ids=[
         "transaction-open",
@@ -237,6 +256,7 @@ def test_every_migration_starts_from_a_clean_session(
         "prepared-statement",
         "listen",
         "advisory-lock",
+        "temp-function",
     ],
 )
 def test_no_transaction_file_must_end_as_it_began(
@@ -481,6 +501,25 @@ def test_temp_objects_do_not_reach_the_next_migration(
     ]
     assert [r.outcome for r in _apply(open_executor(method), todo)] == [Outcome.OK, Outcome.OK]
     assert _query(db, "select a from public.t") == [(42,)]
+
+
+def test_a_sequence_used_in_one_migration_is_not_current_in_the_next(
+    method: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """lastval() after the previous file's nextval fails as it would run alone (a re-run, a
+    transaction pooler's other server connection): one session must not make it work."""
+    todo = [
+        _file(
+            tmp_path,
+            "20250101000001",
+            "a",
+            "create sequence public.tickets;\nselect nextval('public.tickets');\n",
+        ),
+        _file(tmp_path, "20250101000002", "b", "create table public.q as select lastval() v;\n"),
+    ]
+    results = _apply(open_executor(method), todo)
+    assert [r.outcome for r in results] == [Outcome.OK, Outcome.FAILED]
+    assert results[1].failure is not None and results[1].failure.sqlstate == "55000"
 
 
 def test_a_transactional_migration_leaves_nothing_in_the_session(

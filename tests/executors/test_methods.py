@@ -112,6 +112,31 @@ def test_manual_prints_steps_that_really_work(project: Any) -> None:
     assert "Nothing to apply: 2 applied." in project.invoke("migrate", "--skip-confirm").stdout
 
 
+def test_manual_keeps_a_crlf_files_history_row(project: Any, make_db: Any) -> None:
+    """Printed line by line and pasted, the block still records the CRLF file's own text (the
+    row the CLI and psycopg2 write for it): its history insert spells CR as an escape."""
+    project.write(
+        "001_crlf.sql",
+        "create table public.tpl (\r\n  id int,\r\n  body text\r\n);\r\n"
+        "alter table public.tpl enable row level security;\r\n",
+    )
+    result = project.invoke("migrate", "--method", "manual")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("-- ====="))
+    end = next(i for i, line in enumerate(lines) if line.startswith("3. Check"))
+    assert paste_into_psql(project.target, "\n".join(lines[start:end])).returncode == 0
+    other = make_db()
+    ours = project.invoke("migrate", "--skip-confirm", "--method", "psycopg2", url=other.url())
+    assert ours.returncode == 0, ours.stdout + ours.stderr
+    select = "select version, name, statements from supabase_migrations.schema_migrations"
+    with session(project.target) as a, a.cursor() as pasted, session(other) as b, b.cursor() as run:
+        pasted.execute(select)
+        run.execute(select)
+        rows = pasted.fetchall()
+        assert rows == run.fetchall() and "\r" in rows[0][2][0]
+
+
 BROKEN = "insert into public.log values ('x');\n\nalter table public.log\n  add column y int references public.nope(id);\n"
 
 

@@ -303,3 +303,25 @@ def test_bad_source_stops_migrate_with_exit_2(project: Any) -> None:
     result = project.invoke("migrate", "--skip-confirm")
     assert result.returncode == 2
     assert "share the number 1" in result.stderr
+
+
+@pytest.mark.skipif(not CLI.exists(), reason="Supabase CLI not installed: run `npm ci`")
+def test_a_name_the_cli_skips_is_said_skipped_as_the_cli_says(project: Any) -> None:
+    """Differential against the real CLI: each file in supabase/migrations that
+    `supabase migration list` skips with a warning, `invoke status` names as skipped too."""
+    from helpers.supabase_cli import cli
+
+    folder = project.root / "supabase" / "migrations"
+    names = ["20260101000008_upper.SQL", "abc.sql", "-b.sql", "20260101000009_ok.sql"]
+    for name in names:
+        (folder / name).write_text("select 1;\n")
+    (project.root / "supabase" / "config.toml").write_bytes(
+        (REPO / "supabase" / "config.toml").read_bytes()
+    )
+    theirs = cli(project.root, project.target, "migration", "list")
+    ours = project.invoke("status")
+    for name in names:
+        said_by_cli = f"Skipping migration {name}" in theirs.stdout + theirs.stderr
+        said_by_us = f"Skipping {name}" in ours.stdout + ours.stderr
+        assert said_by_cli == said_by_us, (name, theirs.stderr, ours.stdout + ours.stderr)
+    assert "Skipping migration 20260101000008_upper.SQL" in theirs.stdout + theirs.stderr

@@ -126,6 +126,13 @@ def _no_dir(project: Project, pg_server: Any) -> dict[str, Any]:
     return {}
 
 
+def _no_supabase_dir(project: Project, pg_server: Any) -> dict[str, Any]:
+    """A configured supabase_dir that is missing: "no migrations" would pass a deploy green."""
+    project.write("001_ok.sql", OK)
+    (project.root / "pyproject.toml").write_text('[tool.supamigrate]\nsupabase_dir = "supabse"\n')
+    return {}
+
+
 CASES: dict[str, Case] = {
     "malformed URL": Case(2, "is not a valid Postgres URL", _url_case(port="notaport")),
     "unknown host": Case(1, "check the host name", _url_case(host="no-such-host.invalid"), 15),
@@ -135,6 +142,7 @@ CASES: dict[str, Case] = {
     "refused port": Case(1, "Connection refused", _url_case(port=1)),
     "missing database": Case(1, "does not exist", _url_case(database="no_such_db")),
     "missing migrations dir": Case(2, "sql does not exist", _no_dir),
+    "missing supabase dir": Case(2, "supabse does not exist", _no_supabase_dir),
     "empty directory": Case(0, "Nothing to apply", _files()),
     "empty file": Case(2, "001_empty.sql has no SQL statements", _files(**{"001_empty.sql": ""})),
     "comments only": Case(

@@ -12,6 +12,7 @@ one block to paste):
     <the file>
     ;
     RESET SESSION AUTHORIZATION; RESET ROLE;               the row is written as the migrator
+    <the tenant boundary on new tenant tables>             boundary_guard: where 005 ran
     INSERT INTO supabase_migrations.schema_migrations ...;
     COMMIT;
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from supamigrate.executors.boundary_guard import GUARD_SQL
 from supamigrate.history.table import (
     ADVISORY_LOCK_KEY,
     BEGIN,
@@ -38,10 +40,12 @@ from supamigrate.project.files import MigrationFile
 from supamigrate.sql.sqlsplit import Statement, is_no_transaction, split_statements
 
 # Everything a previous migration can leave in a session: settings, role, temp objects,
-# prepared statements, listeners, open cursors, session advisory locks.
+# prepared statements, listeners, open cursors, session advisory locks, and the sequences'
+# currval/lastval (a file using lastval() from the one before works only when both run in one
+# session: not alone, not on a re-run, not through a transaction pooler).
 CLEAN_SESSION = (
-    "RESET ALL;\nRESET SESSION AUTHORIZATION;\nRESET ROLE;\nDISCARD TEMP;\nDEALLOCATE ALL;\n"
-    "UNLISTEN *;\nCLOSE ALL;\nSELECT pg_advisory_unlock_all();\n"
+    "RESET ALL;\nRESET SESSION AUTHORIZATION;\nRESET ROLE;\nDISCARD TEMP;\nDISCARD SEQUENCES;\n"
+    "DEALLOCATE ALL;\nUNLISTEN *;\nCLOSE ALL;\nSELECT pg_advisory_unlock_all();\n"
 )
 STATE_MARK = "supamigrate: session state left behind"
 # Settings the envelope itself sets at session level for a no-transaction file.
@@ -184,7 +188,7 @@ def wrap(
             version,
             limits.sql("SESSION"),
             statements,
-            f"{state_check_sql()}{record}\n",
+            f"{state_check_sql()}{GUARD_SQL}{record}\n",
             teardown,
             teardown,
         )
@@ -196,7 +200,7 @@ def wrap(
         version,
         limits.sql("LOCAL"),
         statements,
-        f"RESET SESSION AUTHORIZATION;\nRESET ROLE;\n{record}\n",
+        f"RESET SESSION AUTHORIZATION;\nRESET ROLE;\n{GUARD_SQL}{record}\n",
         # The clean session again after COMMIT: the next message is read with the session's
         # settings (none a file set may change how it is read), and what a file made at
         # session level (a temp table, a prepared statement, LISTEN, a WITH HOLD cursor, an
@@ -221,6 +225,8 @@ def state_check_sql() -> str:
         # A setting set to the value it already had changes nothing (a pg_dump header's).
         f"WHERE source = 'session' AND setting IS DISTINCT FROM reset_val AND name NOT IN ({own}))",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = pg_my_temp_schema()) "
+        "OR EXISTS (SELECT 1 FROM pg_proc WHERE pronamespace = pg_my_temp_schema()) "
+        "OR EXISTS (SELECT 1 FROM pg_type WHERE typnamespace = pg_my_temp_schema()) "
         "THEN 'temp objects' END",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_prepared_statements) THEN 'prepared statements' END",
         "CASE WHEN EXISTS (SELECT 1 FROM pg_listening_channels()) THEN 'LISTEN channels' END",

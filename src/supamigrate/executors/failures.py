@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from supamigrate.connect.masking import mask
@@ -14,6 +15,26 @@ from supamigrate.sql.sqlsplit import Statement
 
 # Re-running to find the failing statement would only wait or fail the same way again.
 NO_RELOCATE = ("55P03", "57014", "57P01", "40P01", "25001")
+# A failure without an error position is located by a rolled-back re-run of the file on the
+# target: its locks are held again, so it stops after this long (and each statement too).
+RELOCATE_SECONDS = 2.0
+RELOCATE_TIMEOUT = "2s"
+# Calls whose effects no rollback undoes (a sequence set or advanced, a replication slot, a
+# backend ended, another database's write, a program run, a file written, the config
+# reloaded): a file making one is never run a second time to locate its failure.
+_UNDOABLE = re.compile(
+    r"\b(setval|nextval|dblink\w*|pg_create_\w*replication_slot|pg_drop_replication_slot|"
+    r"pg_copy_\w*replication_slot|pg_replication_slot_advance|pg_terminate_backend|"
+    r"pg_cancel_backend|pg_reload_conf|pg_rotate_logfile|pg_switch_wal|pg_logical_emit_message|"
+    r"pg_file_write|pg_file_unlink|pg_file_rename|lo_export|lo_import|http\w*|net\.\w+)\s*\(|"
+    r"\bprogram\s+'",
+    re.IGNORECASE,
+)
+
+
+def undoable_elsewhere(sql: str) -> bool:
+    """The file calls something a rollback does not undo (see _UNDOABLE)."""
+    return _UNDOABLE.search(sql) is not None
 
 
 def sqlstate(error: Any) -> str:

@@ -325,14 +325,17 @@ class Psycopg2Executor(Psycopg2History):
             found = statement_at(statements, offset) if 0 <= offset < len(sql) else None
             if found is not None:
                 return fx.with_statement(base, found, "position", line_of(sql, offset))
-        if base.sqlstate in fx.NO_RELOCATE or not statements:
-            return base
-        found = self._rerun_to_find(statements, envelope, outer=outer)
+        if base.sqlstate in fx.NO_RELOCATE or not statements or fx.undoable_elsewhere(sql):
+            return base  # not run twice: what a rollback cannot undo would be done twice
+        found = self._rerun_to_find(statements, envelope, outer=outer, sqlstate=base.sqlstate)
         return fx.with_statement(base, found, "re-run") if found is not None else base
 
     def _rerun_to_find(
-        self, statements: list[Statement], envelope: Envelope, *, outer: str
+        self, statements: list[Statement], envelope: Envelope, *, outer: str, sqlstate: str
     ) -> Statement | None:
+        """The statement that fails again with the same SQLSTATE, in a rolled-back re-run on
+        the target, cut short after RELOCATE_SECONDS (its locks are held again meanwhile);
+        None when the re-run cannot tell (another error, or too slow)."""
         begin, undo = BEGIN, "ROLLBACK;"
         if outer == "savepoint":
             begin, undo = (
@@ -341,13 +344,18 @@ class Psycopg2Executor(Psycopg2History):
             )
         # A failed first migration took the history table with it: made again (envelope.py)
         table = "" if self._table_ready else TABLE_LOCKED
-        if self._run(begin + table + self.limits.sql("LOCAL")) is not None:
+        bounded = self.limits._replace(statement_timeout=fx.RELOCATE_TIMEOUT)
+        if self._run(begin + table + bounded.sql("LOCAL")) is not None:
             self._run(undo)
             return None  # the re-run could not start: no statement can be named
+        deadline = time.perf_counter() + fx.RELOCATE_SECONDS
         try:
             for statement in statements:
-                if self._run(statement.text) is not None:
-                    return statement
+                error = self._run(statement.text)
+                if error is not None:
+                    return statement if fx.sqlstate(error) == sqlstate else None
+                if time.perf_counter() > deadline:
+                    return None
             if self._run(envelope.record) is not None:
                 return Statement(
                     "(the history insert into supabase_migrations.schema_migrations)", 0, 0

@@ -82,6 +82,19 @@ class Psycopg2Session(BaseExecutor):
             cur.execute(sql, params or None)  # no params: a literal % stays a %
             return list(cur.fetchall())
 
+    def guard_tenant_tables(self) -> tuple[Any, tuple[str, ...]]:
+        """The tenant boundary guard on its own (boundary_guard: after the CLI's push, which
+        runs the files itself): the driver error, if any, and the notices it raised."""
+        from supamigrate.executors.boundary_guard import GUARD_SQL
+
+        self._notices.clear()
+        error = self._run(f"BEGIN;\n{GUARD_SQL}COMMIT;")
+        if error is not None:
+            self._run("ROLLBACK;")
+        notices = fx.shown(self._notices.loose)
+        self._notices.clear()
+        return error, notices
+
     def close(self) -> None:
         """Close; a connection still being made is left to its daemon thread, so an early
         error never waits for connect_timeout."""

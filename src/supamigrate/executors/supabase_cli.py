@@ -225,6 +225,7 @@ class SupabaseCliExecutor(BaseExecutor):
                 self._push(dry=False, include_all=everything, pushed=pushed)
             with interrupt.paused():  # a signal stopped the push: still ask what it committed
                 applied = {row.version for row in self.read_history()}
+                guard_error = self._guard() if applied - before else None
         results: list[Result] = []
         for migration in todo:
             result = pushed.result(migration, before, applied)
@@ -232,7 +233,19 @@ class SupabaseCliExecutor(BaseExecutor):
             on_result(result)
             if result.stops_run:
                 break
+        if guard_error is not None:
+            raise MigrationFailed(guard_error)
         return results
+
+    def _guard(self) -> str | None:
+        """The CLI ran the files itself: the tenant boundary for tables they gave tenant_id
+        comes right after its push (the other methods give it inside each migration)."""
+        error, notices = self.reader.guard_tenant_tables()
+        for text in notices:
+            self.settings.say(f"  {text}")
+        if error is None:
+            return None
+        return mask(f"After the push, the tenant boundary could not be added: {error}".strip())
 
     def preview(self, todo: Sequence[MigrationFile]) -> None:
         if self._push(dry=True, include_all=False, pushed=_Pushed()) != 0:

@@ -8,6 +8,7 @@ only, then `statements` and `name` added if missing, so hosted projects' extra c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -210,13 +211,35 @@ def delete_sql(version: str) -> str:
     return f"DELETE FROM {TABLE} WHERE version = {quote_literal(version)};"
 
 
+# Characters a line-by-line copy of our SQL can lose or change (str.splitlines breaks at each;
+# a terminal or an editor may fold CRLF): written as escapes, the value survives being printed
+# and pasted (--method manual), so the history row keeps a CRLF file's text as the CLI's does.
+_BREAKS = {
+    "\r": "\\r",
+    "\x0b": "\\x0b",
+    "\x0c": "\\f",
+    "\x1c": "\\x1c",
+    "\x1d": "\\x1d",
+    "\x1e": "\\x1e",
+    "\x85": "\\u0085",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+_BREAK = re.compile("[" + "".join(_BREAKS) + "]")
+
+
 def quote_literal(value: str) -> str:
-    """A standard-conforming SQL string literal (E'' where a backslash needs it)."""
+    """A standard-conforming SQL string literal (E'' where a backslash or a line-break
+    character other than \\n needs it)."""
     if "\x00" in value:
         raise ValueError("NUL bytes cannot be stored in Postgres text")
     body = value.replace("'", "''")
-    if "\\" in body:
-        return "E'" + body.replace("\\", "\\\\") + "'"
+    breaks = _BREAK.search(body) is not None
+    if "\\" in body or breaks:
+        body = body.replace("\\", "\\\\")
+        if breaks:
+            body = _BREAK.sub(lambda found: _BREAKS[found.group()], body)
+        return "E'" + body + "'"
     return "'" + body + "'"
 
 

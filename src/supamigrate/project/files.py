@@ -328,7 +328,8 @@ def discover_migrations(
         if skipped:  # a mirror's own name, `<digits>_<[a-z0-9_]+>.sql`: no check can fail
             version = name.partition("_")[0]
         else:
-            if not name.endswith(".sql") or name == ".sql":  # Path.suffix: ".sql" has none
+            # Path.suffix: ".sql" has none; `.SQL` is warned of below, as the CLI does
+            if not name.lower().endswith(".sql") or name == ".sql":
                 continue
             match = CLI_NAME.match(name)
             if not match:

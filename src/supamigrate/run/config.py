@@ -117,7 +117,7 @@ def load_config(
         root=root,
         target=parse_db_url(str(values["db_url"]), source=sources["db_url"], password=password),
         migrations_dir=_migrations_dir(root, str(values["migrations_dir"]), sources),
-        supabase_dir=root / str(values["supabase_dir"]),
+        supabase_dir=_supabase_dir(root, str(values["supabase_dir"]), sources),
         version_base=_check_version_base(str(values["version_base"])),
         lock_timeout=_check_duration("lock_timeout", str(values["lock_timeout"])),
         statement_timeout=_check_duration("statement_timeout", str(values["statement_timeout"])),
@@ -343,6 +343,19 @@ def _migrations_dir(root: Path, value: str, sources: Mapping[str, str]) -> Path 
     raise ConfigError(
         f"Migrations directory {path} does not exist ({sources.get('migrations_dir')}): "
         "create it, or fix migrations_dir."
+    )
+
+
+def _supabase_dir(root: Path, value: str, sources: Mapping[str, str]) -> Path:
+    """The default supabase/ may be absent (the first mirror makes it). A folder someone
+    configured must exist: a misspelt one read as "no migrations" would let a deploy go green
+    having applied nothing."""
+    path = root / value
+    if sources.get("supabase_dir") == "default" or path.is_dir():
+        return path
+    raise ConfigError(
+        f"Supabase directory {path} does not exist ({sources.get('supabase_dir')}): "
+        "create it (`supabase init`), or fix supabase_dir."
     )
 
 
