@@ -133,6 +133,10 @@ def _seed(cur: Cursor, table: str, users: list[str], tenant_of: dict[str, str]) 
         return insert
     ids = []
     for user in users:
+        # As PostgREST would for this user: a column defaulting to auth.uid() (owner_id
+        # default auth.uid(), Supabase's usual pattern) gets the user, not null.
+        claims = json.dumps({"sub": user, "role": "authenticated"})
+        cur.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
         rows, error = attempt(
             cur, f"{insert} returning ctid::text", _row(user, tenant_of[user]), keep=True
         )
