@@ -44,8 +44,24 @@ LEAVES = {
         "declare n bigint; begin execute format('select count(*) from %I.%I', 'public', "
         "'fi' || 'les') into n; return n; end",
     ),
+    "through a view": ("sql", "select count(*) from private.file_view"),
+    "atomic": ("atomic", "select count(*) from public.files"),
     "nothing": ("sql", "select 0::bigint"),
 }
+# How a link calls the next one: a SQL string body, a BEGIN ATOMIC body (its calls are
+# recorded dependencies, not text), plpgsql.
+CALLS = {
+    "sql": ("sql", "select {next}()"),
+    "atomic": ("atomic", "select {next}()"),
+    "plpgsql": ("plpgsql", "begin return {next}(); end"),
+}
+
+
+def _create(name: str, security: str, language: str, body: str) -> str:
+    head = f"create function {name}() returns bigint security {security} set search_path = '' "
+    if language == "atomic":
+        return f"{head} language sql begin atomic {body}; end"
+    return f"{head} language {language} as $f${body}$f$"
 
 
 @pytest.fixture
@@ -69,6 +85,10 @@ def _failures(cur: Any) -> list[str]:
 def _private(cur: Any) -> None:
     cur.execute("create schema private")
     cur.execute("grant usage on schema private to anon, authenticated")
+    cur.execute(
+        "create view private.file_view with (security_invoker = on) as select * from public.files"
+    )
+    cur.execute("grant select on private.file_view to authenticated")
 
 
 @st.composite
@@ -78,6 +98,7 @@ def chains(draw: Any) -> tuple[list[dict[str, Any]], str]:
             "definer": draw(st.booleans()),
             "schema": draw(st.sampled_from(("public", "private"))),
             "revoked": draw(st.booleans()),
+            "calls": draw(st.sampled_from(sorted(CALLS))),
         }
         for _ in range(draw(st.integers(1, 4)))
     ]
@@ -96,14 +117,13 @@ def test_a_definer_reaching_tenant_rows_fails_verify_wherever_it_is(
         _private(cur)
         names = [f"{link['schema']}.link{i}" for i, link in enumerate(links)]
         for i in reversed(range(len(links))):
-            language, body = (
-                LEAVES[leaf] if i == len(links) - 1 else ("sql", f"select {names[i + 1]}()")
-            )
+            if i == len(links) - 1:
+                language, body = LEAVES[leaf]
+            else:
+                language, body = CALLS[links[i]["calls"]]
+                body = body.format(next=names[i + 1])
             security = "definer" if links[i]["definer"] else "invoker"
-            cur.execute(
-                f"create function {names[i]}() returns bigint language {language} "
-                f"security {security} set search_path = '' as $f${body}$f$"
-            )
+            cur.execute(_create(names[i], security, language, body))
             if links[i]["revoked"]:
                 cur.execute(
                     f"revoke execute on function {names[i]}() from public, anon, authenticated"
