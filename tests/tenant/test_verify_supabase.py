@@ -305,3 +305,26 @@ def test_a_column_defaulting_to_auth_uid_is_probed(supabase_app: Any) -> None:
     assert not _lines(result.stdout, "INFO  info     isolation probe skipped"), result.stdout
     passed = _lines(result.stdout, "PASS  error    isolation probe")
     assert passed and "public.notes" in passed[0], result.stdout
+
+
+def test_a_required_key_to_auth_users_is_filled_with_the_probe_user(supabase_app: Any) -> None:
+    """`created_by uuid not null references auth.users` without a default: the probe fills it
+    with the probe user (a random uuid would fail the key), so the table is probed."""
+    _migrate(
+        supabase_app,
+        "006_tasks.sql",
+        "create table public.tasks (id bigint generated always as identity primary key, "
+        "tenant_id uuid not null references public.tenants (id), "
+        "created_by uuid not null references auth.users (id), title text);\n"
+        "create index on public.tasks (tenant_id);\n"
+        "create index on public.tasks (created_by);\n"
+        "alter table public.tasks enable row level security;\n"
+        "create policy members on public.tasks to authenticated "
+        "using (tenant_id = any (array(select public.current_user_tenant_ids())));\n",
+    )
+    supabase_app.invoke("migrate", "--migration", "005", "--skip-confirm")
+    result = _verify(supabase_app)
+    assert result.returncode == 0, result.stdout
+    assert not _lines(result.stdout, "INFO  info     isolation probe skipped"), result.stdout
+    passed = _lines(result.stdout, "PASS  error    isolation probe")
+    assert passed and "public.tasks" in passed[0], result.stdout
