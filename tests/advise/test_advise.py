@@ -64,6 +64,28 @@ CASES: dict[str, tuple[list[Step], str, list[Step]]] = {
             ),
         ],
     ),
+    "rls_policy_always_true": (
+        [
+            ("user", _TABLE),
+            ("user", _RLS),
+            (
+                "user",
+                "create policy anyone on public.notes for all to authenticated "
+                "using (true) with check (true)",
+            ),
+            # reading everything is a choice; only writes are flagged (as `invoke lint` does)
+            ("user", "create policy readers on public.notes for select using (true)"),
+        ],
+        "anyone on public.notes",
+        [
+            ("user", "drop policy anyone on public.notes"),
+            (
+                "user",
+                "create policy anyone on public.notes for all to authenticated "
+                "using (owner = (select auth.uid())) with check (owner = (select auth.uid()))",
+            ),
+        ],
+    ),
     "security_definer_view": (
         [("user", _TABLE), ("user", "create view public.v as select id from public.notes")],
         "public.v",

@@ -73,6 +73,37 @@ ERRORS = {
         "security definer set search_path = '' as 'select count(*) from public.v_docs'",
         "FAIL  error    RLS bypass: security definer function",
     ),
+    "definer function in a schema the API does not serve, behind an invoker wrapper": (
+        "create schema private; grant usage on schema private to authenticated;"
+        "create function private.all_files() returns setof public.files language sql "
+        "security definer set search_path = '' as 'select * from public.files';"
+        "create function public.team_files() returns setof public.files language sql "
+        "security invoker set search_path = '' as 'select * from private.all_files()'",
+        "private.all_files() is security definer",
+    ),
+    "definer function reading through SQL built at run time": (
+        "create function public.search_everything(q text) returns setof jsonb "
+        "language plpgsql security definer set search_path = '' as $$ begin return query "
+        "execute format('select to_jsonb(x) from %I.%I x where x::text like $1', 'public', "
+        "'fi' || 'les') using '%' || q || '%'; end $$",
+        "runs SQL built at run time (execute), which verify cannot read",
+    ),
+    "trigger copying rows through a helper in another schema": (
+        "create table public.activity_feed (id bigint generated always as identity primary key, "
+        "payload jsonb); alter table public.activity_feed enable row level security;"
+        "create policy feed on public.activity_feed for select to authenticated using (true);"
+        "create schema private;"
+        "create function private.publish(payload jsonb) returns void language sql "
+        "security definer set search_path = '' as "
+        "'insert into public.activity_feed (payload) values (payload)';"
+        "create function public.files_to_feed() returns trigger language plpgsql "
+        "security definer set search_path = '' as "
+        "$$ begin perform private.publish(to_jsonb(new)); return new; end $$;"
+        "revoke execute on function public.files_to_feed() from public, anon, authenticated;"
+        "create trigger files_to_feed after insert or update on public.files "
+        "for each row execute function public.files_to_feed()",
+        "writes into public.activity_feed (through private.publish(payload jsonb))",
+    ),
     "matview over a tenant table": (
         "create materialized view public.file_counts as "
         "select tenant_id, count(*) from public.files group by 1",
@@ -139,6 +170,12 @@ WARNINGS = {
     "function without search_path": (
         "create function public.unsafe() returns int language sql security definer as 'select 1'",
         "WARN  warning  lint function_search_path_mutable",
+    ),
+    "per-user table keyed by the user's id (as profiles)": (
+        "create table public.accounts (id uuid primary key references auth.users (id), "
+        "plan text); alter table public.accounts enable row level security;"
+        "create policy own on public.accounts to authenticated using (id = (select auth.uid()))",
+        "public.accounts (id holds user ids)",
     ),
     "missing tenant_id index": (
         "drop index public.files_tenant_id_idx",

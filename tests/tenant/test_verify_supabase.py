@@ -79,12 +79,17 @@ def test_user_table_with_an_always_true_policy_fails_naming_it(supabase_app: Any
     assert 'fix: let through by policy "projects_all" on public.projects' in fix, fix
     boundary = _lines(result.stdout, "FAIL  error    tenant boundary public.projects")
     assert boundary and "select, insert, update, delete" in boundary[0]
-    # 005 again bounds the new table: the leaky policy stays, and no longer leaks.
+    # 005 again bounds the new table: the leaky policy stays, and no longer leaks across
+    # tenants; it still lets any member write any row of the tenant, which the advisors'
+    # rls_policy_always_true (as `invoke lint`) names: the only error left.
     again = supabase_app.invoke("migrate", "--migration", "005", "--skip-confirm")
     assert again.returncode == 0, again.stdout + again.stderr
     result = _verify(supabase_app)
-    assert result.returncode == 0, result.stdout
     assert _lines(result.stdout, "PASS  error    tenant boundary public.projects")
+    assert _lines(result.stdout, "PASS  error    isolation probe")
+    assert " 1 errors, " in result.stdout, result.stdout
+    always = _lines(result.stdout, "FAIL  error    lint rls_policy_always_true")
+    assert always and "projects_all on public.projects" in always[0], result.stdout
 
 
 def test_fixed_policy_passes_and_the_probe_names_projects(supabase_app: Any) -> None:
@@ -255,3 +260,71 @@ def test_tenant_tables_in_other_exposed_schemas_are_probed(
     assert result.returncode == 1
     failed = _lines(result.stdout, "FAIL  error    isolation probe")
     assert failed and "api.projects: a user sees 2 of the 2 probe rows" in failed[0], result.stdout
+
+
+def test_supabase_own_definer_functions_are_not_the_apps(supabase_app: Any, pg_server: Any) -> None:
+    """Definer functions in Supabase's schemas, as its services install them (SQL built at
+    run time, reads of the app's tables, EXECUTE to PUBLIC), and the shipped migrations'
+    helpers and signup functions, are not findings: the bypass check passes."""
+    admin = pg_server.admin.with_database(supabase_app.target.database)
+    with session(admin) as conn, conn.cursor() as cur:
+        for schema in ("auth", "storage", "extensions"):
+            cur.execute(
+                f"create function {schema}.search_files(q text) returns setof text "
+                "language plpgsql security definer set search_path = '' as $$ begin "
+                "return query execute format('select name from %I.%I where name like $1', "
+                "'public', 'files') using q; end $$"
+            )
+            cur.execute(
+                f"create function {schema}.count_files() returns bigint language sql "
+                "security definer set search_path = '' as 'select count(*) from public.files'"
+            )
+    result = _verify(supabase_app)
+    assert result.returncode == 0, result.stdout
+    assert _lines(result.stdout, "PASS  error    RLS bypass"), result.stdout
+
+
+def test_a_column_defaulting_to_auth_uid_is_probed(supabase_app: Any) -> None:
+    """`owner_id uuid not null default auth.uid()` (Supabase's usual owner column): the probe
+    inserts as a signed-in user would, so the table is probed, not skipped."""
+    _migrate(
+        supabase_app,
+        "006_notes.sql",
+        "create table public.notes (id bigint generated always as identity primary key, "
+        "tenant_id uuid not null references public.tenants (id), "
+        "owner_id uuid not null default auth.uid() references auth.users (id), body text);\n"
+        "create index on public.notes (tenant_id);\n"
+        "create index on public.notes (owner_id);\n"
+        "alter table public.notes enable row level security;\n"
+        "create policy members on public.notes to authenticated "
+        "using (tenant_id = any (array(select public.current_user_tenant_ids())));\n",
+    )
+    supabase_app.invoke("migrate", "--migration", "005", "--skip-confirm")
+    result = _verify(supabase_app)
+    assert result.returncode == 0, result.stdout
+    assert not _lines(result.stdout, "INFO  info     isolation probe skipped"), result.stdout
+    passed = _lines(result.stdout, "PASS  error    isolation probe")
+    assert passed and "public.notes" in passed[0], result.stdout
+
+
+def test_a_required_key_to_auth_users_is_filled_with_the_probe_user(supabase_app: Any) -> None:
+    """`created_by uuid not null references auth.users` without a default: the probe fills it
+    with the probe user (a random uuid would fail the key), so the table is probed."""
+    _migrate(
+        supabase_app,
+        "006_tasks.sql",
+        "create table public.tasks (id bigint generated always as identity primary key, "
+        "tenant_id uuid not null references public.tenants (id), "
+        "created_by uuid not null references auth.users (id), title text);\n"
+        "create index on public.tasks (tenant_id);\n"
+        "create index on public.tasks (created_by);\n"
+        "alter table public.tasks enable row level security;\n"
+        "create policy members on public.tasks to authenticated "
+        "using (tenant_id = any (array(select public.current_user_tenant_ids())));\n",
+    )
+    supabase_app.invoke("migrate", "--migration", "005", "--skip-confirm")
+    result = _verify(supabase_app)
+    assert result.returncode == 0, result.stdout
+    assert not _lines(result.stdout, "INFO  info     isolation probe skipped"), result.stdout
+    passed = _lines(result.stdout, "PASS  error    isolation probe")
+    assert passed and "public.tasks" in passed[0], result.stdout

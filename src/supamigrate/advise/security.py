@@ -62,6 +62,17 @@ LINTS = (
         "user_metadata",
     ),
     Lint(
+        "rls_policy_always_true",
+        Level.ERROR,
+        _S,
+        "write policy that is always true",
+        f"select {POLICY} from pg_policies where schemaname = any(%(app)s) "
+        "and permissive = 'PERMISSIVE' and cmd in ('ALL', 'INSERT', 'UPDATE', 'DELETE') "
+        "and (qual = 'true' or with_check = 'true') order by 1",
+        "state who may write in {obj}, e.g. using ((select auth.uid()) = user_id): always true, "
+        "it lets every member of its roles write any row",
+    ),
+    Lint(
         "security_definer_view",
         Level.ERROR,
         _S,

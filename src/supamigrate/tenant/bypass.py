@@ -2,11 +2,13 @@
 
 RLS binds queries on a table; these do not go through it, so verify fails on each (error,
 naming the object) and says how to close it:
-- a SECURITY DEFINER function the API roles may execute (its owner bypasses RLS) that reads a
-  tenant table;
+- a SECURITY DEFINER function the API roles may execute (its owner bypasses RLS), in any
+  schema but Supabase's own, that reads a tenant table or a view over one, or runs SQL built
+  at run time, itself or through any function it calls (see reach);
 - a materialized view in an exposed schema over a tenant table (no RLS on a matview);
 - a trigger on a tenant table that writes into a table without the boundary that the API
-  reads (each tenant's rows copied where every user sees them);
+  reads (each tenant's rows copied where every user sees them), itself or through what it
+  calls, or runs SQL built at run time there (verify cannot say where the rows go);
 - a foreign key between two tenant tables that does not include tenant_id: a row of one
   tenant can point at another tenant's (foreign key checks do not see RLS), and a cascade
   then deletes or changes the other tenant's rows.
@@ -16,34 +18,29 @@ false alarm: the fix line says how to make it go away either way.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from psycopg2.extensions import cursor as Cursor
 
 from supamigrate.tenant.checks import Check, Level
-from supamigrate.tenant.names import HELPERS
+from supamigrate.tenant.names import BOUNDARY_HELPER, HELPERS
+from supamigrate.tenant.reach import Function, functions, reach, through
 
-_API = (
-    "(has_function_privilege('anon', p.oid, 'execute') "
-    "or has_function_privilege('authenticated', p.oid, 'execute'))"
+# The shipped migrations' helpers: each returns the caller's own tenant ids.
+_VETTED = frozenset({BOUNDARY_HELPER, *(f"public.{h}()" for h in HELPERS)})
+
+# Tenant tables and every view over them, however deep: reading one reads the tables.
+_READS = """
+with recursive reach(oid) as (
+  select unnest(%(oids)s::regclass[])::oid
+  union
+  select r.ev_class from reach join pg_depend d on d.refobjid = reach.oid
+  join pg_rewrite r on r.oid = d.objid
+  where d.classid = 'pg_rewrite'::regclass and r.ev_class <> reach.oid
 )
-
-# %(tables)s: regclass texts of the tenant tables; %(names)s: their bare names;
-# %(schemas)s: exposed schemas; %(helpers)s: 001's helpers (they return the caller's own ids).
-_DEFINER = f"""
-select format('%%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
-       pg_get_userbyid(p.proowner),
-       (select string_agg(t, ', ' order by t) from unnest(%(tables)s::text[]) t
-        where p.prosrc ~* ('\\m' || regexp_replace(split_part(t, '.', 2), '\\W', '.', 'g') || '\\M')
-           or exists (select 1 from pg_depend d where d.objid = p.oid
-                      and d.refobjid = to_regclass(t)))
-from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-where p.prosecdef and n.nspname = any(%(schemas)s) and p.prorettype <> 'trigger'::regtype
-  and p.prokind in ('f', 'p') and {_API}
-  and not (n.nspname = 'public' and p.proname = any(%(helpers)s))
-  and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')
-order by 1"""
+select c.oid::bigint, format('%%I.%%I', n.nspname, c.relname), c.relname
+from reach join pg_class c on c.oid = reach.oid join pg_namespace n on n.oid = c.relnamespace
+order by 2"""
 
 _MATVIEWS = """
 select format('%%I.%%I', n.nspname, c.relname),
@@ -58,7 +55,7 @@ group by n.nspname, c.relname order by 1"""
 
 # Tables the API reads that are not tenant tables (nor tenants/user_tenants, bounded by 005).
 _OPEN_TABLES = """
-select format('%%I.%%I', n.nspname, c.relname), c.relname
+select c.oid::bigint, format('%%I.%%I', n.nspname, c.relname), c.relname
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
 where c.relkind in ('r', 'p') and n.nspname = any(%(schemas)s)
   and c.oid <> all(%(oids)s::regclass[])
@@ -73,8 +70,8 @@ where c.relkind in ('r', 'p') and n.nspname = any(%(schemas)s)
 order by 1"""
 
 _TRIGGERS = """
-select g.tgname, g.tgrelid::regclass::text, p.oid::regprocedure::text, p.prosrc
-from pg_trigger g join pg_proc p on p.oid = g.tgfoid
+select g.tgname, g.tgrelid::regclass::text, g.tgfoid::bigint
+from pg_trigger g
 where not g.tgisinternal and g.tgrelid = any(%(oids)s::regclass[])
 order by 2, 1"""
 
@@ -93,29 +90,14 @@ where k.contype = 'f' and k.conrelid = any(%(oids)s::regclass[])
 order by 2, 1"""
 
 
-# Views over tenant tables: a definer function reading one reads the tables past RLS too.
-_VIEWS = """
-select distinct format('%%I.%%I', n.nspname, c.relname)
-from pg_class c join pg_namespace n on n.oid = c.relnamespace
-join pg_rewrite r on r.ev_class = c.oid
-join pg_depend d on d.objid = r.oid and d.refobjid = any(%(oids)s::regclass[])
-where c.relkind in ('v', 'm') order by 1"""
-
-
 def bypass_checks(cur: Cursor, schemas: list[str], scoped: list[str]) -> list[Check]:
     """One check per finding (error), or one passing line naming what was looked at."""
-    cur.execute(_VIEWS, {"oids": scoped})
-    reach = [*scoped, *(str(row[0]) for row in cur.fetchall())]
-    params: dict[str, object] = {
-        "tables": reach,
-        "oids": scoped,
-        "schemas": schemas,
-        "helpers": list(HELPERS),
-    }
+    params: dict[str, object] = {"oids": scoped, "schemas": schemas}
+    graph = functions(cur)
     found = [
-        *_definers(cur, params),
+        *_definers(cur, params, graph),
         *_matviews(cur, params),
-        *_triggers(cur, params),
+        *_triggers(cur, params, graph),
         *_foreign_keys(cur, params),
     ]
     if found:
@@ -124,24 +106,39 @@ def bypass_checks(cur: Cursor, schemas: list[str], scoped: list[str]) -> list[Ch
     return [Check("RLS bypass", Level.ERROR, True, detail)]
 
 
-def _definers(cur: Cursor, params: Mapping[str, object]) -> list[Check]:
-    cur.execute(_DEFINER, params)
+def _definers(cur: Cursor, params: Mapping[str, object], graph: dict[int, Function]) -> list[Check]:
+    """Every definer function the API roles may execute (PUBLIC has EXECUTE unless revoked),
+    in any schema (an invoker wrapper or a view in an exposed one reaches the rest), that
+    reads a tenant table or runs SQL verify cannot read, itself or through what it calls."""
+    cur.execute(_READS, params)
+    tables = {int(oid): (name, bare) for oid, name, bare in cur.fetchall()}
     checks = []
-    for function, owner, reads in cur.fetchall():
-        if not reads:
+    for function in graph.values():
+        if not function.definer or not function.api or function.trigger:
+            continue
+        if function.signature in _VETTED:
+            continue
+        found = reach(graph, function.oid, tables)
+        if found.tables:
+            what = f"it reads {through(found.tables, function.signature)}"
+        elif found.dynamic:
+            where, why = next(iter(found.dynamic.items()))
+            within = "" if where == function.signature else f" (in {where})"
+            what = f"it {why}{within}, which verify cannot read: it may read any tenant table"
+        else:
             continue
         detail = (
-            f"{function} is security definer (runs as {owner}, past RLS), the API roles may "
-            f"execute it, and it reads {reads}"
+            f"{function.signature} is security definer (runs as {function.owner}, past RLS), "
+            f"the API roles may execute it, and {what}"
         )
         fix = (
-            f"alter function {function} security invoker; or revoke execute on function "
-            f"{function} from public, anon, authenticated"
+            f"revoke execute on function {function.signature} from public, anon, authenticated; "
+            f"or alter function {function.signature} security invoker"
         )
         checks.append(
             Check("RLS bypass: security definer function", Level.ERROR, False, detail, fix)
         )
-    return checks
+    return sorted(checks, key=lambda c: c.detail)
 
 
 def _matviews(cur: Cursor, params: Mapping[str, object]) -> list[Check]:
@@ -159,28 +156,43 @@ def _matviews(cur: Cursor, params: Mapping[str, object]) -> list[Check]:
     ]
 
 
-def _triggers(cur: Cursor, params: Mapping[str, object]) -> list[Check]:
+def _triggers(cur: Cursor, params: Mapping[str, object], graph: dict[int, Function]) -> list[Check]:
+    """A trigger on a tenant table runs as the writer (or its definer owner) and sees each
+    row: where it, or anything it calls, writes into a table the API reads without the
+    boundary, or runs SQL verify cannot read, each tenant's rows may land where all see them."""
     cur.execute(_OPEN_TABLES, params)
-    open_tables = cur.fetchall()
+    open_tables = {int(oid): (name, bare) for oid, name, bare in cur.fetchall()}
     cur.execute(_TRIGGERS, params)
     checks = []
-    for trigger, table, function, body in cur.fetchall():
-        into = [
-            name
-            for name, bare in open_tables
-            if re.search(rf"\b{re.escape(bare)}\b", body or "", re.IGNORECASE)
-        ]
-        if not into:
+    for trigger, table, oid in cur.fetchall():
+        if int(oid) not in graph:
+            continue  # Supabase's or an extension's function
+        function = graph[int(oid)].signature
+        found = reach(graph, int(oid), open_tables)
+        if found.tables:
+            targets = ", ".join(found.tables)
+            detail = (
+                f"trigger {trigger} on {table} ({function}) writes into "
+                f"{through(found.tables, function)}, which the API reads without the tenant "
+                "boundary"
+            )
+            fix = (
+                f"give {targets} a tenant_id filled from the row, then run "
+                "`invoke migrate --migration 005`; or revoke select on it from anon, authenticated"
+            )
+        elif found.dynamic:
+            where, why = next(iter(found.dynamic.items()))
+            within = "" if where == function else f" (in {where})"
+            detail = (
+                f"trigger {trigger} on {table} ({function}) {why}{within}: verify cannot tell "
+                "where it puts each tenant's rows"
+            )
+            fix = (
+                f"name the tables in {where} (static SQL) so verify can check them; or drop "
+                f"trigger {trigger} on {table}"
+            )
+        else:
             continue
-        targets = ", ".join(into)
-        detail = (
-            f"trigger {trigger} on {table} ({function}) writes into {targets}, which the API "
-            "reads without the tenant boundary"
-        )
-        fix = (
-            f"give {targets} a tenant_id filled from the row, then run "
-            "`invoke migrate --migration 005`; or revoke select on it from anon, authenticated"
-        )
         checks.append(
             Check("RLS bypass: trigger copies tenant rows", Level.ERROR, False, detail, fix)
         )

@@ -18,8 +18,9 @@ where c.relkind in ('r', 'p') and not c.relispartition and n.nspname = any(%s)
   and format('%%I.%%I', n.nspname, c.relname) <> %s
 order by n.nspname <> 'public', 1"""
 
-# A column holding a user's id: a foreign key to auth.users (other than a table's own primary
-# key, as in profiles.id: one row per user is not tenant data), or a uuid named user_id.
+# A column holding a user's id: a foreign key to auth.users on any column (the table's own
+# primary key too: Supabase's quickstart `profiles.id` holds per-user rows the API serves
+# outside the tenant boundary), or a uuid named user_id.
 _USER_ROWS = """
 select format('%%I.%%I', n.nspname, c.relname), min(a.attname) from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
@@ -32,9 +33,7 @@ where c.relkind in ('r', 'p') and not c.relispartition and n.nspname = any(%s)
   and ((a.attname = 'user_id' and a.atttypid = 'uuid'::regtype)
        or exists (select 1 from pg_constraint k
                   where k.conrelid = c.oid and k.contype = 'f' and k.conkey = array[a.attnum]
-                    and k.confrelid = to_regclass('auth.users')
-                    and not exists (select 1 from pg_constraint p where p.conrelid = c.oid
-                                    and p.contype = 'p' and p.conkey = array[a.attnum])))
+                    and k.confrelid = to_regclass('auth.users')))
 group by n.nspname, c.relname order by 1"""
 
 

@@ -133,6 +133,10 @@ def _seed(cur: Cursor, table: str, users: list[str], tenant_of: dict[str, str]) 
         return insert
     ids = []
     for user in users:
+        # As PostgREST would for this user: a column defaulting to auth.uid() (owner_id
+        # default auth.uid(), Supabase's usual pattern) gets the user, not null.
+        claims = json.dumps({"sub": user, "role": "authenticated"})
+        cur.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
         rows, error = attempt(
             cur, f"{insert} returning ctid::text", _row(user, tenant_of[user]), keep=True
         )
@@ -148,7 +152,10 @@ def probe_insert(cur: Cursor, table: str) -> str:
     Its parameters are named: %(user)s and %(tenant)s.
     """
     cur.execute(
-        "select a.attname, format_type(a.atttypid, null), t.typtype from pg_attribute a "
+        "select a.attname, format_type(a.atttypid, null), t.typtype, exists (select 1 "
+        "  from pg_constraint k where k.conrelid = a.attrelid and k.contype = 'f' "
+        "  and k.conkey = array[a.attnum] and k.confrelid = to_regclass('auth.users')) "
+        "from pg_attribute a "
         "join pg_type t on t.oid = a.atttypid where a.attrelid = to_regclass(%s) and a.attnum > 0 "
         "and not a.attisdropped and a.attnotnull and not a.atthasdef and a.attidentity = '' "
         "and a.attgenerated = '' and a.attname not in ('user_id', 'tenant_id') order by a.attnum",
@@ -158,9 +165,12 @@ def probe_insert(cur: Cursor, table: str) -> str:
     columns, values = ["tenant_id"], ["%(tenant)s"]
     if has_column(cur, table, "user_id"):
         columns, values = ["user_id", "tenant_id"], ["%(user)s", "%(tenant)s"]
-    for column, type_name, kind in required:
+    for column, type_name, kind, user_key in required:
+        # a required key to auth.users (owner_id without a default) holds the probe user
         value = (
-            f"(enum_range(null::{esc(type_name)}))[1]"
+            "%(user)s"
+            if user_key
+            else f"(enum_range(null::{esc(type_name)}))[1]"
             if kind == "e"
             else _PROBE_VALUES.get(type_name)
         )

@@ -40,12 +40,15 @@ select g.tgname as auth_users_trigger, p.oid::regprocedure as function,
 from pg_trigger g join pg_proc p on p.oid = g.tgfoid
 where g.tgrelid = 'auth.users'::regclass and not g.tgisinternal
 order by 1;
--- Tables in public the API serves with per-user rows (user_id) but no tenant_id.
+-- Tables in public the API serves with per-user rows (user_id, or a key to auth.users on any
+-- column, as profiles.id) but no tenant_id.
 select c.relname as user_rows_without_tenant_id
 from pg_class c
 where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p')
   and has_table_privilege('authenticated', c.oid, 'select')
-  and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'user_id')
+  and (exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'user_id')
+       or exists (select 1 from pg_constraint k where k.conrelid = c.oid and k.contype = 'f'
+                  and k.confrelid = to_regclass('auth.users')))
   and not exists (select 1 from pg_attribute a where a.attrelid = c.oid
                   and a.attname = 'tenant_id' and not a.attisdropped)
 order by 1;
