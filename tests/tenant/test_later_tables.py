@@ -22,7 +22,7 @@ from helpers.supabase_cli import CLI
 from helpers.tenancy import REPO, apply, copy_shipped
 from supamigrate.connect.db import session
 from supamigrate.executors.base import Settings
-from supamigrate.executors.boundary_guard import NOTICE_PREFIX
+from supamigrate.executors.boundary_guard import NOTICE_PREFIX, guard_from
 from supamigrate.executors.psql import PsqlExecutor
 from supamigrate.executors.psycopg2 import Psycopg2Executor
 from supamigrate.executors.results import Outcome
@@ -94,7 +94,9 @@ def _apply(target: Any, sql: str, method: str) -> list[str]:
     kind = Psycopg2Executor if method == "psycopg2" else PsqlExecutor
     executor = kind(Settings(target, REPO, REPO / "supabase"))
     try:
-        (result,) = executor.apply([_later(sql)], rerun=False, on_result=lambda r: None)
+        todo = [_later(sql)]
+        executor.guard_from = guard_from(executor.read_history() or [], todo)  # as migrate does
+        (result,) = executor.apply(todo, rerun=False, on_result=lambda r: None)
     finally:
         executor.close()
     assert result.outcome is Outcome.OK, result.failure
@@ -206,7 +208,9 @@ def test_a_policy_of_the_apps_with_a_boundary_name_fails_the_migration(
         )
         executor = Psycopg2Executor(Settings(target, REPO, REPO / "supabase"))
         try:
-            (result,) = executor.apply([_later(sql)], rerun=False, on_result=lambda r: None)
+            todo = [_later(sql)]
+            executor.guard_from = guard_from(executor.read_history() or [], todo)
+            (result,) = executor.apply(todo, rerun=False, on_result=lambda r: None)
         finally:
             executor.close()
         assert result.outcome is Outcome.FAILED

@@ -54,6 +54,13 @@ def _migrate(project: Any, filename: str, sql: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _dashboard(project: Any, sql: str) -> None:
+    """A table made outside migrations (the dashboard's SQL editor): no runner bounds it, as a
+    migration's would be (boundary_guard), so verify is what names it."""
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+
+
 def test_unindexed_user_foreign_keys_are_info_and_verify_passes(supabase_app: Any) -> None:
     """Unindexed user_id foreign keys show as splinter's INFO lint and do not fail verify."""
     result = _verify(supabase_app)
@@ -67,7 +74,7 @@ def test_unindexed_user_foreign_keys_are_info_and_verify_passes(supabase_app: An
 
 def test_user_table_with_an_always_true_policy_fails_naming_it(supabase_app: Any) -> None:
     """A user's own tenant table with `using (true)` fails the isolation probe, named."""
-    _migrate(supabase_app, "006_projects.sql", PROJECTS + LEAKY)
+    _dashboard(supabase_app, PROJECTS + LEAKY)
     result = _verify(supabase_app)
     assert result.returncode == 1, result.stdout
     failed = _lines(result.stdout, "FAIL  error    isolation probe")
@@ -94,7 +101,7 @@ def test_user_table_with_an_always_true_policy_fails_naming_it(supabase_app: Any
 
 def test_fixed_policy_passes_and_the_probe_names_projects(supabase_app: Any) -> None:
     """With a tenant-members policy the probe passes, and its line names public.projects."""
-    _migrate(supabase_app, "006_projects.sql", PROJECTS + MEMBERS_ONLY)
+    _dashboard(supabase_app, PROJECTS + MEMBERS_ONLY)
     bare = _verify(supabase_app)
     assert bare.returncode == 1 and _lines(
         bare.stdout, "FAIL  error    tenant boundary public.projects"
@@ -159,7 +166,7 @@ def test_pasted_sql_shows_the_invoker_trigger_and_leaky_table(supabase_app: Any)
     """`verify --sql` in real psql shows an invoker signup trigger and an always-true policy."""
     from helpers.project import paste_into_psql
 
-    _migrate(supabase_app, "006_projects.sql", PROJECTS + LEAKY)
+    _dashboard(supabase_app, PROJECTS + LEAKY)
     with session(supabase_app.target) as conn, conn.cursor() as cur:
         cur.execute("alter function public.handle_new_user_tenant() security invoker")
     psql = paste_into_psql(supabase_app.target, supabase_app.invoke("verify", "--sql").stdout)

@@ -91,19 +91,21 @@ def settle(
     *,
     rerun: bool,
     show: Callable[[Result], None],
+    ms: float | None = None,
 ) -> None:
     """The connection was lost before the results of `todo[len(results):]` arrived: report,
-    in order, each one the history now holds as committed (its time not measured: its result
-    never arrived), then the one that was in flight, by what the server says of it."""
+    in order, each one the history now holds as committed, then the one that was in flight,
+    by what the server says of it. `ms`, the time from the last result to the loss, is the
+    in-flight one's (or the last committed one's): no result arrived to split it."""
     rest = list(todo[len(results) :])
     if not rest:
         return
     found = None if rerun else executor.committed([m.version for m in rest])
-    for migration in rest:
+    for index, migration in enumerate(rest):
         if found is None or migration.version not in found:
-            show(fate(migration, found, why, ms=None))
+            show(fate(migration, found, why, ms=ms))
             return
-        show(Result(migration, Outcome.OK, None))
+        show(Result(migration, Outcome.OK, ms if index == len(rest) - 1 else None))
 
 
 def fate(

@@ -56,6 +56,8 @@ class Executor(Protocol):
     name: ClassVar[str]
     capabilities: ClassVar[Capabilities]
 
+    guard_from: str | None  # boundary_guard: from which version the guard runs
+
     def __init__(self, settings: Settings) -> None: ...
 
     @classmethod
@@ -119,6 +121,8 @@ class BaseExecutor:
         return []
 
     backend_pid: int | None = None  # our server session, when this method knows it
+    # From which version migrations get the tenant boundary guard (boundary_guard.guard_from)
+    guard_from: str | None = None
 
     def committed(self, versions: Sequence[str]) -> set[str] | None:
         from supamigrate.executors.afterwards import committed_now

@@ -17,6 +17,9 @@ catalog query per migration.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
 NOTICE_PREFIX = "supamigrate: tenant boundary added to"
 
 # The block that bounds; dollar-quoted with tags of its own (it is runner SQL, never a file's).
@@ -75,3 +78,35 @@ GUARD_SQL = (
     "DO $supamigrate_ask$BEGIN IF to_regclass('supamigrate.tenant_rls') IS NOT NULL THEN "
     f"EXECUTE $supamigrate_bound${_BOUND}$supamigrate_bound$; END IF; END$supamigrate_ask$;\n"
 )
+
+
+BOUNDARY_NAME = "enforce_tenant_boundary"  # the shipped 005's name (tenant.names)
+_RECORD = "supamigrate.tenant_rls"
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class _Pending(Protocol):
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def sql(self) -> str: ...
+
+
+def guard_from(history: Iterable[_Named], todo: Sequence[_Pending]) -> str | None:
+    """The version from which migrations get the guard: every one ("") where the history holds
+    005, else from the pending migration that makes 005's record on; None: no guard."""
+    if any(row.name == BOUNDARY_NAME for row in history):
+        return ""
+    return next((m.version for m in todo if m.name == BOUNDARY_NAME or _RECORD in m.sql), None)
+
+
+def guarded(start: str | None, version: str) -> bool:
+    return start is not None and version >= start

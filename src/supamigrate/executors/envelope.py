@@ -169,9 +169,16 @@ class Envelope(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import, o
 
 
 def wrap(
-    migration: MigrationFile, limits: Limits, *, rerun: bool, ensure_table: bool = False
+    migration: MigrationFile,
+    limits: Limits,
+    *,
+    rerun: bool,
+    ensure_table: bool = False,
+    guard: bool = False,
 ) -> Envelope:
-    """The envelope for `migration`; `ensure_table` adds the history table's CREATE (manual)."""
+    """The envelope for `migration`; `ensure_table` adds the history table's CREATE (manual),
+    `guard` the tenant boundary for new tenant tables before the history row (boundary_guard)."""
+    bounds = GUARD_SQL if guard else ""
     statements = tuple(split_statements(migration.sql))
     record = record_sql(
         migration.version, migration.name, [s.text for s in statements], replace=rerun
@@ -188,7 +195,7 @@ def wrap(
             version,
             limits.sql("SESSION"),
             statements,
-            f"{state_check_sql()}{GUARD_SQL}{record}\n",
+            f"{state_check_sql()}{bounds}{record}\n",
             teardown,
             teardown,
         )
@@ -200,7 +207,7 @@ def wrap(
         version,
         limits.sql("LOCAL"),
         statements,
-        f"RESET SESSION AUTHORIZATION;\nRESET ROLE;\n{GUARD_SQL}{record}\n",
+        f"RESET SESSION AUTHORIZATION;\nRESET ROLE;\n{bounds}{record}\n",
         # The clean session again after COMMIT: the next message is read with the session's
         # settings (none a file set may change how it is read), and what a file made at
         # session level (a temp table, a prepared statement, LISTEN, a WITH HOLD cursor, an

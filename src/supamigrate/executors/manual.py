@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from supamigrate.executors.base import BaseExecutor, Capabilities, OnResult, Settings
+from supamigrate.executors.boundary_guard import guarded
 from supamigrate.executors.envelope import Limits, wrap
 from supamigrate.executors.results import Result
 from supamigrate.history.table import HistoryRow
@@ -51,7 +52,13 @@ class ManualExecutor(BaseExecutor):
 
     def block(self, migration: MigrationFile, *, rerun: bool = False) -> str:
         """The paste-ready SQL for one migration: its envelope, history table included."""
-        envelope = wrap(migration, self.limits, rerun=rerun, ensure_table=True)
+        envelope = wrap(
+            migration,
+            self.limits,
+            rerun=rerun,
+            ensure_table=True,
+            guard=guarded(self.guard_from, migration.version),
+        )
         return envelope.message()[0].rstrip()
 
     def instructions(self, todo: Sequence[MigrationFile]) -> list[str]:
@@ -75,6 +82,11 @@ class ManualExecutor(BaseExecutor):
                 lines.append(
                     f"-- {migration.label} runs OUTSIDE a transaction: if your editor sends the "
                     "block as one query, run its statements one at a time."
+                )
+            if "\r" in migration.sql:  # the history row keeps them (escaped); the file may not
+                lines.append(
+                    f"-- {migration.label} has CR line endings: pasted, a string literal spanning "
+                    "lines may lose its CRs; apply it with psql or psycopg2 if that matters."
                 )
             lines.extend(self.block(migration).splitlines())
         lines.append("3. Check: `invoke status`, or paste the SQL from `invoke verify --sql`.")

@@ -28,6 +28,7 @@ from supamigrate.errors import DatabaseUnavailable
 from supamigrate.executors import afterwards
 from supamigrate.executors import failures as fx
 from supamigrate.executors.base import BaseExecutor, Capabilities, OnResult, Settings
+from supamigrate.executors.boundary_guard import guarded
 from supamigrate.executors.envelope import Envelope, Limits, is_state_error, state_problem, wrap
 from supamigrate.executors.results import Failure, Outcome, Result
 from supamigrate.history.table import (
@@ -294,7 +295,12 @@ class PsqlExecutor(BaseExecutor):
         lines = sum(p.count("\n") for p in parts)
         spans = []
         for index, migration in enumerate(todo):
-            envelope = wrap(migration, self.limits, rerun=rerun)
+            envelope = wrap(
+                migration,
+                self.limits,
+                rerun=rerun,
+                guard=guarded(self.guard_from, migration.version),
+            )
             head = f"\\warn {mark}:begin:{index}\n{envelope.before_check}"
             head += _recheck(envelope) + envelope.after_check
             first = lines + head.count("\n") + 1

@@ -27,6 +27,7 @@ from supamigrate.executors.batch import (
     can_share,
     prepare,
 )
+from supamigrate.executors.boundary_guard import guarded
 from supamigrate.executors.envelope import (
     CLEAN_SESSION,
     TABLE_LOCKED,
@@ -63,7 +64,12 @@ class Psycopg2Executor(Psycopg2History):
 
         def envelope(index: int) -> Envelope:
             if index not in wrapped:
-                wrapped[index] = wrap(todo[index], self.limits, rerun=rerun)
+                wrapped[index] = wrap(
+                    todo[index],
+                    self.limits,
+                    rerun=rerun,
+                    guard=guarded(self.guard_from, todo[index].version),
+                )
             return wrapped[index]
 
         def report(result: Result) -> None:

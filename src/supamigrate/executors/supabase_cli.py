@@ -225,7 +225,8 @@ class SupabaseCliExecutor(BaseExecutor):
                 self._push(dry=False, include_all=everything, pushed=pushed)
             with interrupt.paused():  # a signal stopped the push: still ask what it committed
                 applied = {row.version for row in self.read_history()}
-                guard_error = self._guard() if applied - before else None
+                new = applied - before
+                guard_error = self._guard() if new and self.guard_from is not None else None
         results: list[Result] = []
         for migration in todo:
             result = pushed.result(migration, before, applied)

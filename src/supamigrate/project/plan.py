@@ -136,7 +136,9 @@ def check_runnable(
         raise CheckFailed(
             f"Pending migration(s) older than the newest applied one ({newest}): {labels}. "
             "Pass --include-all to apply them anyway (as `supabase db push --include-all`), or "
-            "name one with `invoke migrate --migration <number>`."
+            "name one with `invoke migrate --migration <number>`. Either way, a replay of the "
+            "history (`supabase db reset`, a branch, a new environment) runs them in version "
+            "order, before the newer one: if they need what it made, give them newer versions."
         )
     return drift_skipped(drifted) if drifted and not plan.rerun else []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from supamigrate import github
@@ -34,6 +35,7 @@ def apply_all(
     0, or raise MigrationFailed."""
     results = Reported()
     live: list[str] = []  # notices of the running migration already shown as they came
+    shown_at = [time.perf_counter()]  # when the last result was shown (or the loop began)
 
     def notice(text: str) -> None:
         if not live and len(results) < len(todo):
@@ -61,6 +63,7 @@ def apply_all(
         for line in failure_lines(result):
             out.say(line)
         github.migration_failed(result)
+        shown_at[0] = time.perf_counter()
 
     remaining = list(todo)
     out.notice_hook = notice
@@ -70,7 +73,11 @@ def apply_all(
                 try:
                     batch = executor.apply(remaining, rerun=rerun, on_result=show)
                 except ConnectionLost as exc:  # what committed is asked of the server
-                    afterwards.settle(executor, todo, results, str(exc), rerun=rerun, show=show)
+                    # measured to the loss: the results in flight never arrived to time them
+                    lost_ms = (time.perf_counter() - shown_at[0]) * 1000
+                    afterwards.settle(
+                        executor, todo, results, str(exc), rerun=rerun, show=show, ms=lost_ms
+                    )
                     break
                 remaining = remaining[len(batch) :]
                 failed = bool(batch) and batch[-1].stops_run

@@ -13,6 +13,7 @@ from pathlib import Path
 from supamigrate.brief import few
 from supamigrate.errors import CheckFailed, DatabaseUnavailable, UsageError
 from supamigrate.executors.base import Executor, Settings
+from supamigrate.executors.boundary_guard import guard_from
 from supamigrate.executors.registry import Needs, choose
 from supamigrate.executors.results import Outcome, Result
 from supamigrate.history.digests import DIGESTS_NAME, recorded_row, save_digests
@@ -253,6 +254,7 @@ def migrate(config: Config, options: MigrateOptions, out: Reporter, executor: Ex
         out.fact("plan", plan_json(plan))
     out.say_lines(plan_lines(plan, brief=True))
     todo = _refusals(config, options, plan, executor, out)
+    executor.guard_from = guard_from(rows, todo)  # new tenant tables bounded where 005 ran
     # Only once nothing refused (a refused run writes no file either), and never for a dry run
     # or a rehearsal: they change nothing, in the database or the working tree.
     if not (options.dry or options.rehearse):
