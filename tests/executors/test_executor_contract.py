@@ -107,21 +107,53 @@ def test_failure_is_located_to_file_and_line(
     assert result.failure.statement.startswith("insert into public.t")
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select nextval('public.calls');\nselect 1/0;\n",  # named: no rollback undoes it
+        "select public.bump();\nselect 1/0;\n",  # a function of the app's (an earlier file's)
+        "insert into public.log values (1);\nselect 1/0;\n",  # DML: its trigger bumps
+    ],
+    ids=["nextval", "app-function", "dml-trigger"],
+)
 def test_locating_a_failure_never_runs_it_twice_where_that_shows(
-    tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+    sql: str, tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
 ) -> None:
     """A failure without an error position is located by a rolled-back re-run, except where
-    the file does what a rollback does not undo: then nothing runs twice (the sequence moved
-    once) and no statement is named rather than a guessed one."""
+    the file may do what a rollback does not undo (a sequence moved, through the app's
+    function or a trigger): then nothing runs twice and no statement is named rather than a
+    guessed one."""
     with session(db, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("create sequence public.calls")
-    sql = "select nextval('public.calls');\nselect 1/0;\n"
-    executor = open_executor("psycopg2")
-    (result,) = _apply(executor, [_file(tmp_path, "20250101000001", "n", sql)])
+        cur.execute(
+            "create function public.bump() returns bigint language sql "
+            "as $$ select nextval('public.calls') $$"
+        )
+        cur.execute("create table public.log (id int)")
+        cur.execute(
+            "create function public.bump_trigger() returns trigger language plpgsql "
+            "as $$ begin perform nextval('public.calls'); return new; end $$"
+        )
+        cur.execute(
+            "create trigger bump before insert on public.log "
+            "for each row execute function public.bump_trigger()"
+        )
+    (result,) = _apply(open_executor("psycopg2"), [_file(tmp_path, "20250101000001", "n", sql)])
     assert result.outcome is Outcome.FAILED and result.failure is not None
     assert result.failure.sqlstate == "22012"
     assert _query(db, "select last_value from public.calls") == [(1,)]
     assert not result.failure.statement
+
+
+def test_a_plain_failure_is_still_located_by_a_re_run(
+    tmp_path: Path, db: DbTarget, open_executor: Callable[..., Executor]
+) -> None:
+    """Definitions and built-ins only, and a SET statement_timeout of the file's own (the
+    re-run's bound is set again after it): the failing statement is named."""
+    sql = "set statement_timeout = 0;\ncreate table public.t (id int);\nselect 1/0;\n"
+    (result,) = _apply(open_executor("psycopg2"), [_file(tmp_path, "20250101000001", "p", sql)])
+    assert result.outcome is Outcome.FAILED and result.failure is not None
+    assert result.failure.statement.startswith("select 1/0")
 
 
 @pytest.mark.parametrize("schema_before", [False, True])

@@ -192,34 +192,96 @@ def test_after_rollback_rls_a_later_table_is_left_as_the_app_made_it(
         _drop(pg_server, target)
 
 
-def test_a_policy_of_the_apps_with_a_boundary_name_fails_the_migration(
-    pg_server: Any, bounded: str
-) -> None:
-    """Never dropped: the migration is rolled back and says to rename it."""
+def test_a_policy_of_the_apps_with_a_boundary_name_is_kept(pg_server: Any, bounded: str) -> None:
+    """The app bounded its table itself, under 005's names: its policy stays as it is (verify
+    judges it), the commands it lacks get the boundary, and the migration commits."""
     target = _fresh(pg_server, bounded)
     try:
         sql = (
             SHAPES[0]
             + FILL
-            + (
-                "alter table public.projects enable row level security;\n"
-                'create policy "tenant boundary: select" on public.projects using (true);\n'
-            )
+            + "alter table public.projects enable row level security;\n"
+            + 'create policy "tenant boundary: select" on public.projects as restrictive '
+            + "using (tenant_id = any (array(select supamigrate.member_tenant_ids())));\n"
         )
-        executor = Psycopg2Executor(Settings(target, REPO, REPO / "supabase"))
-        try:
-            todo = [_later(sql)]
-            executor.guard_from = guard_from(executor.read_history() or [], todo)
-            (result,) = executor.apply(todo, rerun=False, on_result=lambda r: None)
-        finally:
-            executor.close()
-        assert result.outcome is Outcome.FAILED
-        assert result.failure is not None and "rename it" in result.failure.message
+        notices = _apply(target, sql, "psycopg2")
+        assert any(f"{NOTICE_PREFIX} public.projects" in n for n in notices), notices
         with session(target) as conn, conn.cursor() as cur:
-            cur.execute("select to_regclass('public.projects')")
-            assert cur.fetchone() == (None,)
+            cur.execute(
+                "select polname from pg_policy where polrelid = 'public.projects'::regclass "
+                "order by 1"
+            )
+            assert [r[0] for r in cur.fetchall()] == [
+                f"tenant boundary: {cmd}" for cmd in ("delete", "insert", "select", "update")
+            ]
+            cur.execute(
+                "select policy from supamigrate.tenant_rls "
+                "where rel = 'public.projects'::regclass order by 1"
+            )
+            assert "tenant boundary: select" not in [r[0] for r in cur.fetchall()]  # not ours
     finally:
         _drop(pg_server, target)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # a tenant_id that is not 005's kind (uuid): not the guard's to bound
+        "create table public.counters (id int primary key, tenant_id bigint);\n",
+        # a no-transaction file: its tables are not the guard's transaction's
+        "-- supamigrate:no-transaction\n" + SHAPES[0] + "\n",
+    ],
+    ids=["bigint-tenant-id", "no-transaction"],
+)
+def test_what_the_guard_does_not_bound_still_applies(
+    pg_server: Any, bounded: str, sql: str
+) -> None:
+    """Nothing the guard leaves alone fails: the migration commits as it did before it."""
+    target = _fresh(pg_server, bounded)
+    try:
+        notices = _apply(target, sql, "psycopg2")
+        assert not any(NOTICE_PREFIX in n for n in notices), notices
+    finally:
+        _drop(pg_server, target)
+
+
+def test_a_table_made_outside_migrations_is_left_alone(pg_server: Any, bounded: str) -> None:
+    """A dashboard table with tenant_id and RLS off is not the next migration's: it stays as
+    it is (no RLS turned on, no policy, no lock taken on it); verify names it."""
+    target = _fresh(pg_server, bounded)
+    try:
+        with session(target) as conn, conn.cursor() as cur:
+            cur.execute("create table public.price_list (id int, tenant_id uuid)")
+        notices = _apply(target, "create table public.notes (id int);\n", "psycopg2")
+        assert not any(NOTICE_PREFIX in n for n in notices), notices
+        with session(target) as conn, conn.cursor() as cur:
+            cur.execute(
+                "select relrowsecurity, (select count(*) from pg_policy where polrelid = c.oid) "
+                "from pg_class c where oid = 'public.price_list'::regclass"
+            )
+            assert cur.fetchone() == (False, 0)
+    finally:
+        _drop(pg_server, target)
+
+
+def test_a_migrator_without_the_record_warns_and_commits(pg_server: Any, bounded: str) -> None:
+    """Another role runs migrations (a CI role that is not postgres): the guard cannot use
+    005's record, so it says what to do in a WARNING and the migration commits."""
+    target = _fresh(pg_server, bounded)
+    role = f"ci_{uuid.uuid4().hex[:8]}"
+    try:
+        with session(pg_server.admin.with_database(target.database)) as conn, conn.cursor() as cur:
+            cur.execute(f"create role {role} login password 'ci-secret'")
+            cur.execute(f"grant usage, create on schema public to {role}")
+            cur.execute(f"grant usage on schema supabase_migrations to {role}")
+            cur.execute(f"grant select, insert on supabase_migrations.schema_migrations to {role}")
+        ci = target.with_user(role, "ci-secret")
+        notices = _apply(ci, SHAPES[0], "psycopg2")
+        assert any("may not use supamigrate.tenant_rls" in n for n in notices), notices
+    finally:
+        _drop(pg_server, target)
+        with session(pg_server.admin, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute(f"drop role if exists {role}")
 
 
 def _version(cur: Any, number: str) -> str | None:

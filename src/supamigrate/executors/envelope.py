@@ -178,7 +178,8 @@ def wrap(
 ) -> Envelope:
     """The envelope for `migration`; `ensure_table` adds the history table's CREATE (manual),
     `guard` the tenant boundary for new tenant tables before the history row (boundary_guard)."""
-    bounds = GUARD_SQL if guard else ""
+    # a no-transaction file's tables are not the guard's transaction's (boundary_guard)
+    bounds = GUARD_SQL if guard and not is_no_transaction(migration.sql) else ""
     statements = tuple(split_statements(migration.sql))
     record = record_sql(
         migration.version, migration.name, [s.text for s in statements], replace=rerun
@@ -195,7 +196,7 @@ def wrap(
             version,
             limits.sql("SESSION"),
             statements,
-            f"{state_check_sql()}{bounds}{record}\n",
+            f"{state_check_sql()}{record}\n",
             teardown,
             teardown,
         )

@@ -32,9 +32,51 @@ _UNDOABLE = re.compile(
 )
 
 
+# What a file may do to be run a second time (rolled back) to locate its failure: statements
+# of these kinds, calling built-in functions only. DML fires triggers and fills defaults, DO
+# and CALL run code, COPY and CREATE EXTENSION run programs and scripts; a function of the
+# app's may write elsewhere (a wrapper calling dblink from an earlier migration would write
+# twice): a file with any of these is not re-run.
+_PLAIN_KINDS = frozenset(
+    {
+        "CreateStmt", "AlterTableStmt", "IndexStmt", "DropStmt", "CommentStmt", "GrantStmt",
+        "GrantRoleStmt", "CreatePolicyStmt", "AlterPolicyStmt", "CreateFunctionStmt",
+        "AlterFunctionStmt", "CreateTrigStmt", "ViewStmt", "CreateSchemaStmt", "CreateSeqStmt",
+        "AlterSeqStmt", "CreateEnumStmt", "AlterEnumStmt", "CreateDomainStmt",
+        "AlterDomainStmt", "RenameStmt", "AlterObjectSchemaStmt", "AlterOwnerStmt",
+        "CompositeTypeStmt", "VariableSetStmt", "RuleStmt", "CreateRoleStmt", "AlterRoleStmt",
+        "AlterDefaultPrivilegesStmt", "CreateCastStmt", "DefineStmt", "AlterTypeStmt",
+        "SelectStmt", "LockStmt",
+    }
+)  # fmt: skip
+# Volatile built-ins that change nothing (the non-volatile ones are lint's list).
+_HARMLESS = frozenset(
+    {"pg_sleep", "random", "clock_timestamp", "timeofday", "gen_random_uuid", "now"}
+)
+
+
 def undoable_elsewhere(sql: str) -> bool:
-    """The file calls something a rollback does not undo (see _UNDOABLE)."""
-    return _UNDOABLE.search(sql) is not None
+    """Running the file again could do what a rollback does not undo: it names such a
+    function (_UNDOABLE), has a statement of another kind (_PLAIN_KINDS), or calls a function
+    that is not a harmless built-in."""
+    if _UNDOABLE.search(sql) is not None:
+        return True
+    from supamigrate.lint.nodes import function_name, walk  # the failure path only
+    from supamigrate.lint.pg_signatures import NON_VOLATILE_BUILTINS
+    from supamigrate.sql.reading import read_sql
+
+    reading = read_sql(sql)
+    if reading.error is not None:
+        return True
+    for statement in reading.statements:
+        if statement.kind not in _PLAIN_KINDS:
+            return True
+        for kind, node in walk(statement.node):
+            if kind == "FuncCall":
+                name = function_name(node)
+                if name not in NON_VOLATILE_BUILTINS and name not in _HARMLESS:
+                    return True
+    return False
 
 
 def sqlstate(error: Any) -> str:

@@ -362,6 +362,8 @@ class Psycopg2Executor(Psycopg2History):
                     return statement if fx.sqlstate(error) == sqlstate else None
                 if time.perf_counter() > deadline:
                     return None
+                if "statement_timeout" in statement.text.lower():  # the file's own: ours again
+                    self._run(f"SET LOCAL statement_timeout = '{fx.RELOCATE_TIMEOUT}';")
             if self._run(envelope.record) is not None:
                 return Statement(
                     "(the history insert into supabase_migrations.schema_migrations)", 0, 0

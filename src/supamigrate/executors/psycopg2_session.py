@@ -82,18 +82,29 @@ class Psycopg2Session(BaseExecutor):
             cur.execute(sql, params or None)  # no params: a literal % stays a %
             return list(cur.fetchall())
 
-    def guard_tenant_tables(self) -> tuple[Any, tuple[str, ...]]:
-        """The tenant boundary guard on its own (boundary_guard: after the CLI's push, which
-        runs the files itself): the driver error, if any, and the notices it raised."""
-        from supamigrate.executors.boundary_guard import GUARD_SQL
+    def tenant_tables(self) -> list[int]:
+        """The public tables with tenant_id now (boundary_guard.TENANT_TABLES_SQL)."""
+        from supamigrate.executors.boundary_guard import TENANT_TABLES_SQL
+
+        rows = self._query(TENANT_TABLES_SQL, ())
+        return list(rows[0][0]) if rows else []
+
+    def guard_tenant_tables(self, before: list[int]) -> tuple[str | None, tuple[str, ...]]:
+        """The tenant boundary guard over the tables made since `before` (after the CLI's
+        push, which runs the files itself), under the configured timeouts: the error's first
+        line, if any, and the notices and warnings it raised."""
+        from supamigrate.executors.boundary_guard import after_push
 
         self._notices.clear()
-        error = self._run(f"BEGIN;\n{GUARD_SQL}COMMIT;")
+        error = self._run(f"BEGIN;\n{self.limits.sql('LOCAL')}{after_push(before)}COMMIT;")
         if error is not None:
             self._run("ROLLBACK;")
         notices = fx.shown(self._notices.loose)
         self._notices.clear()
-        return error, notices
+        if error is None:
+            return None, notices
+        primary = getattr(getattr(error, "diag", None), "message_primary", None) or str(error)
+        return " ".join(str(primary).split()), notices
 
     def close(self) -> None:
         """Close; a connection still being made is left to its daemon thread, so an early

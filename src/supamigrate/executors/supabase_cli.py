@@ -217,16 +217,19 @@ class SupabaseCliExecutor(BaseExecutor):
                 result = Result(other, Outcome.FAILED, 0.0, failure)
                 on_result(result)
                 return [result]
+            tables: list[int] = []  # the tenant tables before the push (boundary_guard)
             if pending:
                 for note in [*self.version_notes(), *self.timeout_notes(), NO_NOTICES]:
                     self.settings.say(note)
                 newest = max(before, default="")
                 everything = any(m.version < newest for m in pending)
+                if self.guard_from is not None:
+                    tables = self.reader.tenant_tables()
                 self._push(dry=False, include_all=everything, pushed=pushed)
             with interrupt.paused():  # a signal stopped the push: still ask what it committed
                 applied = {row.version for row in self.read_history()}
                 new = applied - before
-                guard_error = self._guard() if new and self.guard_from is not None else None
+                guard_error = self._guard(tables) if new and self.guard_from is not None else None
         results: list[Result] = []
         for migration in todo:
             result = pushed.result(migration, before, applied)
@@ -238,10 +241,10 @@ class SupabaseCliExecutor(BaseExecutor):
             raise MigrationFailed(guard_error)
         return results
 
-    def _guard(self) -> str | None:
-        """The CLI ran the files itself: the tenant boundary for tables they gave tenant_id
-        comes right after its push (the other methods give it inside each migration)."""
-        error, notices = self.reader.guard_tenant_tables()
+    def _guard(self, tables: list[int]) -> str | None:
+        """The CLI ran the files itself: the tenant boundary for tables its push made comes
+        right after it (the other methods give it inside each migration)."""
+        error, notices = self.reader.guard_tenant_tables(tables)
         for text in notices:
             self.settings.say(f"  {text}")
         if error is None:
