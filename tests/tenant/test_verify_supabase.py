@@ -335,3 +335,21 @@ def test_a_required_key_to_auth_users_is_filled_with_the_probe_user(supabase_app
     assert not _lines(result.stdout, "INFO  info     isolation probe skipped"), result.stdout
     passed = _lines(result.stdout, "PASS  error    isolation probe")
     assert passed and "public.tasks" in passed[0], result.stdout
+
+
+def test_an_apps_definer_function_in_a_supabase_schema_is_the_apps(supabase_app: Any) -> None:
+    """The app's own migration puts a definer helper in `storage` (postgres may create there,
+    as on Supabase) and serves it through an invoker RPC: it reads every tenant's files, so
+    verify fails naming it; where it lives does not make it Supabase's."""
+    _migrate(
+        supabase_app,
+        "006_helper.sql",
+        "create function storage.all_files() returns setof public.files language sql "
+        "security definer set search_path = '' as 'select * from public.files';\n"
+        "create function public.team_files() returns setof public.files language sql "
+        "as 'select * from storage.all_files()';\n",
+    )
+    result = _verify(supabase_app)
+    assert result.returncode == 1, result.stdout
+    failed = _lines(result.stdout, "FAIL  error    RLS bypass")
+    assert failed and "storage.all_files()" in failed[0], result.stdout

@@ -8,6 +8,7 @@ second time stops at the re-check ("supamigrate: already applied") and changes n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -17,6 +18,9 @@ from supamigrate.executors.envelope import Limits, wrap
 from supamigrate.executors.results import Result
 from supamigrate.history.table import HistoryRow
 from supamigrate.project.files import MigrationFile
+
+# Characters str.splitlines breaks at besides \n (the block is printed line by line).
+_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 class ManualExecutor(BaseExecutor):
@@ -83,10 +87,11 @@ class ManualExecutor(BaseExecutor):
                     f"-- {migration.label} runs OUTSIDE a transaction: if your editor sends the "
                     "block as one query, run its statements one at a time."
                 )
-            if "\r" in migration.sql:  # the history row keeps them (escaped); the file may not
-                lines.append(
-                    f"-- {migration.label} has CR line endings: pasted, a string literal spanning "
-                    "lines may lose its CRs; apply it with psql or psycopg2 if that matters."
+            if _BREAKS.search(migration.sql):  # the history row keeps them (escaped); the
+                lines.append(  # file's own text may not survive a print and a paste
+                    f"-- {migration.label} has CR or other characters a terminal shows as line "
+                    "breaks (U+2028, U+0085, VT, FF, ...): printed and pasted, its text would "
+                    "change; apply it with psql or psycopg2 (`--method psql`)."
                 )
             lines.extend(self.block(migration).splitlines())
         lines.append("3. Check: `invoke status`, or paste the SQL from `invoke verify --sql`.")

@@ -33,7 +33,11 @@ select p.oid::bigint, n.nspname, p.proname,
              and d.classid = 'pg_proc'::regclass and d.refclassid = 'pg_proc'::regclass)
 from pg_proc p join pg_namespace n on n.oid = p.pronamespace
 join pg_language l on l.oid = p.prolang
-where p.prokind in ('f', 'p') and n.nspname <> all(%(managed)s)
+join pg_roles o on o.oid = p.proowner
+-- Supabase's own functions by who made them, not where: the app's migrations (as postgres,
+-- which may create in storage) can put a definer function in Supabase's schemas too.
+where p.prokind in ('f', 'p')
+  and (n.nspname <> all(%(managed)s) or not (o.rolsuper or o.rolname ~ '^supabase_'))
   and n.nspname !~ '^pg_'
   and not exists (select 1 from pg_depend d where d.objid = p.oid and d.deptype = 'e')"""
 
