@@ -87,6 +87,7 @@ select cat, nsp, count(*)::text, md5(string_agg(item || '=' || body, ',' order b
   from o where {_KEEP} group by cat, nsp
 union all select 'sequence', schemaname, sequencename, coalesce(last_value::text, '-')
   from pg_sequences where schemaname not in {_SYSTEM}
+union all select 'slot', '', slot_name::text, slot_type from pg_replication_slots
 union all select 'xid', '', '', txid_snapshot_xmax(txid_current_snapshot())::text
 """
 # Items of the changed (catalog, schema) pairs whose row was written after `xid`.
@@ -104,20 +105,24 @@ class Fingerprint:
     buckets: dict[tuple[str, str], tuple[int, str]]  # (catalog, schema): (count, hash)
     sequences: dict[str, str]  # schema.name: last value ('-' when never used or unreadable)
     xid: int  # the next transaction id when it was taken
+    slots: frozenset[str] = frozenset()  # replication slots: no rollback drops one
 
 
 def take(query: Query) -> Fingerprint:
     buckets: dict[tuple[str, str], tuple[int, str]] = {}
     sequences: dict[str, str] = {}
     xid = 0
+    slots = set()
     for cat, nsp, count, digest in query(FINGERPRINT, ()):
-        if cat == "xid":
+        if cat == "slot":
+            slots.add(f"{count} ({digest})")
+        elif cat == "xid":
             xid = int(digest)
         elif cat == "sequence":
             sequences[f"{nsp}.{count}"] = str(digest)
         else:
             buckets[(str(cat), str(nsp))] = (int(count), str(digest))
-    return Fingerprint(buckets, sequences, xid)
+    return Fingerprint(buckets, sequences, xid, frozenset(slots))
 
 
 def changes(before: Fingerprint, after: Fingerprint, query: Query) -> list[str]:
@@ -147,9 +152,30 @@ def changes(before: Fingerprint, after: Fingerprint, query: Query) -> list[str]:
             found.append(f"{cat}{where} changed")
     for name in sorted(set(before.sequences) & set(after.sequences)):  # new ones: relations
         old, new = before.sequences[name], after.sequences[name]
-        if old != new:
+        if old != new and _back(old, new):
+            found.append(
+                f"sequence {name} was set back from {old} to {new} (setval or a restart outside "
+                "the rolled-back transaction: the app's next inserts may meet rows that exist; "
+                f"set it forward by hand: select setval('{name}', {old}))"
+            )
+        elif old != new:
             found.append(
                 f"sequence {name} moved from {old} to {new} "
                 "(nextval is never rolled back; other sessions may have used it too)"
             )
+    found += [f"replication slot {slot} made: it holds WAL until dropped" for slot in
+              sorted(after.slots - before.slots)]  # fmt: skip
+    found += [f"replication slot {slot} dropped" for slot in sorted(before.slots - after.slots)]
     return found
+
+
+def is_harmless(change: str) -> bool:
+    """A sequence moved forward: nextval is never rolled back, and the app moves it too."""
+    return change.startswith("sequence ") and " was set back " not in change
+
+
+def _back(old: str, new: str) -> bool:
+    """A sequence's last value went down, or to never-used ('-'): not nextval's doing."""
+    if old == "-":
+        return False
+    return new == "-" or int(new) < int(old)
