@@ -5,9 +5,11 @@ reach a second connection (dblink, available on Supabase) that commits on its ow
 nextval() is never rolled back. So before the rehearsal and after its ROLLBACK we hash the
 catalog server-side, in one query, per (catalog, schema): relations, columns, schemas,
 functions, types, enum values, policies, constraints, triggers, indexes, extensions, roles,
-default privileges, the history table's versions; and read every sequence's last value. What
-differs is reported: which objects were made or altered since (their catalog row's xmin is newer
-than the rehearsal's start), how many were removed, which sequences moved.
+default privileges, the history table's versions; and read every sequence's last value and the
+replication slots. What differs is reported: which objects were made or altered since (their
+catalog row's xmin is newer than the rehearsal's start), how many were removed, which sequences
+moved (forward: nextval, harmless; back: setval or a restart, which breaks the app's next
+inserts), which replication slots were made (they hold WAL) or dropped.
 """
 
 from __future__ import annotations

@@ -1,20 +1,25 @@
 """`--rehearse` on psycopg2: every pending file in one transaction that is always rolled back,
 with the real run's boundaries, so its verdict predicts the real run's.
 
-Each file runs under its own savepoint, as the envelope runs it: a clean session first (RESET
-ALL, role, prepared statements, cursors, session advisory locks, temp tables: nothing one file
-sets reaches the next), the configured timeouts, its statements one by one as Postgres's parser
-reads them, traced (trace.py), its history row, then its deferred constraints checked as its
-COMMIT would check them (deferred.py). Per file the verdict is ok, failed (SQLSTATE, line), or
-not rehearsed from here: where only a commit could tell (a no-transaction file, an enum value a
-later file uses), and where the rehearsal's own bound on how long it may hold a lock that keeps
-the app waiting stopped a statement (a finding, not a failure). The files after a file that was
-not rehearsed are not rehearsed either: they may depend on it.
+Each file runs under its own savepoint, as the envelope runs it: a clean session first (the
+envelope's own, with everything DISCARD TEMP would drop dropped by name: rehearsal_session.py;
+nothing one file sets reaches the next), the configured timeouts, its statements one by one as
+Postgres's parser reads them, traced (trace.py), its history row, then its deferred constraints
+checked as its COMMIT would check them (deferred.py). Per file the verdict is ok, failed
+(SQLSTATE, line), or not rehearsed from here: where only a commit could tell (a no-transaction
+file, an enum value a later file uses, a key holding now(), which is one value for the whole
+rehearsal), where the file calls what no rollback undoes (setval, a replication slot, dblink:
+rehearsal_outlives.py, checked before the file runs, so it never runs), and where the
+rehearsal's own bound on how long it may hold a lock that keeps the app waiting stopped a
+statement (a finding, not a failure). The files after a file that was not rehearsed, or that
+failed, are not rehearsed either (and are listed so): they may depend on it, and the real run
+stops at a failure.
 
 A rehearsal can never commit: a deferred trigger fails any COMMIT of its transaction, and
 after each statement we check that the transaction is still ours (not ended, not replaced by
-ROLLBACK/COMMIT AND CHAIN), so nothing runs outside it. Before and after, the catalog and the
-sequences are fingerprinted (fingerprint.py): "nothing was changed" is checked, not assumed.
+ROLLBACK/COMMIT AND CHAIN), so nothing runs outside it. Before and after, the catalog, the
+sequences and the replication slots are fingerprinted (fingerprint.py): "nothing was changed" is
+checked, not assumed.
 """
 
 from __future__ import annotations

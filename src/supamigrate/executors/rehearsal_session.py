@@ -23,7 +23,11 @@ from supamigrate.executors.envelope import CLEAN_SESSION
 
 GUARD = "supamigrate_rehearsal_guard"  # the guard's table and (GUARD_NAME) its trigger function
 # Exactly the envelope's, so what it resets (and whatever it comes to reset) is reset here.
-CLEAN = CLEAN_SESSION.replace("DISCARD TEMP;\n", "")
+CLEAN = "".join(
+    f"{part.strip()};\n"
+    for part in CLEAN_SESSION.split(";")
+    if part.strip() and " ".join(part.split()).upper() not in ("DISCARD TEMP", "DISCARD TEMPORARY")
+)
 # DROP statements for what DISCARD TEMP would drop: relations, routines, types.
 TEMP_DROPS = f"""
 select format('DROP %s IF EXISTS pg_temp.%I CASCADE;', case relkind when 'v' then 'VIEW'
