@@ -14,6 +14,7 @@ import pytest
 
 from supamigrate.connect.db import session
 
+SLOT = f"outlives_slot_{os.getpid()}"
 ORDERS = (
     "create table public.orders (id serial primary key, v text);\n"
     "insert into public.orders (v) select 'x' from generate_series(1, 100);\n"
@@ -74,11 +75,17 @@ def test_setval_is_not_run_and_the_apps_next_insert_works(project: Any) -> None:
         ("", "select pg_terminate_backend(0);\n", "line 1: pg_terminate_backend()"),
         (
             "",
+            "create table public.cdc (id int primary key);\n"
+            f"select pg_create_physical_replication_slot('{SLOT}', true);\n",
+            "line 2: pg_create_physical_replication_slot()",
+        ),
+        (
+            "",
             "select 1;\nselect pg_logical_emit_message(false, 'p', 'x');\n",
             "line 2: pg_logical_emit_message()",
         ),
     ],
-    ids=["do-block", "function-made-here", "function-on-target", "terminate", "emit-message"],
+    ids=["do-block", "made-here", "on-target", "terminate", "slot", "emit-message"],
 )
 def test_a_call_no_rollback_undoes_is_found_where_it_hides(
     project: Any, setup: str, sql: str, why: str
@@ -90,6 +97,10 @@ def test_a_call_no_rollback_undoes_is_found_where_it_hides(
     assert code == 0 and verdict["result"] == "not_rehearsed", doc
     assert verdict["not_rehearsed_because"].startswith(why), verdict
     assert _sql(project, "select last_value from public.s") == [(1,)]
+    slots = "select count(*) from pg_replication_slots where slot_name = %s"
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute(slots, (SLOT,))
+        assert cur.fetchall() == [(0,)]
 
 
 def test_a_transactional_message_is_rehearsed(project: Any) -> None:
