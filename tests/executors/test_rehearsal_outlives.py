@@ -203,3 +203,25 @@ def test_a_do_block_lint_does_not_read_is_no_disagreement(project: Any) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "AccessExclusiveLock on public.t" in result.stdout, result.stdout
     assert "disagree" not in result.stdout, result.stdout
+
+
+def test_a_database_setting_made_on_a_second_connection_is_found(
+    project: Any, pg_server: Any
+) -> None:
+    """ALTER DATABASE ... SET through dblink (built at run time): it stays after the rollback,
+    and the rehearsal names it and exits 1."""
+    with session(pg_server.admin.with_database(project.target.database), autocommit=True) as c:
+        c.cursor().execute("create extension dblink")
+    user = project.target
+    dsn = f"host={user.host} port={user.port} dbname={user.database} user={user.user} password={user.password}"
+    change = f"alter database {user.database} set work_mem = '8MB'"
+    project.write(
+        "001_setting.sql",
+        f"do $$ begin execute format('select dblink' || '_exec(%L, %L)', '{dsn}', "
+        f"$q${change}$q$); end $$;\n",
+    )
+    code, doc = _rehearse(project)
+    _sql(project, f"alter database {user.database} reset work_mem")
+    assert code == 1, doc
+    changed = doc["summary"]["changed_outside"]
+    assert any(c.startswith("database setting") for c in changed), changed
