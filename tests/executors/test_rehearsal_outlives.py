@@ -15,6 +15,10 @@ import pytest
 from supamigrate.connect.db import session
 
 SLOT = f"outlives_slot_{os.getpid()}"
+BUMP = (
+    "create function public.bump() returns trigger language plpgsql as "
+    "$$ begin perform setval('public.s', 1, false); return new; end $$"
+)
 ORDERS = (
     "create table public.orders (id serial primary key, v text);\n"
     "insert into public.orders (v) select 'x' from generate_series(1, 100);\n"
@@ -72,6 +76,20 @@ def test_setval_is_not_run_and_the_apps_next_insert_works(project: Any) -> None:
             "-- the function is on the target already\nselect public.reset_s();\n",
             "line 2: reset_s(), a function on the target",
         ),
+        (
+            "",
+            "create table public.t (id int);\n" + BUMP + ";\n"
+            "create trigger bump after insert on public.t\n"
+            "  for each row execute function public.bump();\n"
+            "insert into public.t values (1);\n",
+            "line 3: bump() calls setval()",
+        ),
+        (
+            "create table public.t (id int);" + BUMP + "; create trigger bump after insert on "
+            "public.t for each row execute function public.bump();",
+            "select 1;\ninsert into public.t values (1);\n",
+            "line 2: it writes public.t, whose trigger function bump()",
+        ),
         ("", "select pg_terminate_backend(0);\n", "line 1: pg_terminate_backend()"),
         (
             "",
@@ -85,7 +103,16 @@ def test_setval_is_not_run_and_the_apps_next_insert_works(project: Any) -> None:
             "line 2: pg_logical_emit_message()",
         ),
     ],
-    ids=["do-block", "made-here", "on-target", "terminate", "slot", "emit-message"],
+    ids=[
+        "do-block",
+        "made-here",
+        "on-target",
+        "trigger-made-here",
+        "trigger-on-target",
+        "terminate",
+        "slot",
+        "emit-message",
+    ],
 )
 def test_a_call_no_rollback_undoes_is_found_where_it_hides(
     project: Any, setup: str, sql: str, why: str

@@ -9,8 +9,10 @@ rehearsal changes the database (and the real run then meets what the rehearsal l
 So before a file runs, its parse tree is searched for calls to these functions: in every
 statement, inside DO blocks and function bodies made by the file (their text: a body is a
 string to the parser; a word search there may find one in a comment, which only costs a
-rehearsal), and through functions the file calls whose body calls one (made by an earlier
-file here, or already on the target: one catalog query). A file that makes such a call is
+rehearsal), through functions the file calls whose body calls one (made by an earlier file
+here, or already on the target: one catalog query), and through the triggers of the tables it
+writes (a trigger the file makes counts as a call of its function; one on the target is found
+by a second query). A file that makes such a call is
 not run, and nor is any after it: "not rehearsed from here", with the reason.
 
 nextval() is not among them: it only moves a sequence forward (a gap; the app does the same),
@@ -24,7 +26,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from supamigrate.lint.nodes import function_name, walk
+from supamigrate.lint.nodes import function_name, table_of, walk
 from supamigrate.sql.reading import Statement
 
 # Lower-case function names (the last part of a qualified name): what each does for good.
@@ -74,6 +76,16 @@ _ON_TARGET = (
     "and p.pronamespace <> 'pg_catalog'::regnamespace and p.prosrc ~* %s"
 )
 
+_TRIGGERS = (
+    "select distinct n.nspname || '.' || c.relname, p.proname from pg_trigger t "
+    "join pg_proc p on p.oid = t.tgfoid join pg_class c on c.oid = t.tgrelid "
+    "join pg_namespace n on n.oid = c.relnamespace "
+    "where not t.tgisinternal and n.nspname || '.' || c.relname = any(%s) and p.prosrc ~* %s"
+)
+_WRITES = frozenset(
+    {"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CopyStmt", "TruncateStmt"}
+)
+
 
 def _why(name: str) -> str:
     what = OUTLIVES.get(name, "sends a message outside the transaction")
@@ -85,13 +97,17 @@ def _body_calls(text: str) -> list[str]:
 
 
 def _direct(statement: Statement) -> tuple[list[str], list[str]]:
-    """(outliving calls the statement makes, every function name it calls)."""
+    """(outliving calls the statement makes, every function name it calls; a trigger's
+    function counts as called: what the file writes next fires it)."""
     found: list[str] = []
     called: list[str] = []
     if statement.kind == "DoStmt":
         return _body_calls(statement.text), called
     if statement.kind == "CreateFunctionStmt":  # made, not called: see `Outliving.first`
         return found, called
+    if statement.kind in ("CreateTrigStmt", "CreateEventTrigStmt"):
+        names = [n.get("String", {}).get("sval", "") for n in statement.node.get("funcname", [])]
+        return found, [str(names[-1]).lower()] if names else []
     for kind, node in walk(statement.node):
         if kind != "FuncCall":
             continue
@@ -100,6 +116,16 @@ def _direct(statement: Statement) -> tuple[list[str], list[str]]:
         if name in OUTLIVES or (name == _EMIT and not _literal_true(node.get("args", [None])[0])):
             found.append(name)
     return found, called
+
+
+def _written(statement: Statement) -> list[str]:
+    """The tables a statement writes, as schema.name: their triggers fire."""
+    if statement.kind not in _WRITES:
+        return []
+    node = statement.node
+    ranges = [node["relation"]] if isinstance(node.get("relation"), dict) else []
+    ranges += [item["RangeVar"] for item in node.get("relations", []) if "RangeVar" in item]
+    return [str(table_of(r)) for r in ranges if "relname" in r]
 
 
 def _literal_true(arg: Any) -> bool:
@@ -123,7 +149,10 @@ class Outliving:
         """Why the file must not run in a rehearsal ('' if nothing says so): the first line
         whose effect a rollback would not undo."""
         called: dict[str, int] = {}
+        written: dict[str, int] = {}
         for statement in statements:
+            for table in _written(statement):
+                written.setdefault(table, statement.line)
             found, names = _direct(statement)
             for name in found:
                 return f"line {statement.line}: {_why(name)}"
@@ -138,6 +167,12 @@ class Outliving:
                     f"line {called[str(name)]}: {name}(), a function on the target, calls "
                     "one whose effect no rollback undoes (setval, dblink, a replication slot, "
                     "...)"
+                )
+        if written:
+            for table, name in self.ask(_TRIGGERS, (sorted(written), _PG_WORDS)):
+                return (
+                    f"line {written[str(table)]}: it writes {table}, whose trigger function "
+                    f"{name}() calls one whose effect no rollback undoes (setval, dblink, ...)"
                 )
         return ""
 
