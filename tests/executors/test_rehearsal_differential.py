@@ -1,7 +1,7 @@
 """A rehearsal predicts the real run, differentially: generated sequences of migration files
 (DDL and DML, deferred and immediate constraints, enum changes, settings, failing statements,
 no-transaction files, calls no rollback undoes (setval, a replication slot), session state
-across files (a pg_temp function, currval), rows keyed by now()) are rehearsed on one database and applied for real on an identical copy
+across files (a pg_temp function or operator, currval), rows keyed by now()) are rehearsed on one database and applied for real on an identical copy
 (CREATE DATABASE ... TEMPLATE). Per file, the rehearsal's verdict (ok; failed with SQLSTATE at
 file and line; not rehearsed from here) must be the real run's, up to the real run's first
 failure. "Not rehearsed" is neither: it must only come where only a commit could tell.
@@ -86,6 +86,8 @@ STATEMENT = st.one_of(
             "select currval('public.numbered_id_seq');",
             "create function pg_temp.helper() returns int language sql as 'select 41';",
             "select pg_temp.helper();",
+            "create operator pg_temp.<<< (function = int4eq, leftarg = int, rightarg = int);",
+            "select 1 operator(pg_temp.<<<) 1;",
             # One now() per file there, one for the whole rehearsal here.
             "insert into public.clock (note) values ('x');",
             "insert into public.clock (note) values ('x');",

@@ -252,3 +252,19 @@ def test_a_database_setting_made_on_a_second_connection_is_found(
     assert code == 1, doc
     changed = doc["summary"]["changed_outside"]
     assert any(c.startswith("database setting") for c in changed), changed
+
+
+def test_what_the_rehearsal_cannot_reset_between_files_is_said(project: Any) -> None:
+    """A text search dictionary in pg_temp: the real run's DISCARD TEMP drops it, the rehearsal does
+    not; the next file is not rehearsed, with that reason, rather than run in a session the
+    real run would not give it."""
+    project.write(
+        "001_dict.sql", "create text search dictionary pg_temp.dict (template = simple);\n"
+    )
+    project.write("002_next.sql", "select 1;\n")
+    code, doc = _rehearse(project)
+    assert code == 0, doc
+    first, second = doc["rehearsal"]
+    assert first["result"] == "ok" and second["result"] == "not_rehearsed", doc
+    why = second["not_rehearsed_because"]
+    assert "left a text search dictionary dict in pg_temp" in why, second

@@ -146,7 +146,7 @@ class Rehearsal:
             self.session._run(f"ROLLBACK TO SAVEPOINT {SAVEPOINT};")
             why = (
                 f"an earlier file left {left[0][0]} in pg_temp: the real run's DISCARD TEMP "
-                "drops it, and a rehearsal cannot inside its transaction"
+                "drops it, and a rehearsal does not"
             )
             return _not_rehearsed(migration, why, 0.0)
         tracer, file_all, made = Tracer(self._ask), False, self._constraints()

@@ -4,9 +4,9 @@ transaction allows; and the one place the single transaction shows (its clock).
 The real envelope starts every migration with CLEAN_SESSION (envelope.py). The rehearsal runs
 the same statements but one: DISCARD TEMP would drop the rehearsal's guard, a temp table whose
 deferred event is pending. What DISCARD TEMP drops (everything in the session's temp schema:
-tables, views, sequences, functions, types, domains) is dropped by name instead; whatever of
-another kind is left there (an operator, a collation, ...) the rehearsal cannot reset, and the
-files from there are not rehearsed.
+tables, views, sequences, functions, types, domains, operators, collations, ...) is dropped by
+name instead; whatever of another kind is left there (an operator family, a text search
+dictionary) the rehearsal does not reset, and the files from there are not rehearsed.
 
 now() is the transaction's start: one value for the whole rehearsal, one per file in the real
 run. A unique key that holds now() and meets a row an earlier file wrote with the same now()
@@ -28,7 +28,8 @@ CLEAN = "".join(
     for part in CLEAN_SESSION.split(";")
     if part.strip() and " ".join(part.split()).upper() not in ("DISCARD TEMP", "DISCARD TEMPORARY")
 )
-# DROP statements for what DISCARD TEMP would drop: relations, routines, types.
+# DROP statements for what DISCARD TEMP would drop: relations, routines, types, operators,
+# collations, text search configurations, conversions.
 TEMP_DROPS = f"""
 select format('DROP %s IF EXISTS pg_temp.%I CASCADE;', case relkind when 'v' then 'VIEW'
   when 'm' then 'MATERIALIZED VIEW' when 'S' then 'SEQUENCE' when 'f' then 'FOREIGN TABLE'
@@ -42,6 +43,16 @@ union all select format('DROP %s IF EXISTS pg_temp.%I CASCADE;',
   case typtype when 'd' then 'DOMAIN' else 'TYPE' end, typname) from pg_type
  where typnamespace = pg_my_temp_schema() and typrelid = 0 and typcategory <> 'A'
    and typtype in ('e', 'd', 'r', 'b')
+union all select format('DROP OPERATOR IF EXISTS pg_temp.%s (%s, %s) CASCADE;', oprname,
+  coalesce(nullif(oprleft, 0)::regtype::text, 'NONE'),
+  coalesce(nullif(oprright, 0)::regtype::text, 'NONE')) from pg_operator
+ where oprnamespace = pg_my_temp_schema()
+union all select format('DROP COLLATION IF EXISTS pg_temp.%I CASCADE;', collname)
+  from pg_collation where collnamespace = pg_my_temp_schema()
+union all select format('DROP TEXT SEARCH CONFIGURATION IF EXISTS pg_temp.%I CASCADE;', cfgname)
+  from pg_ts_config where cfgnamespace = pg_my_temp_schema()
+union all select format('DROP CONVERSION IF EXISTS pg_temp.%I;', conname)
+  from pg_conversion where connamespace = pg_my_temp_schema()
 """
 # What is still in the temp schema after those drops, but the guard and its row type.
 TEMP_LEFT = f"""
@@ -57,6 +68,8 @@ union all select 'a collation ' || collname from pg_collation
  where collnamespace = pg_my_temp_schema()
 union all select 'a text search configuration ' || cfgname from pg_ts_config
  where cfgnamespace = pg_my_temp_schema()
+union all select 'a text search dictionary ' || dictname from pg_ts_dict
+ where dictnamespace = pg_my_temp_schema()
 union all select 'an operator family ' || opfname from pg_opfamily
  where opfnamespace = pg_my_temp_schema()
 union all select 'a conversion ' || conname from pg_conversion
