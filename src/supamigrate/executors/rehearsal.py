@@ -18,8 +18,8 @@ stops at a failure.
 A rehearsal can never commit: a deferred trigger fails any COMMIT of its transaction, and
 after each statement we check that the transaction is still ours (not ended, not replaced by
 ROLLBACK/COMMIT AND CHAIN), so nothing runs outside it. Before and after, the catalog, the
-sequences and the replication slots are fingerprinted (fingerprint.py): "nothing was changed" is
-checked, not assumed.
+sequences and what lives outside any transaction (replication slots, ...) are fingerprinted
+(fingerprint.py): "nothing was changed" is checked, not assumed.
 """
 
 from __future__ import annotations
