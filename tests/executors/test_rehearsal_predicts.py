@@ -45,7 +45,11 @@ def test_a_deferred_violation_fails_the_rehearsal_as_it_fails_the_commit(project
     first = doc["rehearsal"][0]
     assert first["result"] == "failed" and first["error"]["sqlstate"] == "23503", first
     assert first["error"]["located_by"] == "COMMIT"
-    assert len(doc["rehearsal"]) == 1  # the run stops there, as the real one does
+    # The run stops there, as the real one does; the file after it is accounted for.
+    second = doc["rehearsal"][1]
+    assert second["result"] == "not_rehearsed", second
+    assert "001_orphan failed" in second["not_rehearsed_because"], second
+    assert doc["summary"]["not_rehearsed"] == 1, doc["summary"]
     human = project.invoke("migrate", "--rehearse").stdout
     assert "at this file's COMMIT" in human
     real = _real(project)
@@ -158,8 +162,10 @@ def test_an_enum_value_used_in_its_own_file_fails_both(project: Any) -> None:
 
 
 def test_a_second_connection_is_caught_by_the_fingerprint(project: Any, pg_server: Any) -> None:
-    """A file that commits through dblink: the rehearsal does not say "nothing was changed"; it
-    names the table made outside its transaction, says it was not rolled back, exits 1."""
+    """A file calling dblink_exec is not run by a rehearsal (not rehearsed from here, nothing
+    made); one that reaches it through dynamic SQL no reading can see does run, and then the
+    rehearsal does not say "nothing was changed": it names the table made outside its
+    transaction, says it was not rolled back, exits 1."""
     with session(pg_server.admin.with_database(project.target.database), autocommit=True) as c:
         c.cursor().execute("create extension dblink")
     user = project.target
@@ -167,6 +173,17 @@ def test_a_second_connection_is_caught_by_the_fingerprint(project: Any, pg_serve
     project.write(
         "001_escape.sql",
         f"select dblink_exec('{dsn}', 'create table public.escaped (id int)');\n",
+    )
+    code, doc = _rehearse(project)
+    assert code == 0 and doc["summary"]["changed_outside"] == [], doc["summary"]
+    (verdict,) = doc["rehearsal"]
+    assert verdict["result"] == "not_rehearsed", verdict
+    assert "line 1: dblink_exec()" in verdict["not_rehearsed_because"], verdict
+    hidden = "'select dblink' || '_exec(%L, %L)'"
+    project.write(
+        "001_escape.sql",
+        f"do $$ begin execute format({hidden}, '{dsn}', "
+        "'create table public.escaped (id int)'); end $$;\n",
     )
     code, doc = _rehearse(project)
     assert code == 1

@@ -5,9 +5,13 @@ reach a second connection (dblink, available on Supabase) that commits on its ow
 nextval() is never rolled back. So before the rehearsal and after its ROLLBACK we hash the
 catalog server-side, in one query, per (catalog, schema): relations, columns, schemas,
 functions, types, enum values, policies, constraints, triggers, indexes, extensions, roles,
-default privileges, the history table's versions; and read every sequence's last value. What
-differs is reported: which objects were made or altered since (their catalog row's xmin is newer
-than the rehearsal's start), how many were removed, which sequences moved.
+default privileges, database and role settings, the history table's versions; and read every
+sequence's last value, the replication slots and origins, and this database's prepared
+transactions. What differs is reported: which objects were made or altered since (their
+catalog row's xmin is newer than the rehearsal's start), how many were removed, which sequences
+moved (forward: nextval, harmless; back: setval or a restart, which breaks the app's next
+inserts), which replication slots (they hold WAL), origins and prepared transactions (they hold
+locks) were made or dropped.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ union all select 'default privilege', '',
 union all select 'role', '', r.rolname, concat_ws('|', r.rolsuper, r.rolinherit, r.rolcreaterole,
     r.rolcreatedb, r.rolcanlogin, r.rolbypassrls, r.rolconfig::text), r.xmin
   from pg_authid_visible r
+union all select 'database setting', '', setdatabase::text || '/' || setrole::text,
+  setconfig::text, xmin from pg_db_role_setting
 union all select 'history row', 'supabase_migrations', 'schema_migrations',
   md5(query_to_xml('select version, name from supabase_migrations.schema_migrations '
                    'order by version', false, false, '')::text), '0'::xid
@@ -87,6 +93,11 @@ select cat, nsp, count(*)::text, md5(string_agg(item || '=' || body, ',' order b
   from o where {_KEEP} group by cat, nsp
 union all select 'sequence', schemaname, sequencename, coalesce(last_value::text, '-')
   from pg_sequences where schemaname not in {_SYSTEM}
+union all select 'outside', 'replication slot', slot_name::text || ' (' || slot_type || ')', ''
+  from pg_replication_slots
+union all select 'outside', 'replication origin', roname, '' from pg_replication_origin
+union all select 'outside', 'prepared transaction', gid, '' from pg_prepared_xacts
+ where database = current_database()
 union all select 'xid', '', '', txid_snapshot_xmax(txid_current_snapshot())::text
 """
 # Items of the changed (catalog, schema) pairs whose row was written after `xid`.
@@ -104,20 +115,26 @@ class Fingerprint:
     buckets: dict[tuple[str, str], tuple[int, str]]  # (catalog, schema): (count, hash)
     sequences: dict[str, str]  # schema.name: last value ('-' when never used or unreadable)
     xid: int  # the next transaction id when it was taken
+    # (kind, name) of what lives outside any transaction: replication slots and origins,
+    # prepared transactions. No rollback drops one.
+    outside: frozenset[tuple[str, str]] = frozenset()
 
 
 def take(query: Query) -> Fingerprint:
     buckets: dict[tuple[str, str], tuple[int, str]] = {}
     sequences: dict[str, str] = {}
     xid = 0
+    outside = set()
     for cat, nsp, count, digest in query(FINGERPRINT, ()):
-        if cat == "xid":
+        if cat == "outside":
+            outside.add((str(nsp), str(count)))
+        elif cat == "xid":
             xid = int(digest)
         elif cat == "sequence":
             sequences[f"{nsp}.{count}"] = str(digest)
         else:
             buckets[(str(cat), str(nsp))] = (int(count), str(digest))
-    return Fingerprint(buckets, sequences, xid)
+    return Fingerprint(buckets, sequences, xid, frozenset(outside))
 
 
 def changes(before: Fingerprint, after: Fingerprint, query: Query) -> list[str]:
@@ -147,9 +164,31 @@ def changes(before: Fingerprint, after: Fingerprint, query: Query) -> list[str]:
             found.append(f"{cat}{where} changed")
     for name in sorted(set(before.sequences) & set(after.sequences)):  # new ones: relations
         old, new = before.sequences[name], after.sequences[name]
-        if old != new:
+        if old != new and _back(old, new):
+            found.append(
+                f"sequence {name} was set back from {old} to {new} (setval or a restart outside "
+                "the rolled-back transaction: the app's next inserts may meet rows that exist; "
+                f"set it forward by hand: select setval('{name}', {old}))"
+            )
+        elif old != new:
             found.append(
                 f"sequence {name} moved from {old} to {new} "
                 "(nextval is never rolled back; other sessions may have used it too)"
             )
+    for kind, name in sorted(after.outside - before.outside):
+        held = {"replication slot": ": it holds WAL until dropped"}.get(kind, "")
+        found.append(f"{kind} {name} made{held}")
+    found += [f"{kind} {name} dropped" for kind, name in sorted(before.outside - after.outside)]
     return found
+
+
+def is_harmless(change: str) -> bool:
+    """A sequence moved forward: nextval is never rolled back, and the app moves it too."""
+    return change.startswith("sequence ") and " was set back " not in change
+
+
+def _back(old: str, new: str) -> bool:
+    """A sequence's last value went down, or to never-used ('-'): not nextval's doing."""
+    if old == "-":
+        return False
+    return new == "-" or int(new) < int(old)

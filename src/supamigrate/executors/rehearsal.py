@@ -1,20 +1,25 @@
 """`--rehearse` on psycopg2: every pending file in one transaction that is always rolled back,
 with the real run's boundaries, so its verdict predicts the real run's.
 
-Each file runs under its own savepoint, as the envelope runs it: a clean session first (RESET
-ALL, role, prepared statements, cursors, session advisory locks, temp tables: nothing one file
-sets reaches the next), the configured timeouts, its statements one by one as Postgres's parser
-reads them, traced (trace.py), its history row, then its deferred constraints checked as its
-COMMIT would check them (deferred.py). Per file the verdict is ok, failed (SQLSTATE, line), or
-not rehearsed from here: where only a commit could tell (a no-transaction file, an enum value a
-later file uses), and where the rehearsal's own bound on how long it may hold a lock that keeps
-the app waiting stopped a statement (a finding, not a failure). The files after a file that was
-not rehearsed are not rehearsed either: they may depend on it.
+Each file runs under its own savepoint, as the envelope runs it: a clean session first (the
+envelope's own, with everything DISCARD TEMP would drop dropped by name: rehearsal_session.py;
+nothing one file sets reaches the next), the configured timeouts, its statements one by one as
+Postgres's parser reads them, traced (trace.py), its history row, then its deferred constraints
+checked as its COMMIT would check them (deferred.py). Per file the verdict is ok, failed
+(SQLSTATE, line), or not rehearsed from here: where only a commit could tell (a no-transaction
+file, an enum value a later file uses, a key holding now(), which is one value for the whole
+rehearsal), where the file calls what no rollback undoes (setval, a replication slot, dblink:
+rehearsal_outlives.py, checked before the file runs, so it never runs), and where the
+rehearsal's own bound on how long it may hold a lock that keeps the app waiting stopped a
+statement (a finding, not a failure). The files after a file that was not rehearsed, or that
+failed, are not rehearsed either (and are listed so): they may depend on it, and the real run
+stops at a failure.
 
 A rehearsal can never commit: a deferred trigger fails any COMMIT of its transaction, and
 after each statement we check that the transaction is still ours (not ended, not replaced by
-ROLLBACK/COMMIT AND CHAIN), so nothing runs outside it. Before and after, the catalog and the
-sequences are fingerprinted (fingerprint.py): "nothing was changed" is checked, not assumed.
+ROLLBACK/COMMIT AND CHAIN), so nothing runs outside it. Before and after, the catalog, the
+sequences and what lives outside any transaction (replication slots, ...) are fingerprinted
+(fingerprint.py): "nothing was changed" is checked, not assumed.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from supamigrate.errors import UsageError
 from supamigrate.executors import deferred
 from supamigrate.executors import failures as fx
 from supamigrate.executors import fingerprint as fp
+from supamigrate.executors import rehearsal_session as between
 from supamigrate.executors.batch import Notices
 from supamigrate.executors.envelope import Limits
 from supamigrate.executors.rehearsal_limits import Bound, duration_ms, stopped_at_bound
+from supamigrate.executors.rehearsal_outlives import Outliving
 from supamigrate.executors.results import Failure, Outcome, Result
 from supamigrate.executors.trace import MigrationTrace, Tracer
 from supamigrate.executors.trace_needs import BLOCKS_APP
@@ -40,18 +47,6 @@ from supamigrate.sql.reading import Statement, line_of, read_sql
 from supamigrate.sql.sqlsplit import is_no_transaction, statements_text
 
 SAVEPOINT = "supamigrate_rehearsal"
-# What the envelope's clean session resets, inside a transaction (DISCARD TEMP would drop the
-# guard, whose event is pending: the file's own temp relations are dropped by name instead).
-_CLEAN = (
-    "RESET ALL;\nRESET SESSION AUTHORIZATION;\nRESET ROLE;\nDEALLOCATE ALL;\nCLOSE ALL;\n"
-    "UNLISTEN *;\nSELECT pg_advisory_unlock_all();\n"
-)
-_TEMP = (
-    "select format('DROP %s IF EXISTS pg_temp.%I CASCADE;', case relkind when 'v' then 'VIEW' "
-    "when 'm' then 'MATERIALIZED VIEW' when 'S' then 'SEQUENCE' when 'f' then 'FOREIGN TABLE' "
-    "else 'TABLE' end, relname) from pg_class where relnamespace = pg_my_temp_schema() "
-    "and relkind in ('r', 'p', 'v', 'm', 'S', 'f') and relname <> 'supamigrate_rehearsal_guard'"
-)
 # Our own catalog queries: never cut short by the file's bound, never waiting forever.
 _OWN = "SET LOCAL statement_timeout = '60s'; SET LOCAL lock_timeout = '10s';\n"
 _TIMEOUTS = "select current_setting('statement_timeout'), current_setting('lock_timeout')"
@@ -90,6 +85,8 @@ class Rehearsal:
         self.enum_stop = ""  # why the rest of this file cannot be told from a rehearsal
         self.all_set = False  # a file said SET CONSTRAINTS ALL: it stays in force here
         self.known: set[int] = set()  # deferrable constraints already in their declared mode
+        self.outliving = Outliving(self._ask)
+        self.rehearsed = 0  # files run so far (the clock is shared from the second on)
 
     def run(self, todo: Sequence[MigrationFile]) -> Rehearsed:
         """Proof the files work on this target; nothing kept, the history table included."""
@@ -114,32 +111,49 @@ class Rehearsal:
                     why = "it runs outside a transaction: each statement commits on its own"
                     results.append(_not_rehearsed(migration, why, 0.0))
                     continue
-                result = self._one(migration)
+                statements = read_sql(migration.sql).statements
+                outlives = self.outliving.first(statements)
+                if outlives:
+                    stopped = f"{migration.label} was not rehearsed"
+                    why = f"{outlives}: a rehearsal does not run it on the target"
+                    results.append(_not_rehearsed(migration, why, 0.0))
+                    continue
+                result = self._one(migration, statements)
                 results.append(result)
                 if result.outcome is Outcome.NOT_REHEARSED:
                     stopped = f"{migration.label} was not rehearsed"
-                elif result.stops_run:
-                    break
+                elif result.stops_run:  # the real run stops there: the rest is accounted for
+                    stopped = f"{migration.label} failed, and the real run stops there"
         finally:
-            session._run("ROLLBACK;")
+            # Session advisory locks outlive a ROLLBACK: release them, as the envelope does.
+            session._run("ROLLBACK;\nSELECT pg_advisory_unlock_all();")
             session._notices.clear()
         results.changed_outside = fp.changes(before, fp.take(session._query), session._query)
         return results
 
     # --- one file ------------------------------------------------------------------------
 
-    def _one(self, migration: MigrationFile) -> Result:
+    def _one(self, migration: MigrationFile, statements: Sequence[Statement]) -> Result:
         started, session = time.perf_counter(), self.session
         self.bound.new_file(self.session.limits)
-        self._setup(f"SAVEPOINT {SAVEPOINT};\n{_CLEAN}")
-        drops = "".join(str(row[0]) for row in self._ask(_TEMP))
+        self.rehearsed += 1
+        self._setup(f"SAVEPOINT {SAVEPOINT};\n{between.CLEAN}")
+        drops = "".join(str(row[0]) for row in self._ask(between.TEMP_DROPS))
         self._setup(drops + self.session.limits.sql("LOCAL"))
         session._notices.clear()
+        left = self._ask(between.TEMP_LEFT)
+        if left:
+            self.session._run(f"ROLLBACK TO SAVEPOINT {SAVEPOINT};")
+            why = (
+                f"an earlier file left {left[0][0]} in pg_temp: the real run's DISCARD TEMP "
+                "drops it, and a rehearsal does not"
+            )
+            return _not_rehearsed(migration, why, 0.0)
         tracer, file_all, made = Tracer(self._ask), False, self._constraints()
         self.known = {oid for _, _, oids in made for oid in oids}
         self.file_types, self.file_values = set(), {}
         self.enum_stop = ""
-        for statement in read_sql(migration.sql).statements:
+        for statement in statements:
             stop = self.bound.exhausted() or self.enum_stop
             if stop:
                 return self._stop(migration, started, tracer, statement, stop)
@@ -204,6 +218,9 @@ class Rehearsal:
         self.session._run(f"ROLLBACK TO SAVEPOINT {SAVEPOINT};")
         failure = fx.failure(error)
         reason = self._only_a_commit(failure)
+        clock = self.rehearsed > 1 and between.clock_key(error, self.session._run, self._ask)
+        if clock:
+            reason = between.clock_reason(clock)
         if reason is None:
             reason = stopped_at_bound(failure.sqlstate, self.bound, "", statement, self._ask)
         if reason:

@@ -49,6 +49,12 @@ class MigrateOptions:
                 "--dry and --rehearse together: --dry shows the plan and runs nothing, "
                 "--rehearse runs everything and rolls it back; pass one of them."
             )
+        if self.continue_on_error and self.rehearse:
+            raise UsageError(
+                "--continue-on-error and --rehearse together: a rehearsal stops where the real "
+                "run would stop (the files after a failure are listed as not rehearsed); "
+                "pass one of them."
+            )
         if self.migration is not None and not self.migration.strip():
             raise UsageError(
                 "--migration is empty: name one migration (its number, version or name), or "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from supamigrate.executors import fingerprint as fp
 from supamigrate.executors.results import Outcome, Result
 from supamigrate.executors.trace import Lock, MigrationTrace, TableSize
 from supamigrate.lint.exclusive import access_exclusive_tables
@@ -12,6 +13,7 @@ from supamigrate.sql.reading import read_sql
 
 _EXCLUSIVE = "AccessExclusiveLock"
 NOT_REHEARSED = "not rehearsed from here, because"
+NOT_ANALYSED = frozenset({"DoStmt"})  # lint.engine.check_file_rules: dynamic-sql-not-analysed
 
 
 def verdict_line(index: int, total: int, result: Result) -> str:
@@ -69,11 +71,18 @@ def disagreements(sql: str, trace: MigrationTrace) -> list[str]:
     expected = {
         st.line: {_qualified(t) for t in access_exclusive_tables(st)} for st in reading.statements
     }
+    # Statements lint says it does not analyse (rule dynamic-sql-not-analysed: a DO block's
+    # body is run, not read): lint expected nothing there, so a lock there is no disagreement.
+    unread = {st.line for st in reading.statements if st.kind in NOT_ANALYSED}
     held: set[str] = set()
     created: set[str] = set()
     lines = []
     for statement in trace.statements:
         if statement.error:
+            continue
+        if statement.line in unread:
+            created |= set(statement.created)
+            held |= {lk.relation for lk in statement.locks if lk.mode == _EXCLUSIVE}
             continue
         created |= set(statement.created)
         taken = {
@@ -111,12 +120,13 @@ def summary(
     Exit 1 when a file failed, or when the catalog changed outside the rolled-back transaction
     (a rehearsal must change nothing); 0 otherwise: a file not rehearsed is neither a pass nor
     a failure, it is counted in `not_rehearsed` and named above. A sequence that moved is
-    reported but does not fail: on a live database the app moves them too.
+    reported but does not fail when it moved forward (on a live database the app moves them
+    too); set back, it fails: the app's next inserts may collide.
     """
     counts = {o: sum(r.outcome is o for r in results) for o in Outcome}
     ok, failed = counts[Outcome.OK], counts[Outcome.FAILED]
     skipped = counts[Outcome.NOT_REHEARSED]
-    catalog = [c for c in changed or [] if not c.startswith("sequence ")]
+    catalog = [c for c in changed or [] if not fp.is_harmless(c)]
     lines = []
     if failed:
         lines.append(f"Rehearsal failed: {ok} ok, {failed} failed, {skipped} not rehearsed.")
@@ -139,8 +149,8 @@ def summary(
         lines += [f"  {change}" for change in changed]
         if catalog:
             lines.append(
-                "  They were made outside the rehearsal's transaction (a second connection such "
-                "as dblink, or another session meanwhile): undo them by hand."
+                "  No rollback undoes them (a second connection such as dblink, a replication "
+                "slot, setval, or another session meanwhile): undo them by hand."
             )
     code = 1 if failed or catalog else 0
     doc = {

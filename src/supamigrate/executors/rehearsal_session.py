@@ -1,0 +1,124 @@
+"""Between two files of a rehearsal: the session the real run gives each file, as far as one
+transaction allows; and the one place the single transaction shows (its clock).
+
+The real envelope starts every migration with CLEAN_SESSION (envelope.py). The rehearsal runs
+the same statements but one: DISCARD TEMP would drop the rehearsal's guard, a temp table whose
+deferred event is pending. What DISCARD TEMP drops (everything in the session's temp schema:
+tables, views, sequences, functions, types, domains, operators, collations, ...) is dropped by
+name instead; whatever of another kind is left there (an operator family, a text search
+dictionary) the rehearsal does not reset, and the files from there are not rehearsed.
+
+now() is the transaction's start: one value for the whole rehearsal, one per file in the real
+run. A unique key that holds now() and meets a row an earlier file wrote with the same now()
+fails here and not there: that is told, not called a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from supamigrate.executors.deferred import GUARD_NAME
+from supamigrate.executors.envelope import CLEAN_SESSION
+
+GUARD = "supamigrate_rehearsal_guard"  # the guard's table and (GUARD_NAME) its trigger function
+# Exactly the envelope's, so what it resets (and whatever it comes to reset) is reset here.
+CLEAN = "".join(
+    f"{part.strip()};\n"
+    for part in CLEAN_SESSION.split(";")
+    if part.strip() and " ".join(part.split()).upper() not in ("DISCARD TEMP", "DISCARD TEMPORARY")
+)
+# DROP statements for what DISCARD TEMP would drop: relations, routines, types, operators,
+# collations, text search configurations, conversions.
+TEMP_DROPS = f"""
+select format('DROP %s IF EXISTS pg_temp.%I CASCADE;', case relkind when 'v' then 'VIEW'
+  when 'm' then 'MATERIALIZED VIEW' when 'S' then 'SEQUENCE' when 'f' then 'FOREIGN TABLE'
+  when 'c' then 'TYPE' else 'TABLE' end, relname) from pg_class
+ where relnamespace = pg_my_temp_schema() and relkind in ('r', 'p', 'v', 'm', 'S', 'f', 'c')
+   and relname <> '{GUARD}'
+union all select format('DROP ROUTINE IF EXISTS pg_temp.%I(%s) CASCADE;', proname,
+  pg_get_function_identity_arguments(oid)) from pg_proc
+ where pronamespace = pg_my_temp_schema() and proname <> '{GUARD_NAME}'
+union all select format('DROP %s IF EXISTS pg_temp.%I CASCADE;',
+  case typtype when 'd' then 'DOMAIN' else 'TYPE' end, typname) from pg_type
+ where typnamespace = pg_my_temp_schema() and typrelid = 0 and typcategory <> 'A'
+   and typtype in ('e', 'd', 'r', 'b')
+union all select format('DROP OPERATOR IF EXISTS pg_temp.%s (%s, %s) CASCADE;', oprname,
+  coalesce(nullif(oprleft, 0)::regtype::text, 'NONE'),
+  coalesce(nullif(oprright, 0)::regtype::text, 'NONE')) from pg_operator
+ where oprnamespace = pg_my_temp_schema()
+union all select format('DROP COLLATION IF EXISTS pg_temp.%I CASCADE;', collname)
+  from pg_collation where collnamespace = pg_my_temp_schema()
+union all select format('DROP TEXT SEARCH CONFIGURATION IF EXISTS pg_temp.%I CASCADE;', cfgname)
+  from pg_ts_config where cfgnamespace = pg_my_temp_schema()
+union all select format('DROP CONVERSION IF EXISTS pg_temp.%I;', conname)
+  from pg_conversion where connamespace = pg_my_temp_schema()
+"""
+# What is still in the temp schema after those drops, but the guard and its row type.
+TEMP_LEFT = f"""
+select 'a type ' || typname from pg_type where typnamespace = pg_my_temp_schema()
+   and typname not in ('{GUARD}', '_{GUARD}')
+union all select 'a relation ' || relname from pg_class
+ where relnamespace = pg_my_temp_schema() and relname <> '{GUARD}' and relkind not in ('i', 't')
+union all select 'a routine ' || proname from pg_proc where pronamespace = pg_my_temp_schema()
+   and proname <> '{GUARD_NAME}'
+union all select 'an operator ' || oprname from pg_operator
+ where oprnamespace = pg_my_temp_schema()
+union all select 'a collation ' || collname from pg_collation
+ where collnamespace = pg_my_temp_schema()
+union all select 'a text search configuration ' || cfgname from pg_ts_config
+ where cfgnamespace = pg_my_temp_schema()
+union all select 'a text search dictionary ' || dictname from pg_ts_dict
+ where dictnamespace = pg_my_temp_schema()
+union all select 'an operator family ' || opfname from pg_opfamily
+ where opfnamespace = pg_my_temp_schema()
+union all select 'a conversion ' || conname from pg_conversion
+ where connamespace = pg_my_temp_schema()
+limit 1
+"""
+_CLOCK_TYPES = ("timestamp with time zone", "timestamp without time zone")
+_KEY_COLUMNS = """
+select quote_ident(n.nspname) || '.' || quote_ident(t.relname), quote_ident(a.attname)
+  from pg_class ix join pg_index i on i.indexrelid = ix.oid
+  join pg_class t on t.oid = i.indrelid join pg_namespace n on n.oid = t.relnamespace
+  join pg_attribute a on a.attrelid = t.oid and a.attnum = any(i.indkey)
+ where ix.relname = %s and n.nspname = %s and t.relname = %s
+   and format_type(a.atttypid, null) = any(%s)
+"""
+
+Run = Callable[[str], Any]
+Query = Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def clock_key(error: Any, run: Run, query: Query) -> str:
+    """For a unique or exclusion violation: the key column that holds the rehearsal's now() in
+    a row already there ('' if none): an earlier file of this rehearsal wrote it with the same
+    clock. Asked under a savepoint of its own, so a refused read changes nothing."""
+    from supamigrate.executors.failures import sqlstate
+
+    diag = getattr(error, "diag", None)
+    state = sqlstate(error)
+    names = [getattr(diag, f, None) for f in ("constraint_name", "schema_name", "table_name")]
+    if state not in ("23505", "23P01") or not all(names):
+        return ""
+    if run("SAVEPOINT supamigrate_clock;") is not None:
+        return ""
+    found = ""
+    try:
+        for table, column in query(_KEY_COLUMNS, (*names, list(_CLOCK_TYPES))):
+            sql = f"select exists (select 1 from {table} where {column}::timestamptz = now())"
+            if query(sql, ()) == [(True,)]:
+                found = f"{table}.{column}"
+                break
+    except Exception:  # a read we may not make: then we cannot tell
+        found = ""
+    run("ROLLBACK TO SAVEPOINT supamigrate_clock; RELEASE SAVEPOINT supamigrate_clock;")
+    return found
+
+
+def clock_reason(column: str) -> str:
+    return (
+        f"a unique key on {column} holds now(), and an earlier file here wrote a row with the "
+        "same now(): a rehearsal is one transaction with one clock, the real run gives each file "
+        "its own, so this can work there (only a commit could tell)"
+    )
