@@ -11,8 +11,6 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from supamigrate import output
-
 if TYPE_CHECKING:
     from invoke.program import Program
 
@@ -39,6 +37,16 @@ def program() -> Program:
 
 
 def main() -> None:
+    try:
+        _main()
+    except KeyboardInterrupt:  # outside a task (starting up, parsing): nothing in flight
+        print("Interrupted: no migration was running.", file=sys.stderr)
+        sys.exit(130)
+
+
+def _main() -> None:
+    from supamigrate import output  # here: a Ctrl-C while it loads is main's one line
+
     output.PROGRAM = "supamigrate"  # advice names the command people typed
     # invoke turns bytecode caching off; our modules are worth caching (see tasks.py).
     if not os.environ.get("PYTHONDONTWRITEBYTECODE"):

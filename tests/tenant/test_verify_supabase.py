@@ -353,3 +353,23 @@ def test_an_apps_definer_function_in_a_supabase_schema_is_the_apps(supabase_app:
     assert result.returncode == 1, result.stdout
     failed = _lines(result.stdout, "FAIL  error    RLS bypass")
     assert failed and "storage.all_files()" in failed[0], result.stdout
+
+
+def test_a_foreign_tenant_table_the_api_may_use_fails(supabase_app: Any, pg_server: Any) -> None:
+    """Postgres has no RLS on foreign tables: one with tenant_id that anon or authenticated
+    may read is what no policy bounds, so verify fails naming it (not a warning)."""
+    admin = pg_server.admin.with_database(supabase_app.target.database)
+    with session(admin) as conn, conn.cursor() as cur:
+        cur.execute("select 1 from pg_available_extensions where name = 'postgres_fdw'")
+        if cur.fetchone() is None:
+            pytest.skip("postgres_fdw is not installed with this server")
+        cur.execute("create extension if not exists postgres_fdw")
+        cur.execute("create server elsewhere foreign data wrapper postgres_fdw")
+        cur.execute(
+            "create foreign table public.remote_files (id int, tenant_id uuid) server elsewhere"
+        )
+        cur.execute("grant select on public.remote_files to authenticated")
+    result = _verify(supabase_app)
+    assert result.returncode == 1, result.stdout
+    failed = _lines(result.stdout, "FAIL  error    RLS bypass public.remote_files")
+    assert failed and "foreign table" in failed[0], result.stdout

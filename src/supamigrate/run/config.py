@@ -351,7 +351,8 @@ def _supabase_dir(root: Path, value: str, sources: Mapping[str, str]) -> Path:
     configured must exist: a misspelt one read as "no migrations" would let a deploy go green
     having applied nothing."""
     path = root / value
-    if sources.get("supabase_dir") == "default" or path.is_dir():
+    defaulted = sources.get("supabase_dir") == "default" or value == DEFAULTS["supabase_dir"]
+    if defaulted or path.is_dir():  # the default named explicitly may be absent too
         return path
     raise ConfigError(
         f"Supabase directory {path} does not exist ({sources.get('supabase_dir')}): "

@@ -99,10 +99,14 @@ def bypass_checks(cur: Cursor, schemas: list[str], scoped: list[str]) -> list[Ch
         *_matviews(cur, params),
         *_triggers(cur, params, graph),
         *_foreign_keys(cur, params),
+        *_foreign_tables(cur, params),
     ]
     if found:
         return found
-    detail = "no definer function, matview, copying trigger or foreign key hands tenant rows on"
+    detail = (
+        "no definer function, matview, copying trigger, foreign key or foreign table hands "
+        "tenant rows on"
+    )
     return [Check("RLS bypass", Level.ERROR, True, detail)]
 
 
@@ -213,3 +217,31 @@ def _foreign_keys(cur: Cursor, params: Mapping[str, object]) -> list[Check]:
         )
         checks.append(Check("cross-tenant foreign key", Level.ERROR, False, detail, fix))
     return checks
+
+
+# A foreign table with tenant_id the API roles may use: Postgres has no RLS on foreign tables,
+# so no policy can bound it (the probe never writes to one: that would reach another server).
+_FOREIGN = """
+select format('%%I.%%I', n.nspname, c.relname) from pg_class c
+join pg_namespace n on n.oid = c.relnamespace
+join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
+where c.relkind = 'f' and n.nspname = any(%(schemas)s)
+  and exists (select 1 from pg_roles r where r.rolname in ('anon', 'authenticated')
+              and has_table_privilege(r.oid, c.oid, 'select, insert, update, delete'))
+order by 1"""
+
+
+def _foreign_tables(cur: Cursor, params: Mapping[str, object]) -> list[Check]:
+    cur.execute(_FOREIGN, params)
+    return [
+        Check(
+            f"RLS bypass {table}",
+            Level.ERROR,
+            False,
+            f"{table} is a foreign table with tenant_id the API roles may use: Postgres has no "
+            "RLS on foreign tables, so no policy bounds it",
+            f"revoke all on {table} from anon, authenticated (serve it through a view or "
+            "function that filters by tenant), or move it out of the exposed schemas",
+        )
+        for (table,) in cur.fetchall()
+    ]
