@@ -33,10 +33,11 @@ _UNDOABLE = re.compile(
 
 
 # What a file may do to be run a second time (rolled back) to locate its failure: statements
-# of these kinds, calling built-in functions only. DML fires triggers and fills defaults, DO
-# and CALL run code, COPY and CREATE EXTENSION run programs and scripts; a function of the
-# app's may write elsewhere (a wrapper calling dblink from an earlier migration would write
-# twice): a file with any of these is not re-run.
+# of these kinds, calling built-in functions only, and DML on tables where nothing of the app's
+# runs (no trigger, rule or default of its functions: asked of the server, DML_TABLES_SQL).
+# DO and CALL run code, COPY and CREATE EXTENSION run programs and scripts, and a function of
+# the app's may write elsewhere (a wrapper calling dblink from an earlier migration would
+# write twice): a file with any of these is not re-run.
 _PLAIN_KINDS = frozenset(
     {
         "CreateStmt", "AlterTableStmt", "IndexStmt", "DropStmt", "CommentStmt", "GrantStmt",
@@ -46,37 +47,54 @@ _PLAIN_KINDS = frozenset(
         "AlterDomainStmt", "RenameStmt", "AlterObjectSchemaStmt", "AlterOwnerStmt",
         "CompositeTypeStmt", "VariableSetStmt", "RuleStmt", "CreateRoleStmt", "AlterRoleStmt",
         "AlterDefaultPrivilegesStmt", "CreateCastStmt", "DefineStmt", "AlterTypeStmt",
-        "SelectStmt", "LockStmt",
+        "SelectStmt", "LockStmt", "ConstraintsSetStmt",
     }
 )  # fmt: skip
+_DML = frozenset({"InsertStmt", "UpdateStmt", "DeleteStmt"})
 # Volatile built-ins that change nothing (the non-volatile ones are lint's list).
 _HARMLESS = frozenset(
     {"pg_sleep", "random", "clock_timestamp", "timeofday", "gen_random_uuid", "now"}
 )
+# Of the tables a file's DML writes: does anything of the app's run there (a trigger that is
+# not a constraint's, a rule, a default calling a function that is not built in)?
+DML_TABLES_SQL = """
+select coalesce(bool_or(
+  to_regclass(t) is null
+  or exists (select 1 from pg_trigger g where g.tgrelid = to_regclass(t) and not g.tgisinternal)
+  or exists (select 1 from pg_rewrite r where r.ev_class = to_regclass(t)
+             and r.rulename <> '_RETURN')
+  or exists (select 1 from pg_attrdef d join pg_depend p on p.classid = 'pg_attrdef'::regclass
+             and p.objid = d.oid and p.refclassid = 'pg_proc'::regclass
+             where d.adrelid = to_regclass(t) and p.refobjid >= 16384)), false)
+from unnest(%s::text[]) t"""
 
 
-def undoable_elsewhere(sql: str) -> bool:
-    """Running the file again could do what a rollback does not undo: it names such a
-    function (_UNDOABLE), has a statement of another kind (_PLAIN_KINDS), or calls a function
-    that is not a harmless built-in."""
+def rerun_risk(sql: str) -> list[str] | None:
+    """None when running the file again could do what a rollback does not undo (it names
+    such a function, _UNDOABLE; has a statement of another kind, _PLAIN_KINDS; or calls a
+    function that is not a harmless built-in); else the tables its DML writes, which the
+    server is asked about (DML_TABLES_SQL) before a re-run."""
     if _UNDOABLE.search(sql) is not None:
-        return True
-    from supamigrate.lint.nodes import function_name, walk  # the failure path only
+        return None
+    from supamigrate.lint.nodes import function_name, table_of, walk  # the failure path only
     from supamigrate.lint.pg_signatures import NON_VOLATILE_BUILTINS
     from supamigrate.sql.reading import read_sql
 
     reading = read_sql(sql)
     if reading.error is not None:
-        return True
+        return None
+    tables: list[str] = []
     for statement in reading.statements:
-        if statement.kind not in _PLAIN_KINDS:
-            return True
+        if statement.kind in _DML:
+            tables.append(str(table_of(statement.node["relation"])))
+        elif statement.kind not in _PLAIN_KINDS:
+            return None
         for kind, node in walk(statement.node):
             if kind == "FuncCall":
                 name = function_name(node)
                 if name not in NON_VOLATILE_BUILTINS and name not in _HARMLESS:
-                    return True
-    return False
+                    return None
+    return tables
 
 
 def sqlstate(error: Any) -> str:

@@ -331,10 +331,23 @@ class Psycopg2Executor(Psycopg2History):
             found = statement_at(statements, offset) if 0 <= offset < len(sql) else None
             if found is not None:
                 return fx.with_statement(base, found, "position", line_of(sql, offset))
-        if base.sqlstate in fx.NO_RELOCATE or not statements or fx.undoable_elsewhere(sql):
+        if base.sqlstate in fx.NO_RELOCATE or not statements or not self._rerun_safe(sql):
             return base  # not run twice: what a rollback cannot undo would be done twice
         found = self._rerun_to_find(statements, envelope, outer=outer, sqlstate=base.sqlstate)
         return fx.with_statement(base, found, "re-run") if found is not None else base
+
+    def _rerun_safe(self, sql: str) -> bool:
+        """Running the file again undoes itself entirely (failures.rerun_risk)."""
+        tables = fx.rerun_risk(sql)
+        if tables is None:
+            return False
+        if not tables:
+            return True
+        try:
+            rows = self._query(fx.DML_TABLES_SQL, (tables,))
+        except Exception:  # a question on the failure path: not a re-run
+            return False
+        return rows == [(False,)]
 
     def _rerun_to_find(
         self, statements: list[Statement], envelope: Envelope, *, outer: str, sqlstate: str
