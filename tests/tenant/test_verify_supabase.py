@@ -291,19 +291,31 @@ def test_supabase_own_definer_functions_are_not_the_apps(supabase_app: Any, pg_s
     assert _lines(result.stdout, "PASS  error    RLS bypass"), result.stdout
 
 
-def test_a_column_defaulting_to_auth_uid_is_probed(supabase_app: Any) -> None:
-    """`owner_id uuid not null default auth.uid()` (Supabase's usual owner column): the probe
-    inserts as a signed-in user would, so the table is probed, not skipped."""
+@pytest.mark.parametrize(
+    ("table", "owner"),
+    [
+        # Supabase's usual owner column: the probe inserts as a signed-in user would
+        ("notes", "owner_id uuid not null default auth.uid() references auth.users (id)"),
+        # a required key without a default: filled with the probe user (a random uuid would
+        # fail the key)
+        ("tasks", "created_by uuid not null references auth.users (id)"),
+    ],
+    ids=["default-auth-uid", "required-key-to-auth-users"],
+)
+def test_a_table_whose_owner_column_the_probe_fills_is_probed(
+    supabase_app: Any, table: str, owner: str
+) -> None:
+    """A tenant table with an owner column keyed to auth.users is probed, not skipped."""
+    column = owner.split()[0]
     _migrate(
         supabase_app,
-        "006_notes.sql",
-        "create table public.notes (id bigint generated always as identity primary key, "
-        "tenant_id uuid not null references public.tenants (id), "
-        "owner_id uuid not null default auth.uid() references auth.users (id), body text);\n"
-        "create index on public.notes (tenant_id);\n"
-        "create index on public.notes (owner_id);\n"
-        "alter table public.notes enable row level security;\n"
-        "create policy members on public.notes to authenticated "
+        f"006_{table}.sql",
+        f"create table public.{table} (id bigint generated always as identity primary key, "
+        f"tenant_id uuid not null references public.tenants (id), {owner}, body text);\n"
+        f"create index on public.{table} (tenant_id);\n"
+        f"create index on public.{table} ({column});\n"
+        f"alter table public.{table} enable row level security;\n"
+        f"create policy members on public.{table} to authenticated "
         "using (tenant_id = any (array(select public.current_user_tenant_ids())));\n",
     )
     supabase_app.invoke("migrate", "--migration", "005", "--skip-confirm")
@@ -311,30 +323,7 @@ def test_a_column_defaulting_to_auth_uid_is_probed(supabase_app: Any) -> None:
     assert result.returncode == 0, result.stdout
     assert not _lines(result.stdout, "INFO  info     isolation probe skipped"), result.stdout
     passed = _lines(result.stdout, "PASS  error    isolation probe")
-    assert passed and "public.notes" in passed[0], result.stdout
-
-
-def test_a_required_key_to_auth_users_is_filled_with_the_probe_user(supabase_app: Any) -> None:
-    """`created_by uuid not null references auth.users` without a default: the probe fills it
-    with the probe user (a random uuid would fail the key), so the table is probed."""
-    _migrate(
-        supabase_app,
-        "006_tasks.sql",
-        "create table public.tasks (id bigint generated always as identity primary key, "
-        "tenant_id uuid not null references public.tenants (id), "
-        "created_by uuid not null references auth.users (id), title text);\n"
-        "create index on public.tasks (tenant_id);\n"
-        "create index on public.tasks (created_by);\n"
-        "alter table public.tasks enable row level security;\n"
-        "create policy members on public.tasks to authenticated "
-        "using (tenant_id = any (array(select public.current_user_tenant_ids())));\n",
-    )
-    supabase_app.invoke("migrate", "--migration", "005", "--skip-confirm")
-    result = _verify(supabase_app)
-    assert result.returncode == 0, result.stdout
-    assert not _lines(result.stdout, "INFO  info     isolation probe skipped"), result.stdout
-    passed = _lines(result.stdout, "PASS  error    isolation probe")
-    assert passed and "public.tasks" in passed[0], result.stdout
+    assert passed and f"public.{table}" in passed[0], result.stdout
 
 
 def test_an_apps_definer_function_in_a_supabase_schema_is_the_apps(supabase_app: Any) -> None:
