@@ -11,19 +11,14 @@ So the result is the sequential result (tests/lint/test_lint_rules.py checks it)
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
-import pickle
-import signal
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from supamigrate.lint.findings import Finding
 from supamigrate.lint.known import Coverage, Known, Op, plain_ops, typed_ops
+from supamigrate.process.forked import Forked, two_cores
 
 PARALLEL_BYTES = 1_000_000  # below this, forking costs more than it saves
-_PIPE_BYTES = 1 << 20  # the most an unprivileged process may ask for (pipe-max-size)
 LintOne = Callable[[Any, str, Known], list[Finding]]  # a file's text, or what reads it
 FileResult = tuple[list[Finding], list[Op], bool]
 Outcome = tuple[list[FileResult], Coverage]
@@ -52,10 +47,9 @@ def text_of(source: Source) -> str:
 
 
 def worth_it(files: Sequence[tuple[str, Source]]) -> bool:
-    if not hasattr(os, "fork") or len(files) < 2:
+    if len(files) < 2 or not two_cores():
         return False
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cores or 1) >= 2 and sum(size_of(text) for _, text in files) >= PARALLEL_BYTES
+    return sum(size_of(text) for _, text in files) >= PARALLEL_BYTES
 
 
 def lint_in_two(
@@ -65,10 +59,9 @@ def lint_in_two(
     first, second = files[:cut], files[cut:]
     import pglast.parser  # noqa: F401  # once, before the fork: else both processes import it
 
-    # A bare fork and a pipe, not a multiprocessing Pool: the worker already holds its files
-    # (a Pool pickles 5 MB of text to it, and its handler threads take the GIL from the
-    # parent's half while they do), and a Pool's SIGTERM at exit met our interrupt handler.
-    worker = _Worker(lambda: _lint_alone(second, known.lock_timeout_off, lint_one))
+    # The worker already holds its files (process.forked: why not a Pool); each process reads
+    # the files it lints.
+    worker: Forked[Outcome] = Forked(lambda: _lint_alone(second, known.lock_timeout_off, lint_one))
     try:
         findings = [f for path, text in first for f in lint_one(text, path, known)]
         outcome = worker.result()
@@ -86,51 +79,6 @@ def lint_in_two(
                 known.apply(op)
     known.borrow(coverage)  # after the last file linted here: no rule may see later facts
     return findings
-
-
-class _Worker:
-    """`work` in a forked child, its result read back through a pipe."""
-
-    def __init__(self, work: Callable[[], Outcome]) -> None:
-        self._read, write = os.pipe()
-        with contextlib.suppress(OSError, AttributeError):  # Linux: one write, no ping-pong
-            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-        self._pid = os.fork()
-        if self._pid == 0:  # the child: no cleanup of the parent's state, no flush of its buffers
-            status = 1
-            try:
-                os.close(self._read)
-                payload = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
-                with os.fdopen(write, "wb") as pipe:
-                    pipe.write(payload)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write)
-
-    def result(self) -> Outcome | None:
-        """The child's result; None when it failed (the caller then does the work itself)."""
-        with os.fdopen(self._read, "rb") as pipe:
-            self._read = -1
-            payload = pipe.read()
-        # Read before reaping: the child's exit (freeing its memory) overlaps our reading. A
-        # child that died while writing left a truncated pickle, which does not load.
-        try:
-            outcome: Outcome | None = pickle.loads(payload)  # noqa: S301  # our own child's
-        except (pickle.UnpicklingError, EOFError, ValueError):
-            outcome = None
-        _, status = os.waitpid(self._pid, 0)
-        self._pid = 0
-        return outcome if status == 0 else None
-
-    def stop(self) -> None:
-        """The parent stopped before reading the result (an interrupt): stop the child too."""
-        if self._pid:
-            with contextlib.suppress(ProcessLookupError, ChildProcessError):
-                os.kill(self._pid, signal.SIGKILL)
-                os.waitpid(self._pid, 0)
-        if self._read >= 0:
-            os.close(self._read)
 
 
 def _lint_alone(
