@@ -71,6 +71,26 @@ def test_kinds_read_past_comments_and_modifiers() -> None:
     )
     assert kind("insert into t values (1)") == "insert"
     assert kind("/* c */ select 1") == "select"  # past a block comment too
+    assert kind("\x85select 1") == "select"  # a Unicode blank the CLI's trim keeps
+
+
+_LEADS = ["", "-- c\n", "/* c */", " ", "\x85", "\u2028", "-", "/"]
+_HEADS = ["create unique index i", "CREATE OR REPLACE view v", "alter table t", "x", "1", "(", ""]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_LEADS), max_size=4), st.sampled_from(_HEADS))
+def test_a_kind_is_read_from_the_first_words_past_any_lead(leads: list[str], head: str) -> None:
+    """kind_of's shortcuts (no lead to skip, first words seen before) name the kind that the
+    first words past sqlsplit.code_of's lead give."""
+    from supamigrate.run.preview import _WORDS, _kind
+    from supamigrate.sql.sqlsplit import Statement, code_of
+
+    text = "".join(leads) + head
+    words = _WORDS.match(code_of(text))
+    expected = "other" if words is None else _kind(words.group(1))
+    assert kind_of(Statement(text, 0, 1)) == expected
+    assert kind_of(Statement(text, 0, 1)) == expected  # (the second time from what it knows)
 
 
 def test_dry_run_of_a_big_file_prints_a_few_lines_and_applies_nothing(project: Any) -> None:

@@ -218,3 +218,56 @@ def test_keywords_fold_ascii_case_only() -> None:
     mixed = body.format("BeGiN aToMiC")
     assert statements_text(mixed) == [mixed.removesuffix("; select 2"), "select 2"]
     assert len(statements_text(body.format("beg\u0131n atomic"))) == 3
+
+
+_LEADS = ["--", "-- c\n", "/*", "*/", "/* x */", "-", "/", " ", "\n", "\x85", "\xa0", "\u2028"]
+
+
+@given(st.lists(st.sampled_from(_LEADS + _PIECES), max_size=12))
+@settings(max_examples=400, deadline=None)
+def test_the_first_token_is_found_past_every_kind_of_lead(pieces: list[str]) -> None:
+    """lead_length's shortcut (no regex when the text starts with neither a blank nor a
+    comment) skips exactly what the comment-and-blank pattern skips, Unicode blanks too."""
+    from supamigrate.sql.sqlsplit import code_of, lead_length
+
+    text = "".join(pieces)
+    lead = re.match(r"(?:\s+|--[^\n]*(?:\n|$)|/\*(?:[^*]|\*(?!/))*\*/)*", text)
+    skipped = lead.end() if lead else 0
+    expected = skipped if skipped < len(text) else 0
+    assert lead_length(text) == expected
+    assert code_of(text) == (text[expected:] or text)
+
+
+_STRETCH_PIECES = [p for p in _PIECES if "atomic" not in p.lower()] + [
+    "E'",
+    "e'",
+    "xE'",
+    "-",
+    "/",
+    "*",
+    "\r",
+    "a\\",
+    "\\)",
+    "((",
+    "'it''s'",
+    '"a""b"',
+    "E'\\''",
+    "\\'",
+    "(;)",
+    "$a$",
+    "E",
+    "\\",
+    "x",
+    "-- c\r",
+]
+
+
+@given(st.lists(st.sampled_from(_STRETCH_PIECES), max_size=40))
+@settings(max_examples=1500, deadline=None)
+def test_stretches_cut_where_the_token_loop_cuts(pieces: list[str]) -> None:
+    """The splitter's one-match stretches (quotes, comments, parentheses) cut exactly where
+    the token-by-token loop does; test_cli_split_diff holds that loop to the CLI binary."""
+    from supamigrate.sql.clisplit import spans
+
+    sql = "".join(pieces)
+    assert spans(sql) == spans(sql, stretches=False)

@@ -43,6 +43,19 @@ _E_STRING_STOP = re.compile(r"['\\]")
 _IS_WORD = re.compile(_WORD)
 _PAREN, _ATOMIC = "(", "ATOMIC"
 
+# The common stretch of a statement in one match, to just before what the token loop must
+# see (`;` outside parentheses, `$`, a backslash, `/*`, an E'' string or an unclosed quote or
+# parenthesis): plain text, '' strings and "" names (doubled quotes kept), `--` comments, and
+# parentheses holding the same (a `(` inside one is plain, a `;` inside one cuts nothing).
+# Each stretch is then one step of the loop, not one per parenthesis and quote: 2,400,000
+# tokens in a 50 MB file. Possessive (3.11+): a stretch with no closing `)` fails in linear
+# time. Files that mention ATOMIC take the token loop only (the words are tokens there).
+_QUOTED = r"""(?<![Ee])'[^']*+(?:''[^']*+)*+'|"[^"]*+(?:""[^"]*+)*+"|--[^\r\n]*+"""
+_PLAIN_IN = r"""[^'"\\()$/-]++|-(?!-)|/(?!\*)|\("""  # inside parentheses: `;` and `(` too
+_STRETCH = re.compile(
+    rf"""(?:[^;'"\\()$/-]++|-(?!-)|/(?!\*)|{_QUOTED}|\((?:{_PLAIN_IN}|{_QUOTED})*+\))*+"""
+)
+
 
 class _Splitter:
     """Jumps from one state-changing token to the next (_CODE): linear in the file.
@@ -51,18 +64,26 @@ class _Splitter:
     all) or a BEGIN ATOMIC body (these nest). A `;` cuts only outside both.
     """
 
-    def __init__(self, sql: str) -> None:
+    def __init__(self, sql: str, stretches: bool = True) -> None:
         self.sql = sql
         self.frames: list[str] = []
+        self.stretches = stretches  # False: token by token only (the tests' reference)
 
     def cuts(self) -> list[int]:
         sql, frames = self.sql, self.frames
         found: list[int] = []
-        search = (_CODE if "atomic" in sql.lower() else _CODE_NO_ATOMIC).search
+        atomic = "atomic" in sql.lower()
+        search = (_CODE if atomic else _CODE_NO_ATOMIC).search
+        stretch = None if atomic or not self.stretches else _STRETCH.match
         pos = 0
         # The most frequent tokens are handled here, the rest in _step: a 50 MB file has
         # millions of tokens, and a method call each is most of the time.
-        while (token := search(sql, pos)) is not None:
+        while True:
+            if stretch is not None and not frames:
+                pos = stretch(sql, pos).end()  # type: ignore[union-attr]  # (`*+`: always)
+            token = search(sql, pos)
+            if token is None:
+                break
             text = token.group()
             if text == ";" and not frames:
                 pos = token.end()
@@ -185,10 +206,10 @@ def _comment_end(sql: str, pos: int) -> int:
     return len(sql)
 
 
-def spans(sql: str) -> list[tuple[int, int]]:
+def spans(sql: str, stretches: bool = True) -> list[tuple[int, int]]:
     """(start, stop) of each piece: up to and including its cutting `;`, or to the end."""
     spans, start = [], 0
-    for cut in _Splitter(sql).cuts():
+    for cut in _Splitter(sql, stretches).cuts():
         spans.append((start, cut))
         start = cut
     if start < len(sql):
