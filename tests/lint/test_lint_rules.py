@@ -432,6 +432,33 @@ def test_enum_value_used_in_its_own_transaction_is_55p04(conn: Any) -> None:
     assert "enum-value-used-in-same-migration" not in _rules(NO_TX + same)
 
 
+DUPLICATES = [
+    ("update t set a = 1, b = 2, a = 3", "update t set a = 1, b = 2"),
+    ("insert into t (a, b, a) values (1, 2, 3)", "insert into t (a, b) values (1, 2)"),
+    ("create table d (a int, b text, a text)", "create table d (a int, b text)"),
+    ("create view v (a, a) as select 1, 2", "create view v (a, b) as select 1, 2"),
+]
+
+
+@pytest.mark.parametrize(("twice", "once"), DUPLICATES)
+def test_a_column_named_twice_is_flagged_and_postgres_refuses_it(
+    conn: Any, twice: str, once: str
+) -> None:
+    """ban-duplicate-column-assignments says Postgres refuses the statement: it does (42701
+    or 42601), on the real server; the same statement with each column once runs, and is
+    quiet."""
+    import psycopg2
+
+    with conn.cursor() as cur:
+        cur.execute("create table t (a int, b int)")
+        with pytest.raises(psycopg2.Error) as failure:
+            cur.execute(twice)
+        assert failure.value.pgcode in {"42701", "42601"}
+        cur.execute(once)
+    assert "ban-duplicate-column-assignments" in _rules(twice + ";")
+    assert "ban-duplicate-column-assignments" not in _rules(once + ";")
+
+
 # The strongest lock each new hazard takes on `t` (or the partitioned `p`), from pg_locks.
 LOCKS = [
     ("reindex table t", "t", "ShareLock"),

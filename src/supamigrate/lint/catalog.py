@@ -259,8 +259,9 @@ _RULES = [
     RuleInfo(
         "ban-duplicate-column-assignments",
         E,
-        "a column assigned twice in one UPDATE/INSERT: Postgres refuses the statement",
-        "assign each column once",
+        "a column assigned twice in one UPDATE/INSERT, or defined twice in one CREATE TABLE"
+        " or view column list: Postgres refuses the statement",
+        "name and assign each column once",
     ),
     RuleInfo(
         "require-timeout-settings",

@@ -65,7 +65,9 @@ KINDS: dict[object, frozenset[str]] = {
     hazards.check_enums: frozenset({"CreateEnumStmt", "AlterEnumStmt"}),
     hazards.check_exclusion: frozenset({"AlterTableStmt"}),
     hazards.check_columns: frozenset({"CreateStmt", "AlterTableStmt"}),
-    hazards.check_other: frozenset({"DropdbStmt", "UpdateStmt", "InsertStmt"}),
+    hazards.check_other: frozenset(
+        {"DropdbStmt", "UpdateStmt", "InsertStmt", "CreateStmt", "ViewStmt"}
+    ),
     breaking.check_drops: frozenset({"DropStmt", "AlterTableStmt"}),
     breaking.check_renames: frozenset({"RenameStmt"}),
     security.check_tables: frozenset({"CreateStmt", "CreateTableAsStmt", "AlterTableStmt"}),

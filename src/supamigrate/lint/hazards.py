@@ -205,13 +205,22 @@ def check_other(statement: Statement, index: int, migration: Migration) -> Itera
         targets = node.get("targetList" if kind == "UpdateStmt" else "cols", [])
         # a.x = 1, a.y = 2 assign parts of one column: fine
         names = [t.get("name") for t in (unwrap(i)[1] for i in targets) if "indirection" not in t]
-        repeated = sorted({name for name in names if name and names.count(name) > 1})
-        if repeated:
-            yield Hit(
-                "ban-duplicate-column-assignments",
-                statement.line,
-                f"column {', '.join(repeated)} assigned more than once: Postgres refuses it",
-            )
+        yield from _twice(statement, names, "assigned")
+    elif kind == "CreateStmt":
+        columns = (e["ColumnDef"] for e in node.get("tableElts", []) if "ColumnDef" in e)
+        yield from _twice(statement, [c.get("colname") for c in columns], "defined")
+    elif kind == "ViewStmt":
+        yield from _twice(statement, list(strings(node.get("aliases", []))), "named")
+
+
+def _twice(statement: Statement, names: list[str | None], done: str) -> Iterator[Hit]:
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    if repeated:
+        yield Hit(
+            "ban-duplicate-column-assignments",
+            statement.line,
+            f"column {', '.join(repeated)} {done} more than once: Postgres refuses it",
+        )
 
 
 _ROBUST = {
