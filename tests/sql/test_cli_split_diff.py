@@ -111,7 +111,12 @@ EXECUTABLE = [
     "/* lead */ select 3",
 ]
 BETWEEN = ["; ", ";\n", ";\r\n", "; -- c\n", ";\n\n", ";\t", "; /* c */ "]
-EXEC_TAILS = ["", ";", "; -- tail", ";\n-- a\n/* b */\n", ";\r\n", "; -- \x85 é"]
+# Blanks the CLI trims off a piece that Postgres reads as part of a word (sqlsplit.as_sent):
+# pasted U+00A0, U+2028, U+3000, VT, a BOM, before and after the `;`
+BETWEEN += [";\u2028", "; \xa0", ";\n\u3000", ";\x0b", ";\ufeff"]
+# and before it (not after BEGIN ATOMIC's `end`: `end\xa0` is no END to the CLI, nor to Postgres)
+BLANK_BEFORE = ["\xa0;\n", "\u2028;\n", "\u3000;"]
+EXEC_TAILS = ["", ";", "; -- tail", ";\n-- a\n/* b */\n", ";\r\n", "; -- \x85 é", ";\u2028\xa0"]
 
 
 @st.composite
@@ -120,7 +125,8 @@ def executable_files(draw: st.DrawFn) -> str:
     statements = draw(st.lists(st.sampled_from(EXECUTABLE), min_size=1, max_size=6))
     body = statements[0]
     for statement in statements[1:]:
-        body += draw(st.sampled_from(BETWEEN)) + statement
+        between = BETWEEN if body.endswith("end") else BETWEEN + BLANK_BEFORE
+        body += draw(st.sampled_from(between)) + statement
     bom = draw(st.sampled_from(["", "", "\ufeff"]))
     return bom + body + draw(st.sampled_from(EXEC_TAILS))
 

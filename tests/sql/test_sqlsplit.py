@@ -271,3 +271,31 @@ def test_stretches_cut_where_the_token_loop_cuts(pieces: list[str]) -> None:
 
     sql = "".join(pieces)
     assert spans(sql) == spans(sql, stretches=False)
+
+
+_JS_ONLY = ["\xa0", "\u2028", "\u3000", "\x0b", "\ufeff", "\u1680"]
+
+
+@given(st.lists(st.sampled_from(_STRETCH_PIECES + _JS_ONLY), max_size=30))
+@settings(max_examples=600, deadline=None)
+def test_as_sent_only_blanks_what_the_cli_trims(pieces: list[str]) -> None:
+    """as_sent turns into spaces only characters the CLI trims off a piece, never moves a cut
+    or changes a history row, and keeps every offset; what it leaves, the CLI sends."""
+    from supamigrate.sql.sqlsplit import as_sent
+
+    sql = "".join(pieces)
+    sent = as_sent(sql)
+    assert len(sent) == len(sql)
+    assert statements_text(sent) == statements_text(sql)
+    for ours, theirs in zip(sent, sql, strict=True):
+        assert ours == theirs or (ours == " " and theirs in _JS_ONLY)
+    left = [
+        at
+        for statement in split_statements(sent)
+        for at in (statement.start - 1, statement.start + len(statement.text))
+        if sent[at : at + 1] in _JS_ONLY and at >= 0
+    ]
+    if left:  # only where blanking them would move a cut (a `$$` after one): then none is
+        assert sent == sql
+        blanked = "".join(" " if i in left else c for i, c in enumerate(sql))
+        assert split_raw(blanked) != split_raw(sql)

@@ -37,7 +37,7 @@ from supamigrate.history.table import (
     record_sql,
 )
 from supamigrate.project.files import MigrationFile
-from supamigrate.sql.sqlsplit import Statement, is_no_transaction, split_statements
+from supamigrate.sql.sqlsplit import Statement, as_sent, is_no_transaction, split_statements
 
 # Everything a previous migration can leave in a session: settings, role, temp objects,
 # prepared statements, listeners, open cursors, session advisory locks, and the sequences'
@@ -151,7 +151,8 @@ class Envelope(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import, o
 
     @property
     def body(self) -> str:
-        return self.migration.sql
+        """The file's text as the server reads the CLI's pieces (sqlsplit.as_sent)."""
+        return as_sent(self.migration.sql)
 
     def message(self, *, recheck: str | None = None) -> tuple[str, int]:
         """The whole envelope as one SQL text with the error-raising re-check, and the offset

@@ -308,7 +308,7 @@ class PsqlExecutor(BaseExecutor):
                 f"\n;\n{envelope.record}{_one_message(envelope.close)}\\warn {mark}:ok:{index}\n"
                 f"\\else\n{envelope.on_skip}\\warn {mark}:skipped:{index}\n\\endif\n"
             )
-            block = head + migration.sql + tail
+            block = head + envelope.body + tail
             spans.append(_Span(envelope, first, first + migration.sql.count("\n")))
             parts.append(block)
             lines += block.count("\n")

@@ -24,7 +24,7 @@ from supamigrate.sql.reading import (
 )
 from supamigrate.sql.settings_check import mentions_reading_settings, unsafe_setting
 from supamigrate.sql.skim import needs_whole_reading, top_level_statements
-from supamigrate.sql.sqlsplit import has_sql, split_statements
+from supamigrate.sql.sqlsplit import as_sent, has_sql, split_statements
 
 # Characters from which pre-flight parses in a thread while this one splits (see
 # _statements_alongside_split): below, starting the thread costs more than it saves.
@@ -43,9 +43,9 @@ def check_files(migrations: Sequence[MigrationFile]) -> None:
 def _check_file(migration: MigrationFile) -> None:
     """check_files for one file."""
     _check_bytes(migration)
-    name, sql = migration.path.name, migration.sql
+    name, sql = migration.path.name, as_sent(migration.sql)  # as the server will read it
     no_transaction = has_no_transaction_marker(sql)
-    statements = _statements_alongside_split(sql)
+    statements = _statements_alongside_split(sql, migration.sql)
     if isinstance(statements, SyntaxProblem):
         _refuse_unparsable(name, sql, statements)
     if not needs_whole_reading(statements, no_transaction=no_transaction):
@@ -74,17 +74,17 @@ def _refuse_unparsable(name: str, sql: str, problem: SyntaxProblem) -> NoReturn:
     )
 
 
-def _statements_alongside_split(sql: str) -> Sequence[str] | SyntaxProblem:
+def _statements_alongside_split(sql: str, original: str) -> Sequence[str] | SyntaxProblem:
     """Postgres's cut of the file (skim). For a big file, this thread meanwhile does the
-    CLI-compatible split the run needs next anyway (it is cached): pglast releases the GIL
-    while it parses, so the two use both cores."""
+    CLI-compatible split of the `original` text the run needs next anyway (it is cached):
+    pglast releases the GIL while it parses, so the two use both cores."""
     if len(sql) < _ALONGSIDE:
         return top_level_statements(sql)
     from concurrent.futures import ThreadPoolExecutor  # only for big files: import costs ~5 ms
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         statements = pool.submit(top_level_statements, sql)
-        split_statements(sql)
+        split_statements(original)
         return statements.result()
 
 

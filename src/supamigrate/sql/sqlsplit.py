@@ -153,6 +153,33 @@ _JS_SPACE = (
 )
 
 
+# What Postgres's scanner reads as a blank (\v only since Postgres 16: not counted here).
+_PG_BLANK = " \t\n\r\f"
+_TRIMMED_NOT_BLANK = re.compile("[" + "".join(c for c in _JS_SPACE if c not in _PG_BLANK) + "]")
+
+
+def as_sent(sql: str) -> str:
+    """The file as the server reads the CLI's pieces. The CLI trims JavaScript's blanks off
+    each piece and sends what is left; some of them (U+00A0 from a web page, U+2028, U+3000,
+    a BOM inside the file, VT) Postgres reads as part of a word. Where they stand around a
+    piece they are spaces here, so a file `supabase db push` applies is not refused, and a
+    statement runs as the CLI runs it. The same length: lines and offsets are the file's.
+    Left as it is if the change would move a cut (a `$$` right after one: the CLI's word)."""
+    if (sql.isascii() and "\x0b" not in sql) or _TRIMMED_NOT_BLANK.search(sql) is None:
+        return sql  # (VT, the one such character in ASCII)
+    spans = _spans(sql)
+    chars = list(sql)
+    for start, stop in spans:
+        raw = sql[start:stop].rstrip(";")
+        left = raw.lstrip(_JS_SPACE)
+        lead, trail = len(raw) - len(left), len(left) - len(left.rstrip(_JS_SPACE))
+        for at in (*range(start, start + lead), *range(start + len(raw) - trail, start + len(raw))):
+            if chars[at] not in _PG_BLANK:
+                chars[at] = " "
+    sent = "".join(chars)
+    return sent if _spans(sent) == spans else sql
+
+
 def _spans(sql: str) -> list[tuple[int, int]]:
     """(start, stop) of each piece: up to and including its cutting `;`, or to the end."""
     from supamigrate.sql.clisplit import spans  # compiled on first use: see clisplit
