@@ -25,9 +25,13 @@ from supamigrate.process.interrupt import read_when
 if TYPE_CHECKING:
     from psycopg2.extensions import connection, cursor
 
-# Connecting faster than this is near the server (a connection is 3+ round trips): the answer
-# may wait in the socket until asked for (see ConnectAndRead). Loopback takes ~6-10 ms.
-NEAR_CONNECT_SECONDS = 0.025
+# Connecting faster than this is near the server (a connection is 4+ round trips: TCP, the
+# startup, SCRAM's two): the answer may wait in the socket until asked for (see
+# ConnectAndRead). Loopback takes ~6-10 ms alone, but 30-50 ms while this process reads
+# 10,000 files on one core and the server works on the other: 25 ms called that far, and
+# the read then took the GIL from the file work as its chunks came. 60 ms is a round trip of
+# 15 ms or less, where a history that outgrows the socket's buffer costs a round trip or two.
+NEAR_CONNECT_SECONDS = 0.06
 # A named tuple made by tuple.__new__, not its generated Python __new__: ~0.2 us less each,
 # for what is made per migration on every run (10,000 at a time). The fields go in order.
 _tuple = tuple.__new__
