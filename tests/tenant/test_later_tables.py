@@ -33,7 +33,7 @@ from tenant.test_tenant_boundary import EXPRESSIONS, ROLES, _attempt
 
 LONG = os.environ.get("SUPAMIGRATE_LONG") == "1"
 USERS = 3
-SHAPES = (
+SHAPES: tuple[str, ...] = (
     # made with tenant_id
     "create table public.projects (id uuid primary key default gen_random_uuid(), "
     "tenant_id uuid, user_id uuid, name text);",
@@ -44,6 +44,21 @@ SHAPES = (
     "do $$ begin execute 'create table public.projects (id uuid primary key default "
     "gen_random_uuid(), tenant_id uuid, user_id uuid, name text)'; end $$;",
 )
+# The same, inside a subtransaction: a DO block or a function with an EXCEPTION clause (the
+# idempotent style many migrations use) runs its statements under a subtransaction id.
+SUBTRANSACTIONS = (
+    "do $$ begin create table public.projects (id uuid primary key default "
+    "gen_random_uuid(), tenant_id uuid, user_id uuid, name text); "
+    "exception when duplicate_table then null; end $$;",
+    "create table public.projects (id uuid primary key default gen_random_uuid(), "
+    "user_id uuid, name text);\ndo $$ begin alter table public.projects add column tenant_id "
+    "uuid; exception when duplicate_column then null; end $$;",
+    "create function public.make_projects() returns void language plpgsql as $$ begin "
+    "create table public.projects (id uuid primary key default gen_random_uuid(), "
+    "tenant_id uuid, user_id uuid, name text); exception when duplicate_table then null; "
+    "end $$;\nselect public.make_projects();",
+)
+SHAPES += SUBTRANSACTIONS
 FILL = (
     "insert into public.projects (tenant_id, user_id, name) "
     "select ut.tenant_id, ut.user_id, 'p' from public.user_tenants ut;\n"
@@ -160,6 +175,27 @@ def test_a_tenant_table_made_later_is_bounded(
     target = _fresh(pg_server, bounded)
     try:
         notices = _apply(target, sql, method)
+        with session(target) as conn, conn.cursor() as cur:
+            _reach(cur)
+        assert any(f"{NOTICE_PREFIX} public.projects" in n for n in notices), notices
+    finally:
+        _drop(pg_server, target)
+
+
+@pytest.mark.parametrize("method", ["psycopg2", "psql"])
+@pytest.mark.parametrize("shape", SUBTRANSACTIONS, ids=["do-create", "do-alter", "function"])
+def test_a_tenant_table_made_in_a_subtransaction_is_bounded(
+    pg_server: Any, bounded: str, shape: str, method: str
+) -> None:
+    """Made under a subtransaction id (an EXCEPTION clause), the table was the transaction's
+    all the same: it was left with RLS off, readable and writable by anon across tenants."""
+    target = _fresh(pg_server, bounded)
+    try:
+        # No grant: Supabase's default privileges give the API roles the table (a GRANT would
+        # touch its catalog row outside the subtransaction).
+        fill = FILL.split("\ngrant")[0]
+        sql = f"{shape}\n{fill}\ncreate policy app on public.projects for all to authenticated "
+        notices = _apply(target, sql + "using (true) with check (true);\n", method)
         with session(target) as conn, conn.cursor() as cur:
             _reach(cur)
         assert any(f"{NOTICE_PREFIX} public.projects" in n for n in notices), notices

@@ -7,7 +7,8 @@ an app's own permissive policy on it (`using (true)`) let any user read and writ
 rows: migrate said "ok". So a transactional migration ends, before its history row, with this
 block. Where the boundary is in force (005's record in supamigrate.tenant_rls names its boundary
 policies) it gives each public table whose `tenant_id` (a uuid, 005's kind) this very
-transaction made or changed (its catalog rows are this transaction's: `age(xmin) = 0`) what 005
+transaction made or changed (its catalog rows are this transaction's or its subtransactions':
+`_ours`) what 005
 gives a table: RLS and member policies where RLS was off, and one restrictive policy per command
 it lacks. It records them, so rollback-rls undoes them as 005's, and says so in a NOTICE the
 report shows under the migration.
@@ -18,7 +19,9 @@ be bounded (another owner, no right to the record, ...) it raises a WARNING sayi
 and the migration commits as it would have. A no-transaction file is not guarded (its tables
 are not this transaction's); `invoke verify` names such a table, and the next `--migration 005`
 bounds it. The Supabase CLI runs the files itself: after its push the block runs once over the
-tenant tables that were not there before it (`after_push`).
+tenant tables that were not there before it (`after_push`). A rehearsal runs it at each file's
+end too, over what that file made (`since_mark`): a later file meets the boundary's policies
+(a `tenant_id` they name cannot be dropped or retyped) in the real run, so it must there too.
 
 The block is plpgsql, as 005 is: it is added only where 005 ran (its history row) or from 005
 on in the same run, so a database without plpgsql for the runner (and no 005) runs as before.
@@ -32,7 +35,24 @@ from typing import Protocol
 NOTICE_PREFIX = "supamigrate: tenant boundary added to"
 BOUNDARY_NAME = "enforce_tenant_boundary"  # the shipped 005's name (tenant.names)
 _RECORD = "supamigrate.tenant_rls"
-_MINE = "(age(c.xmin) = 0 OR age(a.xmin) = 0)"  # made or changed in this transaction
+
+
+def _ours(xmin: str, since: str) -> str:
+    """`xmin` is this transaction's, its subtransactions' included, and not older than `since`
+    (an age: 0 is the top transaction). A DO block with an EXCEPTION clause, or a function
+    catching errors, runs its statements in a subtransaction, whose xid is newer than the top
+    one: age() is negative there, never 0. A catalog row we see whose xmin is still in progress
+    is ours: another transaction's rows are seen only once it committed."""
+    full = f"(pg_current_xact_id()::text::int8 - age({xmin}))::text::xid8"
+    return f"(age({xmin}) <= {since} AND pg_xact_status({full}) = 'in progress')"
+
+
+def _mine(since: str) -> str:
+    """Made or changed in this transaction (since `since`): the table's row or its tenant_id's."""
+    return f"({_ours('c.xmin', since)} OR {_ours('a.xmin', since)})"
+
+
+_MINE = _mine("0")
 
 # The block that bounds; dollar-quoted with tags of its own (it is runner SQL, never a file's).
 # {scope}: which tables with tenant_id are this block's to bound.
@@ -116,6 +136,16 @@ def _asking(scope: str) -> str:
 
 
 GUARD_SQL = _asking(_MINE)
+
+
+def since_mark(mark: str) -> str:
+    """The guard over what was made since `mark`, an xid of this transaction: a rehearsal's file
+    runs in a subtransaction of one transaction, and its tables are those made since it began,
+    which is what the real run's guard sees of that file's transaction."""
+    if not mark.isdigit():
+        raise ValueError(f"not a transaction id: {mark!r}")
+    return _asking(_mine(f"age('{mark}'::xid)"))
+
 
 # The public tables with a uuid tenant_id now (before the CLI's push): after it, the others are
 # the push's to bound.
