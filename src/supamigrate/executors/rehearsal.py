@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from supamigrate.errors import UsageError
-from supamigrate.executors import deferred
+from supamigrate.executors import boundary_guard, deferred
 from supamigrate.executors import failures as fx
 from supamigrate.executors import fingerprint as fp
 from supamigrate.executors import rehearsal_session as between
@@ -58,6 +58,7 @@ class Session(Protocol):
 
     limits: Limits
     _notices: Notices
+    guard_from: str | None  # boundary_guard: from which version the real run guards
 
     def _run(self, sql: str) -> Any: ...
 
@@ -87,6 +88,7 @@ class Rehearsal:
         self.known: set[int] = set()  # deferrable constraints already in their declared mode
         self.outliving = Outliving(self._ask)
         self.rehearsed = 0  # files run so far (the clock is shared from the second on)
+        self.mark = ""  # this file's subtransaction id, where the boundary guard runs
 
     def run(self, todo: Sequence[MigrationFile]) -> Rehearsed:
         """Proof the files work on this target; nothing kept, the history table included."""
@@ -149,6 +151,11 @@ class Rehearsal:
                 "drops it, and a rehearsal does not"
             )
             return _not_rehearsed(migration, why, 0.0)
+        self.mark = ""
+        if boundary_guard.guarded(self.session.guard_from, migration.version):
+            # An xid for this file's subtransaction: what the guard bounds is what came after.
+            (row,) = self._ask(f"INSERT INTO pg_temp.{between.GUARD} VALUES (1) RETURNING xmin")
+            self.mark = str(row[0])
         tracer, file_all, made = Tracer(self._ask), False, self._constraints()
         self.known = {oid for _, _, oids in made for oid in oids}
         self.file_types, self.file_values = set(), {}
@@ -187,7 +194,11 @@ class Rehearsal:
         record = record_sql(
             migration.version, migration.name, statements_text(migration.sql), replace=True
         )
-        error = self._step(f"RESET SESSION AUTHORIZATION;\nRESET ROLE;\n{record}\n", own=True)
+        # The real run's tenant boundary on the tables this file gave tenant_id (boundary_guard)
+        bounds = boundary_guard.since_mark(self.mark) if self.mark else ""
+        reset = "RESET SESSION AUTHORIZATION;\nRESET ROLE;\n"
+        error = self._step(f"{reset}{bounds}{record}\n", own=True)
+        said = self._notices()  # the guard's, shown under the file as the real run shows them
         where = "(the history insert into supabase_migrations.schema_migrations)"
         if error is None:
             rows = [(name, bool(d)) for name, d, _ in self._constraints()]
@@ -195,7 +206,7 @@ class Rehearsal:
             where = "COMMIT"
             if error is None:
                 self._setup(deferred.restore_sql(rows) + f"RELEASE SAVEPOINT {SAVEPOINT};")
-                return self._result(migration, Outcome.OK, started, tracer.finish())
+                return self._result(migration, Outcome.OK, started, tracer.finish(), said=said)
         self.session._run(f"ROLLBACK TO SAVEPOINT {SAVEPOINT};")
         failure = fx.failure(error)
         reason = stopped_at_bound(failure.sqlstate, self.bound, "the check of deferred constraints")
@@ -316,9 +327,10 @@ class Rehearsal:
         started: float,
         trace: MigrationTrace,
         failure: Failure | None = None,
+        said: tuple[str, ...] = (),
     ) -> Result:
         ms = (time.perf_counter() - started) * 1000
-        notices = tuple(n for s in trace.statements for n in s.notices)
+        notices = tuple(n for s in trace.statements for n in s.notices) + said
         return Result(migration, outcome, ms, failure, notices, trace)
 
     def _setup(self, sql: str) -> None:
