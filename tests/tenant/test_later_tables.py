@@ -58,7 +58,12 @@ SUBTRANSACTIONS = (
     "tenant_id uuid, user_id uuid, name text); exception when duplicate_table then null; "
     "end $$;\nselect public.make_projects();",
 )
-SHAPES += SUBTRANSACTIONS
+# tenant_id of a domain over uuid: 005's expression bounds it as it bounds a uuid
+DOMAIN = (
+    "create domain public.tenant_ref as uuid;\ncreate table public.projects (id uuid primary "
+    "key default gen_random_uuid(), tenant_id public.tenant_ref, user_id uuid, name text);"
+)
+SHAPES += (*SUBTRANSACTIONS, DOMAIN)
 FILL = (
     "insert into public.projects (tenant_id, user_id, name) "
     "select ut.tenant_id, ut.user_id, 'p' from public.user_tenants ut;\n"
@@ -183,12 +188,15 @@ def test_a_tenant_table_made_later_is_bounded(
 
 
 @pytest.mark.parametrize("method", ["psycopg2", "psql"])
-@pytest.mark.parametrize("shape", SUBTRANSACTIONS, ids=["do-create", "do-alter", "function"])
-def test_a_tenant_table_made_in_a_subtransaction_is_bounded(
+@pytest.mark.parametrize(
+    "shape", (*SUBTRANSACTIONS, DOMAIN), ids=["do-create", "do-alter", "function", "domain"]
+)
+def test_a_tenant_table_made_in_a_subtransaction_or_of_a_domain_is_bounded(
     pg_server: Any, bounded: str, shape: str, method: str
 ) -> None:
     """Made under a subtransaction id (an EXCEPTION clause), the table was the transaction's
-    all the same: it was left with RLS off, readable and writable by anon across tenants."""
+    all the same; a domain over uuid is a uuid to 005's boundary: each was left with RLS off,
+    readable and writable by anon across tenants."""
     target = _fresh(pg_server, bounded)
     try:
         # No grant: Supabase's default privileges give the API roles the table (a GRANT would

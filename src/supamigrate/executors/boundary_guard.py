@@ -6,7 +6,7 @@ with `tenant_id` (or a column added to one) had no boundary until someone ran 00
 an app's own permissive policy on it (`using (true)`) let any user read and write every tenant's
 rows: migrate said "ok". So a transactional migration ends, before its history row, with this
 block. Where the boundary is in force (005's record in supamigrate.tenant_rls names its boundary
-policies) it gives each public table whose `tenant_id` (a uuid, 005's kind) this very
+policies) it gives each public table whose `tenant_id` (a uuid or a domain over one) this very
 transaction made or changed (its catalog rows are this transaction's or its subtransactions':
 `_ours`) what 005
 gives a table: RLS and member policies where RLS was off, and one restrictive policy per command
@@ -66,7 +66,7 @@ _BOUND = (
     "  FOR t, q IN\n"
     "    SELECT c.oid::regclass, format('%I.%I', 'public', c.relname) FROM pg_class c\n"
     "    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'\n"
-    "      AND NOT a.attisdropped AND a.atttypid = 'uuid'::regtype\n"
+    "      AND NOT a.attisdropped AND {uuid}\n"
     "    WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')\n"
     "      AND c.relname NOT IN ('tenants', 'user_tenants') AND {scope}\n"
     "    ORDER BY c.relname\n"
@@ -125,10 +125,17 @@ _BOUND = (
 )
 
 
+# tenant_id of 005's kind: a uuid, or a domain over one (005's expression compares either).
+_UUID = (
+    "(a.atttypid = 'uuid'::regtype OR EXISTS (SELECT 1 FROM pg_type d WHERE d.oid = a.atttypid\n"
+    "       AND d.typtype = 'd' AND d.typbasetype = 'uuid'::regtype))"
+)
+
+
 def _asking(scope: str) -> str:
     """Postgres compiles a DO block each time it runs: the large one (~0.25 ms) only where
     005 left its record, from a small one (~0.05 ms a migration) that asks first."""
-    bound = _BOUND.replace("{scope}", scope)
+    bound = _BOUND.replace("{scope}", scope).replace("{uuid}", _UUID)
     return (
         "DO $supamigrate_ask$BEGIN IF to_regclass('supamigrate.tenant_rls') IS NOT NULL THEN "
         f"EXECUTE $supamigrate_bound${bound}$supamigrate_bound$; END IF; END$supamigrate_ask$;\n"
