@@ -91,6 +91,9 @@ STATEMENT = st.one_of(
             # One now() per file there, one for the whole rehearsal here.
             "insert into public.clock (note) values ('x');",
             "insert into public.clock (note) values ('x');",
+            # The file's own DISCARD TEMP; a cursor WITH HOLD, whose rest COMMIT runs.
+            "create temp table scratch2 (id int);\ndiscard temp;",
+            "declare held cursor with hold for select 1 / (x - 2) from generate_series(1, 3) x;",
         ]
     ),
     values.map(lambda v: f"alter type public.mood add value if not exists '{v}';"),
@@ -225,6 +228,28 @@ def _check(pg_server: Any, base: str, tmp_path: Path, texts: list[str]) -> None:
                 "where slot_name = %s",
                 (SLOT,),
             )
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        # COMMIT runs the rest of a cursor WITH HOLD: 22012 there, at COMMIT
+        ["declare c cursor with hold for select 1 / (x - 2) from generate_series(1, 3) x;\n"],
+        ["declare c cursor with hold for select x from generate_series(1, 3) x;\n", "select 1;\n"],
+        # a file's DISCARD TEMP dropped the rehearsal's guard too: 55006 there, ok for real
+        ["create temp table tt (id int);\ndiscard temp;\n", "select 1;\n"],
+        [
+            "create function pg_temp.f() returns int language sql as 'select 1';\ndiscard temp;\n"
+            "select pg_temp.f();\n"
+        ],
+    ],
+    ids=["held-cursor-fails", "held-cursor-ok", "discard-temp", "discard-temp-function"],
+)
+def test_commit_time_session_work_is_predicted(
+    pg_server: Any, base: str, tmp_path: Path, texts: list[str]
+) -> None:
+    """What COMMIT and a file's own DISCARD TEMP do, found by the property above."""
+    _check(pg_server, base, tmp_path, texts)
 
 
 _NOT_IN_TEMP = ("42883", "42P01", "42704")

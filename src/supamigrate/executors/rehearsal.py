@@ -89,6 +89,7 @@ class Rehearsal:
         self.outliving = Outliving(self._ask)
         self.rehearsed = 0  # files run so far (the clock is shared from the second on)
         self.mark = ""  # this file's subtransaction id, where the boundary guard runs
+        self.declares = False  # this file declares a cursor (WITH HOLD ones outlive COMMIT)
 
     def run(self, todo: Sequence[MigrationFile]) -> Rehearsed:
         """Proof the files work on this target; nothing kept, the history table included."""
@@ -160,14 +161,19 @@ class Rehearsal:
         self.known = {oid for _, _, oids in made for oid in oids}
         self.file_types, self.file_values = set(), {}
         self.enum_stop = ""
+        self.declares = any(s.kind == "DeclareCursorStmt" for s in statements)
         for statement in statements:
             stop = self.bound.exhausted() or self.enum_stop
             if stop:
                 return self._stop(migration, started, tracer, statement, stop)
             setting = statement.kind == "ConstraintsSetStmt"
             tracer.before()
-            prefix = self.bound.prefix() + (deferred.LET_PASS if setting else "")
-            error = self._step(prefix + statement.text, own=False)
+            prefix, text = self.bound.prefix() + (deferred.LET_PASS if setting else ""), ""
+            if between.discards_temp(statement):  # by name, the guard left (as between files)
+                prefix += "".join(str(r[0]) for r in self._ask(between.TEMP_DROPS)) or "SELECT;"
+            else:
+                text = statement.text
+            error = self._step(prefix + text, own=False)
             notices = self._notices()
             if error is not None:
                 tracer.failed(statement, str(error), notices)
@@ -202,7 +208,9 @@ class Rehearsal:
         where = "(the history insert into supabase_migrations.schema_migrations)"
         if error is None:
             rows = [(name, bool(d)) for name, d, _ in self._constraints()]
-            error = self._step(self.bound.prefix() + deferred.check_sql(rows), own=False)
+            held = self._ask(between.HELD_CURSORS) if self.declares else []
+            moves = "".join(str(row[0]) for row in held)  # as COMMIT runs them, after the checks
+            error = self._step(self.bound.prefix() + deferred.check_sql(rows) + moves, own=False)
             where = "COMMIT"
             if error is None:
                 self._setup(deferred.restore_sql(rows) + f"RELEASE SAVEPOINT {SAVEPOINT};")
