@@ -252,6 +252,54 @@ def test_commit_time_session_work_is_predicted(
     _check(pg_server, base, tmp_path, texts)
 
 
+def test_constraints_the_migrator_cannot_name_are_left_to_their_owners(
+    pg_server: Any, base: str, tmp_path: Path
+) -> None:
+    """A deferrable constraint in a schema the migrator may not use, or in another session's
+    temp schema (an app's connection), cannot be named in SET CONSTRAINTS (42501), and no
+    file of this rehearsal can have left work pending there: every file "failed at COMMIT"
+    in the rehearsal, and applied for real."""
+    texts = ["create table public.zz (x int);\n", "insert into public.child values (9, 7);\n"]
+    copies = [f"{base}_{next(_names)}" for _ in range(2)]
+    admin = pg_server.admin
+    with session(admin, autocommit=True) as conn, conn.cursor() as cur:
+        for copy in copies:
+            cur.execute(f"create database {copy} template {base} owner {pg_server.user.user}")
+    closed = "create table locked.c (pid int references locked.p deferrable initially deferred)"
+    try:
+        for copy in copies:
+            with session(admin.with_database(copy), autocommit=True) as conn, conn.cursor() as cur:
+                cur.execute(
+                    "create schema locked; create table locked.p (id int primary key);"
+                    f"{closed}; revoke all on schema locked from public"
+                )
+        with session(admin.with_database(copies[0])) as other, other.cursor() as cur:
+            cur.execute(  # another session's temp table, open while the rehearsal runs
+                "create temp table held (id int primary key, "
+                "pid int references held deferrable initially deferred)"
+            )
+            root = tmp_path / copies[0]
+            migrations = _files(root, texts)
+            rehearsing = _executor(pg_server.user.with_database(copies[0]), root)
+            try:
+                rehearsed = rehearsing.rehearse(migrations)
+            finally:
+                rehearsing.close()
+        applying = _executor(pg_server.user.with_database(copies[1]), root)
+        try:
+            applying.read_history()
+            real = applying.apply(migrations, rerun=False, on_result=lambda _: None)
+        finally:
+            applying.close()
+        _compare(texts, list(rehearsed), real)
+        assert real[0].outcome is Outcome.OK, real[0].failure
+        assert _verdict(rehearsed[1])[:2] == ("failed", "23503"), rehearsed[1]  # still checked
+    finally:
+        with session(admin, autocommit=True) as conn, conn.cursor() as cur:
+            for copy in copies:
+                cur.execute(f"drop database if exists {copy} with (force)")
+
+
 _NOT_IN_TEMP = ("42883", "42P01", "42704")
 
 
