@@ -242,13 +242,24 @@ def _check(pg_server: Any, base: str, tmp_path: Path, texts: list[str]) -> None:
             "create function pg_temp.f() returns int language sql as 'select 1';\ndiscard temp;\n"
             "select pg_temp.f();\n"
         ],
+        # a file the server cannot parse: nothing of it runs (the rehearsal ran what parsed)
+        ["do $$ begin perform 1; end;\n"],
+        ["select 1;\n", "create table public.half (x int);\n/* open\n"],
     ],
-    ids=["held-cursor-fails", "held-cursor-ok", "discard-temp", "discard-temp-function"],
+    ids=[
+        "held-cursor-fails",
+        "held-cursor-ok",
+        "discard-temp",
+        "discard-temp-function",
+        "unterminated-dollar",
+        "unterminated-comment",
+    ],
 )
 def test_commit_time_session_work_is_predicted(
     pg_server: Any, base: str, tmp_path: Path, texts: list[str]
 ) -> None:
-    """What COMMIT and a file's own DISCARD TEMP do, found by the property above."""
+    """What COMMIT and a file's own DISCARD TEMP do, found by the property above; a file that
+    does not parse (migrate refuses it first; the executor must not call it ok either)."""
     _check(pg_server, base, tmp_path, texts)
 
 

@@ -43,7 +43,7 @@ from supamigrate.executors.trace import MigrationTrace, Tracer
 from supamigrate.executors.trace_needs import BLOCKS_APP
 from supamigrate.history.table import ADVISORY_LOCK_KEY, BEGIN, CREATE_TABLE, record_sql
 from supamigrate.project.files import MigrationFile
-from supamigrate.sql.reading import Statement, line_of, read_sql
+from supamigrate.sql.reading import Statement, SyntaxProblem, line_of, read_sql
 from supamigrate.sql.sqlsplit import is_no_transaction, statements_text
 
 SAVEPOINT = "supamigrate_rehearsal"
@@ -114,7 +114,14 @@ class Rehearsal:
                     why = "it runs outside a transaction: each statement commits on its own"
                     results.append(_not_rehearsed(migration, why, 0.0))
                     continue
-                statements = read_sql(migration.sql).statements
+                reading = read_sql(migration.sql)
+                if reading.error is not None:
+                    # The server parses the whole message before running any of it: the real
+                    # run fails there with nothing run (migrate refuses such a file before).
+                    results.append(_unparsable(migration, reading.error))
+                    stopped = f"{migration.label} failed, and the real run stops there"
+                    continue
+                statements = reading.statements
                 outlives = self.outliving.first(statements)
                 if outlives:
                     stopped = f"{migration.label} was not rehearsed"
@@ -368,6 +375,12 @@ class Rehearsal:
 
 def _not_rehearsed(migration: MigrationFile, why: str, ms: float) -> Result:
     return Result(migration, Outcome.NOT_REHEARSED, ms, trace=MigrationTrace((), stopped=why))
+
+
+def _unparsable(migration: MigrationFile, problem: SyntaxProblem) -> Result:
+    failure = Failure("42601", problem.message, line=problem.line, located_by="position")
+    trace = MigrationTrace((), stopped="")
+    return Result(migration, Outcome.FAILED, 0.0, failure, trace=trace)
 
 
 def _type_name(names: list[dict[str, Any]]) -> str:
