@@ -8,7 +8,7 @@ rows: migrate said "ok". So a transactional migration ends, before its history r
 block. Where the boundary is in force (005's record in supamigrate.tenant_rls names its boundary
 policies) it gives each public table whose `tenant_id` (a uuid or a domain over one) this very
 transaction made or changed (its catalog rows are this transaction's or its subtransactions':
-`_ours`) what 005
+`ours`) what 005
 gives a table: RLS and member policies where RLS was off, and one restrictive policy per command
 it lacks. It records them, so rollback-rls undoes them as 005's, and says so in a NOTICE the
 report shows under the migration.
@@ -37,7 +37,7 @@ BOUNDARY_NAME = "enforce_tenant_boundary"  # the shipped 005's name (tenant.name
 _RECORD = "supamigrate.tenant_rls"
 
 
-def _ours(xmin: str, since: str) -> str:
+def ours(xmin: str, since: str = "0") -> str:
     """`xmin` is this transaction's, its subtransactions' included, and not older than `since`
     (an age: 0 is the top transaction). A DO block with an EXCEPTION clause, or a function
     catching errors, runs its statements in a subtransaction, whose xid is newer than the top
@@ -49,7 +49,7 @@ def _ours(xmin: str, since: str) -> str:
 
 def _mine(since: str) -> str:
     """Made or changed in this transaction (since `since`): the table's row or its tenant_id's."""
-    return f"({_ours('c.xmin', since)} OR {_ours('a.xmin', since)})"
+    return f"({ours('c.xmin', since)} OR {ours('a.xmin', since)})"
 
 
 _MINE = _mine("0")

@@ -35,6 +35,7 @@ from supamigrate.executors import failures as fx
 from supamigrate.executors import fingerprint as fp
 from supamigrate.executors import rehearsal_session as between
 from supamigrate.executors.batch import Notices
+from supamigrate.executors.boundary_guard import ours
 from supamigrate.executors.envelope import Limits
 from supamigrate.executors.rehearsal_limits import Bound, duration_ms, stopped_at_bound
 from supamigrate.executors.rehearsal_outlives import Outliving
@@ -279,6 +280,8 @@ class Rehearsal:
         named = _ENUM_VALUE.search(failure.message)
         value = named.group(1).replace('""', '"') if named else None
         by = self.added_values.get(value) if value is not None else None
+        if by is None and value is not None and self._added_earlier(value):
+            by = "an earlier file"  # by SQL the parser cannot see (a DO block, a function)
         if by is None and (value is not None or not self.added_values):
             return None
         return (
@@ -286,6 +289,12 @@ class Rehearsal:
             "value be used only after the transaction that added it commits, and a rehearsal "
             "commits nothing (the real run commits each file, so this can work there)"
         )
+
+    def _added_earlier(self, value: str) -> bool:
+        """After this file was rolled back to its savepoint: an enum value of that label that
+        this rehearsal's transaction added is an earlier file's."""
+        sql = f"select exists (select 1 from pg_enum e where e.enumlabel = %s and {ours('e.xmin')})"
+        return self._ask(sql, (value,)) == [(True,)]
 
     def _learn(self, migration: MigrationFile, statement: Statement) -> None:
         """Enum values and types this file adds: later files may use them only after commit."""
