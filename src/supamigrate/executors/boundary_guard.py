@@ -44,7 +44,8 @@ def ours(xmin: str, since: str = "0") -> str:
     one: age() is negative there, never 0. A catalog row we see whose xmin is still in progress
     is ours: another transaction's rows are seen only once it committed."""
     full = f"(pg_current_xact_id()::text::int8 - age({xmin}))::text::xid8"
-    return f"(age({xmin}) <= {since} AND pg_xact_status({full}) = 'in progress')"
+    # CASE, not AND: a frozen row's age is INT_MAX, and its full id would be out of range.
+    return f"(CASE WHEN age({xmin}) <= {since} THEN pg_xact_status({full}) = 'in progress' END)"
 
 
 def _mine(since: str) -> str:
