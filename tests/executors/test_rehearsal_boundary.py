@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 
 from executors.test_rehearsal_differential import _compare, _files
 from helpers.platform_fixtures import populate
-from helpers.tenancy import apply
+from helpers.tenancy import REPO, apply, copy_shipped
 from supamigrate.connect.db import session
 from supamigrate.executors import fingerprint as fp
 from supamigrate.executors.base import Settings
@@ -119,3 +120,30 @@ def test_the_rehearsal_runs_the_boundary_guard_as_the_real_run_does(
         with session(pg_server.admin, autocommit=True) as conn, conn.cursor() as cur:
             for copy in copies:
                 cur.execute(f"drop database if exists {copy} with (force)")
+
+
+def test_migrate_rehearse_says_what_the_real_run_says(project: Any) -> None:
+    """The whole command: the rehearsal shows the guard's notice under the file that made the
+    table, and fails the later file where the real run then fails."""
+    copy_shipped(project.root)
+    shutil.copy(REPO / "supabase" / "config.toml", project.root / "supabase" / "config.toml")
+    first = project.invoke("migrate", "--skip-confirm")
+    assert first.returncode == 0, first.stdout + first.stderr
+    project.write(
+        "006_projects.sql",
+        f"do $$ begin create table public.projects ({COLUMNS}, tenant_id uuid); "
+        "exception when duplicate_table then null; end $$;\n",
+    )
+    project.write(
+        "007_retype.sql", "alter table public.projects alter column tenant_id type text;\n"
+    )
+    rehearsed = project.invoke("migrate", "--rehearse")
+    assert rehearsed.returncode == 1, rehearsed.stdout + rehearsed.stderr
+    made, retyped = rehearsed.stdout.split("[2/2]")
+    assert f"{NOTICE_PREFIX} public.projects" in made, rehearsed.stdout
+    assert "failed" in retyped and "0A000" in retyped, rehearsed.stdout
+    real = project.invoke("migrate", "--skip-confirm")
+    assert real.returncode == 1, real.stdout + real.stderr
+    made, retyped = real.stdout.split("[2/2]")
+    assert f"{NOTICE_PREFIX} public.projects" in made, real.stdout
+    assert "0A000" in retyped, real.stdout
