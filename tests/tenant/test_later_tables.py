@@ -267,6 +267,28 @@ def test_a_policy_of_the_apps_with_a_boundary_name_is_kept(pg_server: Any, bound
         _drop(pg_server, target)
 
 
+def test_a_permissive_policy_with_a_boundary_name_is_kept_and_said(
+    pg_server: Any, bounded: str
+) -> None:
+    """Kept, as above; but a permissive one is no boundary (every tenant's rows are read
+    through it): the report says so, naming the command and what to do."""
+    target = _fresh(pg_server, bounded)
+    try:
+        sql = (
+            SHAPES[0]
+            + FILL
+            + "alter table public.projects enable row level security;\n"
+            + 'create policy "tenant boundary: select" on public.projects '
+            + "for select to authenticated using (true);\n"
+        )
+        notices = _apply(target, sql, "psycopg2")
+        warned = [n for n in notices if "permissive policy" in n]
+        assert len(warned) == 1 and '"tenant boundary: select"' in warned[0], notices
+        assert "so select is not bounded" in warned[0] and "--migration 005" in warned[0]
+    finally:
+        _drop(pg_server, target)
+
+
 @pytest.mark.parametrize(
     "sql",
     [

@@ -95,6 +95,12 @@ _BOUND = (
     "        FOR pname IN SELECT unnest(CASE WHEN opened THEN ARRAY[\n"
     "            'tenant members can ' || CASE cmd WHEN 'select' THEN 'read' ELSE cmd END,\n"
     "            'tenant boundary: ' || cmd] ELSE ARRAY['tenant boundary: ' || cmd] END) LOOP\n"
+    "          IF pname LIKE 'tenant boundary:%' AND EXISTS (SELECT 1 FROM pg_policy\n"
+    "              WHERE polrelid = t AND polname = pname AND polpermissive) THEN\n"
+    '            RAISE WARNING \'supamigrate: % has a permissive policy named "%": it is not the '
+    "tenant boundary, so % is not bounded there; rename it, then run `invoke migrate "
+    "--migration 005`', q, pname, cmd;\n"
+    "          END IF;\n"
     "          CONTINUE WHEN EXISTS (SELECT 1 FROM pg_policy\n"
     "                                WHERE polrelid = t AND polname = pname);  -- kept\n"
     "          EXECUTE format('create policy %I on %s as %s for %s to %s%s%s', pname, q,\n"
