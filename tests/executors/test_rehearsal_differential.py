@@ -91,6 +91,9 @@ STATEMENT = st.one_of(
             # One now() per file there, one for the whole rehearsal here.
             "insert into public.clock (note) values ('x');",
             "insert into public.clock (note) values ('x');",
+            # The file's own DISCARD TEMP; a cursor WITH HOLD, whose rest COMMIT runs.
+            "create temp table scratch2 (id int);\ndiscard temp;",
+            "declare held cursor with hold for select 1 / (x - 2) from generate_series(1, 3) x;",
         ]
     ),
     values.map(lambda v: f"alter type public.mood add value if not exists '{v}';"),
@@ -225,6 +228,99 @@ def _check(pg_server: Any, base: str, tmp_path: Path, texts: list[str]) -> None:
                 "where slot_name = %s",
                 (SLOT,),
             )
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        # COMMIT runs the rest of a cursor WITH HOLD: 22012 there, at COMMIT
+        ["declare c cursor with hold for select 1 / (x - 2) from generate_series(1, 3) x;\n"],
+        ["declare c cursor with hold for select x from generate_series(1, 3) x;\n", "select 1;\n"],
+        # a file's DISCARD TEMP dropped the rehearsal's guard too: 55006 there, ok for real
+        ["create temp table tt (id int);\ndiscard temp;\n", "select 1;\n"],
+        [
+            "create function pg_temp.f() returns int language sql as 'select 1';\ndiscard temp;\n"
+            "select pg_temp.f();\n"
+        ],
+        # a file the server cannot parse: nothing of it runs (the rehearsal ran what parsed)
+        ["do $$ begin perform 1; end;\n"],
+        ["select 1;\n", "create table public.half (x int);\n/* open\n"],
+        # an enum value an earlier file added by SQL the parser does not see (a DO block):
+        # only a commit could tell (the real run commits it first); in the same file: 55P04
+        [
+            "do $$ begin alter type public.mood add value 'v3'; end $$;\n",
+            "insert into public.moods values ('v3');\n",
+        ],
+        [
+            "do $$ begin alter type public.mood add value 'v3'; end $$;\n"
+            "insert into public.moods values ('v3');\n"
+        ],
+    ],
+    ids=[
+        "held-cursor-fails",
+        "held-cursor-ok",
+        "discard-temp",
+        "discard-temp-function",
+        "unterminated-dollar",
+        "unterminated-comment",
+        "enum-value-in-do-block",
+        "enum-value-in-do-block-same-file",
+    ],
+)
+def test_commit_time_session_work_is_predicted(
+    pg_server: Any, base: str, tmp_path: Path, texts: list[str]
+) -> None:
+    """What COMMIT and a file's own DISCARD TEMP do, found by the property above; a file that
+    does not parse (migrate refuses it first; the executor must not call it ok either)."""
+    _check(pg_server, base, tmp_path, texts)
+
+
+def test_constraints_the_migrator_cannot_name_are_left_to_their_owners(
+    pg_server: Any, base: str, tmp_path: Path
+) -> None:
+    """A deferrable constraint in a schema the migrator may not use, or in another session's
+    temp schema (an app's connection), cannot be named in SET CONSTRAINTS (42501), and no
+    file of this rehearsal can have left work pending there: every file "failed at COMMIT"
+    in the rehearsal, and applied for real."""
+    texts = ["create table public.zz (x int);\n", "insert into public.child values (9, 7);\n"]
+    copies = [f"{base}_{next(_names)}" for _ in range(2)]
+    admin = pg_server.admin
+    with session(admin, autocommit=True) as conn, conn.cursor() as cur:
+        for copy in copies:
+            cur.execute(f"create database {copy} template {base} owner {pg_server.user.user}")
+    closed = "create table locked.c (pid int references locked.p deferrable initially deferred)"
+    try:
+        for copy in copies:
+            with session(admin.with_database(copy), autocommit=True) as conn, conn.cursor() as cur:
+                cur.execute(
+                    "create schema locked; create table locked.p (id int primary key);"
+                    f"{closed}; revoke all on schema locked from public"
+                )
+        with session(admin.with_database(copies[0])) as other, other.cursor() as cur:
+            cur.execute(  # another session's temp table, open while the rehearsal runs
+                "create temp table held (id int primary key, "
+                "pid int references held deferrable initially deferred)"
+            )
+            root = tmp_path / copies[0]
+            migrations = _files(root, texts)
+            rehearsing = _executor(pg_server.user.with_database(copies[0]), root)
+            try:
+                rehearsed = rehearsing.rehearse(migrations)
+            finally:
+                rehearsing.close()
+        applying = _executor(pg_server.user.with_database(copies[1]), root)
+        try:
+            applying.read_history()
+            real = applying.apply(migrations, rerun=False, on_result=lambda _: None)
+        finally:
+            applying.close()
+        _compare(texts, list(rehearsed), real)
+        assert real[0].outcome is Outcome.OK, real[0].failure
+        assert _verdict(rehearsed[1])[:2] == ("failed", "23503"), rehearsed[1]  # still checked
+    finally:
+        with session(admin, autocommit=True) as conn, conn.cursor() as cur:
+            for copy in copies:
+                cur.execute(f"drop database if exists {copy} with (force)")
 
 
 _NOT_IN_TEMP = ("42883", "42P01", "42704")

@@ -33,7 +33,7 @@ from tenant.test_tenant_boundary import EXPRESSIONS, ROLES, _attempt
 
 LONG = os.environ.get("SUPAMIGRATE_LONG") == "1"
 USERS = 3
-SHAPES = (
+SHAPES: tuple[str, ...] = (
     # made with tenant_id
     "create table public.projects (id uuid primary key default gen_random_uuid(), "
     "tenant_id uuid, user_id uuid, name text);",
@@ -44,6 +44,26 @@ SHAPES = (
     "do $$ begin execute 'create table public.projects (id uuid primary key default "
     "gen_random_uuid(), tenant_id uuid, user_id uuid, name text)'; end $$;",
 )
+# The same, inside a subtransaction: a DO block or a function with an EXCEPTION clause (the
+# idempotent style many migrations use) runs its statements under a subtransaction id.
+SUBTRANSACTIONS = (
+    "do $$ begin create table public.projects (id uuid primary key default "
+    "gen_random_uuid(), tenant_id uuid, user_id uuid, name text); "
+    "exception when duplicate_table then null; end $$;",
+    "create table public.projects (id uuid primary key default gen_random_uuid(), "
+    "user_id uuid, name text);\ndo $$ begin alter table public.projects add column tenant_id "
+    "uuid; exception when duplicate_column then null; end $$;",
+    "create function public.make_projects() returns void language plpgsql as $$ begin "
+    "create table public.projects (id uuid primary key default gen_random_uuid(), "
+    "tenant_id uuid, user_id uuid, name text); exception when duplicate_table then null; "
+    "end $$;\nselect public.make_projects();",
+)
+# tenant_id of a domain over uuid: 005's expression bounds it as it bounds a uuid
+DOMAIN = (
+    "create domain public.tenant_ref as uuid;\ncreate table public.projects (id uuid primary "
+    "key default gen_random_uuid(), tenant_id public.tenant_ref, user_id uuid, name text);"
+)
+SHAPES += (*SUBTRANSACTIONS, DOMAIN)
 FILL = (
     "insert into public.projects (tenant_id, user_id, name) "
     "select ut.tenant_id, ut.user_id, 'p' from public.user_tenants ut;\n"
@@ -167,6 +187,30 @@ def test_a_tenant_table_made_later_is_bounded(
         _drop(pg_server, target)
 
 
+@pytest.mark.parametrize("method", ["psycopg2", "psql"])
+@pytest.mark.parametrize(
+    "shape", (*SUBTRANSACTIONS, DOMAIN), ids=["do-create", "do-alter", "function", "domain"]
+)
+def test_a_tenant_table_made_in_a_subtransaction_or_of_a_domain_is_bounded(
+    pg_server: Any, bounded: str, shape: str, method: str
+) -> None:
+    """Made under a subtransaction id (an EXCEPTION clause), the table was the transaction's
+    all the same; a domain over uuid is a uuid to 005's boundary: each was left with RLS off,
+    readable and writable by anon across tenants."""
+    target = _fresh(pg_server, bounded)
+    try:
+        # No grant: Supabase's default privileges give the API roles the table (a GRANT would
+        # touch its catalog row outside the subtransaction).
+        fill = FILL.split("\ngrant")[0]
+        sql = f"{shape}\n{fill}\ncreate policy app on public.projects for all to authenticated "
+        notices = _apply(target, sql + "using (true) with check (true);\n", method)
+        with session(target) as conn, conn.cursor() as cur:
+            _reach(cur)
+        assert any(f"{NOTICE_PREFIX} public.projects" in n for n in notices), notices
+    finally:
+        _drop(pg_server, target)
+
+
 def test_after_rollback_rls_a_later_table_is_left_as_the_app_made_it(
     pg_server: Any, bounded: str
 ) -> None:
@@ -219,6 +263,28 @@ def test_a_policy_of_the_apps_with_a_boundary_name_is_kept(pg_server: Any, bound
                 "where rel = 'public.projects'::regclass order by 1"
             )
             assert "tenant boundary: select" not in [r[0] for r in cur.fetchall()]  # not ours
+    finally:
+        _drop(pg_server, target)
+
+
+def test_a_permissive_policy_with_a_boundary_name_is_kept_and_said(
+    pg_server: Any, bounded: str
+) -> None:
+    """Kept, as above; but a permissive one is no boundary (every tenant's rows are read
+    through it): the report says so, naming the command and what to do."""
+    target = _fresh(pg_server, bounded)
+    try:
+        sql = (
+            SHAPES[0]
+            + FILL
+            + "alter table public.projects enable row level security;\n"
+            + 'create policy "tenant boundary: select" on public.projects '
+            + "for select to authenticated using (true);\n"
+        )
+        notices = _apply(target, sql, "psycopg2")
+        warned = [n for n in notices if "permissive policy" in n]
+        assert len(warned) == 1 and '"tenant boundary: select"' in warned[0], notices
+        assert "so select is not bounded" in warned[0] and "--migration 005" in warned[0]
     finally:
         _drop(pg_server, target)
 

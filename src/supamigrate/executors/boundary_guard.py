@@ -6,8 +6,9 @@ with `tenant_id` (or a column added to one) had no boundary until someone ran 00
 an app's own permissive policy on it (`using (true)`) let any user read and write every tenant's
 rows: migrate said "ok". So a transactional migration ends, before its history row, with this
 block. Where the boundary is in force (005's record in supamigrate.tenant_rls names its boundary
-policies) it gives each public table whose `tenant_id` (a uuid, 005's kind) this very
-transaction made or changed (its catalog rows are this transaction's: `age(xmin) = 0`) what 005
+policies) it gives each public table whose `tenant_id` (a uuid or a domain over one) this very
+transaction made or changed (its catalog rows are this transaction's or its subtransactions':
+`ours`) what 005
 gives a table: RLS and member policies where RLS was off, and one restrictive policy per command
 it lacks. It records them, so rollback-rls undoes them as 005's, and says so in a NOTICE the
 report shows under the migration.
@@ -18,7 +19,9 @@ be bounded (another owner, no right to the record, ...) it raises a WARNING sayi
 and the migration commits as it would have. A no-transaction file is not guarded (its tables
 are not this transaction's); `invoke verify` names such a table, and the next `--migration 005`
 bounds it. The Supabase CLI runs the files itself: after its push the block runs once over the
-tenant tables that were not there before it (`after_push`).
+tenant tables that were not there before it (`after_push`). A rehearsal runs it at each file's
+end too, over what that file made (`since_mark`): a later file meets the boundary's policies
+(a `tenant_id` they name cannot be dropped or retyped) in the real run, so it must there too.
 
 The block is plpgsql, as 005 is: it is added only where 005 ran (its history row) or from 005
 on in the same run, so a database without plpgsql for the runner (and no 005) runs as before.
@@ -32,7 +35,25 @@ from typing import Protocol
 NOTICE_PREFIX = "supamigrate: tenant boundary added to"
 BOUNDARY_NAME = "enforce_tenant_boundary"  # the shipped 005's name (tenant.names)
 _RECORD = "supamigrate.tenant_rls"
-_MINE = "(age(c.xmin) = 0 OR age(a.xmin) = 0)"  # made or changed in this transaction
+
+
+def ours(xmin: str, since: str = "0") -> str:
+    """`xmin` is this transaction's, its subtransactions' included, and not older than `since`
+    (an age: 0 is the top transaction). A DO block with an EXCEPTION clause, or a function
+    catching errors, runs its statements in a subtransaction, whose xid is newer than the top
+    one: age() is negative there, never 0. A catalog row we see whose xmin is still in progress
+    is ours: another transaction's rows are seen only once it committed."""
+    full = f"(pg_current_xact_id()::text::int8 - age({xmin}))::text::xid8"
+    # CASE, not AND: a frozen row's age is INT_MAX, and its full id would be out of range.
+    return f"(CASE WHEN age({xmin}) <= {since} THEN pg_xact_status({full}) = 'in progress' END)"
+
+
+def _mine(since: str) -> str:
+    """Made or changed in this transaction (since `since`): the table's row or its tenant_id's."""
+    return f"({ours('c.xmin', since)} OR {ours('a.xmin', since)})"
+
+
+_MINE = _mine("0")
 
 # The block that bounds; dollar-quoted with tags of its own (it is runner SQL, never a file's).
 # {scope}: which tables with tenant_id are this block's to bound.
@@ -46,7 +67,7 @@ _BOUND = (
     "  FOR t, q IN\n"
     "    SELECT c.oid::regclass, format('%I.%I', 'public', c.relname) FROM pg_class c\n"
     "    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'\n"
-    "      AND NOT a.attisdropped AND a.atttypid = 'uuid'::regtype\n"
+    "      AND NOT a.attisdropped AND {uuid}\n"
     "    WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')\n"
     "      AND c.relname NOT IN ('tenants', 'user_tenants') AND {scope}\n"
     "    ORDER BY c.relname\n"
@@ -74,6 +95,12 @@ _BOUND = (
     "        FOR pname IN SELECT unnest(CASE WHEN opened THEN ARRAY[\n"
     "            'tenant members can ' || CASE cmd WHEN 'select' THEN 'read' ELSE cmd END,\n"
     "            'tenant boundary: ' || cmd] ELSE ARRAY['tenant boundary: ' || cmd] END) LOOP\n"
+    "          IF pname LIKE 'tenant boundary:%' AND EXISTS (SELECT 1 FROM pg_policy\n"
+    "              WHERE polrelid = t AND polname = pname AND polpermissive) THEN\n"
+    '            RAISE WARNING \'supamigrate: % has a permissive policy named "%": it is not the '
+    "tenant boundary, so % is not bounded there; rename it, then run `invoke migrate "
+    "--migration 005`', q, pname, cmd;\n"
+    "          END IF;\n"
     "          CONTINUE WHEN EXISTS (SELECT 1 FROM pg_policy\n"
     "                                WHERE polrelid = t AND polname = pname);  -- kept\n"
     "          EXECUTE format('create policy %I on %s as %s for %s to %s%s%s', pname, q,\n"
@@ -105,10 +132,17 @@ _BOUND = (
 )
 
 
+# tenant_id of 005's kind: a uuid, or a domain over one (005's expression compares either).
+_UUID = (
+    "(a.atttypid = 'uuid'::regtype OR EXISTS (SELECT 1 FROM pg_type d WHERE d.oid = a.atttypid\n"
+    "       AND d.typtype = 'd' AND d.typbasetype = 'uuid'::regtype))"
+)
+
+
 def _asking(scope: str) -> str:
     """Postgres compiles a DO block each time it runs: the large one (~0.25 ms) only where
     005 left its record, from a small one (~0.05 ms a migration) that asks first."""
-    bound = _BOUND.replace("{scope}", scope)
+    bound = _BOUND.replace("{scope}", scope).replace("{uuid}", _UUID)
     return (
         "DO $supamigrate_ask$BEGIN IF to_regclass('supamigrate.tenant_rls') IS NOT NULL THEN "
         f"EXECUTE $supamigrate_bound${bound}$supamigrate_bound$; END IF; END$supamigrate_ask$;\n"
@@ -116,6 +150,16 @@ def _asking(scope: str) -> str:
 
 
 GUARD_SQL = _asking(_MINE)
+
+
+def since_mark(mark: str) -> str:
+    """The guard over what was made since `mark`, an xid of this transaction: a rehearsal's file
+    runs in a subtransaction of one transaction, and its tables are those made since it began,
+    which is what the real run's guard sees of that file's transaction."""
+    if not mark.isdigit():
+        raise ValueError(f"not a transaction id: {mark!r}")
+    return _asking(_mine(f"age('{mark}'::xid)"))
+
 
 # The public tables with a uuid tenant_id now (before the CLI's push): after it, the others are
 # the push's to bound.

@@ -37,11 +37,17 @@ REARM = (
 )
 # Every deferrable constraint (constraint triggers included) by schema-qualified name, with
 # whether it is INITIALLY DEFERRED; a name shared with a non-deferrable constraint of the same
-# schema cannot be named in SET CONSTRAINTS and is left out.
+# schema cannot be named in SET CONSTRAINTS and is left out. So are those in another session's
+# temp schema (no file of ours can have left work pending there) and in a schema the current
+# role may not use: SET CONSTRAINTS refuses to name them (42501), which failed every file of
+# the rehearsal "at COMMIT" while the real run applied it (a known gap: work a file left
+# pending there as another role is not checked).
 DEFERRABLE = f"""
 select format('%I.%I', n.nspname, c.conname), bool_and(c.condeferred), array_agg(c.oid::bigint)
   from pg_constraint c join pg_namespace n on n.oid = c.connamespace
  where c.conname <> '{GUARD_NAME}'
+   and (n.oid = pg_my_temp_schema() or n.nspname !~ '^pg_(toast_)?temp_')
+   and has_schema_privilege(n.oid, 'USAGE')
  group by n.nspname, c.conname
 having bool_and(c.condeferrable)
 """

@@ -30,11 +30,12 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from supamigrate.errors import UsageError
-from supamigrate.executors import deferred
+from supamigrate.executors import boundary_guard, deferred
 from supamigrate.executors import failures as fx
 from supamigrate.executors import fingerprint as fp
 from supamigrate.executors import rehearsal_session as between
 from supamigrate.executors.batch import Notices
+from supamigrate.executors.boundary_guard import ours
 from supamigrate.executors.envelope import Limits
 from supamigrate.executors.rehearsal_limits import Bound, duration_ms, stopped_at_bound
 from supamigrate.executors.rehearsal_outlives import Outliving
@@ -43,7 +44,7 @@ from supamigrate.executors.trace import MigrationTrace, Tracer
 from supamigrate.executors.trace_needs import BLOCKS_APP
 from supamigrate.history.table import ADVISORY_LOCK_KEY, BEGIN, CREATE_TABLE, record_sql
 from supamigrate.project.files import MigrationFile
-from supamigrate.sql.reading import Statement, line_of, read_sql
+from supamigrate.sql.reading import Statement, SyntaxProblem, line_of, read_sql
 from supamigrate.sql.sqlsplit import is_no_transaction, statements_text
 
 SAVEPOINT = "supamigrate_rehearsal"
@@ -58,6 +59,7 @@ class Session(Protocol):
 
     limits: Limits
     _notices: Notices
+    guard_from: str | None  # boundary_guard: from which version the real run guards
 
     def _run(self, sql: str) -> Any: ...
 
@@ -87,6 +89,8 @@ class Rehearsal:
         self.known: set[int] = set()  # deferrable constraints already in their declared mode
         self.outliving = Outliving(self._ask)
         self.rehearsed = 0  # files run so far (the clock is shared from the second on)
+        self.mark = ""  # this file's subtransaction id, where the boundary guard runs
+        self.declares = False  # this file declares a cursor (WITH HOLD ones outlive COMMIT)
 
     def run(self, todo: Sequence[MigrationFile]) -> Rehearsed:
         """Proof the files work on this target; nothing kept, the history table included."""
@@ -111,7 +115,14 @@ class Rehearsal:
                     why = "it runs outside a transaction: each statement commits on its own"
                     results.append(_not_rehearsed(migration, why, 0.0))
                     continue
-                statements = read_sql(migration.sql).statements
+                reading = read_sql(migration.sql)
+                if reading.error is not None:
+                    # The server parses the whole message before running any of it: the real
+                    # run fails there with nothing run (migrate refuses such a file before).
+                    results.append(_unparsable(migration, reading.error))
+                    stopped = f"{migration.label} failed, and the real run stops there"
+                    continue
+                statements = reading.statements
                 outlives = self.outliving.first(statements)
                 if outlives:
                     stopped = f"{migration.label} was not rehearsed"
@@ -149,18 +160,28 @@ class Rehearsal:
                 "drops it, and a rehearsal does not"
             )
             return _not_rehearsed(migration, why, 0.0)
+        self.mark = ""
+        if boundary_guard.guarded(self.session.guard_from, migration.version):
+            # An xid for this file's subtransaction: what the guard bounds is what came after.
+            (row,) = self._ask(f"INSERT INTO pg_temp.{between.GUARD} VALUES (1) RETURNING xmin")
+            self.mark = str(row[0])
         tracer, file_all, made = Tracer(self._ask), False, self._constraints()
         self.known = {oid for _, _, oids in made for oid in oids}
         self.file_types, self.file_values = set(), {}
         self.enum_stop = ""
+        self.declares = any(s.kind == "DeclareCursorStmt" for s in statements)
         for statement in statements:
             stop = self.bound.exhausted() or self.enum_stop
             if stop:
                 return self._stop(migration, started, tracer, statement, stop)
             setting = statement.kind == "ConstraintsSetStmt"
             tracer.before()
-            prefix = self.bound.prefix() + (deferred.LET_PASS if setting else "")
-            error = self._step(prefix + statement.text, own=False)
+            prefix, text = self.bound.prefix() + (deferred.LET_PASS if setting else ""), ""
+            if between.discards_temp(statement):  # by name, the guard left (as between files)
+                prefix += "".join(str(r[0]) for r in self._ask(between.TEMP_DROPS)) or "SELECT;"
+            else:
+                text = statement.text
+            error = self._step(prefix + text, own=False)
             notices = self._notices()
             if error is not None:
                 tracer.failed(statement, str(error), notices)
@@ -187,15 +208,21 @@ class Rehearsal:
         record = record_sql(
             migration.version, migration.name, statements_text(migration.sql), replace=True
         )
-        error = self._step(f"RESET SESSION AUTHORIZATION;\nRESET ROLE;\n{record}\n", own=True)
+        # The real run's tenant boundary on the tables this file gave tenant_id (boundary_guard)
+        bounds = boundary_guard.since_mark(self.mark) if self.mark else ""
+        reset = "RESET SESSION AUTHORIZATION;\nRESET ROLE;\n"
+        error = self._step(f"{reset}{bounds}{record}\n", own=True)
+        said = self._notices()  # the guard's, shown under the file as the real run shows them
         where = "(the history insert into supabase_migrations.schema_migrations)"
         if error is None:
             rows = [(name, bool(d)) for name, d, _ in self._constraints()]
-            error = self._step(self.bound.prefix() + deferred.check_sql(rows), own=False)
+            held = self._ask(between.HELD_CURSORS) if self.declares else []
+            moves = "".join(str(row[0]) for row in held)  # as COMMIT runs them, after the checks
+            error = self._step(self.bound.prefix() + deferred.check_sql(rows) + moves, own=False)
             where = "COMMIT"
             if error is None:
                 self._setup(deferred.restore_sql(rows) + f"RELEASE SAVEPOINT {SAVEPOINT};")
-                return self._result(migration, Outcome.OK, started, tracer.finish())
+                return self._result(migration, Outcome.OK, started, tracer.finish(), said=said)
         self.session._run(f"ROLLBACK TO SAVEPOINT {SAVEPOINT};")
         failure = fx.failure(error)
         reason = stopped_at_bound(failure.sqlstate, self.bound, "the check of deferred constraints")
@@ -253,6 +280,8 @@ class Rehearsal:
         named = _ENUM_VALUE.search(failure.message)
         value = named.group(1).replace('""', '"') if named else None
         by = self.added_values.get(value) if value is not None else None
+        if by is None and value is not None and self._added_earlier(value):
+            by = "an earlier file"  # by SQL the parser cannot see (a DO block, a function)
         if by is None and (value is not None or not self.added_values):
             return None
         return (
@@ -260,6 +289,12 @@ class Rehearsal:
             "value be used only after the transaction that added it commits, and a rehearsal "
             "commits nothing (the real run commits each file, so this can work there)"
         )
+
+    def _added_earlier(self, value: str) -> bool:
+        """After this file was rolled back to its savepoint: an enum value of that label that
+        this rehearsal's transaction added is an earlier file's."""
+        sql = f"select exists (select 1 from pg_enum e where e.enumlabel = %s and {ours('e.xmin')})"
+        return self._ask(sql, (value,)) == [(True,)]
 
     def _learn(self, migration: MigrationFile, statement: Statement) -> None:
         """Enum values and types this file adds: later files may use them only after commit."""
@@ -316,9 +351,10 @@ class Rehearsal:
         started: float,
         trace: MigrationTrace,
         failure: Failure | None = None,
+        said: tuple[str, ...] = (),
     ) -> Result:
         ms = (time.perf_counter() - started) * 1000
-        notices = tuple(n for s in trace.statements for n in s.notices)
+        notices = tuple(n for s in trace.statements for n in s.notices) + said
         return Result(migration, outcome, ms, failure, notices, trace)
 
     def _setup(self, sql: str) -> None:
@@ -348,6 +384,12 @@ class Rehearsal:
 
 def _not_rehearsed(migration: MigrationFile, why: str, ms: float) -> Result:
     return Result(migration, Outcome.NOT_REHEARSED, ms, trace=MigrationTrace((), stopped=why))
+
+
+def _unparsable(migration: MigrationFile, problem: SyntaxProblem) -> Result:
+    failure = Failure("42601", problem.message, line=problem.line, located_by="position")
+    trace = MigrationTrace((), stopped="")
+    return Result(migration, Outcome.FAILED, 0.0, failure, trace=trace)
 
 
 def _type_name(names: list[dict[str, Any]]) -> str:

@@ -76,6 +76,17 @@ union all select 'a conversion ' || conname from pg_conversion
  where connamespace = pg_my_temp_schema()
 limit 1
 """
+
+
+# The file's own DISCARD TEMP, as the real run's: it would drop the rehearsal's guard too,
+# whose event is pending (55006, "cannot DROP TABLE ... because it has pending trigger events").
+def discards_temp(statement: Any) -> bool:
+    return bool(statement.kind == "DiscardStmt" and statement.node.get("target") == "DISCARD_TEMP")
+
+
+# A cursor WITH HOLD outlives its transaction: COMMIT runs the rest of its query then (and an
+# error there fails the commit). A rehearsal commits nothing, so it runs that rest itself.
+HELD_CURSORS = "select format('MOVE FORWARD ALL IN %I;', name) from pg_cursors where is_holdable"
 _CLOCK_TYPES = ("timestamp with time zone", "timestamp without time zone")
 _KEY_COLUMNS = """
 select quote_ident(n.nspname) || '.' || quote_ident(t.relname), quote_ident(a.attname)

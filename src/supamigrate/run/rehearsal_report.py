@@ -38,6 +38,9 @@ def trace_lines(result: Result) -> list[str]:
             parts += [f"REWROTE {relation}" for relation in statement.rewrites]
             lines.append(f"    line {statement.line}: {'; '.join(parts)}; {statement.ms:.0f} ms")
         lines += [f"    line {statement.line}: {text}" for text in statement.notices]
+    # Said after the file's statements (the tenant boundary guard): under it, as a real run shows
+    said = [n for s in trace.statements for n in s.notices]
+    lines += [f"  {text}" for text in result.notices if text not in said]
     for relation, mode, line in trace.strongest():
         if mode == _EXCLUSIVE:
             size = _size(trace.sizes.get(relation))
