@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from supamigrate.sql.blanks import JS_SPACE, PG_BLANK
+
 
 def _with_non_ascii(ascii_members: str) -> str:
     """A character class of `ascii_members` and every non-ASCII character, spelled as the
@@ -215,3 +217,28 @@ def spans(sql: str, stretches: bool = True) -> list[tuple[int, int]]:
     if start < len(sql):
         spans.append((start, len(sql)))
     return spans
+
+
+_TRIMMED_NOT_BLANK = re.compile("[" + "".join(c for c in JS_SPACE if c not in PG_BLANK) + "]")
+
+
+def as_sent(sql: str) -> str:
+    """The file as the server reads the CLI's pieces. The CLI trims JavaScript's blanks off
+    each piece and sends what is left; some of them (U+00A0 from a web page, U+2028, U+3000,
+    a BOM inside the file, VT) Postgres reads as part of a word. Where they stand around a
+    piece they are spaces here, so a file `supabase db push` applies is not refused, and a
+    statement runs as the CLI runs it. The same length: lines and offsets are the file's.
+    Left as it is if the change would move a cut (a `$$` right after one: the CLI's word)."""
+    if _TRIMMED_NOT_BLANK.search(sql) is None:
+        return sql
+    cuts = spans(sql)
+    chars = list(sql)
+    for start, stop in cuts:
+        raw = sql[start:stop].rstrip(";")
+        left = raw.lstrip(JS_SPACE)
+        lead, trail = len(raw) - len(left), len(left) - len(left.rstrip(JS_SPACE))
+        for at in (*range(start, start + lead), *range(start + len(raw) - trail, start + len(raw))):
+            if chars[at] not in PG_BLANK:
+                chars[at] = " "
+    sent = "".join(chars)
+    return sent if spans(sent) == cuts else sql

@@ -82,10 +82,12 @@ def read_sql(sql: str, *, lazy_rows: bool = False) -> Reading:
     """Parse the whole file once, as the server reads it (sqlsplit.as_sent); on a syntax
     error, keep what parses before it. With `lazy_rows`, INSERT ... VALUES rows are decoded
     on first use (sql.lean; for lint)."""
-    from supamigrate.sql.sqlsplit import as_sent
+    if not sql.isascii() or "\x0b" in sql:  # (sqlsplit.as_sent: the usual file is neither)
+        from supamigrate.sql.clisplit import as_sent
 
+        sql = as_sent(sql)
     with no_collector_passes():  # a 50 MB file's tree is millions of dicts (see quiet_gc)
-        return _read(as_sent(sql), lazy_rows)
+        return _read(sql, lazy_rows)
 
 
 def _read(sql: str, lazy_rows: bool = False) -> Reading:

@@ -19,6 +19,8 @@ import functools
 import re
 from typing import NamedTuple
 
+from supamigrate.sql.blanks import JS_SPACE
+
 NO_TRANSACTION_MARKER = "-- supamigrate:no-transaction"
 VERIFIED_CLI_VERSION = "3.1.0"  # the `supabase` npm release tests/sql/test_cli_split_diff.py ran
 _COMMENTS = {"SQL_COMMENT", "C_COMMENT"}
@@ -49,7 +51,7 @@ def _split_cached(sql: str) -> tuple[Statement, ...]:
     """Checked before the run, recorded during it: each file is split once."""
     pieces: list[Statement] = []
     line, counted = 1, 0  # newlines are counted once, up to each statement: linear in the file
-    count, append, space = sql.count, pieces.append, _JS_SPACE
+    count, append, space = sql.count, pieces.append, JS_SPACE
     for start, stop in _spans(sql):
         raw = sql[start:stop].rstrip(";")
         left = raw.lstrip(space)
@@ -144,40 +146,14 @@ def line_of(sql: str, offset: int) -> int:
     return sql.count("\n", 0, max(offset, 0)) + 1
 
 
-# JavaScript's String.prototype.trim, which the CLI applies to each piece: not Python's
-# str.strip(), which also strips U+0085 and U+001C-U+001F, pieces the CLI keeps.
-_JS_SPACE = (
-    "\t\n\v\f\r \xa0\u1680"
-    + "".join(map(chr, range(0x2000, 0x200B)))
-    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-
-
-# What Postgres's scanner reads as a blank (\v only since Postgres 16: not counted here).
-_PG_BLANK = " \t\n\r\f"
-_TRIMMED_NOT_BLANK = re.compile("[" + "".join(c for c in _JS_SPACE if c not in _PG_BLANK) + "]")
-
-
 def as_sent(sql: str) -> str:
-    """The file as the server reads the CLI's pieces. The CLI trims JavaScript's blanks off
-    each piece and sends what is left; some of them (U+00A0 from a web page, U+2028, U+3000,
-    a BOM inside the file, VT) Postgres reads as part of a word. Where they stand around a
-    piece they are spaces here, so a file `supabase db push` applies is not refused, and a
-    statement runs as the CLI runs it. The same length: lines and offsets are the file's.
-    Left as it is if the change would move a cut (a `$$` right after one: the CLI's word)."""
-    if (sql.isascii() and "\x0b" not in sql) or _TRIMMED_NOT_BLANK.search(sql) is None:
-        return sql  # (VT, the one such character in ASCII)
-    spans = _spans(sql)
-    chars = list(sql)
-    for start, stop in spans:
-        raw = sql[start:stop].rstrip(";")
-        left = raw.lstrip(_JS_SPACE)
-        lead, trail = len(raw) - len(left), len(left) - len(left.rstrip(_JS_SPACE))
-        for at in (*range(start, start + lead), *range(start + len(raw) - trail, start + len(raw))):
-            if chars[at] not in _PG_BLANK:
-                chars[at] = " "
-    sent = "".join(chars)
-    return sent if _spans(sent) == spans else sql
+    """The file as the server reads the CLI's pieces: clisplit.as_sent (its patterns are
+    compiled only for a file that may need it)."""
+    if sql.isascii() and "\x0b" not in sql:  # (VT: the one such character in ASCII)
+        return sql
+    from supamigrate.sql.clisplit import as_sent as sent
+
+    return sent(sql)
 
 
 def _spans(sql: str) -> list[tuple[int, int]]:
