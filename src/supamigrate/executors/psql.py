@@ -10,6 +10,7 @@ and the password through an in-memory pgpass (pgpass.py), never argv or disk.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -180,7 +181,6 @@ class PsqlExecutor(BaseExecutor):
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
-                text=True,
                 pass_fds=fds,
                 preexec_fn=die_with_parent,
             )
@@ -192,14 +192,17 @@ class PsqlExecutor(BaseExecutor):
         return results
 
     def _follow(
-        self, process: subprocess.Popen[str], script: str, spans: list[_Span], on_result: OnResult
+        self, process: subprocess.Popen[bytes], script: str, spans: list[_Span], on_result: OnResult
     ) -> list[Result]:
-        """Feed the script, turn psql's stderr markers into results as they come."""
+        """Feed the script, turn psql's stderr markers into results as they come. Lines end
+        at "\n" only: a CR the server sent inside a message stays in it (and is shown as
+        `\r`, as the psycopg2 path shows it), not a line break that changes its text."""
         assert process.stdin is not None and process.stderr is not None
-        process.stdin.write(script)
+        process.stdin.write(script.encode("utf-8"))
         process.stdin.close()
         state = _Follow()
-        for raw in process.stderr:
+        stderr = io.TextIOWrapper(process.stderr, encoding="utf-8", errors="replace", newline="\n")
+        for raw in stderr:
             self._read_line(raw.rstrip("\n"), state, spans, on_result)
         code = process.wait()
         if code != 0 and 0 <= state.current < len(spans) and len(state.results) == state.current:
@@ -347,11 +350,11 @@ def _failure(lines: list[str], span: _Span) -> Failure:
     at = max((i for i, line in enumerate(lines) if _ERROR.match(line)), default=None)
     if at is None:
         return _lost(lines)
-    match, after = _ERROR.match(lines[at]), lines[at + 1 :]
+    match = _ERROR.match(lines[at])
     assert match is not None
-    detail = next((x.split(":", 1)[1].strip() for x in after if x.startswith("DETAIL:")), "")
-    hint = next((x.split(":", 1)[1].strip() for x in after if x.startswith("HINT:")), "")
-    state, message = match.group("state"), match.group("msg")
+    fields = fx.psql_fields(match.group("msg"), lines[at + 1 :])
+    detail, hint = fields.get("DETAIL", ""), fields.get("HINT", "")
+    state, message = match.group("state"), fields["MESSAGE"]
     if is_other_text(message):  # the in-lock re-check: another text under this version
         return Failure(state, other_text_message(span.envelope.migration.version))
     script_line = int(match.group("line"))  # psql reports the line where the statement ended
