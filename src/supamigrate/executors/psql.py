@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from supamigrate.connect.db import describe_connect_error
+from supamigrate.connect.dburl import DbTarget
 from supamigrate.connect.masking import mask
 from supamigrate.connect.pgpass import password_env
 from supamigrate.errors import DatabaseUnavailable
@@ -177,7 +178,7 @@ class PsqlExecutor(BaseExecutor):
         with password_env(self.settings.target) as (extra_env, fds):
             process = subprocess.Popen(
                 [self.psql, "-X", "-f", "-"],
-                env={**_base_env(), **self.env, **extra_env},
+                env={**_base_env(self.settings.target), **self.env, **extra_env},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -270,7 +271,7 @@ class PsqlExecutor(BaseExecutor):
         with password_env(self.settings.target) as (extra_env, fds):
             return subprocess.run(
                 [self.psql, *args],
-                env={**_base_env(), **self.env, **extra_env},
+                env={**_base_env(self.settings.target), **self.env, **extra_env},
                 capture_output=True,
                 text=True,
                 input=script,
@@ -341,8 +342,13 @@ def _recheck(envelope: Envelope) -> str:
     )
 
 
-def _base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+def _base_env(target: DbTarget) -> dict[str, str]:
+    """The environment psql starts from: the user's PG* settings reach it as they reach the
+    psycopg2 path's libpq (PGSSLMODE=require, PGSSLROOTCERT, PGOPTIONS, ... are never
+    dropped); where to connect is then set from the target over them. A password of the
+    target's travels in the pgpass, which an inherited PGPASSWORD would override."""
+    ours = ("PGPASSWORD", "PGPASSFILE") if target.password is not None else ()
+    return {k: v for k, v in os.environ.items() if k not in ours}
 
 
 def _failure(lines: list[str], span: _Span) -> Failure:
