@@ -130,7 +130,9 @@ class _Pushed:
 
 class SupabaseCliExecutor(BaseExecutor):
     name: ClassVar[str] = "supabase"
-    capabilities: ClassVar[Capabilities] = Capabilities(rehearse=False, rerun=False)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        rehearse=False, rerun=False, goes_past_failure=False
+    )
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
