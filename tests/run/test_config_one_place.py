@@ -138,3 +138,28 @@ def test_supamigrate_db_url_never_sends_the_run_to_another_database(
         with session(target) as conn, conn.cursor() as cur:
             cur.execute("select to_regclass('public.t'), to_regnamespace('supabase_migrations')")
             assert cur.fetchone() == (None, None)
+
+
+def test_pghostaddr_never_sends_the_run_elsewhere_than_the_banner_says(project: Project) -> None:
+    """libpq connects to PGHOSTADDR whatever host the URL names: the run said one database
+    and applied to another. It is refused before anything connects; named in the URL as
+    hostaddr= it is the URL's own and is used."""
+    project.write("001_t.sql", "create table public.t (id int);\n")
+    elsewhere = DbTarget(
+        "db.example.invalid",
+        project.target.port,
+        project.target.user,
+        project.target.database,
+        project.target.password,
+    )
+    project.env["PGHOSTADDR"] = project.target.host
+    for method in ("psycopg2", "psql"):
+        done = project.invoke("migrate", "--skip-confirm", "--method", method, url=elsewhere.url())
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "PGHOSTADDR" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        with session(project.target) as conn, conn.cursor() as cur:
+            cur.execute("select to_regclass('public.t'), to_regnamespace('supabase_migrations')")
+            assert cur.fetchone() == (None, None)
+    named = f"{elsewhere.url()}?hostaddr={project.target.host}"
+    done = project.invoke("migrate", "--skip-confirm", url=named)
+    assert done.returncode == 0, done.stdout + done.stderr

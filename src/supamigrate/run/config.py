@@ -7,7 +7,6 @@ pyproject.toml; built-in defaults (the database URL defaults to the local one th
 
 from __future__ import annotations
 
-import difflib
 import io
 import os
 import re
@@ -26,6 +25,7 @@ from supamigrate.errors import ConfigError, UsageError
 from supamigrate.executors.registry import METHOD_NAMES, check_order
 from supamigrate.project import targets
 from supamigrate.project.sources import read_config_file
+from supamigrate.run.config_checks import check_no_hostaddr, check_our_names
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - tomli kept for older interpreters
     import tomllib
@@ -92,7 +92,7 @@ def load_config(
     environment's, and only its own password_env fills in a URL without a password."""
     env = dict(os.environ if environ is None else environ)
     layers = _env_layers(root, env)
-    _check_our_names(layers)
+    check_our_names(layers, ENV_NAMES)
     pyproject = _read_pyproject(root / "pyproject.toml")
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -115,9 +115,11 @@ def load_config(
         )
         register_secret(chosen.password)
         values["db_url"], sources["db_url"], password = chosen.url, chosen.source, chosen.password
+    parsed = parse_db_url(str(values["db_url"]), source=sources["db_url"], password=password)
+    check_no_hostaddr(env, parsed)
     return Config(
         root=root,
-        target=parse_db_url(str(values["db_url"]), source=sources["db_url"], password=password),
+        target=parsed,
         migrations_dir=_migrations_dir(root, str(values["migrations_dir"]), sources),
         supabase_dir=_supabase_dir(root, str(values["supabase_dir"]), sources),
         version_base=_check_version_base(str(values["version_base"])),
@@ -129,41 +131,6 @@ def load_config(
         supabase_env=passthrough,
         sources=sources,
     )
-
-
-# Our variables that are not settings: read where they act (edge.py, project/sources.py) or by
-# the test suite and benchmarks.
-_OTHER_NAMES = frozenset(
-    {
-        "SUPAMIGRATE_DEBUG",
-        "SUPAMIGRATE_PIPE_WAIT",
-        "SUPAMIGRATE_LONG",
-        "SUPAMIGRATE_TEST_PG",
-        "SUPAMIGRATE_DIFF_EXAMPLES",
-    }
-)
-
-
-def _check_our_names(layers: list[tuple[str, Mapping[str, str | None]]]) -> None:
-    """A SUPAMIGRATE_ name that is none of ours is a typo, never skipped: a misspelt
-    SUPAMIGRATE_LOCK_TIMEOUT would run without the limit asked for, and SUPAMIGRATE_DB_URL
-    (the database URL is DATABASE_URL) would send the run to another database."""
-    settings = sorted(n for names in ENV_NAMES.values() for n in names if "SUPAMIGRATE_" in n)
-    known = {name for names in ENV_NAMES.values() for name in names} | _OTHER_NAMES
-    for layer_name, layer in layers:
-        for name in sorted(layer):
-            if not name.upper().startswith("SUPAMIGRATE_") or name in known:
-                continue
-            if name.upper() in ("SUPAMIGRATE_DB_URL", "SUPAMIGRATE_DATABASE_URL"):
-                advice = "the database URL is read from DATABASE_URL (then SUPABASE_DB_URL)."
-            else:
-                public = [*settings, "SUPAMIGRATE_DEBUG", "SUPAMIGRATE_PIPE_WAIT"]
-                near = difflib.get_close_matches(name.upper(), public, n=1, cutoff=0.6)
-                advice = f"did you mean {near[0]}?" if near else f"they are {few(settings)}."
-            raise ConfigError(
-                f"{one_line(name)[:60]} ({layer_name}) is not a supamigrate setting: {advice} "
-                "Rename or remove it; nothing was done."
-            )
 
 
 def _env_layers(root: Path, env: Mapping[str, str]) -> list[tuple[str, Mapping[str, str | None]]]:
