@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.project import Project
 
+CLI = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "supabase"
 RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
 PROGRESS = re.compile(r"^\[\d+/\d+\] ")
 
@@ -88,3 +91,41 @@ def test_an_errors_pointer_is_not_part_of_its_message(project: Project) -> None:
         run = project.invoke("migrate", "--skip-confirm", "--method", method, "--json")
         messages[method] = json.loads(run.stdout)["results"][-1]["error"]["message"]
     assert messages["psql"] == messages["psycopg2"] == 'column "no_such_column" does not exist'
+
+
+_LINES = st.lists(
+    st.text(alphabet="abcxyz ().:[]/0123456789", min_size=1, max_size=12)
+    .map(str.strip)
+    .filter(bool),
+    min_size=1,
+    max_size=4,
+).map("\n".join)
+
+
+@settings(
+    max_examples=4,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(message=_LINES, detail=_LINES)
+def test_the_cli_method_reports_an_error_of_several_lines_whole(
+    project: Project, message: str, detail: str
+) -> None:
+    """Through `supabase db push` too: the CLI prints the message's lines, then the detail's;
+    --json used to carry `?????` and "see its output above", which --json never shows."""
+    if not CLI.exists():
+        pytest.skip("run `npm ci` for the Supabase CLI")
+    temp = project.root / "supabase" / ".temp"
+    temp.mkdir(parents=True, exist_ok=True)
+    (temp / "project-ref").write_text("abcdefghijklmnopqrst\n")
+    project.env["SUPABASE_CLI"] = str(CLI)
+    project.write(
+        "001_raises.sql",
+        f"do $$ begin raise exception using message = {_literal(message)}, "
+        f"detail = {_literal(detail)}; end $$;\n",
+    )
+    run = project.invoke("migrate", "--skip-confirm", "--method", "supabase", "--json")
+    assert run.returncode == 1, run.stdout + run.stderr
+    error = json.loads(run.stdout)["results"][-1]["error"]
+    assert (error["sqlstate"], error["message"], error["detail"]) == ("P0001", message, detail)
