@@ -83,3 +83,19 @@ def test_psql_and_psycopg2_read_the_same_libpq_environment(
     assert by_psql == by_psycopg2, env
     if sslmode == "require":  # the test server has no TLS: refused, nothing applied
         assert by_psql == (1, None)
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed")
+def test_a_setting_this_psql_does_not_know_is_refused_from_the_environment_too(
+    tmp_path: Path, make_db: Any
+) -> None:
+    """PGREQUIREAUTH=password (libpq 16+) stops psycopg2 on a SCRAM server; a psql 15 would
+    ignore the variable and connect: it is refused, as the URL's require_auth= is."""
+    import subprocess
+
+    version = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout
+    env = {"PGREQUIREAUTH": "password"}
+    code, row = _run(tmp_path, make_db, "psql", env, with_password=True)
+    assert row is None  # nothing applied either way
+    assert code == (2 if int(version.split()[2].split(".")[0]) < 16 else 1)
+    assert _run(tmp_path, make_db, "psycopg2", env, with_password=True) == (1, None)

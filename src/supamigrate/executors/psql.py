@@ -32,6 +32,7 @@ from supamigrate.executors import failures as fx
 from supamigrate.executors.base import BaseExecutor, Capabilities, OnResult, Settings
 from supamigrate.executors.boundary_guard import guarded
 from supamigrate.executors.envelope import Envelope, Limits, is_state_error, state_problem, wrap
+from supamigrate.executors.psql_settings import refuse_unknown_settings
 from supamigrate.executors.results import Failure, Outcome, Result
 from supamigrate.history.table import (
     ADVISORY_LOCK_KEY,
@@ -58,37 +59,6 @@ _MARK = re.compile(
 )
 # psql's own words when it could not connect (libpq's), before any SQL ran
 _NO_CONNECTION = re.compile(r"^psql: error: (connection to server|could not translate host)", re.M)
-# URL settings an older libpq ignores in its environment: psql would connect without them.
-_SINCE = {
-    "require_auth": 16,
-    "sslcertmode": 16,
-    "load_balance_hosts": 16,
-    "gssdelegation": 16,
-    "sslnegotiation": 17,
-}
-
-
-def _refuse_unknown_settings(psql: str, params: tuple[tuple[str, str], ...]) -> None:
-    """A security or routing setting this psql's libpq would drop: refuse, never connect
-    without it (psycopg2 brings its own libpq and honours it)."""
-    needed = {key: _SINCE[key] for key, _ in params if key in _SINCE}
-    if not needed:
-        return
-    from supamigrate.errors import ConfigError
-
-    version = subprocess.run(
-        [psql, "--version"], capture_output=True, text=True, check=False, timeout=10
-    ).stdout
-    major = int(found[1]) if (found := re.search(r"(\d+)(?:\.\d+)?", version)) else 0
-    missing = sorted(key for key, since in needed.items() if major < since)
-    if missing:
-        raise ConfigError(
-            f"psql {major or '?'} does not know {', '.join(missing)} (libpq "
-            f"{max(needed[key] for key in missing)}+) and would connect without it: use "
-            "--method psycopg2, or a newer psql."
-        )
-
-
 _NO_TABLE = re.compile(r"ERROR:\s+(?:42P01|3F000):")
 _ERROR = re.compile(r"^psql:<stdin>:(?P<line>\d+): ERROR:\s+(?P<state>[0-9A-Z]{5}): (?P<msg>.*)$")
 _FATAL = re.compile(r"FATAL:\s+(?P<state>[0-9A-Z]{5}):\s+(?P<msg>.*)")
@@ -132,7 +102,7 @@ class PsqlExecutor(BaseExecutor):
                 "psql is not on PATH: install postgresql-client, or use another --method."
             )
         self.psql = found
-        _refuse_unknown_settings(found, settings.target.params)
+        refuse_unknown_settings(found, settings.target.params)
         self.limits = Limits(settings.lock_timeout, settings.statement_timeout)
         libpq = settings.target.libpq_env(settings.connect_timeout)
         self.env = {k: v for k, v in libpq.items() if k != "PGPASSWORD"}
