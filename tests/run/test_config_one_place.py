@@ -163,3 +163,31 @@ def test_pghostaddr_never_sends_the_run_elsewhere_than_the_banner_says(project: 
     named = f"{elsewhere.url()}?hostaddr={project.target.host}"
     done = project.invoke("migrate", "--skip-confirm", url=named)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_connection_service_is_refused(project: Project, tmp_path: Path) -> None:
+    """A service file can name a hostaddr: PGSERVICE (or service= in the URL) sent the run to
+    127.0.0.1 while the banner named db.example.invalid. Refused before anything connects."""
+    services = tmp_path / "pg_service.conf"
+    services.write_text(f"[elsewhere]\nhostaddr={project.target.host}\n")
+    project.write("001_t.sql", "create table public.t (id int);\n")
+    elsewhere = DbTarget(
+        "db.example.invalid",
+        project.target.port,
+        project.target.user,
+        project.target.database,
+        project.target.password,
+    )
+    project.env["PGSERVICEFILE"] = str(services)
+    for url, env in [
+        (elsewhere.url(), {"PGSERVICE": "elsewhere"}),
+        (f"{elsewhere.url()}?service=elsewhere", {}),
+    ]:
+        project.env.update(env)
+        done = project.invoke("migrate", "--skip-confirm", url=url)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "service" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        project.env.pop("PGSERVICE", None)
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('public.t'), to_regnamespace('supabase_migrations')")
+        assert cur.fetchone() == (None, None)

@@ -13,13 +13,24 @@ from supamigrate.errors import ConfigError
 
 def check_no_hostaddr(env: Mapping[str, str], target: DbTarget) -> None:
     """libpq (psycopg2, psql, the CLI's driver) connects to PGHOSTADDR when the URL names no
-    hostaddr, whatever host the URL names: the banner would say one database while every
-    method applied to another. Refused, never followed silently."""
-    if env.get("PGHOSTADDR", "").strip() and not any(k == "hostaddr" for k, _ in target.params):
+    hostaddr, whatever host the URL names, and a connection service (PGSERVICE, or the URL's
+    service=) may name a hostaddr too: the banner would say one database while every method
+    applied to another. Refused, never followed silently."""
+    keys = {key for key, _ in target.params}
+    host = one_line(target.host)[:80]
+    if env.get("PGHOSTADDR", "").strip() and "hostaddr" not in keys:
         raise ConfigError(
             f"PGHOSTADDR is set in the environment: libpq would connect to that address "
-            f"instead of {one_line(target.host)[:80]}, the host the database URL names. Unset "
-            "it, or put hostaddr= in the URL; nothing was done."
+            f"instead of {host}, the host the database URL names. Unset it, or put hostaddr= "
+            "in the URL; nothing was done."
+        )
+    if env.get("PGSERVICE", "").strip() or "service" in keys:
+        where = "the database URL's service=" if "service" in keys else "PGSERVICE"
+        raise ConfigError(
+            f"{where} names a connection service, whose file can send the connection to another "
+            f"address than {host}, the host the URL names: write its settings in the URL "
+            f"({'remove the parameter' if 'service' in keys else 'unset PGSERVICE'}); nothing "
+            "was done."
         )
 
 
