@@ -242,6 +242,7 @@ def parse_db_url(
             register_secret(value)
     _check_params(text, source, [key for key, _ in params], dict(params))
     query_password = dict(params).get("password")
+    _check_no_second_place(source, [key for key, _ in params], url_password is not None)
     params = tuple((k, v) for k, v in params if k != "password")
     resolved = unquote(url_password) if url_password is not None else query_password or password
     register_secret(resolved)
@@ -262,6 +263,33 @@ def _at_after_the_host(url: str) -> bool:
         return False
     authority, after = rest[: end.start()], rest[end.start() :]
     return "@" in after and ":" in authority.rpartition("@")[0]
+
+
+# Where to connect is read from one place, the URL's own parts. libpq lets a query parameter
+# override them (`/app?dbname=other` connects to `other`, `?host=/socket` to a socket), but the
+# banner, the history read and every method follow the URL's parts: a parameter there would be
+# skipped by some methods and obeyed by others (the CLI), so it is refused, never dropped.
+_AUTHORITY_PARAMS = {
+    "host": "the host after '@'",
+    "port": "the port after the host",
+    "dbname": "the path (/DATABASE)",
+    "user": "the user before '@'",
+}
+
+
+def _check_no_second_place(source: str, keys: list[str], url_password: bool) -> None:
+    for key in keys:
+        if key in _AUTHORITY_PARAMS:
+            raise ConfigError(
+                f"{source} has a {key}= parameter: write it in the URL itself, as "
+                f"{_AUTHORITY_PARAMS[key]} ({EXPECTED}), and remove the parameter; supamigrate "
+                "reads where to connect from one place only."
+            )
+    if url_password and "password" in keys:
+        raise ConfigError(
+            f"{source} has a password before the host and a password= parameter (neither "
+            "shown): keep one of them."
+        )
 
 
 def _check_params(url: str, source: str, keys: list[str], values: dict[str, str]) -> None:

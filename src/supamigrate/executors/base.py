@@ -26,6 +26,9 @@ class Capabilities(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at impor
     rehearse: bool = False  # run pending files in one transaction that is rolled back
     rerun: bool = True  # re-run an applied migration (--migration)
     no_transaction: bool = True  # apply `-- supamigrate:no-transaction` files
+    # go on after a failed migration with the ones after it (--continue-on-error): not where
+    # every call applies all pending files in order (the CLI's push runs the failed one again)
+    goes_past_failure: bool = True
 
 
 @dataclass(frozen=True)

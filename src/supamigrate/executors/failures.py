@@ -108,8 +108,14 @@ def position(error: Any) -> int | None:
 
 
 def primary_message(error: Any) -> str:
+    """The server's primary message, whole: a RAISE EXCEPTION of several lines is reported
+    with all of them (output.shown prefixes each later line; JSON escapes them), never cut
+    to its first line. Without the field (a driver-side error), the first line of its text."""
     diag = getattr(error, "diag", None)
-    text = getattr(diag, "message_primary", None) or str(error).strip()
+    primary = getattr(diag, "message_primary", None)
+    if primary:
+        return str(primary).rstrip()
+    text = str(error).strip()
     return text.splitlines()[0] if text else "unknown error"
 
 
@@ -200,3 +206,32 @@ def shown(notices: list[str]) -> tuple[str, ...]:
         for n in notices
         if "there is no transaction in progress" not in n  # our own ROLLBACK's echo
     )
+
+
+_FIELD = re.compile(r"^(?P<label>DETAIL|HINT|QUERY|CONTEXT|LOCATION|STATEMENT):  (?P<text>.*)$")
+
+
+_POINTER = re.compile(r"^LINE \d+: ")
+
+
+def psql_fields(first: str, after: list[str]) -> dict[str, str]:
+    """The error's message, detail and hint, each with every line psql printed of it: a
+    RAISE of several lines is reported whole, as the psycopg2 path reports it, not its first
+    line (a later line that itself starts `DETAIL:  ` cannot be told apart: psql prints the
+    fields as text)."""
+    fields: dict[str, list[str]] = {"MESSAGE": [first]}
+    current = fields["MESSAGE"]
+    for line in after:
+        if line.startswith("psql:"):
+            break
+        if _POINTER.match(line):  # `LINE 3: ...` and its caret: where, not what
+            current = []
+            continue
+        field = _FIELD.match(line)
+        if field is None:
+            current.append(line)
+        elif field.group("label") in fields:
+            break  # a second DETAIL: not this error's any more
+        else:
+            current = fields[field.group("label")] = [field.group("text")]
+    return {label: "\n".join(text).strip() for label, text in fields.items()}

@@ -8,7 +8,6 @@ second time stops at the re-check ("supamigrate: already applied") and changes n
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -16,11 +15,8 @@ from supamigrate.executors.base import BaseExecutor, Capabilities, OnResult, Set
 from supamigrate.executors.boundary_guard import guarded
 from supamigrate.executors.envelope import Limits, wrap
 from supamigrate.executors.results import Result
-from supamigrate.history.table import HistoryRow
+from supamigrate.history.table import DISPLAY_ESCAPED, HistoryRow
 from supamigrate.project.files import MigrationFile
-
-# Characters str.splitlines breaks at besides \n (the block is printed line by line).
-_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 class ManualExecutor(BaseExecutor):
@@ -87,11 +83,12 @@ class ManualExecutor(BaseExecutor):
                     f"-- {migration.label} runs OUTSIDE a transaction: if your editor sends the "
                     "block as one query, run its statements one at a time."
                 )
-            if _BREAKS.search(migration.sql):  # the history row keeps them (escaped); the
-                lines.append(  # file's own text may not survive a print and a paste
-                    f"-- {migration.label} has CR or other characters a terminal shows as line "
-                    "breaks (U+2028, U+0085, VT, FF, ...): printed and pasted, its text would "
-                    "change; apply it with psql or psycopg2 (`--method psql`)."
+            if DISPLAY_ESCAPED.search(migration.sql):  # the history row keeps them (as E''
+                lines.append(  # escapes); the file's own text is shown escaped, not as it is
+                    f"-- {migration.label} has CR, ESC or other characters a terminal shows as "
+                    "line breaks or escapes (U+2028, U+0085, VT, FF, bidi controls, ...): printed "
+                    "and pasted, its text would change; apply it with psql or psycopg2 "
+                    "(`--method psql`)."
                 )
             lines.extend(self.block(migration).splitlines())
         lines.append("3. Check: `invoke status`, or paste the SQL from `invoke verify --sql`.")

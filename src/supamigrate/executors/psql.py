@@ -10,6 +10,7 @@ and the password through an in-memory pgpass (pgpass.py), never argv or disk.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from supamigrate.connect.db import describe_connect_error
+from supamigrate.connect.dburl import DbTarget
 from supamigrate.connect.masking import mask
 from supamigrate.connect.pgpass import password_env
 from supamigrate.errors import DatabaseUnavailable
@@ -30,6 +32,7 @@ from supamigrate.executors import failures as fx
 from supamigrate.executors.base import BaseExecutor, Capabilities, OnResult, Settings
 from supamigrate.executors.boundary_guard import guarded
 from supamigrate.executors.envelope import Envelope, Limits, is_state_error, state_problem, wrap
+from supamigrate.executors.psql_settings import refuse_unknown_settings
 from supamigrate.executors.results import Failure, Outcome, Result
 from supamigrate.history.table import (
     ADVISORY_LOCK_KEY,
@@ -56,37 +59,6 @@ _MARK = re.compile(
 )
 # psql's own words when it could not connect (libpq's), before any SQL ran
 _NO_CONNECTION = re.compile(r"^psql: error: (connection to server|could not translate host)", re.M)
-# URL settings an older libpq ignores in its environment: psql would connect without them.
-_SINCE = {
-    "require_auth": 16,
-    "sslcertmode": 16,
-    "load_balance_hosts": 16,
-    "gssdelegation": 16,
-    "sslnegotiation": 17,
-}
-
-
-def _refuse_unknown_settings(psql: str, params: tuple[tuple[str, str], ...]) -> None:
-    """A security or routing setting this psql's libpq would drop: refuse, never connect
-    without it (psycopg2 brings its own libpq and honours it)."""
-    needed = {key: _SINCE[key] for key, _ in params if key in _SINCE}
-    if not needed:
-        return
-    from supamigrate.errors import ConfigError
-
-    version = subprocess.run(
-        [psql, "--version"], capture_output=True, text=True, check=False, timeout=10
-    ).stdout
-    major = int(found[1]) if (found := re.search(r"(\d+)(?:\.\d+)?", version)) else 0
-    missing = sorted(key for key, since in needed.items() if major < since)
-    if missing:
-        raise ConfigError(
-            f"psql {major or '?'} does not know {', '.join(missing)} (libpq "
-            f"{max(needed[key] for key in missing)}+) and would connect without it: use "
-            "--method psycopg2, or a newer psql."
-        )
-
-
 _NO_TABLE = re.compile(r"ERROR:\s+(?:42P01|3F000):")
 _ERROR = re.compile(r"^psql:<stdin>:(?P<line>\d+): ERROR:\s+(?P<state>[0-9A-Z]{5}): (?P<msg>.*)$")
 _FATAL = re.compile(r"FATAL:\s+(?P<state>[0-9A-Z]{5}):\s+(?P<msg>.*)")
@@ -130,7 +102,7 @@ class PsqlExecutor(BaseExecutor):
                 "psql is not on PATH: install postgresql-client, or use another --method."
             )
         self.psql = found
-        _refuse_unknown_settings(found, settings.target.params)
+        refuse_unknown_settings(found, settings.target.params)
         self.limits = Limits(settings.lock_timeout, settings.statement_timeout)
         libpq = settings.target.libpq_env(settings.connect_timeout)
         self.env = {k: v for k, v in libpq.items() if k != "PGPASSWORD"}
@@ -176,11 +148,10 @@ class PsqlExecutor(BaseExecutor):
         with password_env(self.settings.target) as (extra_env, fds):
             process = subprocess.Popen(
                 [self.psql, "-X", "-f", "-"],
-                env={**_base_env(), **self.env, **extra_env},
+                env={**_base_env(self.settings.target), **self.env, **extra_env},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
-                text=True,
                 pass_fds=fds,
                 preexec_fn=die_with_parent,
             )
@@ -192,14 +163,17 @@ class PsqlExecutor(BaseExecutor):
         return results
 
     def _follow(
-        self, process: subprocess.Popen[str], script: str, spans: list[_Span], on_result: OnResult
+        self, process: subprocess.Popen[bytes], script: str, spans: list[_Span], on_result: OnResult
     ) -> list[Result]:
-        """Feed the script, turn psql's stderr markers into results as they come."""
+        """Feed the script, turn psql's stderr markers into results as they come. Lines end
+        at "\n" only: a CR the server sent inside a message stays in it (and is shown as
+        `\r`, as the psycopg2 path shows it), not a line break that changes its text."""
         assert process.stdin is not None and process.stderr is not None
-        process.stdin.write(script)
+        process.stdin.write(script.encode("utf-8"))
         process.stdin.close()
         state = _Follow()
-        for raw in process.stderr:
+        stderr = io.TextIOWrapper(process.stderr, encoding="utf-8", errors="replace", newline="\n")
+        for raw in stderr:
             self._read_line(raw.rstrip("\n"), state, spans, on_result)
         code = process.wait()
         if code != 0 and 0 <= state.current < len(spans) and len(state.results) == state.current:
@@ -267,7 +241,7 @@ class PsqlExecutor(BaseExecutor):
         with password_env(self.settings.target) as (extra_env, fds):
             return subprocess.run(
                 [self.psql, *args],
-                env={**_base_env(), **self.env, **extra_env},
+                env={**_base_env(self.settings.target), **self.env, **extra_env},
                 capture_output=True,
                 text=True,
                 input=script,
@@ -338,8 +312,13 @@ def _recheck(envelope: Envelope) -> str:
     )
 
 
-def _base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+def _base_env(target: DbTarget) -> dict[str, str]:
+    """The environment psql starts from: the user's PG* settings reach it as they reach the
+    psycopg2 path's libpq (PGSSLMODE=require, PGSSLROOTCERT, PGOPTIONS, ... are never
+    dropped); where to connect is then set from the target over them. A password of the
+    target's travels in the pgpass, which an inherited PGPASSWORD would override."""
+    ours = ("PGPASSWORD", "PGPASSFILE") if target.password is not None else ()
+    return {k: v for k, v in os.environ.items() if k not in ours}
 
 
 def _failure(lines: list[str], span: _Span) -> Failure:
@@ -347,11 +326,11 @@ def _failure(lines: list[str], span: _Span) -> Failure:
     at = max((i for i, line in enumerate(lines) if _ERROR.match(line)), default=None)
     if at is None:
         return _lost(lines)
-    match, after = _ERROR.match(lines[at]), lines[at + 1 :]
+    match = _ERROR.match(lines[at])
     assert match is not None
-    detail = next((x.split(":", 1)[1].strip() for x in after if x.startswith("DETAIL:")), "")
-    hint = next((x.split(":", 1)[1].strip() for x in after if x.startswith("HINT:")), "")
-    state, message = match.group("state"), match.group("msg")
+    fields = fx.psql_fields(match.group("msg"), lines[at + 1 :])
+    detail, hint = fields.get("DETAIL", ""), fields.get("HINT", "")
+    state, message = match.group("state"), fields["MESSAGE"]
     if is_other_text(message):  # the in-lock re-check: another text under this version
         return Failure(state, other_text_message(span.envelope.migration.version))
     script_line = int(match.group("line"))  # psql reports the line where the statement ended

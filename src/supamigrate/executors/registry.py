@@ -53,6 +53,7 @@ class Needs(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import
     rehearse: bool = False
     rerun: bool = False
     applies: bool = False  # migrate (also --dry: it shows the method a real run would use)
+    go_on: bool = False  # --continue-on-error
 
     def missing(self, method: type[Executor]) -> str | None:
         caps = method.capabilities
@@ -60,6 +61,11 @@ class Needs(NamedTuple):  # not a frozen dataclass: ~0.7 ms less at import
             return "cannot rehearse (--rehearse)"
         if self.rerun and not caps.rerun:
             return "cannot re-run one migration (--migration)"
+        if self.go_on and not caps.goes_past_failure:
+            return (
+                "cannot go on past a failed migration (--continue-on-error): each push applies "
+                "every pending file in order, the failed one first"
+            )
         return None
 
 

@@ -71,6 +71,10 @@ def version_note(found: str, cli: Path) -> list[str]:
 
 _APPLYING = re.compile(r"^Applying migration (?P<version>\d+)_\S*\.sql\.\.\.$")
 _ERROR = re.compile(r"^ERROR: (?P<message>.*) \(SQLSTATE (?P<state>[0-9A-Z]{5})\)$")
+# The CLI prints a message of several lines as it is: "ERROR: first" ... "last (SQLSTATE x)",
+# then the detail's lines, then "At statement: N" and the statement.
+_ERROR_START = re.compile(r"^ERROR: (?P<message>.*)$")
+_ERROR_END = re.compile(r"^(?P<message>.*) \(SQLSTATE (?P<state>[0-9A-Z]{5})\)$")
 NO_NOTICES = (
     "Notices: `supabase db push` does not show the migrations' notices (RAISE NOTICE, "
     '"already exists, skipping"); run with --method psycopg2 to see them.'
@@ -87,15 +91,28 @@ class _Pushed:
     ended: float = 0.0
     error: Failure | None = None
     at_statement: bool = False
+    message: list[str] | None = None  # an error message's lines, until its "(SQLSTATE x)"
 
     def read(self, line: str, now: float) -> None:
         applying, error = _APPLYING.match(line), _ERROR.match(line)
-        if applying is not None:
+        if self.message is not None and self.error is None and applying is None:
+            end = _ERROR_END.match(line)  # a message of several lines: all of them
+            if end is None:
+                self.message.append(line)
+                return
+            text = "\n".join([*self.message, end.group("message")])
+            self.error, self.message = Failure(end.group("state"), mask(text)), None
+        elif applying is not None:
             self.began[applying.group("version")] = now
         elif error is not None:
             self.error = Failure(error.group("state"), mask(error.group("message")))
+        elif self.error is None and (start := _ERROR_START.match(line)) is not None:
+            self.message = [start.group("message")]
         elif self.error is not None and line.startswith("At statement:"):
             self.at_statement = True
+        elif self.error is not None and not self.at_statement and not line.startswith("Try "):
+            detail = f"{self.error.detail}\n{line}".strip("\n")  # its DETAIL, as printed
+            self.error = self.error._replace(detail=mask(detail))
         elif self.at_statement and self.error is not None and not line.startswith("Try "):
             statement = f"{self.error.statement}\n{line}".strip("\n")
             self.error = self.error._replace(statement=mask(statement), located_by="supabase")
@@ -130,7 +147,9 @@ class _Pushed:
 
 class SupabaseCliExecutor(BaseExecutor):
     name: ClassVar[str] = "supabase"
-    capabilities: ClassVar[Capabilities] = Capabilities(rehearse=False, rerun=False)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        rehearse=False, rerun=False, goes_past_failure=False
+    )
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

@@ -212,33 +212,32 @@ def delete_sql(version: str) -> str:
 
 
 # Characters a line-by-line copy of our SQL can lose or change (str.splitlines breaks at each;
-# a terminal or an editor may fold CRLF): written as escapes, the value survives being printed
-# and pasted (--method manual), so the history row keeps a CRLF file's text as the CLI's does.
-_BREAKS = {
-    "\r": "\\r",
-    "\x0b": "\\x0b",
-    "\x0c": "\\f",
-    "\x1c": "\\x1c",
-    "\x1d": "\\x1d",
-    "\x1e": "\\x1e",
-    "\x85": "\\u0085",
-    "\u2028": "\\u2028",
-    "\u2029": "\\u2029",
-}
-_BREAK = re.compile("[" + "".join(_BREAKS) + "]")
+# a terminal or an editor may fold CRLF), and every other one the terminal output escapes
+# visibly (output._CONTROL but the line break: ESC, BEL, C1, bidi controls, ...): written as
+# escapes, the value survives being printed and pasted (--method manual), so the history row
+# keeps the file's text as the CLI's does, not the `\e` the terminal was shown.
+DISPLAY_ESCAPED = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_NAMED = {"\r": "\\r", "\x0c": "\\f"}
+
+
+def _escape(char: str) -> str:
+    point = ord(char)
+    return _NAMED.get(char) or (f"\\x{point:02x}" if point < 0x80 else f"\\u{point:04x}")
 
 
 def quote_literal(value: str) -> str:
-    """A standard-conforming SQL string literal (E'' where a backslash or a line-break
-    character other than \\n needs it)."""
+    """A standard-conforming SQL string literal (E'' where a backslash, or a character the
+    terminal shows otherwise than as itself, other than \\n, needs it)."""
     if "\x00" in value:
         raise ValueError("NUL bytes cannot be stored in Postgres text")
     body = value.replace("'", "''")
-    breaks = _BREAK.search(body) is not None
-    if "\\" in body or breaks:
+    shown_otherwise = DISPLAY_ESCAPED.search(body) is not None
+    if "\\" in body or shown_otherwise:
         body = body.replace("\\", "\\\\")
-        if breaks:
-            body = _BREAK.sub(lambda found: _BREAKS[found.group()], body)
+        if shown_otherwise:
+            body = DISPLAY_ESCAPED.sub(lambda found: _escape(found.group()), body)
         return "E'" + body + "'"
     return "'" + body + "'"
 

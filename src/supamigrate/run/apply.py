@@ -84,7 +84,8 @@ def apply_all(
                 signalled = interrupt.requested() is not None
                 stopped = not batch or not failed or not remaining or signalled
                 earlier = any(r.outcome is Outcome.OK for r in results)
-                if stopped or not _go_on(continue_on_error, out, earlier=earlier):
+                can = executor.capabilities.goes_past_failure  # a push runs the failed one again
+                if stopped or not _go_on(continue_on_error and can, out, earlier=earlier, can=can):
                     break
     finally:  # whatever stopped the run, --json carries every result reported so far
         out.notice_hook = None
@@ -115,12 +116,14 @@ def _interrupted(signum: int, results: list[Result], total: int, out: Reporter) 
     raise interrupt.Interrupted(message + " Run `invoke migrate` again to go on.", signum)
 
 
-def _go_on(continue_on_error: bool, out: Reporter, *, earlier: bool) -> bool:
+def _go_on(continue_on_error: bool, out: Reporter, *, earlier: bool, can: bool = True) -> bool:
     if continue_on_error:
         out.say("Continuing with the next migration (--continue-on-error).")
         return True
     # "Earlier migrations are committed" only where some are: advice says what is so.
     out.say(ROLLBACK_GUIDANCE if earlier else ROLLBACK_GUIDANCE.split(". ", 1)[1])
+    if not can:  # this method cannot leave the failed file out: not asked, the rest not run
+        return False
     try:
         return out.ask("Continue with the next migration?", refuse_hint="stopping here.")
     except UsageError:

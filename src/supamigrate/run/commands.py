@@ -63,7 +63,12 @@ class MigrateOptions:
 
     @property
     def needs(self) -> Needs:
-        return Needs(rehearse=self.rehearse, rerun=self.migration is not None, applies=True)
+        return Needs(
+            rehearse=self.rehearse,
+            rerun=self.migration is not None,
+            applies=True,
+            go_on=self.continue_on_error,
+        )
 
 
 def in_ci() -> bool:

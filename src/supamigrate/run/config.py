@@ -25,6 +25,7 @@ from supamigrate.errors import ConfigError, UsageError
 from supamigrate.executors.registry import METHOD_NAMES, check_order
 from supamigrate.project import targets
 from supamigrate.project.sources import read_config_file
+from supamigrate.run.config_checks import check_no_hostaddr, check_our_names
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - tomli kept for older interpreters
     import tomllib
@@ -91,6 +92,7 @@ def load_config(
     environment's, and only its own password_env fills in a URL without a password."""
     env = dict(os.environ if environ is None else environ)
     layers = _env_layers(root, env)
+    check_our_names(layers, ENV_NAMES)
     pyproject = _read_pyproject(root / "pyproject.toml")
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -113,9 +115,11 @@ def load_config(
         )
         register_secret(chosen.password)
         values["db_url"], sources["db_url"], password = chosen.url, chosen.source, chosen.password
+    parsed = parse_db_url(str(values["db_url"]), source=sources["db_url"], password=password)
+    check_no_hostaddr(env, parsed)
     return Config(
         root=root,
-        target=parse_db_url(str(values["db_url"]), source=sources["db_url"], password=password),
+        target=parsed,
         migrations_dir=_migrations_dir(root, str(values["migrations_dir"]), sources),
         supabase_dir=_supabase_dir(root, str(values["supabase_dir"]), sources),
         version_base=_check_version_base(str(values["version_base"])),
