@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 # the read then took the GIL from the file work as its chunks came. 60 ms is a round trip of
 # 15 ms or less, where a history that outgrows the socket's buffer costs a round trip or two.
 NEAR_CONNECT_SECONDS = 0.06
+# Connecting faster than this is surely near: a third of it is the round trip batch.Sizer
+# sizes messages by. Between the two, connecting may be slow only for the CPU it waited for.
+SURE_NEAR_SECONDS = 0.025
 # A named tuple made by tuple.__new__, not its generated Python __new__: ~0.2 us less each,
 # for what is made per migration on every run (10,000 at a time). The fields go in order.
 _tuple = tuple.__new__
@@ -103,6 +106,7 @@ class ConnectAndRead:
     fetched: Fetched | None = None
     seconds: float = 0.0  # the read's time: a round trip and a little server time (batch.Sizer)
     asked: threading.Event = field(default_factory=threading.Event)
+    released: float = 0.0  # when the run asked (perf_counter)
 
     def __call__(self) -> connection:
         started = time.perf_counter()
@@ -115,13 +119,22 @@ class ConnectAndRead:
         if near:
             read_when(self.asked)
         self.fetched = fetch_history(conn, known)
-        # near, a round trip is at most a third of connecting (the read's own time would
-        # count the wait for `asked`)
-        self.seconds = connecting / 3 if near else time.perf_counter() - started
+        done = time.perf_counter()
+        # The round trip for batch.Sizer. Near, the read's own time would count the wait for
+        # `asked`: surely near, a third of connecting; else what the read took once asked
+        # (the answer waited in the socket: a loaded machine's local server is not called far
+        # by a connect that waited for the CPU).
+        if not near:
+            self.seconds = done - started
+        elif connecting < SURE_NEAR_SECONDS:
+            self.seconds = connecting / 3
+        else:
+            self.seconds = max(0.0, done - max(self.released, started))
         return conn
 
     def release(self) -> None:
         """The run wants the history now."""
+        self.released = time.perf_counter()
         self.asked.set()
 
     def take(self) -> Fetched | None:
