@@ -25,6 +25,33 @@ from supamigrate.local.shim import install_shim
 
 TEMPLATE = "supamigrate_template"
 _counter = itertools.count(1)
+# What no Postgres major changes: the CLI's split and parsing, the docs, configuration, the
+# client side of errors, pastes and pipes. `nox` runs the suite once per major, these only
+# under the first (the whole suite would take over 20 minutes); `pytest` alone runs them all.
+ONCE_UNDER = "15"
+SAME_ON_EVERY_MAJOR = (
+    "tests/sql/",
+    "tests/process/",
+    "tests/test_pre_commit.py",
+    "tests/test_docs.py",
+    "tests/test_github.py",
+    "tests/test_usage.py",
+    "tests/run/test_config.py",
+    "tests/run/test_config_one_place.py",
+    "tests/run/test_error_text.py",
+    "tests/executors/test_manual_paste.py",
+    "tests/executors/test_libpq_environment.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    major = os.environ.get("SUPAMIGRATE_TEST_PG", "").strip()
+    if major in ("", ONCE_UNDER):
+        return
+    skip = pytest.mark.skip(reason=f"the same on every Postgres major: run under {ONCE_UNDER}")
+    for item in items:
+        if item.nodeid.startswith(SAME_ON_EVERY_MAJOR):
+            item.add_marker(skip)
 
 
 @dataclass(frozen=True)
