@@ -103,4 +103,5 @@ def bench(session: nox.Session) -> None:
         env={"SQUAWK": str(launcher), "BENCH_REPEATS": "3"},
     )
     session.run("python", "benchmarks/rls_cost.py")
+    session.run("python", "benchmarks/seed_speed.py")
     session.run("python", "benchmarks/report.py")

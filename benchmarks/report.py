@@ -65,6 +65,9 @@ def main() -> None:
             sys.exit(f"{path} is missing: run the benchmarks first (`nox -s bench`).")
         parts.append(path.read_text().rstrip() + "\n")
     parts += lint_section(HERE / "results" / "lint_speed.md")
+    seed = HERE / "results" / "seed_speed.md"
+    if seed.is_file():  # benchmarks/seed_speed.py
+        parts.append(seed.read_text().rstrip() + "\n")
     parts.append((HERE / "notes.md").read_text())
     (HERE / "RESULTS.md").write_text("\n".join(parts))
     print(f"Wrote {HERE / 'RESULTS.md'}")

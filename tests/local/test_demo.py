@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -36,17 +35,18 @@ def test_seed_is_refused_after_the_tenant_migrations(db: Any) -> None:
         seed_demo_app(cur, users=1, rows_per_user=1)
 
 
-def test_full_size_seed_is_fast_and_migrates(db: Any) -> None:
-    """2,000 users and 200,000 files rows seed in under 10 s; 001-005 then migrate them."""
-    started = time.perf_counter()
+def test_a_seeded_app_migrates(db: Any) -> None:
+    """001-005 give every seeded row its owner's tenant (the seed's default size and its
+    speed are measured in benchmarks/seed_speed.py)."""
     with session(db) as conn, conn.cursor() as cur:
-        summary = seed_demo_app(cur, users=2000, rows_per_user=100)
-    seconds = time.perf_counter() - started
-    assert summary.rows["files"] == 200_000 and summary.users_total == 2000
-    assert seconds < 10, seconds
+        summary = seed_demo_app(cur, users=200, rows_per_user=10)
+    assert summary.rows["files"] == 2000 and summary.users_total == 200
     apply(db)
     with session(db) as conn, conn.cursor() as cur:
-        cur.execute("select count(*) from public.files where tenant_id is null")
+        cur.execute(
+            "select count(*) from public.files f where f.tenant_id is distinct from "
+            "(select ut.tenant_id from public.user_tenants ut where ut.user_id = f.user_id)"
+        )
         assert cur.fetchone() == (0,)
 
 
