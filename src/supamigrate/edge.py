@@ -44,12 +44,30 @@ def friendly(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from invoke.exceptions import Exit
 
+        if args and _invoke_dry(args[0]):
+            raise Exit(DRY_BEFORE_TASK, code=2)
         try:
             return guarded(func.__name__, bool(kwargs.get("json")), lambda: func(*args, **kwargs))
         except Stop as stop:
             raise Exit(stop.message, code=stop.code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+DRY_BEFORE_TASK = (
+    "FAILED: --dry before the task name is Invoke's own flag, which only echoes shell "
+    "commands and would not stop this task: for a dry run put it after the task "
+    "(`migrate --dry`)."
+)
+
+
+def _invoke_dry(context: Any) -> bool:
+    """Invoke's core `--dry`/`-R` (run.dry): our tasks run no shell commands, so it would
+    change nothing, and `invoke --dry migrate` would apply for real."""
+    try:
+        return bool(context.config.run.dry)
+    except AttributeError:  # not an Invoke context
+        return False
 
 
 def guarded(name: str, as_json: bool, call: Callable[[], T]) -> T:

@@ -87,10 +87,18 @@ METHOD = {
 }
 
 
+# Invoke's own flags, given before the task name: `--dry` there only echoes shell commands
+# (our tasks run none), so `invoke --dry migrate` would apply for real.
+CORE = {None: True, "--dry": False, "-R": False, "--echo": True}
+
+
 @PROPERTY
-@example(migration="", lock=None, statement=None, method=None, dry=False, rehearse=False)
-@example(migration=None, lock=None, statement=None, method=None, dry=True, rehearse=True)
-@example(migration="001", lock="", statement=None, method="psql", dry=False, rehearse=False)
+@example(migration="", lock=None, statement=None, method=None, dry=False, rehearse=False, core=None)
+@example(migration=None, lock=None, statement=None, method=None, dry=True, rehearse=True, core=None)
+@example(migration="001", lock="", statement=None, method="psql", dry=False, rehearse=False, core=None)
+@example(
+    migration=None, lock=None, statement=None, method=None, dry=False, rehearse=False, core="--dry"
+)
 @given(
     migration=st.sampled_from(list(MIGRATION)),
     lock=st.sampled_from(list(DURATION)),
@@ -98,6 +106,7 @@ METHOD = {
     method=st.sampled_from(list(METHOD)),
     dry=st.booleans(),
     rehearse=st.booleans(),
+    core=st.sampled_from(list(CORE)),
 )
 def test_every_migrate_flag_is_checked_before_anything_changes(
     tmp_path_factory: Any,
@@ -108,6 +117,7 @@ def test_every_migrate_flag_is_checked_before_anything_changes(
     method: str | None,
     dry: bool,
     rehearse: bool,
+    core: str | None,
 ) -> None:
     """Generated flag values through the real `migrate`: a value that cannot mean anything
     (blank, no unit, out of range, unknown, contradictory) is one line, exit 2, and the
@@ -115,7 +125,7 @@ def test_every_migrate_flag_is_checked_before_anything_changes(
     project = Project.create(tmp_path_factory.mktemp("flags") / "app", make_db())
     project.write("001_a.sql", "create table public.a (id int);\n")
     project.write("002_b.sql", "create table public.b (id int);\n")
-    args = ["migrate", "--skip-confirm"]
+    args = [core] * (core is not None) + ["migrate", "--skip-confirm"]
     for flag, value in (
         ("--migration", migration),
         ("--lock-timeout", lock),
@@ -132,6 +142,7 @@ def test_every_migrate_flag_is_checked_before_anything_changes(
         and METHOD[method]
         and not (dry and rehearse)
         and not (rehearse and method in ("psql", "manual"))
+        and CORE[core]
     )
     before = _state(project.target)
     result = project.invoke(*args)
