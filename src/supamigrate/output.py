@@ -210,20 +210,63 @@ def failure_lines(result: Result, *, rehearsal: bool = False) -> list[str]:
         where = f"at line {failure.line} of {path}" if failure.line else f"in {path}"
         lines.append(f"  {where}{how}, in the statement:")
         lines += [f"    {text}" for text in failure.statement.splitlines()[:8]]
+    elif _unnamed(failure):
+        lines.append(f"  in {path}: {UNNAMED}")
     advice = advice_for(failure)
     if advice:
         lines.append(f"  {advice}")
     if result.outcome is Outcome.PARTIAL:
-        lines.append(
-            f"  PARTIAL: this file runs outside a transaction; {len(failure.ran)} statement(s) "
-            "ran and stay applied; no history row was written. Fix the file so it can be re-run."
-        )
+        lines += _partial_lines(failure)
     elif result.outcome is Outcome.FAILED and not rehearsal:
         lines.append(
             "  Rolled back: the database's schema and history are as before this migration."
         )
     return lines
 
+
+UNNAMED = (
+    "the server names no statement for this error (a row broke a constraint, or a lock or "
+    "time limit ran out), and a rolled-back re-run could not safely find it (it would wait "
+    "again, or the file does what a rollback does not undo). `--method psql` runs the file "
+    "statement by statement and names it."
+)
+_CANCELLED = "canceling statement due to user request"  # our own cancel, on a signal
+
+
+def _unnamed(failure: Failure) -> bool:
+    """An error the server reports without pointing into the text, left unlocated."""
+    if failure.message.startswith(_CANCELLED):
+        return False  # the run was interrupted: where it stopped is not the point
+    return failure.sqlstate[:2] in ("23", "40") or failure.sqlstate in ("55P03", "57014")
+
+
+def _partial_lines(failure: Failure) -> list[str]:
+    """What a no-transaction file left applied, and what to do before it runs again (from its
+    first statement: the history has no row for it)."""
+    lines = [
+        f"  PARTIAL: this file runs outside a transaction; {len(failure.ran)} statement(s) ran "
+        "and stay applied; no history row was written:"
+    ]
+    lines += [f"    {_first_line(text)}" for text in failure.ran[:_LISTED]]
+    lines += [f"    ... and {len(failure.ran) - _LISTED} more"] * (len(failure.ran) > _LISTED)
+    if failure.sqlstate == "57014" and failure.message.startswith(_CANCELLED):
+        lines.append(
+            "  It was interrupted, not broken: `invoke migrate` runs it again from its first "
+            "statement, so re-run once that is safe (IF NOT EXISTS, batches that skip done rows)."
+        )
+    else:
+        lines.append("  Fix the file so it can run again from its first statement, then re-run.")
+    return lines
+
+
+def _first_line(text: str) -> str:
+    """The statement's first line of SQL (the file's leading comments belong to its first)."""
+    lines = [line.strip() for line in text.splitlines()]
+    first = next((line for line in lines if line and not line.startswith("--")), "")
+    return first if len(first) <= 100 else first[:97] + "..."
+
+
+_LISTED = 5
 
 # What to do, by SQLSTATE, where the server's own hint does not say.
 SQLSTATE_ADVICE = {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 from typing import Any
 
 from helpers.catalog import snapshot
@@ -291,6 +293,10 @@ def test_no_transaction_failure_is_reported_as_partial(project: Any) -> None:
         "001_half ... partial" in result.stdout
         and "1 statement(s) ran and stay applied" in result.stdout
     )
+    # what stayed is listed, then what to do: this one is broken, not interrupted
+    listed = result.stdout.split("no history row was written:\n", 1)[1].splitlines()
+    assert listed[0].strip() == "create table public.half (id int)", result.stdout
+    assert listed[1].strip().startswith("Fix the file so it can run again"), result.stdout
     assert _query(project, "select to_regclass('public.half') is not null") == [(True,)]
     assert _history_or_none(project) == []  # no row (and the table this run made is gone)
 
@@ -326,3 +332,25 @@ def test_mirror_counts_what_it_mirrors_after_removing_an_orphan(project: Any) ->
     result = project.invoke("mirror")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Mirror up to date: 1 mirrored file(s)" in result.stdout
+
+
+def test_an_interrupted_no_transaction_file_says_to_run_it_again(project: Any) -> None:
+    """SIGINT while a no-transaction file runs: PARTIAL lists what stayed and says the file
+    was interrupted (run migrate again once it can repeat), not that it needs fixing."""
+    project.write(
+        "001_slow.sql",
+        "-- supamigrate:no-transaction\ncreate table if not exists public.slow (id int);\n"
+        "select pg_sleep(30);\n",
+    )
+    runner = project.popen("migrate", "--skip-confirm")
+    deadline = time.monotonic() + 20
+    while _query(project, "select to_regclass('public.slow') is null") == [(True,)]:
+        assert time.monotonic() < deadline, "the file never started"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    runner.send_signal(signal.SIGINT)
+    out, err = runner.communicate(timeout=30)
+    assert runner.returncode == 130, (out, err)
+    assert "create table if not exists public.slow (id int)" in out, out
+    assert "It was interrupted, not broken" in out and "Fix the file" not in out, out
+    assert _history_or_none(project) == []

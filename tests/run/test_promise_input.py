@@ -95,7 +95,9 @@ CORE = {None: True, "--dry": False, "-R": False, "--echo": True}
 @PROPERTY
 @example(migration="", lock=None, statement=None, method=None, dry=False, rehearse=False, core=None)
 @example(migration=None, lock=None, statement=None, method=None, dry=True, rehearse=True, core=None)
-@example(migration="001", lock="", statement=None, method="psql", dry=False, rehearse=False, core=None)
+@example(
+    migration="001", lock="", statement=None, method="psql", dry=False, rehearse=False, core=None
+)
 @example(
     migration=None, lock=None, statement=None, method=None, dry=False, rehearse=False, core="--dry"
 )

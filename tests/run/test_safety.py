@@ -57,6 +57,8 @@ def test_lock_timeout_is_reported_with_advice(project: Any) -> None:
         elapsed = time.monotonic() - started
     assert result.returncode == 1
     assert "error 55P03" in result.stdout and "lock_timeout" in result.stdout
+    # no statement can be named without waiting again: the report says so, and how to get it
+    assert "names no statement" in result.stdout and "--method psql" in result.stdout
     assert elapsed < 15
     assert query(project.target, "select count(*) from supabase_migrations.schema_migrations") == [
         (1,)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from supamigrate.connect.masking import mask
 from supamigrate.errors import DatabaseUnavailable
@@ -57,9 +57,10 @@ _HARMLESS = frozenset(
 )
 # Of the tables a file's DML writes: does anything of the app's run there (a trigger that is
 # not a constraint's, a rule, a default calling a function that is not built in)?
+# The second array: tables the file itself makes (a missing one is not a risk, see rerun_risk).
 DML_TABLES_SQL = """
 select coalesce(bool_or(
-  to_regclass(t) is null
+  (to_regclass(t) is null and t <> all(%s::text[]))
   or exists (select 1 from pg_trigger g where g.tgrelid = to_regclass(t) and not g.tgisinternal)
   or exists (select 1 from pg_rewrite r where r.ev_class = to_regclass(t)
              and r.rulename <> '_RETURN')
@@ -69,11 +70,20 @@ select coalesce(bool_or(
 from unnest(%s::text[]) t"""
 
 
-def rerun_risk(sql: str) -> list[str] | None:
+class Rerun(NamedTuple):
+    """What the server is asked before a re-run: the tables the file's DML writes, and of
+    those the ones the file makes itself (missing before it ran, so nothing of the app's is
+    on them yet)."""
+
+    written: list[str]
+    made: list[str]
+
+
+def rerun_risk(sql: str) -> Rerun | None:
     """None when running the file again could do what a rollback does not undo (it names
-    such a function, _UNDOABLE; has a statement of another kind, _PLAIN_KINDS; or calls a
-    function that is not a harmless built-in); else the tables its DML writes, which the
-    server is asked about (DML_TABLES_SQL) before a re-run."""
+    such a function, _UNDOABLE; has a statement of another kind, _PLAIN_KINDS; calls a
+    function that is not a harmless built-in; or makes a trigger or rule where it writes);
+    else the tables its DML writes, which the server is asked about (DML_TABLES_SQL)."""
     if _UNDOABLE.search(sql) is not None:
         return None
     from supamigrate.lint.nodes import function_name, table_of, walk  # the failure path only
@@ -83,18 +93,32 @@ def rerun_risk(sql: str) -> list[str] | None:
     reading = read_sql(sql)
     if reading.error is not None:
         return None
+    kinds = {statement.kind for statement in reading.statements}
+    if kinds & _DML and kinds & {"CreateTrigStmt", "RuleStmt"}:
+        return None  # the file's own trigger may call the app's function: not on the server
     tables: list[str] = []
+    made: list[str] = []
     for statement in reading.statements:
         if statement.kind in _DML:
             tables.append(str(table_of(statement.node["relation"])))
         elif statement.kind not in _PLAIN_KINDS:
             return None
+        elif statement.kind == "CreateStmt" and _plain_table(statement.node):
+            made.append(str(table_of(statement.node["relation"])))
         for kind, node in walk(statement.node):
             if kind == "FuncCall":
                 name = function_name(node)
                 if name not in NON_VOLATILE_BUILTINS and name not in _HARMLESS:
                     return None
-    return tables
+    return Rerun(tables, made)
+
+
+def _plain_table(node: dict[str, Any]) -> bool:
+    """A CREATE TABLE that brings nothing of another table's: a partition gets its parent's
+    triggers, INHERITS and LIKE its defaults (which may call the app's functions)."""
+    if node.get("inhRelations") or node.get("partbound"):
+        return False
+    return not any("TableLikeClause" in element for element in node.get("tableElts", []))
 
 
 def sqlstate(error: Any) -> str:

@@ -338,13 +338,13 @@ class Psycopg2Executor(Psycopg2History):
 
     def _rerun_safe(self, sql: str) -> bool:
         """Running the file again undoes itself entirely (failures.rerun_risk)."""
-        tables = fx.rerun_risk(sql)
-        if tables is None:
+        risk = fx.rerun_risk(sql)
+        if risk is None:
             return False
-        if not tables:
+        if not risk.written:
             return True
         try:
-            rows = self._query(fx.DML_TABLES_SQL, (tables,))
+            rows = self._query(fx.DML_TABLES_SQL, (risk.made, risk.written))
         except Exception:  # a question on the failure path: not a re-run
             return False
         return rows == [(False,)]
