@@ -45,6 +45,17 @@ def test_failed_migration_is_annotated_on_its_line(tmp_path: Path, db: DbTarget)
     assert db.password not in result.stderr
 
 
+def test_without_a_workspace_the_path_is_from_the_current_folder(
+    tmp_path: Path, db: DbTarget
+) -> None:
+    """GITHUB_WORKSPACE unset (a runner of one's own): the file as lint names it, relative."""
+    project = _project(tmp_path, db)
+    del project.env["GITHUB_WORKSPACE"]
+    project.write("001_bad.sql", FAILING)
+    result = project.invoke("migrate", "--skip-confirm")
+    assert _commands(result.stderr)[0].startswith("::error file=migrations/001_bad.sql,line=2,")
+
+
 def test_failed_rehearsal_is_annotated(tmp_path: Path, db: DbTarget) -> None:
     """--rehearse: the same annotation, titled as a rehearsal."""
     project = _project(tmp_path, db)

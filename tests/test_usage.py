@@ -47,6 +47,18 @@ def test_skip_confrim_exits_2_naming_skip_confirm(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
+@needs_command
+@pytest.mark.parametrize("task", ["migrate", "status", "rollback-rls"])
+def test_dash_h_after_a_task_is_its_help(tmp_path: Path, task: str) -> None:
+    """`-h` after a task shows that task's help, as `--help` does: Invoke had given migrate's
+    `-h` to --method ("Flag --method needs a value."), found by a new user."""
+    (tmp_path / "supabase").mkdir()
+    result = _run(tmp_path, task, "-h")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Usage: supamigrate [--core-opts] {task} "), result.stdout
+    assert result.stdout == _run(tmp_path, task, "--help").stdout
+
+
 def test_under_invoke_too(tmp_path: Path, db: DbTarget) -> None:
     """This repo's tasks.py gives `invoke` the same hints and exit code; nothing is applied."""
     project = Project.create(tmp_path / "app", db)

@@ -50,13 +50,12 @@ def migration_failed(result: Result, *, rehearsal: bool = False) -> None:
 
 
 def _in_repo(path: Path) -> str:
-    """GitHub places annotations by path from the repository root (GITHUB_WORKSPACE)."""
-    workspace = os.environ.get("GITHUB_WORKSPACE")
+    """GitHub places annotations by path from the repository root (GITHUB_WORKSPACE; where
+    that is not set, from the current folder, as lint's paths are)."""
+    root = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd())
     try:
-        return (
-            str(path.resolve().relative_to(Path(workspace).resolve())) if workspace else str(path)
-        )
-    except ValueError:
+        return str(path.resolve().relative_to(root.resolve()))
+    except (ValueError, OSError):
         return str(path)
 
 

@@ -41,7 +41,10 @@ def guard(program: Program, name: str) -> None:
     parse_tasks, parse_cleanup = program.parse_tasks, program.parse_cleanup
 
     def tasks() -> None:
-        program.core.unparsed = with_paths(program.core.unparsed, program.collection)
+        # `-h` after a task is help, as everywhere else: Invoke would give it to the task's
+        # first flag whose letters it ran out of (migrate's --method).
+        unparsed = ["--help" if word == "-h" else word for word in program.core.unparsed]
+        program.core.unparsed = with_paths(unparsed, program.collection)
         _exit_2(parse_tasks, program, name)
         _exit_2(lambda: _no_flag_as_value(program), program, name)
 
