@@ -45,10 +45,37 @@ def test_start_twice_stop_status_and_reset(server: localdb.LocalServer) -> None:
 
 
 def test_port_in_use_is_explained(server: localdb.LocalServer, pg_server: object) -> None:
-    """Starting on a port another server holds fails with a message naming the likely cause."""
-    busy = localdb.LocalServer(server.root, port=pg_server.admin.port)  # type: ignore[attr-defined]
-    with pytest.raises(ConfigError, match="already in use"):
+    """Starting on a port another project's local server holds (the tests' own is made by the
+    same code as db.start) names it, its major and the two ways on; a database for this app
+    can be made there, with a note when its major is not the one config.toml asks for."""
+    theirs = pg_server.server  # type: ignore[attr-defined]
+    other = 17 if theirs.major == 15 else 15
+    busy = localdb.LocalServer(server.root, port=theirs.port, major=other)
+    with pytest.raises(ConfigError) as refused:
         localdb.start(busy)
+    said = str(refused.value)
+    assert "another project's local database" in said and str(theirs.data_dir) in said, said
+    assert f"PostgreSQL {theirs.major}" in said and "db.create NAME" in said, said
+    made = localdb.create_database(busy, "shared_app")
+    try:
+        assert made.splitlines()[0].startswith("Local database shared_app created"), made
+        assert f"another project's (PostgreSQL {theirs.major}" in made, made
+        assert f"asks for {other}" in made, made
+    finally:
+        with session(theirs.admin_target(), autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("drop database if exists shared_app")
+
+
+def test_any_other_server_on_the_port_is_explained(server: localdb.LocalServer) -> None:
+    """Something that is not a local supamigrate server holds the port: the general line."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = localdb.LocalServer(server.root, port=holder.getsockname()[1])
+        with pytest.raises(ConfigError, match="already in use by another server"):
+            localdb.start(busy)
 
 
 def test_missing_binaries_name_the_package(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ database exactly as it was (catalog snapshot, row counts and history compared be
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,6 +213,25 @@ def test_an_unroutable_host_gives_up_within_the_connect_timeout(project: Project
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr
     assert "Cannot connect" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert elapsed < 2 + 4, elapsed
+
+
+def test_a_server_that_accepts_and_never_answers_gives_up_too(project: Project) -> None:
+    """A port that takes the connection and says nothing (a stuck proxy, a pooler out of
+    slots): exit 1 within connect_timeout, not a hang (libpq's own timeout does not cover
+    the way psycopg2 connects through our wait callback)."""
+    project.write("001_ok.sql", OK)
+    project.env["SUPAMIGRATE_CONNECT_TIMEOUT"] = "2"
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        result = project.invoke("migrate", "--skip-confirm", url=_url(project, port=port))
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert "Cannot connect" in result.stderr and "timeout" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert elapsed < 2 + 4, elapsed
 
 

@@ -89,7 +89,7 @@ def connect(
     import psycopg2
     import psycopg2.extensions
 
-    from supamigrate.process.interrupt import wait_interruptibly
+    from supamigrate.process.interrupt import connecting, wait_interruptibly
 
     # Every query waits through our callback, so SIGINT/SIGTERM can cancel a running one.
     psycopg2.extensions.set_wait_callback(wait_interruptibly)
@@ -98,7 +98,8 @@ def connect(
     if options is not None:
         kwargs["options"] = options
     try:
-        conn: connection = psycopg2.connect(**kwargs)
+        with connecting(connect_timeout):
+            conn: connection = psycopg2.connect(**kwargs)
     except psycopg2.OperationalError as exc:
         raise DatabaseUnavailable(describe_connect_error(target, str(exc))) from None
     return conn

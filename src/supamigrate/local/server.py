@@ -156,7 +156,9 @@ def create_database(server: LocalServer, name: str) -> str:
     install_shim(server.admin_target(name))  # a database made before template1 had it
     url = server.user_target(name).masked_url
     state = "created" if made else "already exists"
-    return f"Local database {name} {state}, with the Supabase shim: {url}"
+    note = other_major(server) if not status(server).running else None
+    said = f"Local database {name} {state}, with the Supabase shim: {url}"
+    return said + (f"\n{note}" if note else "")
 
 
 def _initdb(server: LocalServer, *, settings: dict[str, str]) -> None:
@@ -231,12 +233,59 @@ def port_answers(server: LocalServer) -> bool:
 
 
 def _check_port_free(server: LocalServer) -> None:
-    if port_answers(server):
+    if not port_answers(server):
+        return
+    other = _other_local(server)
+    if other is not None:
+        data, major = other
         raise ConfigError(
-            f"Port {server.port} on {server.host} is already in use by another server "
-            "(is `supabase start` running? Its database serves the same URL, so you do not "
-            "need db.start). Stop it or free the port, then retry."
+            f"Port {server.port} on {server.host} is already served by another project's "
+            f"local database (PostgreSQL {major}, data in {data}). Stop it there (`db.stop` in "
+            f"that project), or keep it and give this app a database of its own on it "
+            f"(`db.create NAME`)."
         )
+    raise ConfigError(
+        f"Port {server.port} on {server.host} is already in use by another server "
+        "(is `supabase start` running? Its database serves the same URL, so you do not "
+        "need db.start). Stop it or free the port, then retry."
+    )
+
+
+def _other_local(server: LocalServer) -> tuple[str, int] | None:
+    """(data folder, major) of a supamigrate local server of another folder answering on the
+    port (its bootstrap superuser and the local password let us ask); None for anything else."""
+    try:
+        with (
+            session(server.admin_target(), autocommit=True, connect_timeout=3) as conn,
+            conn.cursor() as cur,
+        ):
+            cur.execute(
+                "select current_setting('data_directory'), "
+                "current_setting('server_version_num')::int / 10000"
+            )
+            data, major = cur.fetchone()
+    except Exception:  # not ours, or not a Postgres we can ask: the general message
+        return None
+    mine, theirs = server.data_dir.resolve(), Path(data).resolve()
+    if theirs == mine or theirs.parts[-2:] != mine.parts[-2:]:  # ours, or not db.start's
+        return None
+    return str(data), int(major)
+
+
+def other_major(server: LocalServer) -> str | None:
+    """A note when the server answering on the port runs another major than this project's
+    config asks for (another project's local server, kept and shared by `db.create`)."""
+    if server.major is None:
+        return None
+    other = _other_local(server)
+    if other is None or other[1] == server.major:
+        return None
+    data, major = other
+    return (
+        f"Note: this server is another project's (PostgreSQL {major}, data in {data}); "
+        f"supabase/config.toml here asks for {server.major}. Test on {server.major} before "
+        "you push: stop that server and run `db.start` here."
+    )
 
 
 def _pg_ctl(

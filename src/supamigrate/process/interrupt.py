@@ -14,6 +14,7 @@ import os
 import select
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -90,18 +91,38 @@ def _await_gate() -> None:
         pass
 
 
+_connecting = threading.local()  # .deadline: when the connect under way must give up
+
+
+@contextmanager
+def connecting(seconds: float) -> Iterator[None]:
+    """Within: a connection still being set up after `seconds` fails. libpq's connect_timeout
+    bounds only its own blocking connect; through the wait callback below a server that
+    accepts the socket and never answers would be waited for forever."""
+    _connecting.deadline = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _connecting.deadline = None
+
+
 def wait_interruptibly(conn: Any) -> None:
     """psycopg2's wait callback: poll with a short select, so a signal received while a
     statement runs is seen at once; then ask the server to cancel it (once) and wait for the
     outcome: an error if the cancel hit, the result if the statement had already finished."""
     from psycopg2 import OperationalError
-    from psycopg2.extensions import POLL_OK, POLL_READ, POLL_WRITE
+    from psycopg2.extensions import POLL_OK, POLL_READ, POLL_WRITE, STATUS_SETUP
 
     cancelled = False
+    deadline = getattr(_connecting, "deadline", None) if conn.status == STATUS_SETUP else None
     while True:
         state = conn.poll()
         if state == POLL_OK:
             return
+        if deadline is not None and time.monotonic() > deadline:
+            raise OperationalError(
+                "timeout expired (the server accepted the connection and never answered)"
+            )
         if _received and not cancelled:
             conn.cancel()
             cancelled = True
