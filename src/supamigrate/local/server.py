@@ -263,9 +263,10 @@ def _other_local(server: LocalServer) -> tuple[str, int] | None:
                 "select current_setting('data_directory'), "
                 "current_setting('server_version_num')::int / 10000"
             )
-            data, major = cur.fetchone()
+            row = cur.fetchone()
     except Exception:  # not ours, or not a Postgres we can ask: the general message
         return None
+    data, major = row if row is not None else ("", 0)
     mine, theirs = server.data_dir.resolve(), Path(data).resolve()
     if theirs == mine or theirs.parts[-2:] != mine.parts[-2:]:  # ours, or not db.start's
         return None
