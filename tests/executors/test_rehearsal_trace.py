@@ -62,6 +62,16 @@ def test_add_column_alone_takes_access_exclusive_without_rewrite(project: Any) -
     assert "from line 2 to commit" in human
 
 
+def test_an_empty_table_is_said_to_be_empty(project: Any) -> None:
+    """A table with no page yet (made by an earlier file, never written or analysed) is
+    "empty", not "rows unknown (never analysed), 0.0 MB" (a new user's report)."""
+    with session(project.target) as conn, conn.cursor() as cur:
+        cur.execute("create table public.fresh (id int primary key)")
+    project.write("001_add.sql", "alter table public.fresh add column note text;\n")
+    human = project.invoke("migrate", "--rehearse", "--rehearse-limit", "60s").stdout
+    assert "ACCESS EXCLUSIVE on public.fresh (empty)" in human, human
+
+
 def test_no_false_disagreement_between_lint_and_trace(project: Any) -> None:
     """A table made by the rehearsal, then altered by the next migration (its lock already
     held): lint and the trace agree, and the rehearsal says nothing of a disagreement."""

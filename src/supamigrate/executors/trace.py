@@ -48,7 +48,7 @@ _STATE = (
 )
 _SIZES = (
     "select r, case when c.reltuples >= 0 then c.reltuples::bigint end, "
-    "pg_total_relation_size(c.oid) from unnest(%s::text[]) r "
+    "pg_total_relation_size(c.oid), pg_relation_size(c.oid) = 0 from unnest(%s::text[]) r "
     "join pg_class c on c.oid = to_regclass(r)"
 )
 
@@ -107,7 +107,15 @@ class StatementTrace:
 @dataclass(frozen=True)
 class TableSize:
     rows: int | None  # the planner's estimate; None when the table was never analysed
-    bytes: int
+    bytes: int  # with its indexes and TOAST
+    empty: bool = False  # not one page of rows: made in this run, or never written
+
+    def shown(self) -> str:
+        """` (1,200 rows, 0.1 MB)`, as the rehearsal prints it after a table's name."""
+        if self.empty:
+            return " (empty)"
+        rows = "rows unknown (never analysed)" if self.rows is None else f"{self.rows:,} rows"
+        return f" ({rows}, {self.bytes / 1_048_576:.1f} MB)"
 
 
 @dataclass(frozen=True)
@@ -212,6 +220,6 @@ def sizes(relations: list[str], query: Query) -> dict[str, TableSize]:
     if not relations:
         return {}
     return {
-        str(name): TableSize(None if rows is None else int(rows), int(size))
-        for name, rows, size in query(_SIZES, (relations,))
+        str(name): TableSize(None if rows is None else int(rows), int(size), bool(empty))
+        for name, rows, size, empty in query(_SIZES, (relations,))
     }

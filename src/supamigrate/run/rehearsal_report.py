@@ -171,7 +171,4 @@ def _qualified(name: str) -> str:
 
 
 def _size(size: TableSize | None) -> str:
-    if size is None:
-        return ""
-    rows = "rows unknown (never analysed)" if size.rows is None else f"{size.rows:,} rows"
-    return f" ({rows}, {size.bytes / 1_048_576:.1f} MB)"
+    return "" if size is None else size.shown()
