@@ -36,7 +36,7 @@ from supamigrate.executors import fingerprint as fp
 from supamigrate.executors import rehearsal_session as between
 from supamigrate.executors.batch import Notices
 from supamigrate.executors.boundary_guard import ours
-from supamigrate.executors.envelope import Limits
+from supamigrate.executors.envelope import Limits, runner_session
 from supamigrate.executors.rehearsal_limits import Bound, duration_ms, stopped_at_bound
 from supamigrate.executors.rehearsal_outlives import Outliving
 from supamigrate.executors.results import Failure, Outcome, Result
@@ -210,7 +210,7 @@ class Rehearsal:
         )
         # The real run's tenant boundary on the tables this file gave tenant_id (boundary_guard)
         bounds = boundary_guard.since_mark(self.mark) if self.mark else ""
-        reset = "RESET SESSION AUTHORIZATION;\nRESET ROLE;\n"
+        reset = runner_session(self.session.limits)  # as the real run's envelope
         error = self._step(f"{reset}{bounds}{record}\n", own=True)
         said = self._notices()  # the guard's, shown under the file as the real run shows them
         where = "(the history insert into supabase_migrations.schema_migrations)"
