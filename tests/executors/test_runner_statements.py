@@ -53,8 +53,8 @@ SETTINGS = [
     "set local search_path = nowhere;",
     "set local search_path = pg_temp, public;",
     _SHADOW.format(name="pg_policy"),
-    # pg_temp.pg_class: the real run holds; the rehearsal's own catalog queries between
-    # statements are unqualified and read it (docs/decisions.md, round 14: left)
+    _SHADOW.format(name="pg_temp.pg_class"),
+    "create temp table text (x int);",
     "set local client_min_messages = error;",
     "set local row_security = off;",
     "set local standard_conforming_strings = off;",
@@ -133,6 +133,13 @@ def test_the_runners_own_statements_run_the_same_whatever_the_file_set(
         finally:
             rehearsing.close()
         verdicts = {"rehearsal": _verdict(rehearsed[0])}
+        shadow = next((i for i, s in enumerate(trailing) if "create temp table" in s), None)
+        first_refused = next((i for i, s in enumerate(trailing) if s in REFUSED), len(trailing))
+        if shadow is not None and shadow < first_refused:
+            # named like the catalog's: the rehearsal's own queries would read it; it says so
+            assert rehearsed[0].outcome is Outcome.NOT_REHEARSED, (rehearsed[0], text)
+            assert "named like the catalog's" in (rehearsed[0].trace.stopped or ""), text
+            verdicts.pop("rehearsal")
         for method, copy in zip(("psycopg2", "psql"), copies[1:], strict=True):
             target = pg_server.user.with_database(copy)
             with executors_in(root) as open_:
@@ -151,7 +158,7 @@ def test_the_runners_own_statements_run_the_same_whatever_the_file_set(
             assert policies == 4, (method, policies, text)
             assert any(NOTICE_PREFIX in n for n in real.notices), (method, real.notices, text)
         assert len(set(verdicts.values())) == 1, (verdicts, text)
-        if not refused:
+        if "rehearsal" in verdicts and not refused:
             assert any(NOTICE_PREFIX in n for n in rehearsed[0].notices), text
     finally:
         with session(pg_server.admin, autocommit=True) as conn, conn.cursor() as cur:
