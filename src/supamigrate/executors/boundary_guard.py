@@ -6,12 +6,11 @@ with `tenant_id` (or a column added to one) had no boundary until someone ran 00
 an app's own permissive policy on it (`using (true)`) let any user read and write every tenant's
 rows: migrate said "ok". So a transactional migration ends, before its history row, with this
 block. Where the boundary is in force (005's record in supamigrate.tenant_rls names its boundary
-policies) it gives each public table whose `tenant_id` (a uuid or a domain over one) this very
-transaction made or changed (its catalog rows are this transaction's or its subtransactions':
-`ours`) what 005
-gives a table: RLS and member policies where RLS was off, and one restrictive policy per command
-it lacks. It records them, so rollback-rls undoes them as 005's, and says so in a NOTICE the
-report shows under the migration.
+policies) it gives each public table whose `tenant_id` (a uuid or a domain over one, at any
+depth) this very transaction made or changed (its catalog rows are this transaction's or its
+subtransactions': `ours`) what 005 gives a table: RLS and member policies where RLS was off,
+and one restrictive policy per command it lacks. It records them, so rollback-rls undoes them
+as 005's, and says so in a NOTICE the report shows under the migration.
 
 It never changes a migration's outcome and touches no table the migration did not: a policy
 the app already has under a boundary name is kept (verify judges it), and where a table cannot
@@ -63,11 +62,13 @@ _BOUND = (
     "  member constant text := "
     "'tenant_id = any (array(select supamigrate.member_tenant_ids()))';\n"
     "  t regclass; q text; cmd text; pname text; opened boolean; added int;\n"
+    "  is_uuid boolean; type_name text;\n"
     "BEGIN\n"
-    "  FOR t, q IN\n"
-    "    SELECT c.oid::regclass, format('%I.%I', 'public', c.relname) FROM pg_class c\n"
+    "  FOR t, q, is_uuid, type_name IN\n"
+    "    SELECT c.oid::regclass, format('%I.%I', 'public', c.relname), {uuid},\n"
+    "           format_type(a.atttypid, a.atttypmod) FROM pg_class c\n"
     "    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'\n"
-    "      AND NOT a.attisdropped AND {uuid}\n"
+    "      AND NOT a.attisdropped\n"
     "    WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')\n"
     "      AND c.relname NOT IN ('tenants', 'user_tenants') AND {scope}\n"
     "    ORDER BY c.relname\n"
@@ -82,6 +83,13 @@ _BOUND = (
     "    IF NOT EXISTS (SELECT 1 FROM supamigrate.tenant_rls r\n"
     "                   WHERE r.migration = '005' AND r.policy LIKE 'tenant boundary: %') THEN\n"
     "      RETURN;  -- the boundary is not in force (rolled back)\n"
+    "    END IF;\n"
+    "    IF NOT is_uuid THEN\n"
+    "      RAISE WARNING 'supamigrate: % has tenant_id of type %, not uuid: the tenant "
+    "boundary compares tenant_id with the caller''s tenant ids (uuid), so it is not bounded; "
+    "make tenant_id a uuid (or a domain over one), then run `invoke migrate --migration 005` "
+    "(`invoke verify` names the table until then)', q, type_name;\n"
+    "      CONTINUE;\n"
     "    END IF;\n"
     "    BEGIN\n"
     "      added := 0;\n"
@@ -132,10 +140,16 @@ _BOUND = (
 )
 
 
-# tenant_id of 005's kind: a uuid, or a domain over one (005's expression compares either).
+# tenant_id of 005's kind: a uuid, or a domain over one, at any depth (005's expression compares
+# each as a uuid). By oid, never by name: a domain called `uuid` in another schema is not one.
+# An array of uuids, text, varchar: the boundary's `=` cannot compare them, and they are not
+# passed over in silence either: the guard warns (and verify fails the table).
 _UUID = (
-    "(a.atttypid = 'uuid'::regtype OR EXISTS (SELECT 1 FROM pg_type d WHERE d.oid = a.atttypid\n"
-    "       AND d.typtype = 'd' AND d.typbasetype = 'uuid'::regtype))"
+    "(WITH RECURSIVE chain (oid, typtype, typbasetype) AS (\n"
+    "   SELECT d.oid, d.typtype, d.typbasetype FROM pg_type d WHERE d.oid = a.atttypid\n"
+    "   UNION ALL SELECT d.oid, d.typtype, d.typbasetype FROM pg_type d\n"
+    "   JOIN chain ON d.oid = chain.typbasetype WHERE chain.typtype = 'd')\n"
+    " SELECT bool_or(chain.oid = 'pg_catalog.uuid'::pg_catalog.regtype) FROM chain)"
 )
 
 

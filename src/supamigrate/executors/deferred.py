@@ -23,12 +23,14 @@ $$BEGIN
   RAISE EXCEPTION 'supamigrate: a rehearsal never commits';
 END$$;
 CREATE TEMP TABLE supamigrate_rehearsal_guard (x int) ON COMMIT DROP;
+GRANT INSERT ON supamigrate_rehearsal_guard TO PUBLIC;
 CREATE CONSTRAINT TRIGGER {GUARD_NAME} AFTER INSERT ON supamigrate_rehearsal_guard
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_temp.{GUARD_NAME}();
 INSERT INTO supamigrate_rehearsal_guard VALUES (1);
 """
 # Around a file's own SET CONSTRAINTS: let the guard pass, then arm it again (its event was
-# used up if the file's statement made it fire).
+# used up if the file's statement made it fire). A file may have said `SET LOCAL ROLE anon`
+# before its SET CONSTRAINTS: the table is this session's alone, so every role may re-arm it.
 LET_PASS = "SELECT set_config('supamigrate.guard', 'pass', true);\n"  # noqa: S105
 REARM = (
     f"SET CONSTRAINTS pg_temp.{GUARD_NAME} DEFERRED;\n"

@@ -11,7 +11,8 @@ one block to paste):
     SET LOCAL lock_timeout/statement_timeout; liveness     the configured limits, for the file
     <the file>
     ;
-    RESET SESSION AUTHORIZATION; RESET ROLE;               the row is written as the migrator
+    RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL;    the runner's own statements run
+    SET LOCAL search_path, lock/statement_timeout          the same whatever the file set
     <the tenant boundary on new tenant tables>             boundary_guard: where 005 ran
     INSERT INTO supabase_migrations.schema_migrations ...;
     COMMIT;
@@ -101,6 +102,25 @@ def _named(migration: MigrationFile) -> str:
     if not (version.isascii() and version.isdigit()):  # it goes into a literal: digits only
         version = ""
     return f"SET LOCAL application_name = 'supamigrate {version}';\n"
+
+
+def runner_session(limits: Limits) -> str:
+    """What follows a transactional file, before the runner's own statements (the boundary
+    guard, the history row): the session as the envelope began it, whatever the file set
+    last. A file may end with `SET LOCAL statement_timeout = '1ms'`, `lock_timeout`, `ROLE`,
+    `search_path = evil` (or make a temp table named pg_policy: pg_temp is searched first
+    unless named), `client_min_messages = error` (the guard's warnings hidden),
+    `row_security`, `session_replication_role`, `standard_conforming_strings` (psql lexes each
+    statement it sends with the server's setting): each changed what the guard and the
+    history insert did, failed them or hid what they said. RESET ALL undoes every setting
+    (inside the transaction; the clean session after COMMIT does it again), the search path
+    is pinned to the catalog with pg_temp last, and the configured limits apply again.
+    What RESET cannot undo, a `SET TRANSACTION READ ONLY`, fails the migration (25006) in
+    the real run and the rehearsal alike. The rehearsal runs this same text (promise 3)."""
+    return (
+        "RESET SESSION AUTHORIZATION;\nRESET ROLE;\nRESET ALL;\n"
+        "SET LOCAL search_path = pg_catalog, pg_temp;\n" + limits.sql("LOCAL")
+    )
 
 
 def _unlimited(scope: str) -> str:
@@ -197,7 +217,9 @@ def wrap(
             version,
             limits.sql("SESSION"),
             statements,
-            f"{state_check_sql()}{record}\n",
+            # the configured limits again: a file's own `SET statement_timeout` (not seen by
+            # the state check, which leaves the envelope's own settings out) would cut these
+            f"{limits.sql('SESSION')}{state_check_sql()}{record}\n",
             teardown,
             teardown,
         )
@@ -209,7 +231,7 @@ def wrap(
         version,
         limits.sql("LOCAL"),
         statements,
-        f"RESET SESSION AUTHORIZATION;\nRESET ROLE;\n{bounds}{record}\n",
+        f"{runner_session(limits)}{bounds}{record}\n",
         # The clean session again after COMMIT: the next message is read with the session's
         # settings (none a file set may change how it is read), and what a file made at
         # session level (a temp table, a prepared statement, LISTEN, a WITH HOLD cursor, an

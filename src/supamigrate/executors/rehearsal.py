@@ -36,15 +36,16 @@ from supamigrate.executors import fingerprint as fp
 from supamigrate.executors import rehearsal_session as between
 from supamigrate.executors.batch import Notices
 from supamigrate.executors.boundary_guard import ours
-from supamigrate.executors.envelope import Limits
+from supamigrate.executors.envelope import Limits, runner_session
 from supamigrate.executors.rehearsal_limits import Bound, duration_ms, stopped_at_bound
 from supamigrate.executors.rehearsal_outlives import Outliving
+from supamigrate.executors.rehearsal_session import not_rehearsed as _not_rehearsed
 from supamigrate.executors.results import Failure, Outcome, Result
 from supamigrate.executors.trace import MigrationTrace, Tracer
 from supamigrate.executors.trace_needs import BLOCKS_APP
 from supamigrate.history.table import ADVISORY_LOCK_KEY, BEGIN, CREATE_TABLE, record_sql
 from supamigrate.project.files import MigrationFile
-from supamigrate.sql.reading import Statement, SyntaxProblem, line_of, read_sql
+from supamigrate.sql.reading import Statement, line_of, read_sql
 from supamigrate.sql.sqlsplit import is_no_transaction, statements_text
 
 SAVEPOINT = "supamigrate_rehearsal"
@@ -91,6 +92,7 @@ class Rehearsal:
         self.rehearsed = 0  # files run so far (the clock is shared from the second on)
         self.mark = ""  # this file's subtransaction id, where the boundary guard runs
         self.declares = False  # this file declares a cursor (WITH HOLD ones outlive COMMIT)
+        self.ran_file = False  # a file's statement ran since the rehearsal's last own query
 
     def run(self, todo: Sequence[MigrationFile]) -> Rehearsed:
         """Proof the files work on this target; nothing kept, the history table included."""
@@ -119,7 +121,7 @@ class Rehearsal:
                 if reading.error is not None:
                     # The server parses the whole message before running any of it: the real
                     # run fails there with nothing run (migrate refuses such a file before).
-                    results.append(_unparsable(migration, reading.error))
+                    results.append(between.unparsable(migration, reading.error))
                     stopped = f"{migration.label} failed, and the real run stops there"
                     continue
                 statements = reading.statements
@@ -129,7 +131,10 @@ class Rehearsal:
                     why = f"{outlives}: a rehearsal does not run it on the target"
                     results.append(_not_rehearsed(migration, why, 0.0))
                     continue
-                result = self._one(migration, statements)
+                try:
+                    result = self._one(migration, statements)
+                except between.Shadowed as shadowed:
+                    result = _not_rehearsed(migration, str(shadowed), 0.0)
                 results.append(result)
                 if result.outcome is Outcome.NOT_REHEARSED:
                     stopped = f"{migration.label} was not rehearsed"
@@ -182,6 +187,7 @@ class Rehearsal:
             else:
                 text = statement.text
             error = self._step(prefix + text, own=False)
+            self.ran_file = True  # the next own query first looks for catalog names in pg_temp
             notices = self._notices()
             if error is not None:
                 tracer.failed(statement, str(error), notices)
@@ -210,7 +216,7 @@ class Rehearsal:
         )
         # The real run's tenant boundary on the tables this file gave tenant_id (boundary_guard)
         bounds = boundary_guard.since_mark(self.mark) if self.mark else ""
-        reset = "RESET SESSION AUTHORIZATION;\nRESET ROLE;\n"
+        reset = runner_session(self.session.limits)  # as the real run's envelope
         error = self._step(f"{reset}{bounds}{record}\n", own=True)
         said = self._notices()  # the guard's, shown under the file as the real run shows them
         where = "(the history insert into supabase_migrations.schema_migrations)"
@@ -300,10 +306,10 @@ class Rehearsal:
         """Enum values and types this file adds: later files may use them only after commit."""
         node = statement.node
         if statement.kind == "CreateEnumStmt":
-            self.file_types.add(_type_name(node.get("typeName", [])))
+            self.file_types.add(between.type_name(node.get("typeName", [])))
         if statement.kind == "AlterEnumStmt" and node.get("newVal") and not node.get("oldVal"):
             self.file_values[str(node["newVal"])] = migration.label
-            name = _type_name(node.get("typeName", []))
+            name = between.type_name(node.get("typeName", []))
             if name in self.made_types:
                 # The real run committed that type: using the value before this file commits
                 # fails there (55P04); here the type is new in the same transaction, and
@@ -335,7 +341,17 @@ class Rehearsal:
         return str(row[0]), str(row[1])
 
     def _ask(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return self.session._query(_OWN + sql, params)
+        return self._checked(_OWN + sql, params)
+
+    def _checked(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            check, self.ran_file = (between.SHADOWS if self.ran_file else ""), False
+            return self.session._query(check + sql, params)
+        except Exception as exc:  # the session's driver error
+            if not between.shadowed(str(exc)):
+                raise
+            self.session._run(f"ROLLBACK TO SAVEPOINT {SAVEPOINT};")
+            raise between.Shadowed(between.shadowed(str(exc))) from None
 
     def _notices(self) -> tuple[str, ...]:
         from supamigrate.connect.masking import mask
@@ -379,18 +395,4 @@ class Rehearsal:
 
     def _now(self) -> str:
         """The transaction's start time: it changes only if a file started another one."""
-        return str(self.session._query("SELECT now()::text", ())[0][0])
-
-
-def _not_rehearsed(migration: MigrationFile, why: str, ms: float) -> Result:
-    return Result(migration, Outcome.NOT_REHEARSED, ms, trace=MigrationTrace((), stopped=why))
-
-
-def _unparsable(migration: MigrationFile, problem: SyntaxProblem) -> Result:
-    failure = Failure("42601", problem.message, line=problem.line, located_by="position")
-    trace = MigrationTrace((), stopped="")
-    return Result(migration, Outcome.FAILED, 0.0, failure, trace=trace)
-
-
-def _type_name(names: list[dict[str, Any]]) -> str:
-    return ".".join(item.get("String", {}).get("sval", "") for item in names)
+        return str(self._checked("SELECT pg_catalog.now()::pg_catalog.text", ())[0][0])

@@ -20,6 +20,10 @@ from typing import Any
 
 from supamigrate.executors.deferred import GUARD_NAME
 from supamigrate.executors.envelope import CLEAN_SESSION
+from supamigrate.executors.results import Failure, Outcome, Result
+from supamigrate.executors.trace import MigrationTrace
+from supamigrate.project.files import MigrationFile
+from supamigrate.sql.reading import SyntaxProblem
 
 GUARD = "supamigrate_rehearsal_guard"  # the guard's table and (GUARD_NAME) its trigger function
 # Exactly the envelope's, so what it resets (and whatever it comes to reset) is reset here.
@@ -133,3 +137,56 @@ def clock_reason(column: str) -> str:
         "same now(): a rehearsal is one transaction with one clock, the real run gives each file "
         "its own, so this can work there (only a commit could tell)"
     )
+
+
+# A file's temp relation or type named like a catalog one (pg_temp is searched first for both,
+# unless the search path names it) would answer the rehearsal's own catalog queries between
+# statements in the catalog's place: the first of them after each statement of the file looks
+# for the names they use, by syscache lookups only, and the file is not rehearsed from there.
+# (The real run's own statements pin the path: envelope.runner_session.)
+_SHADOW_MARK = "supamigrate: shadowed by a temporary object:"
+_CATALOG_NAMES = (
+    "pg_attribute pg_authid pg_class pg_collation pg_constraint pg_conversion pg_cursors "
+    "pg_database pg_db_role_setting pg_default_acl pg_depend pg_enum pg_extension pg_index "
+    "pg_inherits pg_locks pg_namespace pg_operator pg_opfamily pg_policy pg_prepared_statements "
+    "pg_prepared_xacts pg_proc pg_replication_origin pg_replication_slots pg_roles pg_sequence "
+    "pg_sequences pg_settings pg_stat_activity pg_tablespace pg_trigger pg_ts_config pg_ts_dict "
+    "pg_type pg_views text int2 int4 int8 bool oid name xid xid8 tid regclass regnamespace "
+    "regrole regtype regproc timestamptz interval float8 numeric bytea json jsonb uuid record"
+)
+SHADOWS = (
+    f"SELECT ('{_SHADOW_MARK} ' OPERATOR(pg_catalog.||) n)::pg_catalog.int4 "
+    f"FROM pg_catalog.unnest(pg_catalog.string_to_array('{_CATALOG_NAMES}', ' ')) n "
+    "WHERE pg_catalog.to_regtype('pg_temp.' OPERATOR(pg_catalog.||) n) IS NOT NULL "
+    "OR pg_catalog.to_regclass('pg_temp.' OPERATOR(pg_catalog.||) n) IS NOT NULL LIMIT 1;\n"
+)
+
+
+class Shadowed(Exception):
+    """Why a file is not rehearsed from here: its temp object hides a catalog one."""
+
+
+def shadowed(error: str) -> str:
+    """The reason, when `error` is SHADOWS's; else ''."""
+    if _SHADOW_MARK not in error:
+        return ""
+    name = error.split(_SHADOW_MARK, 1)[1].split('"', 1)[0].strip()
+    return (
+        f"it made a temporary object named like the catalog's {name}: pg_temp is searched "
+        "first, and the rehearsal's own catalog queries would read it in the catalog's place "
+        "(the real run's own statements name the catalog first)"
+    )
+
+
+def not_rehearsed(migration: MigrationFile, why: str, ms: float) -> Result:
+    return Result(migration, Outcome.NOT_REHEARSED, ms, trace=MigrationTrace((), stopped=why))
+
+
+def unparsable(migration: MigrationFile, problem: SyntaxProblem) -> Result:
+    failure = Failure("42601", problem.message, line=problem.line, located_by="position")
+    trace = MigrationTrace((), stopped="")
+    return Result(migration, Outcome.FAILED, 0.0, failure, trace=trace)
+
+
+def type_name(names: list[dict[str, Any]]) -> str:
+    return ".".join(item.get("String", {}).get("sval", "") for item in names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg2.extensions import cursor as Cursor
@@ -50,9 +51,18 @@ def column_list(cur: Cursor, sql: str, params: tuple[Any, ...] = ()) -> list[Any
     return [row[0] for row in cur.fetchall()]
 
 
-def exposed_schemas(cur: Cursor) -> list[str]:
-    """The app's schemas PostgREST serves (Supabase's own excluded), that exist here."""
-    return [s for s in api_schemas(cur) if s not in SUPABASE_SCHEMAS]
+def exposed_schemas(cur: Cursor, configured: Sequence[str] = ()) -> list[str]:
+    """The app's schemas PostgREST serves (Supabase's own excluded), that exist here: those
+    the database says (the authenticator's setting), and those supabase/config.toml's
+    `[api] schemas` names (the local stack's PostgREST serves what that file says)."""
+    cur.execute(
+        "select coalesce(array_agg(s order by i), '{}') from unnest(%s::text[]) "
+        "with ordinality w(s, i) where to_regnamespace(quote_ident(s)) is not null",
+        (list(configured),),
+    )
+    found = cur.fetchone()
+    named = [*api_schemas(cur), *(found[0] if found else [])]
+    return [s for s in dict.fromkeys(named) if s not in SUPABASE_SCHEMAS]
 
 
 def tenant_tables(cur: Cursor, schemas: list[str]) -> list[str]:

@@ -30,7 +30,7 @@ def verify(config: Config, out: Reporter, *, probe: bool, strict: bool = False) 
     with session(config.target, connect_timeout=config.connect_timeout) as conn:
         try:
             with conn.cursor() as cur:
-                checks = run_checks(cur, probe=probe)
+                checks = run_checks(cur, probe=probe, api_schemas=_api_schemas(config))
         finally:
             conn.rollback()  # verify never changes anything, the probes included
     for line in report_lines(checks):
@@ -79,3 +79,22 @@ def rollback_rls(
     again = " then ".join(f"`invoke migrate --migration {n}`" for n in numbers)
     out.say(f"RLS rolled back. Re-enable it with {again} (add --skip-confirm in a script).")
     return 0
+
+
+def _api_schemas(config: Config) -> list[str]:
+    """supabase/config.toml's `[api] schemas` (what the local stack's PostgREST serves): the
+    tenant tables verify checks are found there too. None when the file or key is absent."""
+    import tomllib
+
+    path = config.supabase_dir / "config.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"Cannot read {path}: {exc}. Fix the file and retry.") from None
+    api = data.get("api", {})
+    schemas = api.get("schemas", []) if isinstance(api, dict) else []
+    if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
+        raise UsageError(f"{path}: [api] schemas must be a list of schema names.")
+    return list(schemas)

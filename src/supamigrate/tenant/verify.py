@@ -7,6 +7,8 @@ the whole transaction back too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from psycopg2.extensions import cursor as Cursor
 
 from supamigrate.tenant.boundary import boundary_checks
@@ -38,9 +40,10 @@ _MIGRATE = "run `invoke migrate`"
 _REENABLE = "run `invoke migrate --migration 004`, then `invoke migrate --migration 005`"
 
 
-def run_checks(cur: Cursor, *, probe: bool) -> list[Check]:
-    """Every check, in reading order: structure, RLS, data, the probes, then the lints."""
-    schemas = exposed_schemas(cur)
+def run_checks(cur: Cursor, *, probe: bool, api_schemas: Sequence[str] = ()) -> list[Check]:
+    """Every check, in reading order: structure, RLS, data, the probes, then the lints.
+    `api_schemas`: what supabase/config.toml's `[api] schemas` exposes too."""
+    schemas = exposed_schemas(cur, api_schemas)
     present = column_list(
         cur,
         "select 'public.' || t from unnest(%s::text[]) t "
