@@ -6,6 +6,11 @@ naming the object) and says how to close it:
   schema but Supabase's own, that reads a tenant table or a view over one, or runs SQL built
   at run time, itself or through any function it calls (see reach);
 - a materialized view in an exposed schema over a tenant table (no RLS on a matview);
+- a view that reads as its owner (not security_invoker; the owner bypasses RLS) or a
+  matview, over a tenant table, in a schema the API does NOT serve but whose USAGE and
+  SELECT the API roles hold: an invoker view or function in an exposed schema reads it with
+  the caller's rights, and gets every tenant's rows (the exposed schemas' own such views are
+  the security_definer_view lint's);
 - a trigger on a tenant table that writes into a table without the boundary that the API
   reads (each tenant's rows copied where every user sees them), itself or through what it
   calls, or runs SQL built at run time there (verify cannot say where the rows go);
@@ -22,6 +27,7 @@ from collections.abc import Mapping
 
 from psycopg2.extensions import cursor as Cursor
 
+from supamigrate.advise.security import SECURITY_INVOKER
 from supamigrate.tenant.checks import Check, Level
 from supamigrate.tenant.names import BOUNDARY_HELPER, HELPERS
 from supamigrate.tenant.reach import Function, functions, reach, through
@@ -94,9 +100,12 @@ def bypass_checks(cur: Cursor, schemas: list[str], scoped: list[str]) -> list[Ch
     """One check per finding (error), or one passing line naming what was looked at."""
     params: dict[str, object] = {"oids": scoped, "schemas": schemas}
     graph = functions(cur)
+    cur.execute(_READS, params)
+    tables = {int(oid): (name, bare) for oid, name, bare in cur.fetchall()}
     found = [
-        *_definers(cur, params, graph),
+        *_definers(tables, graph),
         *_matviews(cur, params),
+        *_hidden_views(cur, params, tables),
         *_triggers(cur, params, graph),
         *_foreign_keys(cur, params),
         *_foreign_tables(cur, params),
@@ -104,18 +113,16 @@ def bypass_checks(cur: Cursor, schemas: list[str], scoped: list[str]) -> list[Ch
     if found:
         return found
     detail = (
-        "no definer function, matview, copying trigger, foreign key or foreign table hands "
-        "tenant rows on"
+        "no definer function, matview, view outside the API, copying trigger, foreign key or "
+        "foreign table hands tenant rows on"
     )
     return [Check("RLS bypass", Level.ERROR, True, detail)]
 
 
-def _definers(cur: Cursor, params: Mapping[str, object], graph: dict[int, Function]) -> list[Check]:
+def _definers(tables: dict[int, tuple[str, str]], graph: dict[int, Function]) -> list[Check]:
     """Every definer function the API roles may execute (PUBLIC has EXECUTE unless revoked),
     in any schema (an invoker wrapper or a view in an exposed one reaches the rest), that
     reads a tenant table or runs SQL verify cannot read, itself or through what it calls."""
-    cur.execute(_READS, params)
-    tables = {int(oid): (name, bare) for oid, name, bare in cur.fetchall()}
     checks = []
     for function in graph.values():
         if not function.definer or not function.api or function.trigger:
@@ -158,6 +165,49 @@ def _matviews(cur: Cursor, params: Mapping[str, object]) -> list[Check]:
         )
         for view, reads in cur.fetchall()
     ]
+
+
+# Views and matviews over tenant tables (however deep) outside the exposed schemas, that the
+# API roles may read (USAGE on the schema and SELECT): a view reads as its owner unless
+# security_invoker, so one whose owner bypasses RLS (or owns a tenant table, not FORCEd) hands
+# every tenant's rows to whoever reaches it, through an exposed invoker view or function.
+_HIDDEN_VIEWS = """
+select format('%%I.%%I', n.nspname, c.relname), c.relkind::text, pg_get_userbyid(c.relowner)
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+join pg_roles w on w.oid = c.relowner
+where c.oid = any(%(reads)s::oid[]) and c.relkind in ('v', 'm')
+  and n.nspname <> all(%(schemas)s)
+  and (c.relkind = 'm' or not {SECURITY_INVOKER})
+  and (c.relkind = 'm' or w.rolsuper or w.rolbypassrls
+       or exists (select 1 from pg_class t where t.oid = any(%(oids)s::regclass[])
+                  and t.relowner = c.relowner and not t.relforcerowsecurity))
+  and exists (select 1 from pg_roles r where r.rolname in ('anon', 'authenticated')
+              and has_schema_privilege(r.oid, n.oid, 'usage')
+              and has_table_privilege(r.oid, c.oid, 'select'))
+  and not exists (select 1 from pg_depend d where d.objid = c.oid and d.deptype = 'e')
+order by 1""".replace("{SECURITY_INVOKER}", SECURITY_INVOKER)
+
+
+def _hidden_views(
+    cur: Cursor, params: Mapping[str, object], tables: dict[int, tuple[str, str]]
+) -> list[Check]:
+    cur.execute(_HIDDEN_VIEWS, {**params, "reads": list(tables)})
+    checks = []
+    for view, kind, owner in cur.fetchall():
+        how = (
+            "is a materialized view (no RLS)"
+            if kind == "m"
+            else f"reads as its owner {owner} (not security_invoker), past RLS"
+        )
+        detail = (
+            f"{view} {how}, reads a tenant table, and the API roles may select from it: an "
+            "invoker view or function in an exposed schema hands every tenant's rows on"
+        )
+        fix = f"revoke select on {view} from anon, authenticated" + (
+            "" if kind == "m" else f"; or alter view {view} set (security_invoker = on)"
+        )
+        checks.append(Check("RLS bypass: view outside the API", Level.ERROR, False, detail, fix))
+    return checks
 
 
 def _triggers(cur: Cursor, params: Mapping[str, object], graph: dict[int, Function]) -> list[Check]:
