@@ -14,6 +14,10 @@ naming the object) and says how to close it:
 - a trigger on a tenant table that writes into a table without the boundary that the API
   reads (each tenant's rows copied where every user sees them), itself or through what it
   calls, or runs SQL built at run time there (verify cannot say where the rows go);
+- a SECURITY DEFINER trigger on a table the API roles may write (not a tenant table: there the
+  row passed the boundary) whose function reads or writes a tenant table, or runs SQL built at
+  run time: a user who writes that table makes it act past RLS, e.g. put a row into another
+  tenant's audit log with a tenant id of the user's choosing;
 - a foreign key between two tenant tables that does not include tenant_id: a row of one
   tenant can point at another tenant's (foreign key checks do not see RLS), and a cascade
   then deletes or changes the other tenant's rows.
@@ -107,14 +111,15 @@ def bypass_checks(cur: Cursor, schemas: list[str], scoped: list[str]) -> list[Ch
         *_matviews(cur, params),
         *_hidden_views(cur, params, tables),
         *_triggers(cur, params, graph),
+        *_definer_triggers(cur, params, tables, graph),
         *_foreign_keys(cur, params),
         *_foreign_tables(cur, params),
     ]
     if found:
         return found
     detail = (
-        "no definer function, matview, view outside the API, copying trigger, foreign key or "
-        "foreign table hands tenant rows on"
+        "no definer function, matview, view outside the API, copying trigger, definer trigger, "
+        "foreign key or foreign table hands tenant rows on"
     )
     return [Check("RLS bypass", Level.ERROR, True, detail)]
 
@@ -250,6 +255,56 @@ def _triggers(cur: Cursor, params: Mapping[str, object], graph: dict[int, Functi
         checks.append(
             Check("RLS bypass: trigger copies tenant rows", Level.ERROR, False, detail, fix)
         )
+    return checks
+
+
+# Triggers on tables (any schema) the API roles may write, other than the tenant tables.
+_WRITABLE_TRIGGERS = """
+select g.tgname, format('%%I.%%I', n.nspname, c.relname), g.tgfoid::bigint
+from pg_trigger g join pg_class c on c.oid = g.tgrelid
+join pg_namespace n on n.oid = c.relnamespace
+where not g.tgisinternal and g.tgrelid <> all(%(oids)s::regclass[])
+  and exists (select 1 from pg_roles r where r.rolname in ('anon', 'authenticated')
+              and has_schema_privilege(r.oid, c.relnamespace, 'usage')
+              and has_table_privilege(r.oid, c.oid, 'insert, update, delete'))
+order by 2, 1"""
+
+
+def _definer_triggers(
+    cur: Cursor,
+    params: Mapping[str, object],
+    tables: dict[int, tuple[str, str]],
+    graph: dict[int, Function],
+) -> list[Check]:
+    """A definer trigger runs as its owner whoever fires it, and its function needs no EXECUTE
+    grant: on a table the API writes, it is a door past RLS that _definers (API-executable
+    functions, triggers left out) does not see."""
+    cur.execute(_WRITABLE_TRIGGERS, params)
+    checks = []
+    for trigger, table, oid in cur.fetchall():
+        function = graph.get(int(oid))
+        if function is None or not function.definer or function.signature in _VETTED:
+            continue  # Supabase's or an extension's, an invoker one (RLS bounds it), or ours
+        found = reach(graph, function.oid, tables)
+        if found.tables:
+            what = f"reads or writes {through(found.tables, function.signature)}"
+        elif found.dynamic:
+            where, why = next(iter(found.dynamic.items()))
+            within = "" if where == function.signature else f" (in {where})"
+            what = f"{why}{within}, which verify cannot read"
+        else:
+            continue
+        detail = (
+            f"trigger {trigger} on {table} runs {function.signature} as {function.owner} "
+            f"(security definer, past RLS) and {what}: whoever may write {table} makes it act "
+            "in any tenant (a tenant id taken from the row is the writer's choice)"
+        )
+        fix = (
+            f"alter function {function.signature} security invoker (the boundary then checks "
+            "what it does as the writer); or revoke insert, update, delete on "
+            f"{table} from anon, authenticated"
+        )
+        checks.append(Check("RLS bypass: definer trigger", Level.ERROR, False, detail, fix))
     return checks
 
 
