@@ -22,9 +22,14 @@ TABLE = "supamigrate.rls_before_004"
 
 NOTE_SQL = f"""DO $supamigrate$
 BEGIN
-  CREATE SCHEMA IF NOT EXISTS supamigrate;
-  CREATE TABLE IF NOT EXISTS {TABLE} (rel regclass PRIMARY KEY, rls boolean NOT NULL);
-  REVOKE ALL ON TABLE {TABLE} FROM PUBLIC;
+  -- asked first: IF NOT EXISTS would say "already exists, skipping" under 004 on a re-run
+  IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'supamigrate') THEN
+    CREATE SCHEMA supamigrate;
+  END IF;
+  IF to_regclass('{TABLE}') IS NULL THEN
+    CREATE TABLE {TABLE} (rel regclass PRIMARY KEY, rls boolean NOT NULL);
+    REVOKE ALL ON TABLE {TABLE} FROM PUBLIC;
+  END IF;
   INSERT INTO {TABLE}
     SELECT c.oid, c.relrowsecurity FROM pg_class c
     WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
