@@ -1,4 +1,5 @@
-"""verify against generated triggers on a table the API writes (hypothesis, real server).
+"""verify against generated triggers and rules on a table the API writes (hypothesis, real
+server).
 
 A table every signed-in user may insert into (`public.feed`, RLS on, the app's own insert
 policy) gets a trigger (BEFORE or AFTER, its function definer or invoker, calling 0-2 invoker
@@ -124,3 +125,68 @@ def test_a_definer_trigger_on_a_table_the_api_writes_fails_verify(
     door = definer and leaf != "into a private log"
     assert crossed == door  # the hazard is real: a definer trigger crosses, an invoker one not
     assert named == door, failures
+
+
+@SETTINGS
+@given(
+    instead=st.booleans(),
+    into_files=st.booleans(),
+)
+def test_a_rule_on_a_table_the_api_writes_fails_verify(
+    migrated: Any, instead: bool, into_files: bool
+) -> None:
+    """A rule's action runs with its table owner's rights (the migrator, past RLS): where the
+    action writes files with the writer's tenant of choice, the row crosses, and verify names
+    the rule; a rule into a private log is none."""
+    with session(migrated.target) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select a.user_id::text, b.tenant_id::text from public.user_tenants a "
+            "join public.user_tenants b on b.tenant_id <> a.tenant_id and b.user_id <> a.user_id "
+            "limit 1"
+        )
+        user, other = cur.fetchone()
+        cur.execute("create schema private")
+        cur.execute("create table private.log (id serial primary key, tenant_id uuid)")
+        cur.execute("grant usage on schema private to authenticated")
+        cur.execute("grant insert on private.log to authenticated")
+        cur.execute("grant usage on sequence private.log_id_seq to authenticated")
+        cur.execute(
+            "create table public.feed (id serial primary key, "
+            "author uuid default auth.uid(), target uuid)"
+        )
+        cur.execute("alter table public.feed enable row level security")
+        cur.execute(
+            "create policy send on public.feed for insert to authenticated "
+            "with check (author = (select auth.uid()))"
+        )
+        action = (
+            "insert into public.files (user_id, tenant_id, name) "
+            "values (new.author, new.target, 'planted')"
+            if into_files
+            else "insert into private.log (tenant_id) values (new.target)"
+        )
+        kind = "instead" if instead else "also"
+        cur.execute(f"create rule feed_rule as on insert to public.feed do {kind} ({action})")
+        cur.execute("savepoint probe")
+        act_as(cur, "authenticated", user)
+        try:
+            cur.execute("insert into public.feed (target) values (%s)", (other,))
+        except psycopg2.Error:
+            cur.execute("rollback to savepoint probe")
+        cur.execute("reset role")
+        cur.execute(
+            "select count(*) from public.files where name = 'planted' and tenant_id = %s",
+            (other,),
+        )
+        crossed = cur.fetchone()[0] > 0
+        cur.execute("rollback to savepoint probe")
+        schemas = exposed_schemas(cur)
+        failures = [
+            c.detail
+            for c in bypass_checks(cur, schemas, tenant_tables(cur, schemas))
+            if not c.ok and c.name == "RLS bypass: rule"
+        ]
+        conn.rollback()
+    door = into_files
+    assert crossed == door
+    assert any("feed_rule on public.feed" in d for d in failures) == door, failures

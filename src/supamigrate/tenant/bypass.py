@@ -18,6 +18,8 @@ naming the object) and says how to close it:
   row passed the boundary) whose function reads or writes a tenant table, or runs SQL built at
   run time: a user who writes that table makes it act past RLS, e.g. put a row into another
   tenant's audit log with a tenant id of the user's choosing;
+- a rule (CREATE RULE) on a table the API roles may write whose action names a tenant table
+  (or a view over one): rule actions run with the rule's table owner's rights, past RLS;
 - a foreign key between two tenant tables that does not include tenant_id: a row of one
   tenant can point at another tenant's (foreign key checks do not see RLS), and a cascade
   then deletes or changes the other tenant's rows.
@@ -31,13 +33,9 @@ from collections.abc import Mapping
 
 from psycopg2.extensions import cursor as Cursor
 
-from supamigrate.advise.security import SECURITY_INVOKER
 from supamigrate.tenant.checks import Check, Level
-from supamigrate.tenant.names import BOUNDARY_HELPER, HELPERS
+from supamigrate.tenant.doors import VETTED, definer_triggers, hidden_views, rules
 from supamigrate.tenant.reach import Function, functions, reach, through
-
-# The shipped migrations' helpers: each returns the caller's own tenant ids.
-_VETTED = frozenset({BOUNDARY_HELPER, *(f"public.{h}()" for h in HELPERS)})
 
 # Tenant tables and every view over them, however deep: reading one reads the tables.
 _READS = """
@@ -109,17 +107,18 @@ def bypass_checks(cur: Cursor, schemas: list[str], scoped: list[str]) -> list[Ch
     found = [
         *_definers(tables, graph),
         *_matviews(cur, params),
-        *_hidden_views(cur, params, tables),
+        *hidden_views(cur, params, tables),
         *_triggers(cur, params, graph),
-        *_definer_triggers(cur, params, tables, graph),
+        *definer_triggers(cur, params, tables, graph),
+        *rules(cur, params, tables),
         *_foreign_keys(cur, params),
         *_foreign_tables(cur, params),
     ]
     if found:
         return found
     detail = (
-        "no definer function, matview, view outside the API, copying trigger, definer trigger, "
-        "foreign key or foreign table hands tenant rows on"
+        "no definer function, matview, view outside the API, copying trigger, definer "
+        "trigger, rule, foreign key or foreign table hands tenant rows on"
     )
     return [Check("RLS bypass", Level.ERROR, True, detail)]
 
@@ -132,7 +131,7 @@ def _definers(tables: dict[int, tuple[str, str]], graph: dict[int, Function]) ->
     for function in graph.values():
         if not function.definer or not function.api or function.trigger:
             continue
-        if function.signature in _VETTED:
+        if function.signature in VETTED:
             continue
         found = reach(graph, function.oid, tables)
         if found.tables:
@@ -170,49 +169,6 @@ def _matviews(cur: Cursor, params: Mapping[str, object]) -> list[Check]:
         )
         for view, reads in cur.fetchall()
     ]
-
-
-# Views and matviews over tenant tables (however deep) outside the exposed schemas, that the
-# API roles may read (USAGE on the schema and SELECT): a view reads as its owner unless
-# security_invoker, so one whose owner bypasses RLS (or owns a tenant table, not FORCEd) hands
-# every tenant's rows to whoever reaches it, through an exposed invoker view or function.
-_HIDDEN_VIEWS = """
-select format('%%I.%%I', n.nspname, c.relname), c.relkind::text, pg_get_userbyid(c.relowner)
-from pg_class c join pg_namespace n on n.oid = c.relnamespace
-join pg_roles w on w.oid = c.relowner
-where c.oid = any(%(reads)s::oid[]) and c.relkind in ('v', 'm')
-  and n.nspname <> all(%(schemas)s)
-  and (c.relkind = 'm' or not {SECURITY_INVOKER})
-  and (c.relkind = 'm' or w.rolsuper or w.rolbypassrls
-       or exists (select 1 from pg_class t where t.oid = any(%(oids)s::regclass[])
-                  and t.relowner = c.relowner and not t.relforcerowsecurity))
-  and exists (select 1 from pg_roles r where r.rolname in ('anon', 'authenticated')
-              and has_schema_privilege(r.oid, n.oid, 'usage')
-              and has_table_privilege(r.oid, c.oid, 'select'))
-  and not exists (select 1 from pg_depend d where d.objid = c.oid and d.deptype = 'e')
-order by 1""".replace("{SECURITY_INVOKER}", SECURITY_INVOKER)
-
-
-def _hidden_views(
-    cur: Cursor, params: Mapping[str, object], tables: dict[int, tuple[str, str]]
-) -> list[Check]:
-    cur.execute(_HIDDEN_VIEWS, {**params, "reads": list(tables)})
-    checks = []
-    for view, kind, owner in cur.fetchall():
-        how = (
-            "is a materialized view (no RLS)"
-            if kind == "m"
-            else f"reads as its owner {owner} (not security_invoker), past RLS"
-        )
-        detail = (
-            f"{view} {how}, reads a tenant table, and the API roles may select from it: an "
-            "invoker view or function in an exposed schema hands every tenant's rows on"
-        )
-        fix = f"revoke select on {view} from anon, authenticated" + (
-            "" if kind == "m" else f"; or alter view {view} set (security_invoker = on)"
-        )
-        checks.append(Check("RLS bypass: view outside the API", Level.ERROR, False, detail, fix))
-    return checks
 
 
 def _triggers(cur: Cursor, params: Mapping[str, object], graph: dict[int, Function]) -> list[Check]:
@@ -255,56 +211,6 @@ def _triggers(cur: Cursor, params: Mapping[str, object], graph: dict[int, Functi
         checks.append(
             Check("RLS bypass: trigger copies tenant rows", Level.ERROR, False, detail, fix)
         )
-    return checks
-
-
-# Triggers on tables (any schema) the API roles may write, other than the tenant tables.
-_WRITABLE_TRIGGERS = """
-select g.tgname, format('%%I.%%I', n.nspname, c.relname), g.tgfoid::bigint
-from pg_trigger g join pg_class c on c.oid = g.tgrelid
-join pg_namespace n on n.oid = c.relnamespace
-where not g.tgisinternal and g.tgrelid <> all(%(oids)s::regclass[])
-  and exists (select 1 from pg_roles r where r.rolname in ('anon', 'authenticated')
-              and has_schema_privilege(r.oid, c.relnamespace, 'usage')
-              and has_table_privilege(r.oid, c.oid, 'insert, update, delete'))
-order by 2, 1"""
-
-
-def _definer_triggers(
-    cur: Cursor,
-    params: Mapping[str, object],
-    tables: dict[int, tuple[str, str]],
-    graph: dict[int, Function],
-) -> list[Check]:
-    """A definer trigger runs as its owner whoever fires it, and its function needs no EXECUTE
-    grant: on a table the API writes, it is a door past RLS that _definers (API-executable
-    functions, triggers left out) does not see."""
-    cur.execute(_WRITABLE_TRIGGERS, params)
-    checks = []
-    for trigger, table, oid in cur.fetchall():
-        function = graph.get(int(oid))
-        if function is None or not function.definer or function.signature in _VETTED:
-            continue  # Supabase's or an extension's, an invoker one (RLS bounds it), or ours
-        found = reach(graph, function.oid, tables)
-        if found.tables:
-            what = f"reads or writes {through(found.tables, function.signature)}"
-        elif found.dynamic:
-            where, why = next(iter(found.dynamic.items()))
-            within = "" if where == function.signature else f" (in {where})"
-            what = f"{why}{within}, which verify cannot read"
-        else:
-            continue
-        detail = (
-            f"trigger {trigger} on {table} runs {function.signature} as {function.owner} "
-            f"(security definer, past RLS) and {what}: whoever may write {table} makes it act "
-            "in any tenant (a tenant id taken from the row is the writer's choice)"
-        )
-        fix = (
-            f"alter function {function.signature} security invoker (the boundary then checks "
-            "what it does as the writer); or revoke insert, update, delete on "
-            f"{table} from anon, authenticated"
-        )
-        checks.append(Check("RLS bypass: definer trigger", Level.ERROR, False, detail, fix))
     return checks
 
 
