@@ -2,7 +2,7 @@
 
 Generated pre-tenant apps: each of files, audit_logs and sessions with RLS on or off and with
 or without a policy of the app's (RLS on and no policy is Supabase's deny-all table, read by
-service_role only); 001-005 applied by a method, in one run or 004 and 005 in runs of their
+service_role only); 001-005 applied by a method (psycopg2, psql; the Supabase CLI once), in one run or 004 and 005 in runs of their
 own; then rollback-rls. Every table's RLS flag and policies are what they were before, and
 anon reads no row of a table whose RLS was on.
 
@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from helpers.platform_fixtures import populate
 from helpers.project import REPO, Project
+from helpers.supabase_cli import CLI
 from supamigrate.connect.db import session
 
 LONG = os.environ.get("SUPAMIGRATE_LONG") == "1"
@@ -71,6 +72,11 @@ apps = st.fixed_dictionaries(
     method="psycopg2",
     separate=False,
 )
+@example(  # the Supabase CLI applies 004: the note is taken right before its push
+    app={"files": (True, False), "audit_logs": (True, False), "sessions": (False, True)},
+    method="supabase",
+    separate=True,
+)
 @given(
     app=apps,
     method=st.sampled_from(("psycopg2", "psql")),
@@ -84,6 +90,11 @@ def test_rollback_rls_leaves_each_tables_rls_as_it_was_before_004(
     separate: bool,
 ) -> None:
     project = Project.create(Path(tmp_path_factory.mktemp("app")), make_db())
+    if method == "supabase":  # the CLI pushes to the URL; it wants the repo's config.toml
+        project.env["SUPABASE_CLI"] = str(CLI)
+        shutil.copy(REPO / "supabase" / "config.toml", project.root / "supabase" / "config.toml")
+        (project.root / "supabase" / ".temp").mkdir()
+        (project.root / "supabase" / ".temp" / "project-ref").write_text("abcdefghijklmnopqrst\n")
     with session(project.target) as conn, conn.cursor() as cur:
         populate(cur, users=3, rows_per_user=2, app=False)
         for table, (rls, policy) in app.items():
@@ -112,7 +123,7 @@ def test_rollback_rls_leaves_each_tables_rls_as_it_was_before_004(
     assert _state(project) == before, result.stdout
     # Again, as the rollback's own message says: the note is taken afresh, in silence.
     again = project.invoke("migrate", "--skip-confirm", "--method", method)
-    assert again.returncode == 0 and "already exists" not in again.stdout, again.stdout
+    assert again.returncode == 0 and "rls_before_004" not in again.stdout, again.stdout
     result = project.invoke("rollback-rls", "--skip-confirm")
     assert result.returncode == 0 and _state(project) == before, result.stdout
     for table, (rls, _) in app.items():

@@ -12,7 +12,8 @@ own RLS notes nothing new), and rollback-rls keeps RLS on where it was on before
 
 It never changes 004's outcome: a role that may not create the schema or table gets a WARNING
 and 004 runs as before (rollback-rls then guesses, as it did). The Supabase CLI applies files
-itself, so `--method supabase` notes nothing.
+itself, so with `--method supabase` the block runs in a transaction of its own right before a
+push that applies 004.
 """
 
 from __future__ import annotations
