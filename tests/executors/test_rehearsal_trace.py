@@ -86,6 +86,19 @@ def test_no_false_disagreement_between_lint_and_trace(project: Any) -> None:
     assert "disagree" not in result.stdout, result.stdout
 
 
+def test_a_db_pull_view_and_its_owner_are_no_disagreement(project: Any) -> None:
+    """A `supabase db pull` file makes a view, then sets its owner (ALTER TABLE, which lint
+    reads as ACCESS EXCLUSIVE): the view is the file's own, so no disagreement is printed."""
+    project.write(
+        "001_remote_schema.sql",
+        'CREATE OR REPLACE VIEW "public"."my_things" AS SELECT 1 AS "x";\n\n\n'
+        'ALTER TABLE "public"."my_things" OWNER TO "postgres";\n',
+    )
+    result = project.invoke("migrate", "--rehearse")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "disagree" not in result.stdout, result.stdout
+
+
 def test_a_real_disagreement_is_reported(project: Any) -> None:
     """Where lint's static model is more cautious than the server (fillfactor takes SHARE
     UPDATE EXCLUSIVE, not ACCESS EXCLUSIVE), the rehearsal says so, naming the line."""

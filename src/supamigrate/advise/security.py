@@ -15,9 +15,11 @@ from supamigrate.advise.sql import (
 )
 
 _S = Category.SECURITY
-_SECURITY_INVOKER = (
+SECURITY_INVOKER = (
     "exists (select 1 from unnest(coalesce(c.reloptions, '{}')) o "
-    "        where o ~* '^security_invoker=(true|on|yes|1)$')"
+    # Postgres's boolean takes any prefix of true/yes (`security_invoker = t`), and keeps the
+    # option as spelt
+    "        where o ~* '^security_invoker=(t|tr|tru|true|y|ye|yes|on|1)$')"
 )
 
 LINTS = (
@@ -78,7 +80,7 @@ LINTS = (
         _S,
         "view runs as its owner, past the caller's RLS",
         f"select {NAMED} {REL} where n.nspname = any(%(app)s) and c.relkind = 'v' "
-        f"and {API_READS} and not {_SECURITY_INVOKER} and {not_extension('c.oid')} order by 1",
+        f"and {API_READS} and not {SECURITY_INVOKER} and {not_extension('c.oid')} order by 1",
         "alter view {obj} set (security_invoker = on): else it reads as its owner, past RLS",
     ),
     Lint(
@@ -87,7 +89,7 @@ LINTS = (
         _S,
         "auth.users readable through the API",
         f"select distinct {NAMED} {REL} where n.nspname = any(%(app)s) "
-        f"and (c.relkind = 'm' or (c.relkind = 'v' and not {_SECURITY_INVOKER})) and {API_READS} "
+        f"and (c.relkind = 'm' or (c.relkind = 'v' and not {SECURITY_INVOKER})) and {API_READS} "
         "and exists (select 1 from pg_rewrite w join pg_depend d on d.objid = w.oid "
         "            where w.ev_class = c.oid and d.refobjid = to_regclass('auth.users')) "
         "order by 1",

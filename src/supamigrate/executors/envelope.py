@@ -9,6 +9,7 @@ one block to paste):
     SELECT pg_advisory_xact_lock(<key>);                   waiting is never cut by a role default
     <re-check: the version is not in history yet>          rendered per path
     SET LOCAL lock_timeout/statement_timeout; liveness     the configured limits, for the file
+    <004 only: which tables had RLS on before it>          rls_before
     <the file>
     ;
     RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL;    the runner's own statements run
@@ -30,6 +31,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from supamigrate.executors.boundary_guard import GUARD_SQL
+from supamigrate.executors.rls_before import NOTE_SQL, notes_rls
 from supamigrate.history.table import (
     ADVISORY_LOCK_KEY,
     BEGIN,
@@ -229,7 +231,7 @@ def wrap(
         f"{BEGIN}{CLEAN_SESSION}{_unlimited('LOCAL')}{_named(migration)}"
         f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY});\n{table}",
         version,
-        limits.sql("LOCAL"),
+        limits.sql("LOCAL") + (NOTE_SQL if notes_rls(migration.name) else ""),
         statements,
         f"{runner_session(limits)}{bounds}{record}\n",
         # The clean session again after COMMIT: the next message is read with the session's

@@ -106,6 +106,18 @@ class Psycopg2Session(BaseExecutor):
         primary = getattr(getattr(error, "diag", None), "message_primary", None) or str(error)
         return " ".join(str(primary).split()), notices
 
+    def note_rls_before_004(self) -> tuple[str, ...]:
+        """Before a push that applies 004: which platform tables have RLS on now (rls_before;
+        the other methods note it inside 004's own transaction). Its warnings, if any."""
+        from supamigrate.executors.rls_before import NOTE_SQL
+
+        self._notices.clear()
+        if self._run(f"BEGIN;\n{self.limits.sql('LOCAL')}{NOTE_SQL}COMMIT;") is not None:
+            self._run("ROLLBACK;")
+        notices = fx.shown(self._notices.loose)
+        self._notices.clear()
+        return notices
+
     def close(self) -> None:
         """Close; a connection still being made is left to its daemon thread, so an early
         error never waits for connect_timeout."""

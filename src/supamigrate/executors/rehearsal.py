@@ -41,6 +41,7 @@ from supamigrate.executors.rehearsal_limits import Bound, duration_ms, stopped_a
 from supamigrate.executors.rehearsal_outlives import Outliving
 from supamigrate.executors.rehearsal_session import not_rehearsed as _not_rehearsed
 from supamigrate.executors.results import Failure, Outcome, Result
+from supamigrate.executors.rls_before import NOTE_SQL, notes_rls
 from supamigrate.executors.trace import MigrationTrace, Tracer
 from supamigrate.executors.trace_needs import BLOCKS_APP
 from supamigrate.history.table import ADVISORY_LOCK_KEY, BEGIN, CREATE_TABLE, record_sql
@@ -170,6 +171,8 @@ class Rehearsal:
             # An xid for this file's subtransaction: what the guard bounds is what came after.
             (row,) = self._ask(f"INSERT INTO pg_temp.{between.GUARD} VALUES (1) RETURNING xmin")
             self.mark = str(row[0])
+        if notes_rls(migration.name):  # as the real run's envelope does before 004
+            self._setup(NOTE_SQL)
         tracer, file_all, made = Tracer(self._ask), False, self._constraints()
         self.known = {oid for _, _, oids in made for oid in oids}
         self.file_types, self.file_values = set(), {}

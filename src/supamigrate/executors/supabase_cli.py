@@ -27,6 +27,7 @@ from supamigrate.executors import cli_timeouts
 from supamigrate.executors.base import BaseExecutor, Capabilities, OnResult, Settings
 from supamigrate.executors.psycopg2 import Psycopg2Executor
 from supamigrate.executors.results import Failure, Outcome, Result
+from supamigrate.executors.rls_before import notes_rls
 from supamigrate.history.table import HistoryRow, matches_file, other_text_message
 from supamigrate.process import interrupt
 from supamigrate.process.children import die_with_parent
@@ -244,6 +245,9 @@ class SupabaseCliExecutor(BaseExecutor):
                 everything = any(m.version < newest for m in pending)
                 if self.guard_from is not None:
                     tables = self.reader.tenant_tables()
+                if any(notes_rls(m.name) for m in pending):  # rls_before: the CLI runs 004
+                    for text in self.reader.note_rls_before_004():
+                        self.settings.say(f"  {text}")
                 self._push(dry=False, include_all=everything, pushed=pushed)
             with interrupt.paused():  # a signal stopped the push: still ask what it committed
                 applied = {row.version for row in self.read_history()}

@@ -37,10 +37,13 @@ _OURS = (
     "and n.nspname not like 'pg_temp%'"
 )
 # One round trip after each statement: file nodes of every user relation, and our locks.
+# Views too (no file: their node stays 0, never a rewrite), so a view the file made is known
+# as made: a `supabase db pull` file's `ALTER TABLE <view> OWNER TO` after its CREATE VIEW is
+# no disagreement with lint (the trace sees no locks on views).
 _STATE = (
     f"select 'n', {_NAME}, c.relfilenode::text, c.relkind::text from pg_class c "
     f"join pg_namespace n on n.oid = c.relnamespace "
-    f"where c.relkind in ('r', 'p', 'm', 'i', 't') and {_OURS} "
+    f"where c.relkind in ('r', 'p', 'm', 'i', 't', 'v') and {_OURS} "
     f"union all select 'l', {_NAME}, l.mode, '' from pg_locks l "
     "join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace "
     "where l.pid = pg_backend_pid() and l.locktype = 'relation' and l.granted "

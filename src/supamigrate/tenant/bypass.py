@@ -6,9 +6,20 @@ naming the object) and says how to close it:
   schema but Supabase's own, that reads a tenant table or a view over one, or runs SQL built
   at run time, itself or through any function it calls (see reach);
 - a materialized view in an exposed schema over a tenant table (no RLS on a matview);
+- a view that reads as its owner (not security_invoker; the owner bypasses RLS) or a
+  matview, over a tenant table, in a schema the API does NOT serve but whose USAGE and
+  SELECT the API roles hold: an invoker view or function in an exposed schema reads it with
+  the caller's rights, and gets every tenant's rows (the exposed schemas' own such views are
+  the security_definer_view lint's);
 - a trigger on a tenant table that writes into a table without the boundary that the API
   reads (each tenant's rows copied where every user sees them), itself or through what it
   calls, or runs SQL built at run time there (verify cannot say where the rows go);
+- a SECURITY DEFINER trigger on a table the API roles may write (not a tenant table: there the
+  row passed the boundary) whose function reads or writes a tenant table, or runs SQL built at
+  run time: a user who writes that table makes it act past RLS, e.g. put a row into another
+  tenant's audit log with a tenant id of the user's choosing;
+- a rule (CREATE RULE) on a table the API roles may write whose action names a tenant table
+  (or a view over one): rule actions run with the rule's table owner's rights, past RLS;
 - a foreign key between two tenant tables that does not include tenant_id: a row of one
   tenant can point at another tenant's (foreign key checks do not see RLS), and a cascade
   then deletes or changes the other tenant's rows.
@@ -23,11 +34,8 @@ from collections.abc import Mapping
 from psycopg2.extensions import cursor as Cursor
 
 from supamigrate.tenant.checks import Check, Level
-from supamigrate.tenant.names import BOUNDARY_HELPER, HELPERS
+from supamigrate.tenant.doors import VETTED, definer_triggers, hidden_views, rules
 from supamigrate.tenant.reach import Function, functions, reach, through
-
-# The shipped migrations' helpers: each returns the caller's own tenant ids.
-_VETTED = frozenset({BOUNDARY_HELPER, *(f"public.{h}()" for h in HELPERS)})
 
 # Tenant tables and every view over them, however deep: reading one reads the tables.
 _READS = """
@@ -94,33 +102,36 @@ def bypass_checks(cur: Cursor, schemas: list[str], scoped: list[str]) -> list[Ch
     """One check per finding (error), or one passing line naming what was looked at."""
     params: dict[str, object] = {"oids": scoped, "schemas": schemas}
     graph = functions(cur)
+    cur.execute(_READS, params)
+    tables = {int(oid): (name, bare) for oid, name, bare in cur.fetchall()}
     found = [
-        *_definers(cur, params, graph),
+        *_definers(tables, graph),
         *_matviews(cur, params),
+        *hidden_views(cur, params, tables),
         *_triggers(cur, params, graph),
+        *definer_triggers(cur, params, tables, graph),
+        *rules(cur, params, tables),
         *_foreign_keys(cur, params),
         *_foreign_tables(cur, params),
     ]
     if found:
         return found
     detail = (
-        "no definer function, matview, copying trigger, foreign key or foreign table hands "
-        "tenant rows on"
+        "no definer function, matview, view outside the API, copying trigger, definer "
+        "trigger, rule, foreign key or foreign table hands tenant rows on"
     )
     return [Check("RLS bypass", Level.ERROR, True, detail)]
 
 
-def _definers(cur: Cursor, params: Mapping[str, object], graph: dict[int, Function]) -> list[Check]:
+def _definers(tables: dict[int, tuple[str, str]], graph: dict[int, Function]) -> list[Check]:
     """Every definer function the API roles may execute (PUBLIC has EXECUTE unless revoked),
     in any schema (an invoker wrapper or a view in an exposed one reaches the rest), that
     reads a tenant table or runs SQL verify cannot read, itself or through what it calls."""
-    cur.execute(_READS, params)
-    tables = {int(oid): (name, bare) for oid, name, bare in cur.fetchall()}
     checks = []
     for function in graph.values():
         if not function.definer or not function.api or function.trigger:
             continue
-        if function.signature in _VETTED:
+        if function.signature in VETTED:
             continue
         found = reach(graph, function.oid, tables)
         if found.tables:

@@ -4,8 +4,12 @@ What it undoes is read from the record 005 writes (supamigrate.tenant_rls): the 
 and 005 created and RLS only on the tables where they turned it on. 001's RLS on tenants and
 user_tenants is never touched. On a database where 004 ran and 005 did not, the record does
 not exist yet: then 004's policies are found by name and RLS is turned off only on a platform
-table left with no policy of anyone else's. All in one transaction, with the history rows of
-004 and 005 deleted so `invoke migrate` can apply them again.
+table left with no policy of anyone else's. Where 004 ran under a runner that noted which
+platform tables had RLS on before it (executors.rls_before), RLS that was on before stays on:
+005's record can only guess which RLS was 004's, and an app's deny-all table (RLS on, no
+policy) looks like one 004 turned on. All in one transaction, with the history rows of 004 and
+005 deleted (and the note, so a re-run of 004 notes afresh) so `invoke migrate` can apply them
+again.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supamigrate.errors import UsageError
+from supamigrate.executors.rls_before import TABLE as BEFORE_004
 from supamigrate.history.table import TABLE, quote_literal
 from supamigrate.tenant.names import (
     MEMBERSHIPS,
@@ -64,6 +69,7 @@ def plan_rollback(
         return RollbackPlan((), (), ("004 is not applied on this database: nothing of it to undo",))
     statements: list[str] = []
     kept: list[str] = []
+    noted = _rls_before_004(cur)
     for rel, (rls, policies) in wanted.items():
         current = _table_policies(cur, rel)
         if current is None:
@@ -72,18 +78,28 @@ def plan_rollback(
         ours = [p for p in policies if p in existing]
         statements += [f"drop policy if exists {_ident(p)} on {rel};" for p in ours]
         others = [p for p in existing if p not in policies]
-        if not (rls and enabled) or rel in _KEEP_RLS:
+        if not enabled or rel in _KEEP_RLS:
+            continue
+        if rel in noted and not _turned_on_by_005(cur, rel):
+            # Known, not guessed: as it was before 004 (the app's policies then were not in
+            # force if RLS was off).
+            if not noted[rel]:
+                statements.append(f"alter table {rel} disable row level security;")
+            elif rls:
+                kept.append(f"{rel} keeps RLS on: it was on before 004 ran")
+            continue
+        if not rls:
             continue
         if others:
             mine = ", ".join(others)
             kept.append(f"{rel} keeps RLS on: it has policies 004 and 005 did not create ({mine})")
         else:
             statements.append(f"alter table {rel} disable row level security;")
+    where = "" if table is None else f" where rel = {quote_literal(next(iter(wanted)))}::regclass"
     if _has_record(cur):
-        where = (
-            "" if table is None else f" where rel = {quote_literal(next(iter(wanted)))}::regclass"
-        )
         statements.append(f"delete from {RECORD}{where};")
+    if _exists(cur, BEFORE_004):
+        statements.append(f"delete from {BEFORE_004}{where};")
     return RollbackPlan(tuple(statements), versions, tuple(kept))
 
 
@@ -126,8 +142,38 @@ def _ident(name: str) -> str:
 
 
 def _has_record(cur: Any) -> bool:
-    cur.execute("select to_regclass(%s) is not null", (RECORD,))
+    return _exists(cur, RECORD)
+
+
+def _exists(cur: Any, table: str) -> bool:
+    cur.execute("select to_regclass(%s) is not null", (table,))
     return bool(cur.fetchone()[0])
+
+
+def _rls_before_004(cur: Any) -> dict[str, bool]:
+    """Each platform table's RLS flag just before 004 ran, as noted then (empty: no note)."""
+    if not _exists(cur, BEFORE_004):
+        return {}
+    cur.execute(
+        "select format('%%I.%%I', n.nspname, c.relname), b.rls from "
+        f"{BEFORE_004} b join pg_class c on c.oid = b.rel "
+        "join pg_namespace n on n.oid = c.relnamespace",
+        (),
+    )
+    return {row[0]: bool(row[1]) for row in cur.fetchall()}
+
+
+def _turned_on_by_005(cur: Any, rel: str) -> bool:
+    """005 (or the guard) turned RLS on itself (found it off, not guessed): RLS was turned
+    off between 004 and 005, and 005's own RLS is undone."""
+    if not _has_record(cur):
+        return False
+    cur.execute(
+        f"select 1 from {RECORD} where rel = to_regclass(%s) and policy = '' "
+        "and migration = '005' and not inferred",
+        (rel,),
+    )
+    return cur.fetchone() is not None
 
 
 def _table_policies(cur: Any, rel: str) -> tuple[bool, list[str]] | None:
