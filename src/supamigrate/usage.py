@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import logging
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -34,10 +35,21 @@ _ARGUMENT = re.compile(r"<Argument: (?P<name>[\w-]+)[^>]*>")  # how Invoke names
 PATH_TASKS = {"lint": "--file"}
 
 
+class _MaskedDebug(logging.Filter):
+    """Invoke's `--debug` logs every argv token: a URL's password is masked there too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = mask(record.getMessage()), ()
+        return True
+
+
 def guard(program: Program, name: str) -> None:
     """Wrap `program`'s parsing steps: parse errors exit 2 with a hint; lint takes paths."""
     if getattr(program, "_supamigrate_guarded", False):
         return
+    invoke_log = logging.getLogger("invoke")
+    if not any(isinstance(f, _MaskedDebug) for f in invoke_log.filters):
+        invoke_log.addFilter(_MaskedDebug())
     parse_tasks, parse_cleanup = program.parse_tasks, program.parse_cleanup
 
     def tasks() -> None:

@@ -74,3 +74,15 @@ def test_the_password_never_shows(secret_project: Project, method: str, pg_serve
     assert "python" in " ".join(watch.programs)
     if PROGRAMS[method]:
         assert PROGRAMS[method] in watch.programs, watch.programs  # the watch saw the child
+
+
+def test_invokes_debug_log_masks_the_password(secret_project: Project) -> None:
+    """Invoke's `--debug` logs every argv token (a `--db-url` typed with its password): the
+    log masks it (usage.guard, which the `supamigrate` program and this repo's tasks.py share)."""
+    url = secret_project.target.url()
+    assert SECRET in url
+    secret_project.write("001_ok.sql", "create table public.ok_table (id int);\n")
+    result = secret_project.invoke("--debug", "status", "--db-url", url)
+    assert result.returncode == 0, result.stderr
+    assert "invoke.parser" in result.stderr  # the debug log really ran
+    assert SECRET not in result.stdout + result.stderr
