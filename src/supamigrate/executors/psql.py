@@ -60,6 +60,7 @@ _MARK = re.compile(
 # psql's own words when it could not connect (libpq's), before any SQL ran
 _NO_CONNECTION = re.compile(r"^psql: error: (connection to server|could not translate host)", re.M)
 _NO_TABLE = re.compile(r"ERROR:\s+(?:42P01|3F000):")
+_CANCEL_SENT = "Cancel request sent"  # psql, on SIGINT while a statement runs
 _ERROR = re.compile(r"^psql:<stdin>:(?P<line>\d+): ERROR:\s+(?P<state>[0-9A-Z]{5}): (?P<msg>.*)$")
 _FATAL = re.compile(r"FATAL:\s+(?P<state>[0-9A-Z]{5}):\s+(?P<msg>.*)")
 # "psql:<stdin>:12: NOTICE:  00000: text" -> "NOTICE:  text", as the psycopg2 path shows it
@@ -206,6 +207,8 @@ class PsqlExecutor(BaseExecutor):
         if mark is not None and mark.group("nonce") != self._nonce:
             mark = None  # a notice spelling a marker: text, not ours
         if mark is None:
+            if line == _CANCEL_SENT and interrupt.requested() is not None:
+                return  # psql's own word on our SIGINT, not the server's
             if state.errors or _ERROR.match(line) or _FATAL.search(line):
                 state.errors.append(mask(line))
             elif state.between or line.startswith("LOCATION:"):
