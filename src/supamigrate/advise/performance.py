@@ -74,7 +74,9 @@ LINTS = (
         "                 else array[cmd] end) a "
         "where schemaname = any(%(app)s) and permissive = 'PERMISSIVE' "
         "group by schemaname, tablename, r, a having count(*) > 1 order by 1",
-        "merge them into one policy ({obj}): each permissive policy is evaluated for every row",
+        "merge your own of them into one policy ({obj}): each permissive policy is evaluated "
+        "for every row. Leave 004's tenant policies as they are: rollback-rls finds them by "
+        "name",
     ),
     Lint(
         "duplicate_index",
