@@ -98,6 +98,32 @@ where k.contype = 'f' and k.conrelid = any(%(oids)s::regclass[])
 order by 2, 1"""
 
 
+# A foreign key from a tenant table to a table outside the boundary whose delete (or key
+# update) cascades, sets null or sets a default, where an API role may delete (update) a row:
+# the key's action runs past RLS, so a user removing their own row there (their profile)
+# changes rows of tenants they are no longer a member of.
+_CASCADES = """
+select k.conname, format('%%I.%%I', sn.nspname, s.relname),
+       format('%%I.%%I', tn.nspname, t.relname),
+       case when k.confdeltype in ('c', 'n', 'd') then 'delete' else 'update' end
+from pg_constraint k
+join pg_class s on s.oid = k.conrelid join pg_namespace sn on sn.oid = s.relnamespace
+join pg_class t on t.oid = k.confrelid join pg_namespace tn on tn.oid = t.relnamespace
+where k.contype = 'f' and k.conrelid = any(%(oids)s::regclass[])
+  and not k.confrelid = any(%(oids)s::regclass[])
+  and exists (
+    select 1 from (values ('delete', k.confdeltype, 'd'), ('update', k.confupdtype, 'w')) as
+      act(what, action, cmd)
+    where act.action in ('c', 'n', 'd')
+      and exists (select 1 from pg_roles r where r.rolname in ('anon', 'authenticated')
+                  and has_table_privilege(r.oid, t.oid, act.what)
+                  and (not t.relrowsecurity or exists (
+                    select 1 from pg_policy p where p.polrelid = t.oid and p.polpermissive
+                      and p.polcmd in (act.cmd, '*')
+                      and (0::oid = any(p.polroles) or r.oid = any(p.polroles))))))
+order by 2, 1"""
+
+
 def bypass_checks(cur: Cursor, schemas: list[str], scoped: list[str]) -> list[Check]:
     """One check per finding (error), or one passing line naming what was looked at."""
     params: dict[str, object] = {"oids": scoped, "schemas": schemas}
@@ -114,13 +140,14 @@ def bypass_checks(cur: Cursor, schemas: list[str], scoped: list[str]) -> list[Ch
         *_foreign_keys(cur, params),
         *_foreign_tables(cur, params),
     ]
+    warnings = _cascades(cur, params)  # beside the verdict, not in place of it
     if found:
-        return found
+        return found + warnings
     detail = (
         "no definer function, matview, view outside the API, copying trigger, definer "
         "trigger, rule, foreign key or foreign table hands tenant rows on"
     )
-    return [Check("RLS bypass", Level.ERROR, True, detail)]
+    return [Check("RLS bypass", Level.ERROR, True, detail), *warnings]
 
 
 def _definers(tables: dict[int, tuple[str, str]], graph: dict[int, Function]) -> list[Check]:
@@ -228,6 +255,23 @@ def _foreign_keys(cur: Cursor, params: Mapping[str, object]) -> list[Check]:
         )
         checks.append(Check("cross-tenant foreign key", Level.ERROR, False, detail, fix))
     return checks
+
+
+def _cascades(cur: Cursor, params: Mapping[str, object]) -> list[Check]:
+    cur.execute(_CASCADES, params)
+    return [
+        Check(
+            "cascade across the boundary",
+            Level.WARNING,
+            False,
+            f"{name}: a {what} in {target}, which the API may {what}, changes {table} rows "
+            "past RLS, in every tenant (a user removing their own row there reaches tenants "
+            "they have left)",
+            f"make {name} on {what} restrict (or no action) and clear {table}'s rows as a "
+            "member of each tenant",
+        )
+        for name, table, target, what in cur.fetchall()
+    ]
 
 
 # A foreign table with tenant_id the API roles may use: Postgres has no RLS on foreign tables,
