@@ -39,7 +39,6 @@ from supamigrate.executors.boundary_guard import ours
 from supamigrate.executors.envelope import Limits, runner_session
 from supamigrate.executors.rehearsal_limits import Bound, duration_ms, stopped_at_bound
 from supamigrate.executors.rehearsal_outlives import Outliving
-from supamigrate.executors.rehearsal_session import not_rehearsed as _not_rehearsed
 from supamigrate.executors.results import Failure, Outcome, Result
 from supamigrate.executors.rls_before import NOTE_SQL, notes_rls
 from supamigrate.executors.trace import MigrationTrace, Tracer
@@ -111,12 +110,12 @@ class Rehearsal:
         try:
             for migration in todo:
                 if stopped:
-                    results.append(_not_rehearsed(migration, stopped, 0.0))
+                    results.append(between.not_rehearsed(migration, stopped, 0.0))
                     continue
                 if is_no_transaction(migration.sql):
                     stopped = f"{migration.label} runs outside a transaction"
                     why = "it runs outside a transaction: each statement commits on its own"
-                    results.append(_not_rehearsed(migration, why, 0.0))
+                    results.append(between.not_rehearsed(migration, why, 0.0))
                     continue
                 reading = read_sql(migration.sql)
                 if reading.error is not None:
@@ -130,12 +129,12 @@ class Rehearsal:
                 if outlives:
                     stopped = f"{migration.label} was not rehearsed"
                     why = f"{outlives}: a rehearsal does not run it on the target"
-                    results.append(_not_rehearsed(migration, why, 0.0))
+                    results.append(between.not_rehearsed(migration, why, 0.0))
                     continue
                 try:
                     result = self._one(migration, statements)
                 except between.Shadowed as shadowed:
-                    result = _not_rehearsed(migration, str(shadowed), 0.0)
+                    result = between.not_rehearsed(migration, str(shadowed), 0.0)
                 results.append(result)
                 if result.outcome is Outcome.NOT_REHEARSED:
                     stopped = f"{migration.label} was not rehearsed"
@@ -165,7 +164,7 @@ class Rehearsal:
                 f"an earlier file left {left[0][0]} in pg_temp: the real run's DISCARD TEMP "
                 "drops it, and a rehearsal does not"
             )
-            return _not_rehearsed(migration, why, 0.0)
+            return between.not_rehearsed(migration, why, 0.0)
         self.mark = ""
         if boundary_guard.guarded(self.session.guard_from, migration.version):
             # An xid for this file's subtransaction: what the guard bounds is what came after.
