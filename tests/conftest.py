@@ -42,12 +42,23 @@ SAME_ON_EVERY_MAJOR = (
     "tests/executors/test_manual_paste.py",
     "tests/executors/test_libpq_environment.py",
     # The two longest server tests (half a minute each): what they load, a million-row
-    # backfill beside a writer and twenty SIGKILLs mid-run, rests on row locks and atomic
+    # backfill beside a writer and fourteen SIGKILLs mid-run, rests on row locks and atomic
     # commit, which every major keeps; the tenant and kill tests that are not about scale run
     # under both.
     "tests/run/test_backfill_scale.py",
     "tests/run/test_reliability.py::test_sigkill_at_random_moments",
 )
+# Tests without the session's server (no `pg_server` fixture, direct or through `db`,
+# `project`, ...) touch no server of the major, so they too run once: unless they start one
+# of their own, as these do (db.start's library, a restart mid-run, the state machine).
+OWN_SERVERS = ("tests/local/", "tests/run/test_reliability.py", "tests/run/test_state_machine.py")
+
+
+def same_on_every_major(item: pytest.Item) -> bool:
+    if item.nodeid.startswith(SAME_ON_EVERY_MAJOR):
+        return True
+    uses_server = "pg_server" in getattr(item, "fixturenames", ())
+    return not uses_server and not item.nodeid.startswith(OWN_SERVERS)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -56,7 +67,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason=f"the same on every Postgres major: run under {ONCE_UNDER}")
     for item in items:
-        if item.nodeid.startswith(SAME_ON_EVERY_MAJOR):
+        if same_on_every_major(item):
             item.add_marker(skip)
 
 

@@ -109,7 +109,7 @@ def _bounded_and_recorded(target: Any, text: str) -> tuple[int, list[str] | None
 
 
 @settings(
-    max_examples=150 if LONG else 10,
+    max_examples=150 if LONG else 7,
     deadline=None,
     derandomize=not LONG,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -62,7 +62,7 @@ apps = st.fixed_dictionaries(
 
 
 @settings(
-    max_examples=40 if LONG else 5,
+    max_examples=40 if LONG else 3,
     derandomize=not LONG,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
