@@ -41,6 +41,7 @@ SAME_ON_EVERY_MAJOR = (
     "tests/run/test_error_text.py",
     "tests/executors/test_manual_paste.py",
     "tests/executors/test_libpq_environment.py",
+    "tests/run/test_link.py::test_link_offline",  # the CLI offline, against no server
     # The two longest server tests (half a minute each): what they load, a million-row
     # backfill beside a writer and fourteen SIGKILLs mid-run, rests on row locks and atomic
     # commit, which every major keeps; the tenant and kill tests that are not about scale run

@@ -216,18 +216,21 @@ def test_an_unroutable_host_gives_up_within_the_connect_timeout(project: Project
     assert elapsed < 2 + 4, elapsed
 
 
-def test_a_server_that_accepts_and_never_answers_gives_up_too(project: Project) -> None:
+@pytest.mark.parametrize("where", ["setting", "url"])
+def test_a_server_that_accepts_and_never_answers_gives_up_too(project: Project, where: str) -> None:
     """A port that takes the connection and says nothing (a stuck proxy, a pooler out of
     slots): exit 1 within connect_timeout, not a hang (libpq's own timeout does not cover
-    the way psycopg2 connects through our wait callback)."""
+    the way psycopg2 connects through our wait callback). The URL's own value wins, as in
+    libpq."""
     project.write("001_ok.sql", OK)
-    project.env["SUPAMIGRATE_CONNECT_TIMEOUT"] = "2"
+    project.env["SUPAMIGRATE_CONNECT_TIMEOUT"] = "2" if where == "setting" else "60"
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         port = silent.getsockname()[1]
+        url = _url(project, port=port) + ("?connect_timeout=2" if where == "url" else "")
         started = time.monotonic()
-        result = project.invoke("migrate", "--skip-confirm", url=_url(project, port=port))
+        result = project.invoke("migrate", "--skip-confirm", url=url)
         elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr
     assert "Cannot connect" in result.stderr and "timeout" in result.stderr, result.stderr

@@ -97,8 +97,12 @@ def connect(
     kwargs.setdefault("application_name", application)
     if options is not None:
         kwargs["options"] = options
+    # The URL's own connect_timeout wins, as in libpq, and 0 waits as long as it takes; a
+    # value that is not a number (libpq reads it as it can) gets the configured one.
+    given = str(kwargs.get("connect_timeout", "")).strip()
+    seconds = int(given) if given.isdigit() else connect_timeout
     try:
-        with connecting(connect_timeout):
+        with connecting(seconds if seconds > 0 else None):
             conn: connection = psycopg2.connect(**kwargs)
     except psycopg2.OperationalError as exc:
         raise DatabaseUnavailable(describe_connect_error(target, str(exc))) from None

@@ -95,11 +95,11 @@ _connecting = threading.local()  # .deadline: when the connect under way must gi
 
 
 @contextmanager
-def connecting(seconds: float) -> Iterator[None]:
-    """Within: a connection still being set up after `seconds` fails. libpq's connect_timeout
-    bounds only its own blocking connect; through the wait callback below a server that
-    accepts the socket and never answers would be waited for forever."""
-    _connecting.deadline = time.monotonic() + seconds
+def connecting(seconds: float | None) -> Iterator[None]:
+    """Within: a connection still being set up after `seconds` (None: no limit) fails.
+    libpq's connect_timeout bounds only its own blocking connect; through the wait callback
+    below a server that accepts the socket and never answers would be waited for forever."""
+    _connecting.deadline = None if seconds is None else time.monotonic() + seconds
     try:
         yield
     finally:
@@ -120,9 +120,7 @@ def wait_interruptibly(conn: Any) -> None:
         if state == POLL_OK:
             return
         if deadline is not None and time.monotonic() > deadline:
-            raise OperationalError(
-                "timeout expired (the server accepted the connection and never answered)"
-            )
+            raise OperationalError("timeout expired")  # libpq's words (connect.db's hint)
         if _received and not cancelled:
             conn.cancel()
             cancelled = True
