@@ -74,3 +74,25 @@ def act_as(cur: Any, role: str, user_id: str | None = None) -> None:
     cur.execute(f"set local role {role}")
     claims = {"role": role} if user_id is None else {"sub": user_id, "role": role}
     cur.execute("select set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+
+
+def migrated_project(project: Any, *, users: int, rows_per_user: int) -> Any:
+    """`project` with the platform tables filled and the shipped migrations applied."""
+    from helpers.platform_fixtures import populate
+    from supamigrate.connect.db import session
+
+    copy_shipped(project.root)
+    with session(project.target) as conn, conn.cursor() as cur:
+        populate(cur, users=users, rows_per_user=rows_per_user)
+    assert project.invoke("migrate", "--skip-confirm").returncode == 0
+    return project
+
+
+def bypass_findings(cur: Any, name: str) -> list[Any]:
+    """verify's RLS-bypass checks named `name` that did not pass, as it runs them."""
+    from supamigrate.tenant.bypass import bypass_checks
+    from supamigrate.tenant.catalog import exposed_schemas, tenant_tables
+
+    schemas = exposed_schemas(cur)
+    found = bypass_checks(cur, schemas, tenant_tables(cur, schemas))
+    return [check for check in found if not check.ok and check.name == name]

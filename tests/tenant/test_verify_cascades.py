@@ -18,11 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers.platform_fixtures import populate
-from helpers.tenancy import act_as, copy_shipped
+from helpers.tenancy import act_as, bypass_findings, migrated_project
 from supamigrate.connect.db import session
-from supamigrate.tenant.bypass import bypass_checks
-from supamigrate.tenant.catalog import exposed_schemas, tenant_tables
 
 LONG = os.environ.get("SUPAMIGRATE_LONG") == "1"
 ACTIONS = ("cascade", "set null", "restrict", "no action")
@@ -30,11 +27,7 @@ ACTIONS = ("cascade", "set null", "restrict", "no action")
 
 @pytest.fixture
 def migrated(project: Any) -> Any:
-    copy_shipped(project.root)
-    with session(project.target) as conn, conn.cursor() as cur:
-        populate(cur, users=3, rows_per_user=1)
-    assert project.invoke("migrate", "--skip-confirm").returncode == 0
-    return project
+    return migrated_project(project, users=3, rows_per_user=1)
 
 
 @settings(
@@ -92,12 +85,7 @@ def test_a_cascade_from_outside_the_boundary_is_named(
         after = cur.fetchone()
         crossed = after is None or after[0]  # deleted, or its key set null
         cur.execute("rollback to savepoint probe")
-        schemas = exposed_schemas(cur)
-        warned = [
-            c
-            for c in bypass_checks(cur, schemas, tenant_tables(cur, schemas))
-            if c.name == "cascade across the boundary"
-        ]
+        warned = bypass_findings(cur, "cascade across the boundary")
         conn.rollback()
     door = action in ("cascade", "set null") and may_delete != "none"
     assert crossed == door  # the hazard is real: the left tenant's row changed
