@@ -49,13 +49,14 @@ _FK_RULE = "unindexed_foreign_keys"
 # The statement kinds each check can report on; a check not listed sees every statement.
 # Dispatching by kind keeps a large file's cost to the few checks each statement concerns.
 KINDS: dict[object, frozenset[str]] = {
+    check_file_rules: frozenset({"TransactionStmt", "DoStmt"}) | NO_TRANSACTION_KINDS,
     locks.check_index: frozenset({"IndexStmt"}),
     locks.check_drop_index: frozenset({"DropStmt"}),
     locks.check_alter_table: frozenset({"AlterTableStmt"}),
     locks.check_move_all: frozenset({"AlterTableMoveAllStmt"}),
     exclusive.check_vacuum_cluster: frozenset({"VacuumStmt", "ClusterStmt"}),
     exclusive.check_lock_table: frozenset({"LockStmt"}),
-    exclusive.check_held_lock: exclusive.EXCLUSIVE_KINDS,
+    exclusive.check_held_lock: exclusive.EXCLUSIVE_KINDS,  # at the first exclusive only
     exclusive.check_timeout: exclusive.EXCLUSIVE_KINDS,
     hazards.check_robust: frozenset({"IndexStmt", "CreateStmt", "DropStmt"}),
     hazards.check_reindex: frozenset({"ReindexStmt"}),
@@ -75,14 +76,25 @@ KINDS: dict[object, frozenset[str]] = {
     security.check_views: frozenset({"ViewStmt", "CreateTableAsStmt"}),
     security.check_functions: frozenset({"CreateFunctionStmt"}),
 }
+# Checks that report only on a file's first ACCESS EXCLUSIVE statement (lint.exclusive): the
+# engine gives them that statement alone, not the 10,000 others of a large file.
+AT_FIRST_EXCLUSIVE = frozenset({exclusive.check_held_lock, exclusive.check_timeout})
 _BY_KIND: dict[str, list[Check]] = {}
+_BY_KIND_FIRST: dict[str, list[Check]] = {}
 
 
-def checks_for(kind: str) -> list[Check]:
-    """The checks that can report on a statement of this kind, in CHECKS order."""
-    if kind not in _BY_KIND:
-        _BY_KIND[kind] = [c for c in CHECKS if c not in KINDS or kind in KINDS[c]]
-    return _BY_KIND[kind]
+def checks_for(kind: str, *, first_exclusive: bool = True) -> list[Check]:
+    """The checks that can report on a statement of this kind, in CHECKS order; those of
+    AT_FIRST_EXCLUSIVE only for the file's first ACCESS EXCLUSIVE statement."""
+    table = _BY_KIND_FIRST if first_exclusive else _BY_KIND
+    if kind not in table:
+        table[kind] = [
+            c
+            for c in CHECKS
+            if (c not in KINDS or kind in KINDS[c])
+            and (first_exclusive or c not in AT_FIRST_EXCLUSIVE)
+        ]
+    return table[kind]
 
 
 def lint_sql(sql: str, *, path: str, known: Known | None = None) -> list[Finding]:
@@ -131,8 +143,14 @@ def _lint(reading: Reading, path: str, known: Known) -> list[Finding]:
     migration = read_migration(reading, known)
     allows = allows_by_statement(reading.sql, reading.statements)
     by_kind = _BY_KIND
+    first = exclusive.first_exclusive(migration)
     for index, statement in enumerate(reading.statements):
-        checks = by_kind.get(statement.kind) or checks_for(statement.kind)
+        if index == first:
+            checks = checks_for(statement.kind)
+        else:
+            checks = by_kind.get(statement.kind) or checks_for(
+                statement.kind, first_exclusive=False
+            )
         hits = [hit for check in checks for hit in check(statement, index, migration)]
         if hits or allows[index]:
             findings += _suppressed(path, hits, allows[index])

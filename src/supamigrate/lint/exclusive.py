@@ -121,7 +121,7 @@ def check_held_lock(statement: Statement, index: int, migration: Migration) -> I
     DEFAULT, a policy, a comment, a grant) keep the lock no longer than the ALTER itself;
     any data work, scan, or lock on another existing table holds it while it runs or waits.
     """
-    if migration.no_transaction or _first_exclusive(migration) != index:
+    if migration.no_transaction or first_exclusive(migration) != index:
         return
     locked = set(_existing_list(access_exclusive_tables(statement), index, migration))
     for later_index in range(index + 1, len(migration.statements)):
@@ -140,7 +140,7 @@ def check_held_lock(statement: Statement, index: int, migration: Migration) -> I
 
 def check_timeout(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:
     """The first ACCESS EXCLUSIVE on an existing table while lock_timeout is off."""
-    if _first_exclusive(migration) != index or not _timeout_off(index, migration):
+    if first_exclusive(migration) != index or not _timeout_off(index, migration):
         return
     tables = _existing(access_exclusive_tables(statement), index, migration)
     yield Hit(
@@ -171,19 +171,37 @@ def _is_zero(args: list[Node]) -> bool:
     return False
 
 
-def _first_exclusive(migration: Migration) -> int | None:
+def first_exclusive(migration: Migration) -> int | None:
+    """The index of the file's first statement taking ACCESS EXCLUSIVE on a table it did not
+    create itself, once per file."""
     if "first_exclusive" not in migration.memo:
         migration.memo["first_exclusive"] = next(
             (
                 index
                 for index, statement in enumerate(migration.statements)
                 if statement.kind in EXCLUSIVE_KINDS  # (the others name no table: skip the call)
+                and not _on_a_new_table(statement, index, migration)
                 and _existing(access_exclusive_tables(statement), index, migration)
             ),
             None,
         )
     first: int | None = migration.memo["first_exclusive"]
     return first
+
+
+# Kinds whose ACCESS EXCLUSIVE, if any, is on the one relation in this field.
+_ONE_RELATION = {
+    "AlterTableStmt": "relation",
+    "CreatePolicyStmt": "table",
+    "AlterPolicyStmt": "table",
+}
+
+
+def _on_a_new_table(statement: Statement, index: int, migration: Migration) -> bool:
+    """A statement on one table made earlier in this file (a large file's usual ALTER or
+    policy): nothing to lock others out of, known without listing its tables as text."""
+    field = _ONE_RELATION.get(statement.kind)
+    return field is not None and migration.is_new(table_of(statement.node[field]), index)
 
 
 def _existing(tables: list[str], index: int, migration: Migration) -> str:

@@ -177,7 +177,9 @@ def check_columns(statement: Statement, index: int, migration: Migration) -> Ite
     for kind, element in elements:
         if json_type and kind == "ColumnDef" and type_name(element["typeName"]) == "json":
             yield Hit("adding-json-column", statement.line, f"{table}.{element['colname']} json")
-        for columns in _foreign_keys(kind, element) if references else ():
+        if not references:
+            continue
+        for columns in _foreign_keys(kind, element):
             message = f"foreign key {table} ({', '.join(columns)}) has no index"
             migration.known.apply(("foreign_key", message, (table, columns)))
             yield Hit(
@@ -188,13 +190,17 @@ def check_columns(statement: Statement, index: int, migration: Migration) -> Ite
             )
 
 
-def _foreign_keys(kind: str, element: Node) -> Iterator[tuple[str, ...]]:
+def _foreign_keys(kind: str, element: Node) -> list[tuple[str, ...]]:
     if kind == "ColumnDef":
-        for item in element.get("constraints", []):
-            if unwrap(item)[1].get("contype") == "CONSTR_FOREIGN":
-                yield (element["colname"],)
-    elif kind == "Constraint" and element.get("contype") == "CONSTR_FOREIGN":
-        yield tuple(strings(element.get("fk_attrs", [])))
+        return [
+            (element["colname"],)
+            for item in element.get("constraints", ())
+            for constraint in item.values()
+            if constraint.get("contype") == "CONSTR_FOREIGN"
+        ]
+    if kind == "Constraint" and element.get("contype") == "CONSTR_FOREIGN":
+        return [tuple(strings(element.get("fk_attrs", [])))]
+    return []
 
 
 def check_other(statement: Statement, index: int, migration: Migration) -> Iterator[Hit]:

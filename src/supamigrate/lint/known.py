@@ -237,20 +237,22 @@ def _learn_table(known: Known, table: Table, node: Node) -> None:
     nullable: set[str] = set()
     indexes: list[Index] = []
     for item in node.get("tableElts", []):
-        kind, element = unwrap(item)
-        if kind == "ColumnDef":
-            # each constraint is a wrapped node: its one value holds the fields
-            kinds = {
-                c.get("contype")
-                for wrapped in element.get("constraints", ())
-                for c in wrapped.values()
-            }
+        element = item.get("ColumnDef")
+        if element is not None:
             name = element.get("colname", "")
-            if not kinds & _NOT_NULLABLE:
+            not_null = indexed = False
+            for wrapped in element.get("constraints", ()):
+                for constraint in wrapped.values():  # each a wrapped node: its one value
+                    contype = constraint.get("contype")
+                    not_null = not_null or contype in _NOT_NULLABLE
+                    indexed = indexed or contype in _INDEXED
+            if not not_null:
                 nullable.add(name)
-            if kinds & _INDEXED:
+            if indexed:
                 indexes.append(Index(table, (name,), False))
-        elif kind == "Constraint" and element.get("contype") in {"CONSTR_PRIMARY", "CONSTR_UNIQUE"}:
+            continue
+        element = item.get("Constraint")
+        if element is not None and element.get("contype") in _INDEXED:
             columns = tuple(strings(element.get("keys", [])))
             indexes.append(Index(table, columns, False))
             if element.get("contype") == "CONSTR_PRIMARY":

@@ -9,6 +9,7 @@ is not enough.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from supamigrate.lint.findings import Hit
@@ -57,30 +58,47 @@ def check_policies(statement: Statement, index: int, migration: Migration) -> It
     if statement.kind not in {"CreatePolicyStmt", "AlterPolicyStmt"}:
         return
     node, line = statement.node, statement.line
-    name = f'"{node.get("policy_name")}" on {table_of(node["table"])}'
     expressions = [node[field] for field in ("qual", "with_check") if field in node]
     text = statement.text.lower()  # most policies call none of these: skip the tree walks
-    if "auth." in text or "current_setting" in text:
-        yield from _per_row(expressions, line, name)
+    if _may_call_per_row(text):
+        yield from _per_row(expressions, line, node)
     if "meta" in text and _reads_user_metadata(expressions):
-        yield Hit("rls_references_user_metadata", line, f"policy {name} reads user_metadata")
+        yield Hit("rls_references_user_metadata", line, f"policy {_name(node)} reads user_metadata")
     command = node.get("cmd_name", "all")
-    always = any(is_true(expression) for expression in expressions)
-    if always and node.get("permissive", True) and command in WRITE_COMMANDS:
+    writes = node.get("permissive", True) and command in WRITE_COMMANDS
+    if writes and any(is_true(expression) for expression in expressions):
         yield Hit(
-            "rls_policy_always_true",
-            line,
-            f"policy {name} for {command} is always true",
+            "rls_policy_always_true", line, f"policy {_name(node)} for {command} is always true"
         )
 
 
-def _per_row(expressions: list[Node], line: int, name: str) -> Iterator[Hit]:
+def _name(node: Node) -> str:
+    return f'"{node.get("policy_name")}" on {table_of(node["table"])}'
+
+
+# A per-row call as written: `auth.uid`, `"auth"."uid"`, `auth . jwt`, `current_setting`.
+_PER_ROW_TEXT = re.compile(r'auth"?\s*\.|current_setting')
+_SUB_SELECT = "(select "
+
+
+def _may_call_per_row(text: str) -> bool:
+    """Whether the policy's lowered text may call a per-row function outside a sub-select:
+    some spelling of one is there, and not every one opens `(select `, which in a policy
+    expression starts a sub-select (a SubLink: the walk would skip it). A spelling inside a
+    string or comment only makes the walk run, which then finds no call there."""
+    for found in _PER_ROW_TEXT.finditer(text):
+        if text[max(0, found.start() - len(_SUB_SELECT)) : found.start()] != _SUB_SELECT:
+            return True
+    return False
+
+
+def _per_row(expressions: list[Node], line: int, node: Node) -> Iterator[Hit]:
     per_row = sorted(
         {called for called in _calls_outside_sublinks(expressions) if called in PER_ROW_CALLS}
     )
     if per_row:
         calls = ", ".join(f"{call}()" for call in per_row)
-        yield Hit("auth_rls_initplan", line, f"policy {name} calls {calls} for every row")
+        yield Hit("auth_rls_initplan", line, f"policy {_name(node)} calls {calls} for every row")
 
 
 def _calls_outside_sublinks(value: object) -> set[str]:
