@@ -295,3 +295,46 @@ def test_a_file_that_is_not_utf8_is_refused_wherever_it_is_read(tmp_path: Path, 
         f"FAILED: {migrations / name} is not valid UTF-8 (byte 10): re-save it as UTF-8 and retry."
     ]
     assert _run(THROUGH_INVOKE, tmp_path, ["lint", "--all"]) == (stdout, stderr, code)
+
+
+SPELLED = st.sampled_from(
+    [
+        '"auth"."uid"()',
+        "AUTH.UID()",
+        "auth . jwt() ->> 'x'",
+        '"auth".role()',
+        "'auth.uid()' = name",
+        "name = 'x' /* (select auth.uid()) */",
+        "( select auth.uid())",
+        "(SELECT auth.uid())",
+        "(select  auth.email())",
+        "(select current_setting('a'))",
+        "pg_catalog.current_setting('a') = 'b'",
+    ]
+)
+POLICY_EXPRESSION = st.recursive(
+    st.one_of(PART, SPELLED),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from([" = ", " and ", " or "]), inner).map("".join),
+        inner.map(lambda e: f"({e})"),
+        inner.map(lambda e: f"(select {e})"),
+    ),
+    max_leaves=5,
+)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(POLICY_EXPRESSION)
+def test_the_policy_text_prefilter_never_hides_a_per_row_call(expression: str) -> None:
+    """Property: auth_rls_initplan is reported exactly when the tree has a per-row call
+    outside a sub-select, whatever the spelling (quoted, upper case, spaced), strings and
+    comments: the text prefilter that skips the walk only ever skips where it finds none."""
+    from supamigrate.lint.security import PER_ROW_CALLS
+
+    sql = f"create policy p on public.t for select using ({expression})"
+    reading = read_sql(sql)
+    assume(reading.error is None)
+    node = reading.statements[0].node
+    called = _calls_outside_sublinks([node["qual"]])
+    rules = {finding.rule for finding in lint_files([("1.sql", sql)])}
+    assert ("auth_rls_initplan" in rules) == bool(called & PER_ROW_CALLS)
