@@ -4,7 +4,7 @@ Seed data is often most of a history's parse tree (a third of it on the lint ben
 lint rule reads the rows (INSERT's rules read its relation and column list). Decoding them and
 freeing them again was a fifth of lint's time. So before decoding we cut each plain
 `INSERT ... VALUES` statement's `valuesLists` out of the JSON text and decode the rest in one
-`json.loads`, as the whole reading does; the node then holds NOT_DECODED there, which fails
+one decode, as the whole reading does; the node then holds NOT_DECODED there, which fails
 loudly if a rule ever iterates it.
 
 The cut is found by text, never by decoding: `{"stmt":{"` starts each top-level statement (the
@@ -22,10 +22,11 @@ and decoded as before.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
+
+from supamigrate.sql.tree_json import decode
 
 _ITEM = '{"stmt":{"'
 _INSERT = '{"stmt":{"InsertStmt":{"relation":'
@@ -36,7 +37,7 @@ _END = re.compile(
 )
 _SORT = '"sortClause":'
 _CHUNK = 4096
-# Depth the rows may reach (bound) and still be cut: far below where json.loads gives up
+# Depth the rows may reach (bound) and still be cut: far below where the JSON decoder gives up
 # (Python's recursion limit, 1000, less the frames already on the stack).
 _SAFE_DEPTH = 600
 _BASE_DEPTH = 8  # {"stmts":[ {"stmt":{"InsertStmt":{"selectStmt":{"SelectStmt":{"valuesLists":[
@@ -57,7 +58,7 @@ class Rows(list[Any]):
         if self._text is not None:
             text, (first, last) = self._text, self._span
             self._text = None
-            super().extend(json.loads(text[first:last]))
+            super().extend(decode(text[first:last]))
 
     def __iter__(self) -> Iterator[Any]:
         self._fill()

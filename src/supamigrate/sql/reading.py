@@ -14,7 +14,6 @@ convert the few we need (statement starts and ends) in one forward pass.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any, NamedTuple
 
 from supamigrate.process.quiet_gc import no_collector_passes
 from supamigrate.sql.lean import restore, without_values
+from supamigrate.sql.tree_json import decode
 
 Node = dict[str, Any]
 NO_TRANSACTION_MARKER = "-- supamigrate:no-transaction"
@@ -114,9 +114,9 @@ def _statements(sql: str, lazy_rows: bool = False) -> tuple[Statement, ...]:
     cuts: dict[int, tuple[int, int]] = {}
     if lazy_rows:
         lean, cuts = without_values(tree, utf8)
-        raw = json.loads(lean)["stmts"]
+        raw = decode(lean)["stmts"]
     else:
-        raw = json.loads(tree)["stmts"]
+        raw = decode(tree)["stmts"]
     spans: list[tuple[int, int]] = []
     for item in raw:
         start = item.get("stmt_location", 0)

@@ -13,7 +13,6 @@ or the file does not parse. tests/sql/test_skim.py holds the two to the same ans
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 
@@ -24,6 +23,7 @@ from supamigrate.sql.reading import (
     line_of,
     needs_no_transaction,
 )
+from supamigrate.sql.tree_json import decode
 
 # First words whose statement can only be one pre-flight never refuses (DML, SELECT, grants,
 # comments). Anything else, or a first word we cannot read plainly, is parsed.
@@ -140,7 +140,7 @@ def _refusable(text: str, no_transaction: bool) -> bool:
     from pglast import parser
 
     try:
-        items = json.loads(parser.parse_sql_json(text))["stmts"]
+        items = decode(parser.parse_sql_json(text))["stmts"]
     except (parser.ParseError, RecursionError):
         return True
     for item in items:
