@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from supamigrate.lint.findings import Finding
 from supamigrate.lint.known import Coverage, Known, Op, plain_ops, typed_ops
 from supamigrate.process.forked import Forked, two_cores
+from supamigrate.sql.pg_json import prepare as prepare_parser
 from supamigrate.sql.tree_json import prepare as prepare_decoder
 
 PARALLEL_BYTES = 1_000_000  # below this, forking costs more than it saves
@@ -61,6 +62,7 @@ def lint_in_two(
     import pglast.parser  # noqa: F401  # once, before the fork: else both processes import it
 
     prepare_decoder()
+    prepare_parser()
 
     # The worker already holds its files (process.forked: why not a Pool); each process reads
     # the files it lints.

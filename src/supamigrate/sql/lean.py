@@ -3,9 +3,9 @@
 Seed data is often most of a history's parse tree (a third of it on the lint benchmark), and no
 lint rule reads the rows (INSERT's rules read its relation and column list). Decoding them and
 freeing them again was a fifth of lint's time. So before decoding we cut each plain
-`INSERT ... VALUES` statement's `valuesLists` out of the JSON text and decode the rest in one
-one decode, as the whole reading does; the node then holds NOT_DECODED there, which fails
-loudly if a rule ever iterates it.
+`INSERT ... VALUES` statement's `valuesLists` out of the JSON (UTF-8 bytes, sql.pg_json) and
+decode the rest at once, as the whole reading does; the node then holds Rows there, which
+decode the cut rows when first read.
 
 The cut is found by text, never by decoding: `{"stmt":{"` starts each top-level statement (the
 key `stmt` belongs to RawStmt alone, and a `"` inside a JSON string is escaped), `selectStmt`
@@ -28,14 +28,14 @@ from typing import Any
 
 from supamigrate.sql.tree_json import decode
 
-_ITEM = '{"stmt":{"'
-_INSERT = '{"stmt":{"InsertStmt":{"relation":'
-_VALUES = ',"selectStmt":{"SelectStmt":{"valuesLists":['
+_ITEM = b'{"stmt":{"'
+_INSERT = b'{"stmt":{"InsertStmt":{"relation":'
+_VALUES = b',"selectStmt":{"SelectStmt":{"valuesLists":['
 _END = re.compile(
-    r'\],"limitOption":"LIMIT_OPTION_DEFAULT","op":"SETOP_NONE"\}\},'
-    r'"override":"OVERRIDING_NOT_SET"\}\}(?:,"stmt_location":(\d+))?(?:,"stmt_len":(\d+))?\}$'
+    rb'\],"limitOption":"LIMIT_OPTION_DEFAULT","op":"SETOP_NONE"\}\},'
+    rb'"override":"OVERRIDING_NOT_SET"\}\}(?:,"stmt_location":(\d+))?(?:,"stmt_len":(\d+))?\}$'
 )
-_SORT = '"sortClause":'
+_SORT = b'"sortClause":'
 _CHUNK = 4096
 # Depth the rows may reach (bound) and still be cut: far below where the JSON decoder gives up
 # (Python's recursion limit, 1000, less the frames already on the stack).
@@ -49,9 +49,9 @@ class Rows(list[Any]):
 
     __slots__ = ("_span", "_text")
 
-    def __init__(self, text: str, span: tuple[int, int]) -> None:
+    def __init__(self, text: bytes, span: tuple[int, int]) -> None:
         super().__init__()
-        self._text: str | None = text
+        self._text: bytes | None = text
         self._span = span
 
     def _fill(self) -> None:
@@ -94,13 +94,13 @@ class Rows(list[Any]):
         return super().__repr__()
 
 
-def without_values(text: str, utf8: bytes) -> tuple[str, dict[int, tuple[int, int]]]:
+def without_values(text: bytes, utf8: bytes) -> tuple[bytes, dict[int, tuple[int, int]]]:
     """`text` (libpg_query's JSON of the file whose UTF-8 is `utf8`) with each plain INSERT's
     VALUES rows replaced by `[]`, and where they were in `text`, by the statement's location."""
     cuts: dict[int, tuple[int, int]] = {}
     if _INSERT not in text or _custom_escapes(utf8):
         return text, cuts
-    parts: list[str] = []
+    parts: list[bytes] = []
     kept = 0  # text[:kept] is in parts
     at = text.find(_INSERT)
     while at >= 0:
@@ -110,16 +110,16 @@ def without_values(text: str, utf8: bytes) -> tuple[str, dict[int, tuple[int, in
         if found:
             location, first, last = found
             cuts[location] = (first, last)
-            parts += (text[kept:first], "[]")
+            parts += (text[kept:first], b"[]")
             kept = last
         at = text.find(_INSERT, end)
     if not cuts:
         return text, cuts
     parts.append(text[kept:])
-    return "".join(parts), cuts
+    return b"".join(parts), cuts
 
 
-def restore(node: dict[str, Any], text: str, span: tuple[int, int]) -> None:
+def restore(node: dict[str, Any], text: bytes, span: tuple[int, int]) -> None:
     """Put an INSERT's rows cut from `text` back into its decoded node, decoded on first use."""
     node["selectStmt"]["SelectStmt"]["valuesLists"] = Rows(text, span)
 
@@ -129,7 +129,7 @@ def _custom_escapes(utf8: bytes) -> bool:
     return (b"U&" in utf8 or b"u&" in utf8) and b"uescape" in utf8.lower()
 
 
-def _values_span(text: str, at: int, end: int, utf8: bytes) -> tuple[int, int, int] | None:
+def _values_span(text: bytes, at: int, end: int, utf8: bytes) -> tuple[int, int, int] | None:
     """The statement's location and where its VALUES rows are (`[` to `]` inclusive), when it
     is a plain VALUES insert whose rows are surely not too deep to decode."""
     start = text.find(_VALUES, at, end)
@@ -148,7 +148,7 @@ def _values_span(text: str, at: int, end: int, utf8: bytes) -> tuple[int, int, i
     depth = peak = _BASE_DEPTH
     for chunk in range(first, last, _CHUNK):
         stop = min(chunk + _CHUNK, last)
-        opened = text.count("[", chunk, stop) + text.count("{", chunk, stop)
+        opened = text.count(b"[", chunk, stop) + text.count(b"{", chunk, stop)
         peak = max(peak, depth + opened)
-        depth += opened - text.count("]", chunk, stop) - text.count("}", chunk, stop)
+        depth += opened - text.count(b"]", chunk, stop) - text.count(b"}", chunk, stop)
     return (location, first, last) if peak + slack <= _SAFE_DEPTH else None

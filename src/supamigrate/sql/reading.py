@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from supamigrate.process.quiet_gc import no_collector_passes
 from supamigrate.sql.lean import restore, without_values
+from supamigrate.sql.pg_json import parse_json
 from supamigrate.sql.tree_json import decode
 
 Node = dict[str, Any]
@@ -107,10 +108,8 @@ def _read(sql: str, lazy_rows: bool = False) -> Reading:
 
 
 def _statements(sql: str, lazy_rows: bool = False) -> tuple[Statement, ...]:
-    from pglast import parser  # on first use: a run with nothing pending never parses
-
     utf8 = sql.encode("utf-8")
-    tree = parser.parse_sql_json(sql)
+    tree = parse_json(sql, utf8)  # UTF-8 bytes: decoded and cut (sql.lean) as they are
     cuts: dict[int, tuple[int, int]] = {}
     if lazy_rows:
         lean, cuts = without_values(tree, utf8)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-_decoder: list[Callable[[str], Any]] = []
+_decoder: list[Callable[[str | bytes], Any]] = []
 
 
-def decode(text: str) -> Any:
+def decode(text: str | bytes) -> Any:
     """The value of a JSON text (libpg_query's tree, or a part of it)."""
     if not _decoder:
         prepare()
