@@ -71,7 +71,9 @@ class Located:
 
 
 def has_no_transaction_marker(sql: str) -> bool:
-    first_line = sql.lstrip("\ufeff").split("\n", 1)[0].strip().lower()
+    head = sql.lstrip("\ufeff")
+    end = head.find("\n")  # (not split: that copies the rest of a large file)
+    first_line = (head if end < 0 else head[:end]).strip().lower()
     return first_line == NO_TRANSACTION_MARKER
 
 
@@ -144,18 +146,21 @@ def _char_positions(
             previous = start
             result.append((start, lines, end))
         return result
+    # A character is a byte that does not continue one (0x80-0xBF): counted, not decoded.
+    leads = utf8.translate(_LEADS)
     chars = 0
     for start, end in spans:
-        chunk = utf8[previous:start]
-        chars += len(chunk.decode("utf-8"))
-        lines += chunk.count(b"\n")
+        chars += leads.count(b"\x01", previous, start)
+        lines += utf8.count(b"\n", previous, start)
         first, line = chars, lines
-        chunk = utf8[start:end]
-        chars += len(chunk.decode("utf-8"))
-        lines += chunk.count(b"\n")
+        chars += leads.count(b"\x01", start, end)
+        lines += utf8.count(b"\n", start, end)
         previous = end
         result.append((first, line, chars))
     return result
+
+
+_LEADS = bytes(0 if 0x80 <= byte < 0xC0 else 1 for byte in range(256))
 
 
 def _prefix_statements(sql: str, error_at: int) -> tuple[Statement, ...]:
