@@ -55,5 +55,9 @@ def _main() -> None:
 
     flags = plain_lint(sys.argv[1:])
     if flags is not None:
-        sys.exit(run_lint(flags))
+        code = run_lint(flags)
+        from supamigrate.process import leave
+
+        leave.now(code)  # without the teardown, as after an Invoke task (usage.guard)
+        sys.exit(code)
     program().run()

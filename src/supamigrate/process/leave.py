@@ -27,8 +27,8 @@ def keep(*made: object) -> None:
     _KEPT[:] = made
 
 
-def now() -> None:
-    """Leave with exit code 0 if nothing else would run at exit; else return."""
+def now(code: int = 0) -> None:
+    """Leave with this exit code if nothing else would run at exit; else return."""
     if not _nothing_left():
         return
     try:
@@ -36,7 +36,7 @@ def now() -> None:
         sys.stderr.flush()
     except (OSError, ValueError):  # a closed or broken stream: the usual exit reports it
         return
-    os._exit(0)
+    os._exit(code)
 
 
 def _nothing_left() -> bool:

@@ -31,10 +31,11 @@ from supamigrate.sql.tree_json import decode
 _ITEM = b'{"stmt":{"'
 _INSERT = b'{"stmt":{"InsertStmt":{"relation":'
 _VALUES = b',"selectStmt":{"SelectStmt":{"valuesLists":['
-_END = re.compile(
-    rb'\],"limitOption":"LIMIT_OPTION_DEFAULT","op":"SETOP_NONE"\}\},'
-    rb'"override":"OVERRIDING_NOT_SET"\}\}(?:,"stmt_location":(\d+))?(?:,"stmt_len":(\d+))?\}$'
+# A plain VALUES insert's JSON ends so: the rows' `]`, then this, then its item's tail.
+_END = (
+    b'],"limitOption":"LIMIT_OPTION_DEFAULT","op":"SETOP_NONE"}},"override":"OVERRIDING_NOT_SET"}}'
 )
+_TAIL = re.compile(rb'(?:,"stmt_location":(\d+))?(?:,"stmt_len":(\d+))?\}')
 _SORT = b'"sortClause":'
 _CHUNK = 4096
 # Depth the rows may reach (bound) and still be cut: far below where the JSON decoder gives up
@@ -126,7 +127,10 @@ def restore(node: dict[str, Any], text: bytes, span: tuple[int, int]) -> None:
 
 def _custom_escapes(utf8: bytes) -> bool:
     """A UESCAPE clause may make any character an escape (only after a U& literal)."""
-    return (b"U&" in utf8 or b"u&" in utf8) and b"uescape" in utf8.lower()
+    return _UNICODE_LITERAL.search(utf8) is not None and b"uescape" in utf8.lower()
+
+
+_UNICODE_LITERAL = re.compile(rb"[Uu]&")
 
 
 def _values_span(text: bytes, at: int, end: int, utf8: bytes) -> tuple[int, int, int] | None:
@@ -135,14 +139,15 @@ def _values_span(text: bytes, at: int, end: int, utf8: bytes) -> tuple[int, int,
     start = text.find(_VALUES, at, end)
     if start < 0:
         return None
-    tail = _END.search(text, max(start, end - 200), end)
+    at_end = text.rfind(_END, max(start, end - 200), end)  # (from the end: one short look)
+    tail = _TAIL.fullmatch(text, at_end + len(_END), end) if at_end >= 0 else None
     if tail is None:
         return None
     location = int(tail[1] or 0)
     length = int(tail[2] or 0) or len(utf8) - location
     stop = location + length
     slack = sum(utf8.count(char, location, stop) for char in (b"]", b"}", b"\\"))
-    first, last = start + len(_VALUES) - 1, tail.start() + 1
+    first, last = start + len(_VALUES) - 1, at_end + 1
     if text.find(_SORT, first, last) >= 0:
         return None
     depth = peak = _BASE_DEPTH
