@@ -7,6 +7,7 @@ real server in tests/lint/test_lint_rules.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from supamigrate.lint.findings import Hit
@@ -161,7 +162,8 @@ def check_columns(statement: Statement, index: int, migration: Migration) -> Ite
     """json columns, and foreign key columns declared without an index to serve them."""
     node = statement.node
     text = statement.text.lower()
-    json_type, references = "json" in text, "references" in text
+    json_type = "json" in text and _JSON.search(text) is not None  # (jsonb is fine)
+    references = "references" in text
     if not (json_type or references):
         return  # neither can be in this statement: skip reading its columns
     if statement.kind == "CreateStmt":
@@ -188,6 +190,9 @@ def check_columns(statement: Statement, index: int, migration: Migration) -> Ite
                 message,
                 f"CREATE INDEX ON {table} ({', '.join(columns)}) (CONCURRENTLY once it has rows)",
             )
+
+
+_JSON = re.compile(r"json(?!b)")
 
 
 def _foreign_keys(kind: str, element: Node) -> list[tuple[str, ...]]:

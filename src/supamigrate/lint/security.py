@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 
 from supamigrate.lint.findings import Hit
-from supamigrate.lint.migration import EXPOSED_SCHEMAS, Migration, commands
+from supamigrate.lint.migration import EXPOSED_SCHEMAS, Migration
 from supamigrate.lint.nodes import (
     Node,
     function_name,
@@ -49,7 +49,11 @@ def check_tables(statement: Statement, index: int, migration: Migration) -> Iter
             )
     elif statement.kind == "AlterTableStmt":
         table = table_of(node["relation"])
-        disables = any(c.get("subtype") == "AT_DisableRowSecurity" for c in commands(node))
+        disables = any(
+            c.get("subtype") == "AT_DisableRowSecurity"
+            for item in node.get("cmds", ())
+            for c in item.values()  # each an AlterTableCmd, wrapped
+        )
         if disables and table.schema in EXPOSED_SCHEMAS:
             yield Hit("rls_disabled_in_public", statement.line, f"RLS disabled on {table}")
 
