@@ -735,3 +735,53 @@ def test_two_cores_agree_on_generated_histories(history: list[list[str]]) -> Non
     known = Known()
     two = _drop_indexed_foreign_keys(lint_in_two(files, known, _lint_one), known)
     assert two == sequential
+
+
+_KEYED = st.one_of(
+    _STATEMENT,
+    st.builds("alter table {} add column f{} int references {} (a);".format, _TABLES, _N, _TABLES),
+    st.builds(
+        "create table {} (a int, b int, foreign key (a, b) references {} (a, b));".format,
+        _TABLES,
+        _TABLES,
+    ),
+    st.builds("create index m{} on {} (a, b);".format, _N, _TABLES),
+    st.builds("create index e{} on {} ((a + 1), c);".format, _N, _TABLES),
+)
+
+
+_KEY = (
+    "create table if not exists public.t (a int primary key, b int, c int references public.u (a));"
+)
+
+
+@settings(derandomize=True, max_examples=150, deadline=None)
+@given(st.lists(st.lists(_KEYED, min_size=1, max_size=5), min_size=1, max_size=6))
+@example([[_KEY, "create unique index i1 on public.t (c) where c > 0;"]])  # partial: no
+@example([[_KEY, "create index i1 on public.t (c, a);"]])  # leading column: yes
+@example([[_KEY, "create index i1 on public.t (a, c);"]])  # not leading: no
+@example([[_KEY, "create index e1 on public.t ((c + 1), c);"]])  # expression first: no
+@example([["create index i1 on public.t (c);"], [_KEY]])  # an earlier file's
+@example([[_KEY], ["create index i1 on public.t (c);"]])  # a later file's: dropped at the end
+@example(
+    [
+        [
+            "create table public.v (a int, b int, foreign key (a, b) references public.u (a, b));",
+            "create index m1 on public.v (b, a);",
+        ]
+    ]
+)
+def test_foreign_keys_left_unmade_are_those_the_run_would_drop(history: list[list[str]]) -> None:
+    """Property: skipping a foreign key finding that an index of its file (or one known
+    already) covers gives what making every one and dropping the covered ones at the end of
+    the run gives, on generated histories of keys, full, partial, multi-column and expression
+    indexes, in the same file, earlier and later ones."""
+    from unittest import mock
+
+    from supamigrate.lint import hazards
+
+    files = [(f"{n:03}.sql", "\n".join(statements)) for n, statements in enumerate(history)]
+    skipping = lint_files(files, parallel=False)
+    with mock.patch.object(hazards, "_indexed", lambda *_: False):
+        every = lint_files(files, parallel=False)
+    assert skipping == every

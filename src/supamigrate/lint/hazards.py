@@ -11,8 +11,9 @@ import re
 from collections.abc import Iterator
 
 from supamigrate.lint.findings import Hit
+from supamigrate.lint.known import index_columns
 from supamigrate.lint.migration import Migration, commands
-from supamigrate.lint.nodes import Node, strings, table_of, type_name, unwrap, walk
+from supamigrate.lint.nodes import Node, Table, strings, table_of, type_name, unwrap, walk
 from supamigrate.sql.reading import Statement
 
 _REINDEX_WHAT = {
@@ -182,6 +183,8 @@ def check_columns(statement: Statement, index: int, migration: Migration) -> Ite
         if not references:
             continue
         for columns in _foreign_keys(kind, element):
+            if _indexed(table, columns, migration):
+                continue  # the run's end would drop it (engine._drop_indexed_foreign_keys)
             message = f"foreign key {table} ({', '.join(columns)}) has no index"
             migration.known.apply(("foreign_key", message, (table, columns)))
             yield Hit(
@@ -193,6 +196,22 @@ def check_columns(statement: Statement, index: int, migration: Migration) -> Ite
 
 
 _JSON = re.compile(r"json(?!b)")
+
+
+def _indexed(table: Table, columns: tuple[str, ...], migration: Migration) -> bool:
+    """A full index on `table` starting with `columns` that this file makes or an earlier
+    statement made: the finding would be dropped at the end of the run, so it is not made
+    (a long history declares thousands of foreign keys, nearly all indexed in the same file)."""
+    if "indexes" not in migration.memo:
+        made: dict[Table, list[tuple[str, ...]]] = {}
+        for statement in migration.statements:
+            if statement.kind == "IndexStmt" and "whereClause" not in statement.node:
+                key = index_columns(statement.node.get("indexParams", []))
+                made.setdefault(table_of(statement.node["relation"]), []).append(tuple(key))
+        migration.memo["indexes"] = made
+    wanted, width = set(columns), len(columns)
+    here = migration.memo["indexes"].get(table, ())
+    return any(set(key[:width]) == wanted for key in here) or migration.known.covers(table, columns)
 
 
 def _foreign_keys(kind: str, element: Node) -> list[tuple[str, ...]]:

@@ -211,7 +211,7 @@ def learn(known: Known, statement: Statement) -> None:
     if kind == "CreateStmt":
         _learn_table(known, table_of(node["relation"]), node)
     elif kind == "IndexStmt":
-        columns = tuple(_index_columns(node.get("indexParams", [])))
+        columns = tuple(index_columns(node.get("indexParams", [])))
         index = Index(table_of(node["relation"]), columns, "whereClause" in node)
         known.apply(("index", node.get("idxname", ""), index))
     elif kind == "AlterTableStmt":
@@ -293,7 +293,7 @@ def not_null_check_column(constraint: Node) -> str | None:
     return None
 
 
-def _index_columns(params: list[Node]) -> list[str]:
+def index_columns(params: list[Node]) -> list[str]:
     columns = []
     for item in params:
         name = unwrap(item)[1].get("name")
