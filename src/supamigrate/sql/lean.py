@@ -127,10 +127,7 @@ def restore(node: dict[str, Any], text: bytes, span: tuple[int, int]) -> None:
 
 def _custom_escapes(utf8: bytes) -> bool:
     """A UESCAPE clause may make any character an escape (only after a U& literal)."""
-    return _UNICODE_LITERAL.search(utf8) is not None and b"uescape" in utf8.lower()
-
-
-_UNICODE_LITERAL = re.compile(rb"[Uu]&")
+    return (b"U&" in utf8 or b"u&" in utf8) and b"uescape" in utf8.lower()
 
 
 def _values_span(text: bytes, at: int, end: int, utf8: bytes) -> tuple[int, int, int] | None:
