@@ -117,3 +117,39 @@ def test_the_direct_path_is_taken_here(fresh_parser: None) -> None:
     the lint benchmark measures is this path's."""
     pg_json.prepare()
     assert pg_json._parse[0] is not pg_json._through_pglast
+
+
+# Innermost values of different depths, so that the edge is met at every phase of the nesting.
+_CORES = ("1", "-1", "1::int", "array[1]", "(select 1)", "f(g(1))")
+
+
+def _nested(kind: str, depth: int) -> list[str]:
+    if kind == "calls":
+        return ["select " + "f(" * depth + core + ")" * depth for core in _CORES]
+    if kind == "concat":
+        return ["select " + " || ".join([core] * depth) for core in _CORES]
+    return ["select " + "array[" * depth + core + "]" * depth for core in _CORES]
+
+
+def _verdicts(sqls: list[str]) -> list[object]:
+    return [read_sql(sql).error for sql in sqls] + [read_sql(s, lazy_rows=True).error for s in sqls]
+
+
+@pytest.mark.parametrize("kind", ["calls", "concat", "arrays"])
+def test_the_too_deep_edge_is_json_loads_edge_whatever_came_before(kind: str) -> None:
+    """Around the depth where the tree stops decoding, a file is refused exactly where decoding
+    with json.loads (the reader before msgspec) refuses it, and the same after deep files were
+    read before it (an adversarial review saw msgspec's own edge move by a level or two)."""
+    from unittest import mock
+
+    from supamigrate.sql import reading
+
+    step = {"calls": 3, "concat": 2, "arrays": 3}[kind]
+    edge = [sql for depth in range(940 // step, 1040 // step) for sql in _nested(kind, depth)]
+    with mock.patch.object(reading, "decode", json.loads):  # json.loads, called as before
+        expected = _verdicts(edge)
+    assert any(expected) and not all(expected)  # the range spans the edge
+    assert _verdicts(edge) == expected
+    for depth in range(850 // step, 980 // step, 7):  # deep trees read first
+        read_sql(_nested(kind, depth)[0])
+    assert _verdicts(edge) == expected
