@@ -19,8 +19,8 @@ from supamigrate import output
 from supamigrate.connect.masking import register_secret
 from supamigrate.direct import plain_lint
 from supamigrate.lint import lint_files, to_json
-from supamigrate.lint.nodes import function_name, walk
-from supamigrate.lint.security import _calls_outside_sublinks
+from supamigrate.lint.nodes import walk
+from supamigrate.lint.security import _calls_outside_sublinks, called_name
 from supamigrate.output import Reporter
 from supamigrate.sql.reading import NO_TRANSACTION_KINDS, needs_no_transaction, read_sql
 
@@ -240,7 +240,7 @@ def test_calls_outside_sublinks_are_what_the_walk_finds(expression: str) -> None
     node = reading.statements[0].node
     expressions = [node[field] for field in ("qual", "with_check") if field in node]
     walked = {
-        function_name(call)
+        called_name(call)
         for kind, call in walk(expressions, into_sublinks=False)
         if kind == "FuncCall"
     }
@@ -316,6 +316,13 @@ SPELLED = st.sampled_from(
         "(select  auth.email())",
         "(select current_setting('a'))",
         "pg_catalog.current_setting('a') = 'b'",
+        # an adversarial review's: a comment or a Unicode escape between the words
+        "auth/**/.uid() = b",
+        '"auth"-- x\n.uid() = b',
+        'U&"au\\0074h".uid() = b',
+        "U&\"current\\005fsetting\"('x') = 'b'",
+        '"AUTH"."UID"() = b',
+        '"Auth".uid() = b',
     ]
 )
 POLICY_EXPRESSION = st.recursive(
@@ -344,3 +351,43 @@ def test_the_policy_text_prefilter_never_hides_a_per_row_call(expression: str) -
     called = _calls_outside_sublinks([node["qual"]])
     rules = {finding.rule for finding in lint_files([("1.sql", sql)])}
     assert ("auth_rls_initplan" in rules) == bool(called & PER_ROW_CALLS)
+
+
+@pytest.mark.parametrize(
+    ("expression", "per_row"),
+    [
+        ('"auth"."uid"() = user_id', True),
+        ("auth . uid() = user_id", True),
+        ('"AUTH".uid() = user_id', False),  # another schema than auth
+        ('"auth"."UID"() = user_id', False),  # another function
+        ("(select auth.uid()) = a or auth/**/.uid() = b", True),
+        ('(select auth.uid()) = a or U&"au\\0074h".uid() = b', True),
+        ("(select auth.uid()) = user_id", False),
+    ],
+)
+def test_per_row_calls_are_named_as_postgres_resolves_them(expression: str, per_row: bool) -> None:
+    sql = f"create policy p on public.t for select using ({expression})"
+    rules = {finding.rule for finding in lint_files([("1.sql", sql)])}
+    assert ("auth_rls_initplan" in rules) is per_row
+
+
+@pytest.mark.parametrize("closed", [">&-", ">&- 2>&-"])
+@pytest.mark.parametrize(("target", "code"), [("ok.sql", 0), ("--all", 1)])
+def test_a_closed_stdout_changes_no_exit_code(
+    repo: Path, closed: str, target: str, code: int
+) -> None:
+    """Started with stdout (and stderr) closed, as `supamigrate lint ... >&-` in a hook: the
+    same exit code as with them open, and no traceback (an adversarial review's: the fast
+    exit flushed a stream that was None)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"CI", "GITHUB_ACTIONS"}}
+    script = f'"$0" -c "$1" lint {target} {closed}'
+    done = subprocess.run(
+        ["sh", "-c", script, sys.executable, DIRECT],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == code
+    assert "Traceback" not in done.stderr

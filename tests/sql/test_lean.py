@@ -85,6 +85,9 @@ def _same(lean: Reading, whole: Reading) -> None:
 @example("insert into t (s) values (" + " || ".join(["'a'"] * 2000) + ");\n")
 @example("insert into t values ('x'), (" + " || ".join(["'a'"] * 2000) + ");\n")
 @example("insert into t values ('a'), ('b') order by 1;\ninsert into t values (1)")
+@example(  # an adversarial review's: an INSERT's rows inside a column subscript's sub-select
+    "insert into t (a[(with x as (insert into u values (1) returning 1) select 1)]) values (2);"
+)
 def test_the_lean_reading_is_the_whole_reading(sql: str) -> None:
     """Property: what lint reads equals what migrate reads: the same statements, the same
     trees once the rows are read, the same refusal of a tree too deep to decode."""

@@ -32,8 +32,9 @@ def now(code: int = 0) -> None:
     if not _nothing_left():
         return
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # None: started with that descriptor closed (`>&-`)
+                stream.flush()
     except (OSError, ValueError):  # a closed or broken stream: the usual exit reports it
         return
     os._exit(code)

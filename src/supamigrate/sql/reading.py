@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from supamigrate.process.quiet_gc import no_collector_passes
 from supamigrate.sql.lean import restore, without_values
 from supamigrate.sql.pg_json import parse_json
-from supamigrate.sql.tree_json import decode
+from supamigrate.sql.tree_json import Malformed, decode
 
 Node = dict[str, Any]
 NO_TRANSACTION_MARKER = "-- supamigrate:no-transaction"
@@ -113,10 +113,14 @@ def _statements(sql: str, lazy_rows: bool = False) -> tuple[Statement, ...]:
     utf8 = sql.encode("utf-8")
     tree = parse_json(sql, utf8)  # UTF-8 bytes: decoded and cut (sql.lean) as they are
     cuts: dict[int, tuple[int, int]] = {}
+    raw = None
     if lazy_rows:
         lean, cuts = without_values(tree, utf8)
-        raw = decode(lean)["stmts"]
-    else:
+        try:
+            raw = decode(lean)["stmts"]
+        except Malformed:  # a cut that met a nested INSERT's rows: read the whole tree
+            cuts = {}
+    if raw is None:
         raw = decode(tree)["stmts"]
     spans: list[tuple[int, int]] = []
     for item in raw:

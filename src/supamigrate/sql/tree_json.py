@@ -24,6 +24,10 @@ _decoder: list[Callable[[str | bytes], Any]] = []
 _MARGIN = 100  # levels kept from msgspec: far more than its edge moves
 
 
+class Malformed(ValueError):
+    """Not JSON (a cut in sql.lean that went wrong: the caller decodes the whole tree)."""
+
+
 def decode(text: str | bytes) -> Any:
     """The value of a JSON text (libpg_query's tree, or a part of it); RecursionError where
     `json.loads` raises it."""
@@ -35,12 +39,16 @@ def decode(text: str | bytes) -> Any:
         return _decoder[0](text)
     except RecursionError:
         pass  # near the edge (rare): json.loads decides, with the whole limit
+    except ValueError as exc:  # msgspec's DecodeError is one
+        raise Malformed(str(exc)) from exc
     finally:
         sys.setrecursionlimit(limit)
     # ... and one level more: the callers used to call json.loads themselves, a frame higher
     sys.setrecursionlimit(limit + 1)
     try:
         return json.loads(text)
+    except ValueError as exc:
+        raise Malformed(str(exc)) from exc
     finally:
         sys.setrecursionlimit(limit)
 
