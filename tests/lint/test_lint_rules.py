@@ -785,3 +785,22 @@ def test_foreign_keys_left_unmade_are_those_the_run_would_drop(history: list[lis
     with mock.patch.object(hazards, "_indexed", lambda *_: False):
         every = lint_files(files, parallel=False)
     assert skipping == every
+
+
+def test_kinds_the_engine_does_not_learn_from_teach_nothing() -> None:
+    """The engine calls learn only for LEARNT_KINDS: no statement of another kind in any
+    example of both rule files makes a fact."""
+    from test_lint import CASES as FIRST_CASES
+
+    from supamigrate.lint.known import LEARNT_KINDS, learn
+
+    seen = set()
+    for _, hazard, safe in CASES + FIRST_CASES:
+        for sql in (hazard, safe):
+            for statement in read_sql(sql).statements:
+                known = Known()
+                known.log = []
+                learn(known, statement)
+                seen.add(statement.kind)
+                assert statement.kind in LEARNT_KINDS or not known.log, statement.text
+    assert seen - LEARNT_KINDS  # the examples do hold other kinds

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from supamigrate.lint import breaking, exclusive, hazards, locks, security
 from supamigrate.lint.catalog import RULES
 from supamigrate.lint.findings import Finding, Hit
-from supamigrate.lint.known import Known, learn
+from supamigrate.lint.known import LEARNT_KINDS, Known, learn
 from supamigrate.lint.migration import Migration, read_migration
 from supamigrate.lint.parallel import Source, lint_in_two, text_of, worth_it
 from supamigrate.lint.suppress import EVERY_RULE, Allow, allows_by_statement
@@ -145,16 +145,18 @@ def _lint(reading: Reading, path: str, known: Known) -> list[Finding]:
     by_kind = _BY_KIND
     first = exclusive.first_exclusive(migration)
     for index, statement in enumerate(reading.statements):
-        if index == first:
-            checks = checks_for(statement.kind)
-        else:
-            checks = by_kind.get(statement.kind) or checks_for(
-                statement.kind, first_exclusive=False
-            )
-        hits = [hit for check in checks for hit in check(statement, index, migration)]
-        if hits or allows[index]:
-            findings += _suppressed(path, hits, allows[index])
-        learn(known, statement)
+        kind = statement.kind
+        checks: list[Check] | None = checks_for(kind) if index == first else by_kind.get(kind)
+        if checks is None:
+            checks = checks_for(kind, first_exclusive=False)
+        if checks:  # (a comment, a grant, a trigger: most of a dump's statements have none)
+            hits = [hit for check in checks for hit in check(statement, index, migration)]
+            if hits or allows[index]:
+                findings += _suppressed(path, hits, allows[index])
+        elif allows[index]:
+            findings += _suppressed(path, [], allows[index])
+        if kind in LEARNT_KINDS:
+            learn(known, statement)
     return sorted(findings, key=lambda finding: finding.line)
 
 

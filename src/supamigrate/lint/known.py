@@ -206,6 +206,15 @@ def _typed_index(index: tuple[Any, ...]) -> Index:
     return _new(Index, (_typed_table(index[0]), index[1], index[2]))
 
 
+# The statement kinds `learn` takes a fact from (the engine skips the call for the others).
+LEARNT_KINDS = frozenset(
+    {
+        "CreateStmt", "IndexStmt", "AlterTableStmt", "CreateDomainStmt", "AlterDomainStmt",
+        "CreateFunctionStmt",
+    }
+)  # fmt: skip
+
+
 def learn(known: Known, statement: Statement) -> None:
     kind, node = statement.kind, statement.node
     if kind == "CreateStmt":
