@@ -122,45 +122,35 @@ def _statements(sql: str, lazy_rows: bool = False) -> tuple[Statement, ...]:
             cuts = {}
     if raw is None:
         raw = decode(tree)["stmts"]
-    spans: list[tuple[int, int]] = []
+    return tuple(_built(raw, sql, utf8, tree, cuts))
+
+
+def _built(
+    raw: list[Node], sql: str, utf8: bytes, tree: bytes, cuts: dict[int, tuple[int, int]]
+) -> list[Statement]:
+    """The statements of libpg_query's items, their byte spans mapped to characters and lines
+    in one forward pass over the file (a character is a byte that does not continue one,
+    0x80-0xBF: counted, not decoded)."""
+    size = len(utf8)
+    leads = None if size == len(sql) else utf8.translate(_LEADS)  # None: ASCII, bytes = chars
+    result = []
+    lines, previous, chars = 1, 0, 0
     for item in raw:
         start = item.get("stmt_location", 0)
         length = item.get("stmt_len", 0)  # 0: the statement runs to the end of the file
-        spans.append((start, start + length if length else len(utf8)))
-    result = []
-    for item, (start, line, end) in zip(raw, _char_positions(utf8, sql, spans), strict=True):
-        ((kind, node),) = item["stmt"].items()
-        if cuts and kind == "InsertStmt" and item.get("stmt_location", 0) in cuts:
-            restore(node, tree, cuts[item.get("stmt_location", 0)])
-        text = sql[start:end].rstrip()
-        result.append(_new(Statement, (kind, node, start, start + len(text), line, text)))
-    return tuple(result)
-
-
-def _char_positions(
-    utf8: bytes, text: str, spans: list[tuple[int, int]]
-) -> list[tuple[int, int, int]]:
-    """(start character, its 1-based line, end character) for ascending byte spans, in one
-    pass over the file."""
-    lines, previous = 1, 0
-    result = []
-    if len(utf8) == len(text):  # ASCII (most files): a byte offset is a character offset
-        for start, end in spans:
-            lines += utf8.count(b"\n", previous, start)
-            previous = start
-            result.append((start, lines, end))
-        return result
-    # A character is a byte that does not continue one (0x80-0xBF): counted, not decoded.
-    leads = utf8.translate(_LEADS)
-    chars = 0
-    for start, end in spans:
-        chars += leads.count(b"\x01", previous, start)
+        end = start + length if length else size
         lines += utf8.count(b"\n", previous, start)
-        first, line = chars, lines
-        chars += leads.count(b"\x01", start, end)
-        lines += utf8.count(b"\n", start, end)
-        previous = end
-        result.append((first, line, chars))
+        if leads is None:
+            first, last = start, end
+        else:
+            chars += leads.count(b"\x01", previous, start)
+            first, last = chars, chars + leads.count(b"\x01", start, end)
+        previous = start
+        ((kind, node),) = item["stmt"].items()
+        if cuts and kind == "InsertStmt" and start in cuts:
+            restore(node, tree, cuts[start])
+        text = sql[first:last].rstrip()
+        result.append(_new(Statement, (kind, node, first, first + len(text), lines, text)))
     return result
 
 
