@@ -22,6 +22,7 @@ from typing import Any
 
 _decoder: list[Callable[[str | bytes], Any]] = []
 _MARGIN = 100  # levels kept from msgspec: far more than its edge moves
+_SMALL = 64 * 1024  # JSON shorter than this, before msgspec is loaded: json.loads reads it
 
 
 class Malformed(ValueError):
@@ -32,6 +33,8 @@ def decode(text: str | bytes) -> Any:
     """The value of a JSON text (libpg_query's tree, or a part of it); RecursionError where
     `json.loads` raises it."""
     if not _decoder:
+        if len(text) < _SMALL:  # a pre-commit run's few files: not worth msgspec's import
+            return _json(text)
         prepare()
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(limit - _MARGIN)
@@ -43,8 +46,13 @@ def decode(text: str | bytes) -> Any:
         raise Malformed(str(exc)) from exc
     finally:
         sys.setrecursionlimit(limit)
-    # ... and one level more: the callers used to call json.loads themselves, a frame higher
-    sys.setrecursionlimit(limit + 1)
+    return _json(text)
+
+
+def _json(text: str | bytes) -> Any:
+    # with one level more: the callers used to call json.loads themselves, two frames higher
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit + 2)
     try:
         return json.loads(text)
     except ValueError as exc:
