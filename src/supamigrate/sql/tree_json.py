@@ -37,7 +37,10 @@ def decode(text: str | bytes) -> Any:
             return _json(text)
         prepare()
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(limit - _MARGIN)
+    try:
+        sys.setrecursionlimit(limit - _MARGIN)
+    except RecursionError:  # called from deeper than that: json.loads alone decides
+        return _json(text)
     try:
         return _decoder[0](text)
     except RecursionError:
@@ -50,7 +53,7 @@ def decode(text: str | bytes) -> Any:
 
 
 def _json(text: str | bytes) -> Any:
-    # with one level more: the callers used to call json.loads themselves, two frames higher
+    # two levels more: the callers used to call json.loads themselves, two frames higher
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(limit + 2)
     try:
