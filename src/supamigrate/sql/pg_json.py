@@ -16,19 +16,10 @@ position.
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Callable
 
 _PROBE = "select 'ünï ☃' as \"é\", 1; create table t (a int primary key)"
 _parse: list[Callable[[str, bytes], bytes | None]] = []
-
-
-class _Result(ctypes.Structure):  # PgQueryParseResult (pg_query.h)
-    _fields_ = [
-        ("parse_tree", ctypes.c_void_p),
-        ("stderr_buffer", ctypes.c_void_p),
-        ("error", ctypes.c_void_p),
-    ]
 
 
 def parse_json(sql: str, utf8: bytes) -> bytes:
@@ -62,6 +53,15 @@ def _through_pglast(sql: str, utf8: bytes) -> bytes | None:
 
 
 def _direct(library: str | None) -> Callable[[str, bytes], bytes | None] | None:
+    import ctypes  # here: a command that never parses does not load it
+
+    class _Result(ctypes.Structure):  # PgQueryParseResult (pg_query.h)
+        _fields_ = [
+            ("parse_tree", ctypes.c_void_p),
+            ("stderr_buffer", ctypes.c_void_p),
+            ("error", ctypes.c_void_p),
+        ]
+
     try:
         lib = ctypes.CDLL(library)
         parse, free = lib.pg_query_parse, lib.pg_query_free_parse_result
